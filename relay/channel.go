@@ -1,0 +1,99 @@
+package relay
+
+import (
+	"context"
+	"time"
+)
+
+// Channel names. A channel is a way of reaching a person; a provider is one
+// account or server that carries a channel (two Twilio accounts are two
+// providers of the sms channel).
+const (
+	ChannelSMS   = "sms"
+	ChannelVoice = "voice"
+	ChannelEmail = "email"
+	ChannelNATS  = "nats"
+)
+
+// Channels lists every channel relay knows, in the default preference order
+// used when a person names none.
+var Channels = []string{ChannelSMS, ChannelVoice, ChannelEmail, ChannelNATS}
+
+// KnownChannel reports whether name is one of Channels.
+func KnownChannel(name string) bool {
+	for _, c := range Channels {
+		if c == name {
+			return true
+		}
+	}
+	return false
+}
+
+// Broadcast reports whether a channel carries one delivery per message
+// rather than one per person. NATS publishes each message once on the
+// incident's subject, so its delivery has no person.
+func Broadcast(channel string) bool { return channel == ChannelNATS }
+
+// A Sender makes delivery attempts over one provider. It is the contract
+// between the delivery engine and a channel adapter in channels/.
+//
+// Send makes exactly one attempt and must not retry: retries, backoff,
+// rate limits, provider failover and deadlines belong to the engine. Send
+// must return when ctx is done. It is called from many goroutines at once
+// and must be safe for concurrent use. It must not keep out after it
+// returns.
+//
+// On success Send returns a Receipt. On failure it returns an error; an
+// error that is not a *SendError is treated as temporary with reason
+// ReasonUnknown, so adapters should classify what they can with Temporary
+// or Permanent.
+type Sender interface {
+	Send(ctx context.Context, out *Outgoing) (Receipt, error)
+}
+
+// Outgoing is one delivery attempt handed to a Sender. It is read-only for
+// the Sender.
+type Outgoing struct {
+	// DeliveryID identifies the delivery across attempts and nodes. It is
+	// made of [A-Za-z0-9.-] only, so adapters may use it as a Message-ID
+	// local part, an idempotency key or a NATS message id.
+	DeliveryID string
+	Channel    string
+	// Attempt counts from 1.
+	Attempt int
+	Message *Message
+	// Person is the recipient; nil for a broadcast delivery.
+	Person *Person
+	// StatusCallback is the URL a provider should report delivery receipts
+	// to, or empty when the node has no public URL.
+	StatusCallback string
+}
+
+// Receipt is what a provider reported after accepting an attempt.
+type Receipt struct {
+	// ProviderID is the provider's own id for what it accepted: a Twilio
+	// SID, an SMTP Message-ID, a JetStream sequence.
+	ProviderID string
+	// Segments is the number of SMS parts billed, zero for other channels.
+	Segments int
+	// Delivered is true when the provider's acceptance already means the
+	// message reached its destination (a JetStream publish acknowledgement),
+	// so no later receipt is expected.
+	Delivered bool
+}
+
+// Deadline returns the moment after which the message is stale and no
+// attempt should start.
+func (o *Outgoing) Deadline() time.Time { return o.Message.Deadline }
+
+// DefaultLang is the language used for people whose roster entry names
+// none. relay is Korean-first.
+const DefaultLang = "ko"
+
+// LangOrDefault returns the person's language, or DefaultLang.
+func (p *Person) LangOrDefault() string {
+	if p == nil || p.Lang == "" {
+		return DefaultLang
+	}
+	return p.Lang
+}

@@ -1,0 +1,80 @@
+package relay
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/oob-relay/relay/relay/hlc"
+)
+
+// Event is one immutable entry of the replicated log. State (messages,
+// deliveries, incidents, the roster) is folded from events, so replicas
+// that hold the same events hold the same state, whatever order the events
+// arrived in.
+//
+// (Origin, Seq) identifies an event: Origin is the writing node's
+// incarnation (a new one each time a node starts on an empty data dir) and
+// Seq counts that origin's events from 1 without gaps.
+type Event struct {
+	Origin string        `json:"origin"`
+	Seq    uint64        `json:"seq"`
+	Clock  hlc.Timestamp `json:"clock"`
+	// Node is the name of the node that wrote the event, for people.
+	Node string `json:"node"`
+
+	// Exactly one of the following is set.
+	Message    *Message         `json:"message,omitempty"`
+	Deliveries []DeliveryChange `json:"deliveries,omitempty"`
+	Roster     *RosterChange    `json:"roster,omitempty"`
+}
+
+// RosterChange replaces the roster. The change with the latest clock wins.
+type RosterChange struct {
+	Roster Roster `json:"roster"`
+	By     string `json:"by"`
+}
+
+// Kind names the event's payload, for logs and metrics.
+func (e *Event) Kind() string {
+	switch {
+	case e.Message != nil:
+		return "message"
+	case e.Deliveries != nil:
+		return "deliveries"
+	case e.Roster != nil:
+		return "roster"
+	}
+	return "empty"
+}
+
+// Check reports what is wrong with an event received from elsewhere.
+func (e *Event) Check() error {
+	if e.Origin == "" || e.Seq == 0 {
+		return fmt.Errorf("event has no origin or sequence (origin %q, seq %d)", e.Origin, e.Seq)
+	}
+	n := 0
+	if e.Message != nil {
+		n++
+		if e.Message.ID == "" || e.Message.Incident == "" {
+			return fmt.Errorf("event %s/%d: message without id or incident", e.Origin, e.Seq)
+		}
+	}
+	if e.Deliveries != nil {
+		n++
+		for i := range e.Deliveries {
+			if e.Deliveries[i].ID == "" {
+				return fmt.Errorf("event %s/%d: delivery change %d has no id", e.Origin, e.Seq, i)
+			}
+		}
+	}
+	if e.Roster != nil {
+		n++
+	}
+	if n != 1 {
+		return fmt.Errorf("event %s/%d: has %d payloads, want exactly one", e.Origin, e.Seq, n)
+	}
+	return nil
+}
+
+// ErrNotFound is returned by lookups of things that do not exist.
+var ErrNotFound = errors.New("not found")

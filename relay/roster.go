@@ -1,0 +1,290 @@
+package relay
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/mail"
+	"regexp"
+	"slices"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Person is someone relay can reach.
+type Person struct {
+	ID    string `json:"id" yaml:"id"`
+	Name  string `json:"name,omitempty" yaml:"name,omitempty"`
+	Phone string `json:"phone,omitempty" yaml:"phone,omitempty"`
+	Email string `json:"email,omitempty" yaml:"email,omitempty"`
+	// Channels is the person's preference order. Empty means every contact
+	// method the person has (see ContactChannels).
+	Channels []string `json:"channels,omitempty" yaml:"channels,omitempty"`
+	// Lang is a BCP 47 language tag such as "ko" or "en"; it picks the
+	// language of rendered text and voice.
+	Lang string `json:"lang,omitempty" yaml:"lang,omitempty"`
+}
+
+// ContactChannels returns the channels the person can be reached on, in
+// preference order.
+func (p *Person) ContactChannels() []string {
+	if len(p.Channels) > 0 {
+		return p.Channels
+	}
+	var out []string
+	if p.Phone != "" {
+		out = append(out, ChannelSMS)
+	}
+	if p.Email != "" {
+		out = append(out, ChannelEmail)
+	}
+	return out
+}
+
+// Group is a named set of people.
+type Group struct {
+	ID      string   `json:"id" yaml:"id"`
+	Name    string   `json:"name,omitempty" yaml:"name,omitempty"`
+	Members []string `json:"members" yaml:"members"`
+}
+
+// Roster is everyone relay can reach and how they are grouped. It is
+// replaced whole, never edited in place.
+type Roster struct {
+	People []Person `json:"people" yaml:"people"`
+	Groups []Group  `json:"groups,omitempty" yaml:"groups,omitempty"`
+}
+
+// Audience targets. "everyone" reaches every person in the roster.
+const (
+	TargetPersonPrefix = "person:"
+	TargetGroupPrefix  = "group:"
+	TargetEveryone     = "everyone"
+)
+
+var (
+	idPattern    = regexp.MustCompile(`^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$`)
+	e164Pattern  = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
+	langPattern  = regexp.MustCompile(`^[a-zA-Z]{2,3}(?:-[a-zA-Z0-9]{2,8})*$`)
+	yamlUnknownField = regexp.MustCompile(`field (\S+) not found in type \S+`)
+	yamlWrongType    = regexp.MustCompile(`cannot unmarshal !!(\w+) (.*) into \S+`)
+	errNotE164   = "must be an E.164 number such as +821012345678"
+	errBadID     = "must be 1-64 characters of a-z, 0-9 and '-', not starting or ending with '-'"
+	rosterFormat = "roster"
+)
+
+// ValidID reports whether s is a valid person, group or incident id.
+func ValidID(s string) bool { return idPattern.MatchString(s) }
+
+// ValidE164 reports whether s is an E.164 phone number.
+func ValidE164(s string) bool { return e164Pattern.MatchString(s) }
+
+// DecodeRoster reads a roster in YAML (or JSON, which is YAML) strictly:
+// unknown keys are errors. The roster is validated; every problem found is
+// reported at once, each naming its key.
+func DecodeRoster(r io.Reader) (*Roster, error) {
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", rosterFormat, err)
+	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil, errors.New("roster is empty")
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	var ros Roster
+	if err := dec.Decode(&ros); err != nil {
+		return nil, fmt.Errorf("roster: %s", YAMLErrorText(err))
+	}
+	if err := ros.Validate(); err != nil {
+		return nil, err
+	}
+	return &ros, nil
+}
+
+// YAMLErrorText rewrites a YAML decoding error so it names keys rather than
+// Go types.
+func YAMLErrorText(err error) string {
+	msg := err.Error()
+	msg = strings.TrimPrefix(msg, "yaml: ")
+	msg = strings.ReplaceAll(msg, "unmarshal errors:\n  ", "")
+	msg = yamlUnknownField.ReplaceAllString(msg, `unknown key "$1"`)
+	msg = yamlWrongType.ReplaceAllString(msg, `wrong type: $1 $2`)
+	return msg
+}
+
+// Validate checks the whole roster and returns every problem, each naming
+// its key, joined with errors.Join.
+func (r *Roster) Validate() error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
+	}
+	people := make(map[string]int, len(r.People))
+	for i := range r.People {
+		p := &r.People[i]
+		key := fmt.Sprintf("people[%d]", i)
+		if p.ID != "" {
+			key = fmt.Sprintf("people[%d] (%s)", i, p.ID)
+		}
+		switch {
+		case p.ID == "":
+			bad(key+".id", "is required")
+		case !ValidID(p.ID):
+			bad(key+".id", "%q %s", p.ID, errBadID)
+		default:
+			if j, dup := people[p.ID]; dup {
+				bad(key+".id", "%q is also used by people[%d]", p.ID, j)
+			}
+			people[p.ID] = i
+		}
+		if p.Phone != "" && !ValidE164(p.Phone) {
+			bad(key+".phone", "%q %s", p.Phone, errNotE164)
+		}
+		if p.Email != "" {
+			if a, err := mail.ParseAddress(p.Email); err != nil || a.Address != p.Email {
+				bad(key+".email", "%q is not a plain email address such as kim@example.com", p.Email)
+			}
+		}
+		if p.Lang != "" && !langPattern.MatchString(p.Lang) {
+			bad(key+".lang", "%q is not a language tag such as ko or en", p.Lang)
+		}
+		seen := map[string]bool{}
+		for j, ch := range p.Channels {
+			ckey := fmt.Sprintf("%s.channels[%d]", key, j)
+			switch {
+			case !KnownChannel(ch):
+				bad(ckey, "unknown channel %q (known: %s)", ch, strings.Join(Channels, ", "))
+			case seen[ch]:
+				bad(ckey, "channel %q is listed twice", ch)
+			case (ch == ChannelSMS || ch == ChannelVoice) && p.Phone == "":
+				bad(ckey, "channel %q needs a phone number", ch)
+			case ch == ChannelEmail && p.Email == "":
+				bad(ckey, "channel %q needs an email address", ch)
+			case ch == ChannelNATS:
+				bad(ckey, "channel %q is not personal: NATS carries each message once to its incident subject", ch)
+			}
+			seen[ch] = true
+		}
+		if len(p.ContactChannels()) == 0 && len(p.Channels) == 0 {
+			bad(key, "has no phone or email, so cannot be reached")
+		}
+	}
+	groups := make(map[string]int, len(r.Groups))
+	for i := range r.Groups {
+		g := &r.Groups[i]
+		key := fmt.Sprintf("groups[%d]", i)
+		if g.ID != "" {
+			key = fmt.Sprintf("groups[%d] (%s)", i, g.ID)
+		}
+		switch {
+		case g.ID == "":
+			bad(key+".id", "is required")
+		case !ValidID(g.ID):
+			bad(key+".id", "%q %s", g.ID, errBadID)
+		case g.ID == TargetEveryone:
+			bad(key+".id", "%q is reserved for the whole roster", g.ID)
+		default:
+			if j, dup := groups[g.ID]; dup {
+				bad(key+".id", "%q is also used by groups[%d]", g.ID, j)
+			}
+			groups[g.ID] = i
+		}
+		if len(g.Members) == 0 {
+			bad(key+".members", "is empty")
+		}
+		seen := map[string]bool{}
+		for j, m := range g.Members {
+			mkey := fmt.Sprintf("%s.members[%d]", key, j)
+			if _, ok := people[m]; !ok {
+				bad(mkey, "unknown person %q", m)
+			} else if seen[m] {
+				bad(mkey, "person %q is listed twice", m)
+			}
+			seen[m] = true
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Person returns the person with the given id.
+func (r *Roster) Person(id string) (*Person, bool) {
+	for i := range r.People {
+		if r.People[i].ID == id {
+			return &r.People[i], true
+		}
+	}
+	return nil, false
+}
+
+// Group returns the group with the given id.
+func (r *Roster) Group(id string) (*Group, bool) {
+	for i := range r.Groups {
+		if r.Groups[i].ID == id {
+			return &r.Groups[i], true
+		}
+	}
+	return nil, false
+}
+
+// AudienceError names the audience target that could not be resolved.
+type AudienceError struct {
+	Index  int
+	Target string
+	Reason string
+}
+
+func (e *AudienceError) Error() string {
+	return fmt.Sprintf("to[%d]: %q %s", e.Index, e.Target, e.Reason)
+}
+
+// Resolve turns audience targets ("group:oncall", "person:kim",
+// "everyone") into the people they name, each once, in roster order.
+func (r *Roster) Resolve(targets []string) ([]Person, error) {
+	want := make(map[string]bool)
+	for i, t := range targets {
+		switch {
+		case t == TargetEveryone:
+			for _, p := range r.People {
+				want[p.ID] = true
+			}
+		case strings.HasPrefix(t, TargetPersonPrefix):
+			id := strings.TrimPrefix(t, TargetPersonPrefix)
+			if _, ok := r.Person(id); !ok {
+				return nil, &AudienceError{i, t, "is not a person in the roster"}
+			}
+			want[id] = true
+		case strings.HasPrefix(t, TargetGroupPrefix):
+			g, ok := r.Group(strings.TrimPrefix(t, TargetGroupPrefix))
+			if !ok {
+				return nil, &AudienceError{i, t, "is not a group in the roster"}
+			}
+			for _, m := range g.Members {
+				want[m] = true
+			}
+		default:
+			return nil, &AudienceError{i, t, `is not an audience: use "person:<id>", "group:<id>" or "everyone"`}
+		}
+	}
+	out := make([]Person, 0, len(want))
+	for _, p := range r.People {
+		if want[p.ID] {
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
+// Clone returns a deep copy.
+func (r *Roster) Clone() *Roster {
+	c := &Roster{People: slices.Clone(r.People), Groups: slices.Clone(r.Groups)}
+	for i := range c.People {
+		c.People[i].Channels = slices.Clone(c.People[i].Channels)
+	}
+	for i := range c.Groups {
+		c.Groups[i].Members = slices.Clone(c.Groups[i].Members)
+	}
+	return c
+}
