@@ -65,14 +65,14 @@ const (
 )
 
 var (
-	idPattern    = regexp.MustCompile(`^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$`)
-	e164Pattern  = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
-	langPattern  = regexp.MustCompile(`^[a-zA-Z]{2,3}(?:-[a-zA-Z0-9]{2,8})*$`)
+	idPattern        = regexp.MustCompile(`^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$`)
+	e164Pattern      = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
+	langPattern      = regexp.MustCompile(`^[a-zA-Z]{2,3}(?:-[a-zA-Z0-9]{2,8})*$`)
 	yamlUnknownField = regexp.MustCompile(`field (\S+) not found in type \S+`)
 	yamlWrongType    = regexp.MustCompile(`cannot unmarshal !!(\w+) (.*) into \S+`)
-	errNotE164   = "must be an E.164 number such as +821012345678"
-	errBadID     = "must be 1-64 characters of a-z, 0-9 and '-', not starting or ending with '-'"
-	rosterFormat = "roster"
+	errNotE164       = "must be an E.164 number such as +821012345678"
+	errBadID         = "must be 1-64 characters of a-z, 0-9 and '-', not starting or ending with '-'"
+	rosterFormat     = "roster"
 )
 
 // ValidID reports whether s is a valid person, group or incident id.

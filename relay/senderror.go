@@ -21,12 +21,12 @@ const (
 	ReasonProvider    Reason = "provider"     // the provider failed (HTTP 5xx, SMTP 4xx)
 	ReasonUnavailable Reason = "unavailable"  // no provider could take the attempt
 
-	ReasonRejected    Reason = "rejected"    // the provider refused the request (HTTP 4xx, SMTP 5xx)
-	ReasonRecipient   Reason = "recipient"   // invalid or unreachable recipient
+	ReasonRejected    Reason = "rejected"     // the provider refused the request (HTTP 4xx, SMTP 5xx)
+	ReasonRecipient   Reason = "recipient"    // invalid or unreachable recipient
 	ReasonUnsubscribe Reason = "unsubscribed" // the recipient opted out with the carrier
-	ReasonAuth        Reason = "auth"        // credentials refused
-	ReasonPermission  Reason = "permission"  // not allowed to publish or send
-	ReasonExpired     Reason = "expired"     // the message deadline passed
+	ReasonAuth        Reason = "auth"         // credentials refused
+	ReasonPermission  Reason = "permission"   // not allowed to publish or send
+	ReasonExpired     Reason = "expired"      // the message deadline passed
 	ReasonUnknown     Reason = "unknown"
 )
 
