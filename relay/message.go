@@ -139,10 +139,21 @@ func (s Status) Settled() bool {
 // Final reports whether no later change can follow.
 func (s Status) Final() bool { return s == StatusDelivered || s == StatusFailed }
 
-// phase orders statuses within one attempt. A change applies only when it
-// moves a delivery forward in (attempt, phase), so replicas that see the
-// same changes in any order agree. A pending after an attempt (waiting to
-// retry) follows that attempt's sending.
+// class ranks statuses above attempts: a settled delivery is never
+// reopened by a change from an older or concurrent attempt, and a final
+// receipt (delivered, failed) overrides sent.
+func class(s Status) int {
+	switch s {
+	case StatusSent:
+		return 1
+	case StatusDelivered, StatusFailed:
+		return 2
+	}
+	return 0
+}
+
+// phase orders statuses within one attempt. A pending after an attempt
+// (waiting to retry) follows that attempt's sending.
 func phase(s Status, attempt int) int {
 	switch s {
 	case StatusPending:
@@ -189,10 +200,18 @@ type Delivery struct {
 	// Version is the (attempt, phase, clock, origin) of the change that
 	// set this state; later changes must be greater to apply.
 	Version Version `json:"version"`
+	// Source is the (clock, origin) of the message acceptance that set
+	// the fields only a message knows; the earliest acceptance wins.
+	Source Version `json:"source"`
 }
 
-// Version orders the changes of one delivery.
+// Version orders the changes of one delivery: by class (open, sent,
+// final), attempt, phase within the attempt, then the clock and origin of
+// the event, which makes it a total order. A change applies only when its
+// version is greater, so replicas that see the same changes in any order
+// agree.
 type Version struct {
+	Class   int    `json:"k"`
 	Attempt int    `json:"a"`
 	Phase   int    `json:"p"`
 	Clock   uint64 `json:"c"`
@@ -201,6 +220,9 @@ type Version struct {
 
 // Less reports whether v sorts before w.
 func (v Version) Less(w Version) bool {
+	if v.Class != w.Class {
+		return v.Class < w.Class
+	}
 	if v.Attempt != w.Attempt {
 		return v.Attempt < w.Attempt
 	}
@@ -230,37 +252,30 @@ type DeliveryChange struct {
 }
 
 // Apply folds change c, written at clock by origin, into d. It reports
-// whether d changed. Changes that do not move the delivery forward are
-// ignored, which makes folding idempotent and order-independent.
+// whether d changed. The status and its details come from the change with
+// the greatest Version alone, so a change must carry every detail it means
+// to keep (a receipt repeats the provider and its id). Attempts is the
+// most attempts any change reports and SentAt the earliest send: both
+// commute. Folding is therefore idempotent and order-independent.
 func (d *Delivery) Apply(c *DeliveryChange, clock uint64, origin string) bool {
-	v := Version{Attempt: c.Attempt, Phase: phase(c.Status, c.Attempt), Clock: clock, Origin: origin}
-	if v.Phase < 0 || !d.Version.Less(v) {
-		return false
+	changed := false
+	if c.Attempt > d.Attempts {
+		d.Attempts, changed = c.Attempt, true
 	}
-	if d.Status.Final() && c.Status != StatusDelivered && c.Status != StatusFailed {
-		return false
+	if c.Status == StatusSent && (d.SentAt.IsZero() || c.At.Before(d.SentAt)) {
+		d.SentAt, changed = c.At, true
+	}
+	v := Version{Class: class(c.Status), Attempt: c.Attempt, Phase: phase(c.Status, c.Attempt), Clock: clock, Origin: origin}
+	if v.Phase < 0 || !d.Version.Less(v) {
+		return changed
 	}
 	d.Version = v
 	d.Status = c.Status
-	d.Attempts = max(d.Attempts, c.Attempt)
-	if c.Provider != "" {
-		d.Provider = c.Provider
-	}
-	if c.ProviderID != "" {
-		d.ProviderID = c.ProviderID
-	}
-	if c.Segments != 0 {
-		d.Segments = c.Segments
-	}
+	d.Provider, d.ProviderID, d.Segments = c.Provider, c.ProviderID, c.Segments
 	d.Error, d.Reason, d.Code = c.Error, c.Reason, c.Code
-	if c.Owner != "" {
-		d.Owner = c.Owner
-	}
+	d.Owner = c.Owner
 	d.UpdatedAt = c.At
 	d.NextAttemptAt = c.NextAt
-	if c.Status == StatusSent && d.SentAt.IsZero() {
-		d.SentAt = c.At
-	}
 	return true
 }
 

@@ -1,0 +1,368 @@
+package store
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/oob-relay/relay/relay"
+	"github.com/oob-relay/relay/relay/hlc"
+)
+
+// messageRecord is a stored message with the clock and origin of the
+// event that accepted it. When two nodes accept the same message id (a
+// retried post with one idempotency key), the lowest (clock, origin) wins
+// everywhere.
+type messageRecord struct {
+	relay.Message
+	Clock  hlc.Timestamp `json:"clock"`
+	Origin string        `json:"origin"`
+}
+
+func (r *messageRecord) before(clock hlc.Timestamp, origin string) bool {
+	return r.Clock < clock || (r.Clock == clock && r.Origin < origin)
+}
+
+// rosterRecord is the stored roster with the clock of its change.
+type rosterRecord struct {
+	Roster relay.Roster  `json:"roster"`
+	By     string        `json:"by"`
+	Clock  hlc.Timestamp `json:"clock"`
+	Origin string        `json:"origin"`
+}
+
+// StatusCounts counts a message's deliveries by status.
+type StatusCounts map[relay.Status]int
+
+// folder applies events inside one transaction. It caches the records a
+// batch touches, so a fan-out batch decodes and encodes each delivery and
+// counter once, and writes them all in flush.
+type folder struct {
+	tx         *bolt.Tx
+	deliveries map[string]*relay.Delivery
+	counts     map[string]StatusCounts
+	incidents  map[string]*relay.Incident
+	marks      map[string]uint64
+}
+
+func newFolder(tx *bolt.Tx) *folder {
+	return &folder{
+		tx:         tx,
+		deliveries: make(map[string]*relay.Delivery),
+		counts:     make(map[string]StatusCounts),
+		incidents:  make(map[string]*relay.Incident),
+		marks:      make(map[string]uint64),
+	}
+}
+
+func (f *folder) has(origin string, seq uint64) (bool, error) {
+	lb := f.tx.Bucket(bucketLog).Bucket([]byte(origin))
+	return lb != nil && lb.Get(u64(seq)) != nil, nil
+}
+
+// add writes e to the log and folds it into state.
+func (f *folder) add(e *relay.Event) error {
+	lb, err := f.tx.Bucket(bucketLog).CreateBucketIfNotExists([]byte(e.Origin))
+	if err != nil {
+		return err
+	}
+	raw, err := json.Marshal(e)
+	if err != nil {
+		return err
+	}
+	if err := lb.Put(u64(e.Seq), raw); err != nil {
+		return err
+	}
+	if err := f.advanceMark(lb, e.Origin, e.Seq); err != nil {
+		return err
+	}
+	switch {
+	case e.Message != nil:
+		return f.message(e)
+	case e.Deliveries != nil:
+		for i := range e.Deliveries {
+			if err := f.change(&e.Deliveries[i], e); err != nil {
+				return err
+			}
+		}
+		return nil
+	case e.Roster != nil:
+		return f.roster(e)
+	}
+	return fmt.Errorf("event %s/%d has no payload", e.Origin, e.Seq)
+}
+
+// advanceMark moves origin's contiguous high mark past seq and any events
+// after it that arrived early.
+func (f *folder) advanceMark(lb *bolt.Bucket, origin string, seq uint64) error {
+	mark, ok := f.marks[origin]
+	if !ok {
+		mark = getU64(f.tx.Bucket(bucketMarks).Get([]byte(origin)))
+	}
+	if seq == mark+1 {
+		mark = seq
+		for lb.Get(u64(mark+1)) != nil {
+			mark++
+		}
+	}
+	f.marks[origin] = mark
+	return nil
+}
+
+func (f *folder) message(e *relay.Event) error {
+	m := e.Message
+	mb := f.tx.Bucket(bucketMessages)
+	tb := f.tx.Bucket(bucketTimeline)
+	winner := true
+	if raw := mb.Get([]byte(m.ID)); raw != nil {
+		// The same message accepted again (a retried post carrying one
+		// idempotency key, on two nodes): the earliest acceptance stands.
+		var old messageRecord
+		if err := decode(raw, &old); err != nil {
+			return err
+		}
+		winner = !old.before(e.Clock, e.Origin)
+		if winner {
+			if err := tb.Delete(timelineKey(old.Incident, uint64(old.Clock), old.ID)); err != nil {
+				return err
+			}
+		}
+	}
+	if err := f.noteIncident(m, mb.Get([]byte(m.ID)) == nil); err != nil {
+		return err
+	}
+	if winner {
+		raw, err := json.Marshal(&messageRecord{Message: *m, Clock: e.Clock, Origin: e.Origin})
+		if err != nil {
+			return err
+		}
+		if err := mb.Put([]byte(m.ID), raw); err != nil {
+			return err
+		}
+		if err := tb.Put(timelineKey(m.Incident, uint64(e.Clock), m.ID), nil); err != nil {
+			return err
+		}
+	}
+	return f.createDeliveries(m, relay.Version{Clock: uint64(e.Clock), Origin: e.Origin})
+}
+
+// noteIncident opens the message's incident or updates its times. Every
+// acceptance counts for the times (min and max commute); only a new
+// message id counts as a message.
+func (f *folder) noteIncident(m *relay.Message, newID bool) error {
+	inc, err := f.incident(m.Incident)
+	if err != nil {
+		return err
+	}
+	if inc == nil {
+		inc = &relay.Incident{ID: m.Incident, OpenedAt: m.AcceptedAt, OpenedBy: m.Author, Severity: m.Severity}
+		f.incidents[m.Incident] = inc
+	}
+	if m.AcceptedAt.Before(inc.OpenedAt) || (m.AcceptedAt.Equal(inc.OpenedAt) && m.Author < inc.OpenedBy) {
+		inc.OpenedAt, inc.OpenedBy = m.AcceptedAt, m.Author
+	}
+	if m.AcceptedAt.After(inc.LastMessageAt) {
+		inc.LastMessageAt = m.AcceptedAt
+	}
+	if severityRank(m.Severity) < severityRank(inc.Severity) {
+		inc.Severity = m.Severity
+	}
+	if newID {
+		inc.Messages++
+	}
+	return nil
+}
+
+func severityRank(s relay.Severity) int {
+	for i, v := range relay.Severities {
+		if v == s {
+			return i
+		}
+	}
+	return len(relay.Severities)
+}
+
+// createDeliveries creates m's deliveries that do not exist yet, and sets
+// what only the message knows on each delivery whose fields no earlier
+// acceptance (by clock, then origin) has set.
+func (f *folder) createDeliveries(m *relay.Message, source relay.Version) error {
+	for _, ref := range m.Deliveries() {
+		d, err := f.delivery(ref.ID)
+		if err != nil {
+			return err
+		}
+		if d == nil {
+			d = &relay.Delivery{ID: ref.ID, MessageID: m.ID, Person: ref.Person, Channel: ref.Channel,
+				Status: relay.StatusPending}
+			f.count(m.ID, "", relay.StatusPending)
+		}
+		if d.Source != (relay.Version{}) && !source.Less(d.Source) {
+			continue
+		}
+		d.Source = source
+		d.Incident, d.Priority, d.Deadline, d.CreatedAt = m.Incident, m.Priority, m.Deadline, m.AcceptedAt
+		if d.Version == (relay.Version{}) {
+			d.UpdatedAt = m.AcceptedAt
+		}
+		f.deliveries[d.ID] = d
+	}
+	return nil
+}
+
+func (f *folder) change(c *relay.DeliveryChange, e *relay.Event) error {
+	d, err := f.delivery(c.ID)
+	if err != nil {
+		return err
+	}
+	if d == nil {
+		// The change outran its message. Keep it: the delivery is created
+		// from its id and completed when the message arrives.
+		msg, ch, person, ok := ParseDeliveryID(c.ID)
+		if !ok {
+			return nil
+		}
+		d = &relay.Delivery{ID: c.ID, MessageID: msg, Channel: ch, Person: person, Status: relay.StatusPending}
+		f.count(msg, "", relay.StatusPending)
+	}
+	before := d.Status
+	if d.Apply(c, uint64(e.Clock), e.Origin) {
+		f.count(d.MessageID, before, d.Status)
+	}
+	f.deliveries[d.ID] = d
+	return nil
+}
+
+// ParseDeliveryID splits a delivery id into its message, channel and
+// person (empty for broadcasts).
+func ParseDeliveryID(id string) (msg, channel, person string, ok bool) {
+	parts := strings.SplitN(id, ".", 3)
+	switch len(parts) {
+	case 2:
+		return parts[0], parts[1], "", parts[0] != "" && parts[1] != ""
+	case 3:
+		return parts[0], parts[1], parts[2], parts[0] != "" && parts[1] != "" && parts[2] != ""
+	}
+	return "", "", "", false
+}
+
+func (f *folder) roster(e *relay.Event) error {
+	rb := f.tx.Bucket(bucketRoster)
+	if raw := rb.Get(keyCurrent); raw != nil {
+		var cur rosterRecord
+		if err := decode(raw, &cur); err != nil {
+			return err
+		}
+		if cur.Clock > e.Clock || (cur.Clock == e.Clock && cur.Origin >= e.Origin) {
+			return nil // a later roster is already in place
+		}
+	}
+	raw, err := json.Marshal(&rosterRecord{Roster: e.Roster.Roster, By: e.Roster.By, Clock: e.Clock, Origin: e.Origin})
+	if err != nil {
+		return err
+	}
+	return rb.Put(keyCurrent, raw)
+}
+
+func (f *folder) delivery(id string) (*relay.Delivery, error) {
+	if d, ok := f.deliveries[id]; ok {
+		return d, nil
+	}
+	raw := f.tx.Bucket(bucketDeliv).Get([]byte(id))
+	if raw == nil {
+		return nil, nil
+	}
+	d := new(relay.Delivery)
+	return d, decode(raw, d)
+}
+
+func (f *folder) incident(id string) (*relay.Incident, error) {
+	if inc, ok := f.incidents[id]; ok {
+		return inc, nil
+	}
+	raw := f.tx.Bucket(bucketIncidents).Get([]byte(id))
+	if raw == nil {
+		return nil, nil
+	}
+	inc := new(relay.Incident)
+	if err := decode(raw, inc); err != nil {
+		return nil, err
+	}
+	f.incidents[id] = inc
+	return inc, nil
+}
+
+func (f *folder) count(msgID string, from, to relay.Status) {
+	c, ok := f.counts[msgID]
+	if !ok {
+		c = StatusCounts{}
+		if raw := f.tx.Bucket(bucketCounts).Get([]byte(msgID)); raw != nil {
+			_ = decode(raw, &c)
+		}
+		f.counts[msgID] = c
+	}
+	if from != "" {
+		c[from]--
+		if c[from] == 0 {
+			delete(c, from)
+		}
+	}
+	c[to]++
+}
+
+// flush writes every record the batch touched.
+func (f *folder) flush() error {
+	db, ob := f.tx.Bucket(bucketDeliv), f.tx.Bucket(bucketOpen)
+	for id, d := range f.deliveries {
+		raw, err := json.Marshal(d)
+		if err != nil {
+			return err
+		}
+		if err := db.Put([]byte(id), raw); err != nil {
+			return err
+		}
+		if d.Status.Settled() {
+			err = ob.Delete([]byte(id))
+		} else {
+			err = ob.Put([]byte(id), nil)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	cb := f.tx.Bucket(bucketCounts)
+	for id, c := range f.counts {
+		raw, err := json.Marshal(c)
+		if err != nil {
+			return err
+		}
+		if err := cb.Put([]byte(id), raw); err != nil {
+			return err
+		}
+	}
+	ib := f.tx.Bucket(bucketIncidents)
+	for id, inc := range f.incidents {
+		raw, err := json.Marshal(inc)
+		if err != nil {
+			return err
+		}
+		if err := ib.Put([]byte(id), raw); err != nil {
+			return err
+		}
+	}
+	mb := f.tx.Bucket(bucketMarks)
+	for origin, mark := range f.marks {
+		if err := mb.Put([]byte(origin), u64(mark)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func decode(raw []byte, v any) error {
+	if err := json.Unmarshal(raw, v); err != nil {
+		return fmt.Errorf("decode stored record: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,44 @@
+package store
+
+import "encoding/binary"
+
+// Buckets. Each holds JSON values unless noted.
+var (
+	bucketMeta      = []byte("meta")       // "origin" → this store's origin id
+	bucketLog       = []byte("log")        // origin → nested bucket: seq (8 bytes) → relay.Event
+	bucketMarks     = []byte("marks")      // origin → contiguous high mark (8 bytes)
+	bucketMessages  = []byte("messages")   // message id → relay.Message
+	bucketDeliv     = []byte("deliveries") // delivery id → relay.Delivery
+	bucketOpen      = []byte("open")       // delivery id → nothing: not yet settled
+	bucketCounts    = []byte("counts")     // message id → statusCounts
+	bucketIncidents = []byte("incidents")  // incident id → relay.Incident
+	bucketTimeline  = []byte("timeline")   // incident id 0x00 clock(8) message id → nothing
+	bucketRoster    = []byte("roster")     // "current" → rosterRecord
+
+	allBuckets = [][]byte{bucketMeta, bucketLog, bucketMarks, bucketMessages, bucketDeliv,
+		bucketOpen, bucketCounts, bucketIncidents, bucketTimeline, bucketRoster}
+
+	keyOrigin  = []byte("origin")
+	keyCurrent = []byte("current")
+)
+
+func u64(v uint64) []byte {
+	b := make([]byte, 8)
+	binary.BigEndian.PutUint64(b, v)
+	return b
+}
+
+func getU64(b []byte) uint64 {
+	if len(b) != 8 {
+		return 0
+	}
+	return binary.BigEndian.Uint64(b)
+}
+
+func timelineKey(incident string, clock uint64, msgID string) []byte {
+	k := make([]byte, 0, len(incident)+1+8+len(msgID))
+	k = append(k, incident...)
+	k = append(k, 0)
+	k = binary.BigEndian.AppendUint64(k, clock)
+	return append(k, msgID...)
+}

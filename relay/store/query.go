@@ -1,0 +1,193 @@
+package store
+
+import (
+	"bytes"
+	"sort"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/oob-relay/relay/relay"
+	"github.com/oob-relay/relay/relay/hlc"
+)
+
+// Message returns a message, or relay.ErrNotFound.
+func (s *Store) Message(id string) (*relay.Message, error) {
+	var rec messageRecord
+	err := s.db.View(func(tx *bolt.Tx) error {
+		raw := tx.Bucket(bucketMessages).Get([]byte(id))
+		if raw == nil {
+			return relay.ErrNotFound
+		}
+		return decode(raw, &rec)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &rec.Message, nil
+}
+
+// Deliveries returns a message's deliveries in id order.
+func (s *Store) Deliveries(msgID string) ([]relay.Delivery, error) {
+	var out []relay.Delivery
+	prefix := []byte(msgID + ".")
+	err := s.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketDeliv).Cursor()
+		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+			var d relay.Delivery
+			if err := decode(v, &d); err != nil {
+				return err
+			}
+			out = append(out, d)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// Delivery returns one delivery, or relay.ErrNotFound.
+func (s *Store) Delivery(id string) (*relay.Delivery, error) {
+	var d relay.Delivery
+	err := s.db.View(func(tx *bolt.Tx) error {
+		raw := tx.Bucket(bucketDeliv).Get([]byte(id))
+		if raw == nil {
+			return relay.ErrNotFound
+		}
+		return decode(raw, &d)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &d, nil
+}
+
+// Counts returns a message's deliveries counted by status.
+func (s *Store) Counts(msgID string) (StatusCounts, error) {
+	c := StatusCounts{}
+	err := s.db.View(func(tx *bolt.Tx) error {
+		if raw := tx.Bucket(bucketCounts).Get([]byte(msgID)); raw != nil {
+			return decode(raw, &c)
+		}
+		return nil
+	})
+	return c, err
+}
+
+// OpenDeliveries returns every delivery not yet settled: pending, or
+// sending when the node stopped mid-attempt.
+func (s *Store) OpenDeliveries() ([]relay.Delivery, error) {
+	var out []relay.Delivery
+	err := s.db.View(func(tx *bolt.Tx) error {
+		db := tx.Bucket(bucketDeliv)
+		return tx.Bucket(bucketOpen).ForEach(func(k, _ []byte) error {
+			var d relay.Delivery
+			if err := decode(db.Get(k), &d); err != nil {
+				return err
+			}
+			out = append(out, d)
+			return nil
+		})
+	})
+	return out, err
+}
+
+// Incidents returns every incident, most recently active first.
+func (s *Store) Incidents() ([]relay.Incident, error) {
+	var out []relay.Incident
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketIncidents).ForEach(func(_, v []byte) error {
+			var inc relay.Incident
+			if err := decode(v, &inc); err != nil {
+				return err
+			}
+			out = append(out, inc)
+			return nil
+		})
+	})
+	sort.SliceStable(out, func(i, j int) bool { return out[i].LastMessageAt.After(out[j].LastMessageAt) })
+	return out, err
+}
+
+// Incident returns an incident, or relay.ErrNotFound.
+func (s *Store) Incident(id string) (*relay.Incident, error) {
+	var inc relay.Incident
+	err := s.db.View(func(tx *bolt.Tx) error {
+		raw := tx.Bucket(bucketIncidents).Get([]byte(id))
+		if raw == nil {
+			return relay.ErrNotFound
+		}
+		return decode(raw, &inc)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &inc, nil
+}
+
+// IncidentMessages returns an incident's messages in the order they were
+// accepted.
+func (s *Store) IncidentMessages(id string) ([]relay.Message, error) {
+	var out []relay.Message
+	prefix := append([]byte(id), 0)
+	err := s.db.View(func(tx *bolt.Tx) error {
+		mb := tx.Bucket(bucketMessages)
+		c := tx.Bucket(bucketTimeline).Cursor()
+		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+			msgID := k[len(prefix)+8:]
+			var rec messageRecord
+			if err := decode(mb.Get(msgID), &rec); err != nil {
+				return err
+			}
+			out = append(out, rec.Message)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// Roster returns the current roster and when it was set; a zero roster
+// and clock when none was ever set.
+func (s *Store) Roster() (*relay.Roster, hlc.Timestamp, error) {
+	var rec rosterRecord
+	err := s.db.View(func(tx *bolt.Tx) error {
+		if raw := tx.Bucket(bucketRoster).Get(keyCurrent); raw != nil {
+			return decode(raw, &rec)
+		}
+		return nil
+	})
+	return &rec.Roster, rec.Clock, err
+}
+
+// Marks returns, for every origin held, the highest sequence below which
+// no event is missing.
+func (s *Store) Marks() (map[string]uint64, error) {
+	out := make(map[string]uint64)
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketMarks).ForEach(func(k, v []byte) error {
+			out[string(k)] = getU64(v)
+			return nil
+		})
+	})
+	return out, err
+}
+
+// EventsFrom returns up to limit events of origin with sequence above
+// after, in sequence order.
+func (s *Store) EventsFrom(origin string, after uint64, limit int) ([]relay.Event, error) {
+	var out []relay.Event
+	err := s.db.View(func(tx *bolt.Tx) error {
+		lb := tx.Bucket(bucketLog).Bucket([]byte(origin))
+		if lb == nil {
+			return nil
+		}
+		c := lb.Cursor()
+		for k, v := c.Seek(u64(after + 1)); k != nil && len(out) < limit; k, v = c.Next() {
+			var e relay.Event
+			if err := decode(v, &e); err != nil {
+				return err
+			}
+			out = append(out, e)
+		}
+		return nil
+	})
+	return out, err
+}

@@ -1,0 +1,328 @@
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/oob-relay/relay/relay"
+	"github.com/oob-relay/relay/relay/hlc"
+)
+
+// ErrClosed is returned by writes after Close.
+var ErrClosed = errors.New("store is closed")
+
+// Options configures a Store.
+type Options struct {
+	// Dir is the data directory; the store file is Dir/relay.db.
+	Dir string
+	// Node is this node's name, recorded on every event it writes.
+	Node string
+	// Clock issues event times; nil means a new clock on the wall time.
+	Clock      *hlc.Clock
+	Logger     *slog.Logger
+	Registerer prometheus.Registerer
+	// MaxBatch bounds the events committed in one transaction. Zero means
+	// 4096: large enough that one fsync serves a whole fan-out burst,
+	// small enough that a transaction stays in the low milliseconds.
+	MaxBatch int
+}
+
+func (o *Options) validate() error {
+	if o.Dir == "" {
+		return errors.New("store: Dir is required")
+	}
+	if o.Node == "" {
+		return errors.New("store: Node is required")
+	}
+	if o.Clock == nil {
+		o.Clock = hlc.NewClock(nil)
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if o.Registerer == nil {
+		o.Registerer = prometheus.NewRegistry()
+	}
+	if o.MaxBatch <= 0 {
+		o.MaxBatch = 4096
+	}
+	return nil
+}
+
+// Store is a node's event log and folded state. It is safe for concurrent
+// use.
+type Store struct {
+	db     *bolt.DB
+	node   string
+	origin string
+	clock  *hlc.Clock
+	log    *slog.Logger
+	m      *metrics
+	max    int
+
+	reqs    chan *writeReq
+	closing chan struct{}
+	stopped chan struct{}
+	once    sync.Once
+
+	obsMu     sync.RWMutex
+	observers []func([]relay.Event)
+
+	seq uint64 // this origin's last sequence; owned by the writer goroutine
+}
+
+type writeReq struct {
+	local  []relay.Event // drafts to stamp and append
+	remote []relay.Event // events from elsewhere to merge
+	res    chan writeRes
+}
+
+type writeRes struct {
+	events []relay.Event // what was appended (local) or newly merged (remote)
+	err    error
+}
+
+// Open opens or creates the store in opts.Dir. A new store gets a new
+// origin id, so a node restarted on an empty directory never reuses the
+// sequence numbers of its former life.
+func Open(opts Options) (*Store, error) {
+	if err := opts.validate(); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
+		return nil, fmt.Errorf("store: create data dir: %w", err)
+	}
+	path := filepath.Join(opts.Dir, "relay.db")
+	db, err := bolt.Open(path, 0o600, &bolt.Options{
+		Timeout:        2 * time.Second, // another process holds the file: fail, do not hang
+		NoFreelistSync: true,            // faster commits; the freelist is rebuilt on open
+		FreelistType:   bolt.FreelistMapType,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	s := &Store{
+		db: db, node: opts.Node, clock: opts.Clock, log: opts.Logger, max: opts.MaxBatch,
+		reqs: make(chan *writeReq, 1024), closing: make(chan struct{}), stopped: make(chan struct{}),
+	}
+	if err := db.Update(s.init); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: initialise %s: %w", path, err)
+	}
+	s.m = newMetrics(opts.Registerer)
+	go s.writer()
+	return s, nil
+}
+
+func (s *Store) init(tx *bolt.Tx) error {
+	for _, b := range allBuckets {
+		if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+			return err
+		}
+	}
+	meta := tx.Bucket(bucketMeta)
+	if o := meta.Get(keyOrigin); o != nil {
+		s.origin = string(o)
+	} else {
+		s.origin = ulid.MustNew(ulid.Now(), rand.Reader).String()
+		if err := meta.Put(keyOrigin, []byte(s.origin)); err != nil {
+			return err
+		}
+	}
+	if lb := tx.Bucket(bucketLog).Bucket([]byte(s.origin)); lb != nil {
+		if k, _ := lb.Cursor().Last(); k != nil {
+			s.seq = getU64(k)
+		}
+	}
+	// Move the clock past everything already held, so new events sort
+	// after old ones even if the wall clock stepped back while down.
+	return tx.Bucket(bucketLog).ForEach(func(origin, _ []byte) error {
+		lb := tx.Bucket(bucketLog).Bucket(origin)
+		if _, v := lb.Cursor().Last(); v != nil {
+			var e relay.Event
+			if err := decode(v, &e); err == nil {
+				s.clock.Observe(e.Clock)
+			}
+		}
+		return nil
+	})
+}
+
+// Origin returns this store's origin id.
+func (s *Store) Origin() string { return s.origin }
+
+// Node returns the node name the store writes events as.
+func (s *Store) Node() string { return s.node }
+
+// Clock returns the store's hybrid logical clock.
+func (s *Store) Clock() *hlc.Clock { return s.clock }
+
+// Observe registers fn to be called with every batch of events that a
+// commit made durable, local and merged alike, in commit order. fn runs on
+// the store's writer goroutine: it must return quickly and must not write
+// to the store. Register observers before the first write.
+func (s *Store) Observe(fn func([]relay.Event)) {
+	s.obsMu.Lock()
+	defer s.obsMu.Unlock()
+	s.observers = append(s.observers, fn)
+}
+
+// Append stamps drafts with this store's origin, next sequence numbers and
+// clock, writes them to the log, folds them into state, and returns them
+// once they are on disk. Drafts carry only their payload.
+func (s *Store) Append(ctx context.Context, drafts ...relay.Event) ([]relay.Event, error) {
+	return s.write(ctx, &writeReq{local: drafts, res: make(chan writeRes, 1)})
+}
+
+// Merge folds events received from other nodes and returns those that were
+// new here, once they are on disk. Events already held are skipped.
+func (s *Store) Merge(ctx context.Context, events []relay.Event) ([]relay.Event, error) {
+	for i := range events {
+		if err := events[i].Check(); err != nil {
+			return nil, err
+		}
+		if events[i].Origin == s.origin {
+			return nil, fmt.Errorf("event %s/%d claims this node's own origin", events[i].Origin, events[i].Seq)
+		}
+	}
+	return s.write(ctx, &writeReq{remote: events, res: make(chan writeRes, 1)})
+}
+
+// write hands r to the writer. Once handed over, it waits for the outcome
+// even if ctx ends: the write may already be durable, and a caller must not
+// be told otherwise.
+func (s *Store) write(ctx context.Context, r *writeReq) ([]relay.Event, error) {
+	select {
+	case s.reqs <- r:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-s.closing:
+		return nil, ErrClosed
+	}
+	res := <-r.res
+	return res.events, res.err
+}
+
+// Close stops the writer after the writes already handed to it and closes
+// the file.
+func (s *Store) Close() error {
+	s.once.Do(func() { close(s.closing) })
+	<-s.stopped
+	return s.db.Close()
+}
+
+func (s *Store) writer() {
+	defer close(s.stopped)
+	for {
+		var first *writeReq
+		select {
+		case first = <-s.reqs:
+		case <-s.closing:
+			s.drain()
+			return
+		}
+		batch := []*writeReq{first}
+		n := len(first.local) + len(first.remote)
+	gather:
+		for n < s.max {
+			select {
+			case r := <-s.reqs:
+				batch = append(batch, r)
+				n += len(r.local) + len(r.remote)
+			default:
+				break gather
+			}
+		}
+		s.commit(batch)
+	}
+}
+
+// drain answers writes that were queued when Close was called.
+func (s *Store) drain() {
+	for {
+		select {
+		case r := <-s.reqs:
+			s.commit([]*writeReq{r})
+		default:
+			return
+		}
+	}
+}
+
+func (s *Store) commit(batch []*writeReq) {
+	start := time.Now()
+	seq := s.seq
+	results := make([][]relay.Event, len(batch))
+	var all []relay.Event
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		f := newFolder(tx)
+		for i, r := range batch {
+			for _, d := range r.local {
+				seq++
+				d.Origin, d.Seq, d.Clock, d.Node = s.origin, seq, s.clock.Now(), s.node
+				if err := f.add(&d); err != nil {
+					return err
+				}
+				results[i] = append(results[i], d)
+			}
+			for _, e := range r.remote {
+				held, err := f.has(e.Origin, e.Seq)
+				if err != nil {
+					return err
+				}
+				if held {
+					continue
+				}
+				s.clock.Observe(e.Clock)
+				if err := f.add(&e); err != nil {
+					return err
+				}
+				results[i] = append(results[i], e)
+			}
+			all = append(all, results[i]...)
+		}
+		return f.flush()
+	})
+	s.m.commitSeconds.Observe(time.Since(start).Seconds())
+	s.m.batchEvents.Observe(float64(len(all)))
+	if err != nil {
+		s.log.Error("store commit failed", "events", len(all), "err", err)
+		for _, r := range batch {
+			r.res <- writeRes{err: fmt.Errorf("store: commit: %w", err)}
+		}
+		return
+	}
+	s.seq = seq
+	for i, r := range batch {
+		r.res <- writeRes{events: results[i]}
+	}
+	for i := range all {
+		s.m.events.WithLabelValues(all[i].Kind(), source(all[i].Origin == s.origin)).Inc()
+	}
+	if len(all) > 0 {
+		s.obsMu.RLock()
+		for _, fn := range s.observers {
+			fn(all)
+		}
+		s.obsMu.RUnlock()
+	}
+}
+
+func source(local bool) string {
+	if local {
+		return "local"
+	}
+	return "remote"
+}
