@@ -1,0 +1,114 @@
+package delivery
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/oob-relay/relay/relay"
+)
+
+// attempt makes one attempt and records its outcome.
+func (l *lane) attempt(j *job) {
+	e := l.e
+	p := j.provider
+	if err := p.limiter.Wait(e.sendCtx); err != nil {
+		return // stopping: the claim stands and a later run re-sends
+	}
+	ctx, cancel := context.WithTimeout(e.sendCtx, e.opts.AttemptTimeout)
+	ctx, cancelDeadline := context.WithDeadline(ctx, j.msg.Deadline)
+	out := &relay.Outgoing{DeliveryID: j.d.ID, Channel: l.channel, Attempt: j.attempt,
+		Message: j.msg.Message, Person: j.msg.person(j.d.Person)}
+	if e.opts.StatusCallback != nil {
+		out.StatusCallback = e.opts.StatusCallback(&j.d)
+	}
+	start := e.opts.Now()
+	rcpt, err := p.Sender.Send(ctx, out)
+	cancelDeadline()
+	cancel()
+	now := e.opts.Now()
+	e.m.attemptSeconds.WithLabelValues(l.channel, p.Name).Observe(now.Sub(start).Seconds())
+	if err != nil && e.sendCtx.Err() != nil {
+		return // cancelled by Stop: leave the claim for a later run
+	}
+
+	var change relay.DeliveryChange
+	var retryAt time.Time
+	if err == nil {
+		status := relay.StatusSent
+		if rcpt.Delivered {
+			status = relay.StatusDelivered
+		}
+		change = relay.DeliveryChange{ID: j.d.ID, Status: status, Attempt: j.attempt, Provider: p.Name,
+			ProviderID: rcpt.ProviderID, Segments: rcpt.Segments, Owner: e.opts.Node, At: now}
+		e.m.attempts.WithLabelValues(l.channel, p.Name, "ok").Inc()
+		e.m.settled(l.channel, status)
+		l.noteRecovery(p)
+	} else {
+		se := relay.Classify(err)
+		if errors.Is(err, context.DeadlineExceeded) && !now.Before(j.msg.Deadline) {
+			se = relay.Permanent(relay.ReasonExpired, err)
+		}
+		code := se.Code
+		e.m.failures.WithLabelValues(l.channel, p.Name, string(se.Reason)).Inc()
+		if se.Temporary {
+			e.m.attempts.WithLabelValues(l.channel, p.Name, "temporary").Inc()
+			retryAt = now.Add(e.opts.Backoff.Delay(j.attempt, se.RetryAfter))
+		} else {
+			e.m.attempts.WithLabelValues(l.channel, p.Name, "permanent").Inc()
+		}
+		l.noteFailure(p, j, se)
+		switch {
+		case se.Temporary && retryAt.Before(j.msg.Deadline):
+			change = relay.DeliveryChange{ID: j.d.ID, Status: relay.StatusPending, Attempt: j.attempt,
+				Provider: p.Name, Error: se.Error(), Reason: se.Reason, Code: code, Owner: e.opts.Node,
+				At: now, NextAt: retryAt}
+		default:
+			change = failure(&j.d, j.attempt, p.Name, se.Reason, se.Error(), code, e.opts.Node, now)
+			e.m.settled(l.channel, relay.StatusFailed)
+			retryAt = time.Time{}
+		}
+	}
+	// Record even while stopping: the attempt happened.
+	rctx, rcancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer rcancel()
+	if _, err := e.store.Append(rctx, relay.Event{Deliveries: []relay.DeliveryChange{change}}); err != nil {
+		e.log.Error("recording an attempt failed", "delivery", j.d.ID, "status", change.Status, "err", err)
+		return // the claim stands: a restart re-sends (a bounded duplicate)
+	}
+	if !retryAt.IsZero() {
+		l.q.push(item{id: j.d.ID, msgID: j.d.MessageID, priority: j.d.Priority, due: retryAt})
+	}
+}
+
+func failure(d *relay.Delivery, attempt int, provider string, reason relay.Reason, msg, code, node string, at time.Time) relay.DeliveryChange {
+	return relay.DeliveryChange{ID: d.ID, Status: relay.StatusFailed, Attempt: attempt, Provider: provider,
+		Error: msg, Reason: reason, Code: code, Owner: node, At: at}
+}
+
+// noteFailure logs a provider's failure when it differs from the last one
+// logged, so an outage across thousands of deliveries logs once, not once
+// per delivery.
+func (l *lane) noteFailure(p *provider, j *job, se *relay.SendError) {
+	msg := se.Error()
+	p.mu.Lock()
+	changed := p.lastErr != msg
+	p.lastErr = msg
+	p.mu.Unlock()
+	level := l.e.log.Debug
+	if changed {
+		level = l.e.log.Warn
+	}
+	level("delivery attempt failed", "channel", l.channel, "provider", p.Name, "delivery", j.d.ID,
+		"attempt", j.attempt, "reason", se.Reason, "temporary", se.Temporary, "err", msg)
+}
+
+func (l *lane) noteRecovery(p *provider) {
+	p.mu.Lock()
+	recovered := p.lastErr != ""
+	p.lastErr = ""
+	p.mu.Unlock()
+	if recovered {
+		l.e.log.Info("provider sends again", "channel", l.channel, "provider", p.Name)
+	}
+}

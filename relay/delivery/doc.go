@@ -1,0 +1,16 @@
+// Package delivery is the delivery engine: it takes each delivery of an
+// accepted message to its channel's providers, once, and records every
+// step in the store.
+//
+// Each channel has a lane: a queue ordered by priority and due time, a
+// dispatcher and a pool of workers. The dispatcher claims due deliveries
+// in batches no larger than the free workers, writing one durable
+// "sending" change for the batch before any of them is sent; so a node
+// never sends what it has not recorded as in flight, and a crash re-sends
+// at most the deliveries in flight. Workers wait for their provider's rate
+// limiter, make one attempt with a timeout, and record the result: sent
+// (or delivered), pending with a next attempt time after a temporary
+// error, or failed after a permanent error or when the message's deadline
+// leaves no room for another attempt. Retries back off exponentially with
+// jitter; they live here and nowhere else.
+package delivery

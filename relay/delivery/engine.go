@@ -1,0 +1,249 @@
+package delivery
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/time/rate"
+
+	"github.com/oob-relay/relay/relay"
+	"github.com/oob-relay/relay/relay/store"
+)
+
+// Provider is one account or server that carries a channel.
+type Provider struct {
+	// Name identifies the provider in records, logs and metrics. It is
+	// unique across all channels.
+	Name    string
+	Channel string
+	Sender  relay.Sender
+	// Rate is the sustained attempts per second; zero means unlimited.
+	// A Twilio long code sends about one SMS per second.
+	Rate float64
+	// Burst is how many attempts may go at once after a quiet spell.
+	Burst int
+}
+
+// Options configures an Engine.
+type Options struct {
+	Store *store.Store
+	// Node is this node's name, recorded as the owner of its attempts.
+	Node      string
+	Providers []Provider
+	// Workers is the number of attempts in flight per channel. Zero means
+	// 16.
+	Workers int
+	// AttemptTimeout bounds one attempt. Zero means 30 s: long enough for
+	// a slow SMTP smarthost, short enough to retry well within a deadline.
+	AttemptTimeout time.Duration
+	Backoff        Backoff
+	// Owns reports whether this node should make the next attempt of a
+	// delivery. Nil means every delivery (a single node).
+	Owns func(*relay.Delivery) bool
+	// StatusCallback returns the URL providers should report receipts of
+	// a delivery to, or "". Nil means no receipts.
+	StatusCallback func(*relay.Delivery) string
+	Logger         *slog.Logger
+	Registerer     prometheus.Registerer
+	// Now reads the time; nil means time.Now.
+	Now func() time.Time
+}
+
+func (o *Options) validate() error {
+	var errs []error
+	if o.Store == nil {
+		errs = append(errs, errors.New("delivery: Store is required"))
+	}
+	if o.Node == "" {
+		errs = append(errs, errors.New("delivery: Node is required"))
+	}
+	names := map[string]bool{}
+	for i, p := range o.Providers {
+		switch {
+		case p.Name == "":
+			errs = append(errs, fmt.Errorf("delivery: provider %d has no name", i))
+		case names[p.Name]:
+			errs = append(errs, fmt.Errorf("delivery: provider name %q is used twice", p.Name))
+		case !relay.KnownChannel(p.Channel):
+			errs = append(errs, fmt.Errorf("delivery: provider %q has unknown channel %q", p.Name, p.Channel))
+		case p.Sender == nil:
+			errs = append(errs, fmt.Errorf("delivery: provider %q has no sender", p.Name))
+		case p.Rate < 0:
+			errs = append(errs, fmt.Errorf("delivery: provider %q has a negative rate", p.Name))
+		}
+		names[p.Name] = true
+	}
+	if o.Workers <= 0 {
+		o.Workers = 16
+	}
+	if o.AttemptTimeout <= 0 {
+		o.AttemptTimeout = 30 * time.Second
+	}
+	if o.Backoff == (Backoff{}) {
+		o.Backoff = DefaultBackoff
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if o.Registerer == nil {
+		o.Registerer = prometheus.NewRegistry()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return errors.Join(errs...)
+}
+
+// Engine delivers the deliveries of accepted messages. Create it before
+// the store's first write, so that it sees every message.
+type Engine struct {
+	opts  Options
+	store *store.Store
+	log   *slog.Logger
+	m     *metrics
+	lanes map[string]*lane
+	msgs  *messageCache
+
+	startOnce sync.Once
+	started   chan struct{}
+	// stopDispatch ends claiming; stopSends cancels attempts in flight.
+	dispatchCtx  context.Context
+	stopDispatch context.CancelFunc
+	sendCtx      context.Context
+	stopSends    context.CancelFunc
+	wg           sync.WaitGroup
+}
+
+// New builds an engine over opts.Store and starts following its writes.
+// Nothing is sent until Start.
+func New(opts Options) (*Engine, error) {
+	if err := opts.validate(); err != nil {
+		return nil, err
+	}
+	e := &Engine{
+		opts: opts, store: opts.Store, log: opts.Logger,
+		lanes: make(map[string]*lane), msgs: newMessageCache(64, opts.Store),
+		started: make(chan struct{}),
+	}
+	e.m = newMetrics(opts.Registerer, opts.Providers)
+	e.dispatchCtx, e.stopDispatch = context.WithCancel(context.Background())
+	e.sendCtx, e.stopSends = context.WithCancel(context.Background())
+	for _, p := range opts.Providers {
+		l := e.lanes[p.Channel]
+		if l == nil {
+			l = &lane{e: e, channel: p.Channel, q: newQueue(), free: make(chan struct{}, opts.Workers),
+				jobs: make(chan *job, opts.Workers)}
+			for range opts.Workers {
+				l.free <- struct{}{}
+			}
+			e.lanes[p.Channel] = l
+			e.m.queueDepth(p.Channel, l.q.len)
+		}
+		lim := rate.NewLimiter(rate.Inf, 0)
+		if p.Rate > 0 {
+			lim = rate.NewLimiter(rate.Limit(p.Rate), max(p.Burst, 1))
+		}
+		l.providers = append(l.providers, &provider{Provider: p, limiter: lim})
+	}
+	e.store.Observe(e.observe)
+	return e, nil
+}
+
+// Channels returns the channels that have at least one provider, sorted.
+func (e *Engine) Channels() []string {
+	out := make([]string, 0, len(e.lanes))
+	for ch := range e.lanes {
+		out = append(out, ch)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Start queues every delivery the store holds unsettled, pending ones at
+// their next attempt time and ones left sending by a crash at once, and
+// starts the lanes.
+func (e *Engine) Start() error {
+	var err error
+	e.startOnce.Do(func() {
+		var open []relay.Delivery
+		open, err = e.store.OpenDeliveries()
+		if err != nil {
+			err = fmt.Errorf("delivery: load unsettled deliveries: %w", err)
+			return
+		}
+		for i := range open {
+			e.enqueue(&open[i])
+		}
+		if len(open) > 0 {
+			e.log.Info("resuming unsettled deliveries", "count", len(open))
+		}
+		for _, l := range e.lanes {
+			e.wg.Add(1 + e.opts.Workers)
+			go l.dispatch()
+			for range e.opts.Workers {
+				go l.work()
+			}
+		}
+		close(e.started)
+	})
+	return err
+}
+
+// Stop stops claiming deliveries and waits for attempts in flight to end
+// until ctx is done; then it cancels them. A cancelled attempt stays
+// recorded as sending and is made again after a restart, or by another
+// node.
+func (e *Engine) Stop(ctx context.Context) error {
+	e.stopDispatch()
+	done := make(chan struct{})
+	go func() { e.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		e.stopSends()
+		return nil
+	case <-ctx.Done():
+		e.stopSends()
+		<-done
+		return ctx.Err()
+	}
+}
+
+// Kick queues a delivery for an attempt now if it is unsettled and its
+// channel has a lane: for a delivery this node has just come to own.
+func (e *Engine) Kick(d *relay.Delivery) { e.enqueue(d) }
+
+// observe queues the deliveries of newly stored messages. It runs on the
+// store's writer goroutine.
+func (e *Engine) observe(events []relay.Event) {
+	for i := range events {
+		m := events[i].Message
+		if m == nil {
+			continue
+		}
+		e.msgs.put(m)
+		for _, ref := range m.Deliveries() {
+			if l := e.lanes[ref.Channel]; l != nil {
+				l.q.push(item{id: ref.ID, msgID: m.ID, priority: m.Priority, due: m.AcceptedAt})
+			}
+		}
+	}
+}
+
+func (e *Engine) enqueue(d *relay.Delivery) {
+	l := e.lanes[d.Channel]
+	if l == nil || d.Status.Settled() {
+		return
+	}
+	due := d.NextAttemptAt
+	if d.Status == relay.StatusSending || due.IsZero() {
+		due = e.opts.Now()
+	}
+	l.q.push(item{id: d.ID, msgID: d.MessageID, priority: d.Priority, due: due})
+}

@@ -1,0 +1,317 @@
+package delivery
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/oob-relay/relay/relay"
+	"github.com/oob-relay/relay/relay/store"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// scripted is a Sender whose answers a test decides per delivery.
+type scripted struct {
+	mu      sync.Mutex
+	calls   map[string]int
+	order   []string
+	answer  func(out *relay.Outgoing, call int) (relay.Receipt, error)
+	started chan string
+}
+
+func newScripted(answer func(*relay.Outgoing, int) (relay.Receipt, error)) *scripted {
+	return &scripted{calls: map[string]int{}, answer: answer}
+}
+
+func (s *scripted) Send(ctx context.Context, out *relay.Outgoing) (relay.Receipt, error) {
+	s.mu.Lock()
+	s.calls[out.DeliveryID]++
+	n := s.calls[out.DeliveryID]
+	s.order = append(s.order, out.DeliveryID)
+	s.mu.Unlock()
+	if s.started != nil {
+		s.started <- out.DeliveryID
+	}
+	if s.answer == nil {
+		return relay.Receipt{ProviderID: "id-" + out.DeliveryID}, nil
+	}
+	return s.answer(out, n)
+}
+
+func (s *scripted) count(id string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.calls[id]
+}
+
+type rig struct {
+	t      *testing.T
+	dir    string
+	store  *store.Store
+	engine *Engine
+}
+
+func newRig(t *testing.T, dir string, opts Options) *rig {
+	t.Helper()
+	s, err := store.Open(store.Options{Dir: dir, Node: "seoul"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.Store, opts.Node = s, "seoul"
+	if opts.Backoff == (Backoff{}) {
+		opts.Backoff = Backoff{Initial: 5 * time.Millisecond, Max: 20 * time.Millisecond, Multiplier: 2}
+	}
+	e, err := New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Start(); err != nil {
+		t.Fatal(err)
+	}
+	r := &rig{t: t, dir: dir, store: s, engine: e}
+	t.Cleanup(r.close)
+	return r
+}
+
+func (r *rig) close() {
+	if r.engine == nil {
+		return
+	}
+	r.engine.Stop(context.Background())
+	r.store.Close()
+	r.engine = nil
+}
+
+func message(id string, deadline time.Duration, people ...string) *relay.Message {
+	now := time.Now()
+	m := &relay.Message{ID: id, Incident: "fire", Text: "2층 대피", Severity: relay.SeverityCritical,
+		Author: "bot", AcceptedAt: now, Deadline: now.Add(deadline)}
+	for _, p := range people {
+		m.Recipients = append(m.Recipients, relay.Recipient{Person: relay.Person{ID: p, Phone: "+821012345678"},
+			Channels: []string{relay.ChannelSMS}})
+	}
+	return m
+}
+
+func (r *rig) post(m *relay.Message) {
+	r.t.Helper()
+	if _, err := r.store.Append(context.Background(), relay.Event{Message: m}); err != nil {
+		r.t.Fatal(err)
+	}
+}
+
+// settle waits until every delivery of msg is settled and returns them.
+func (r *rig) settle(msgID string, within time.Duration) []relay.Delivery {
+	r.t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		ds, err := r.store.Deliveries(msgID)
+		if err != nil {
+			r.t.Fatal(err)
+		}
+		all := len(ds) > 0
+		for _, d := range ds {
+			all = all && d.Status.Settled()
+		}
+		if all {
+			return ds
+		}
+		if time.Now().After(deadline) {
+			r.t.Fatalf("deliveries of %s not settled within %v: %+v", msgID, within, ds)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+func TestEveryDeliverySentOnce(t *testing.T) {
+	snd := newScripted(nil)
+	r := newRig(t, t.TempDir(), Options{Providers: []Provider{{Name: "tw", Channel: "sms", Sender: snd}}, Workers: 4})
+	var people []string
+	for i := range 50 {
+		people = append(people, fmt.Sprintf("p%d", i))
+	}
+	r.post(message("M1", time.Minute, people...))
+	for _, d := range r.settle("M1", 5*time.Second) {
+		if d.Status != relay.StatusSent || d.Attempts != 1 || d.Provider != "tw" || d.ProviderID != "id-"+d.ID || d.Owner != "seoul" {
+			t.Errorf("delivery = %+v, want sent once by tw", d)
+		}
+		if n := snd.count(d.ID); n != 1 {
+			t.Errorf("%s sent %d times", d.ID, n)
+		}
+	}
+}
+
+func TestTemporaryErrorsRetryThenSucceed(t *testing.T) {
+	snd := newScripted(func(out *relay.Outgoing, call int) (relay.Receipt, error) {
+		if call < 3 {
+			return relay.Receipt{}, &relay.SendError{Reason: relay.ReasonProvider, Temporary: true, Code: "503", Err: errors.New("busy")}
+		}
+		return relay.Receipt{ProviderID: "ok"}, nil
+	})
+	r := newRig(t, t.TempDir(), Options{Providers: []Provider{{Name: "tw", Channel: "sms", Sender: snd}}})
+	r.post(message("M1", time.Minute, "kim"))
+	d := r.settle("M1", 5*time.Second)[0]
+	if d.Status != relay.StatusSent || d.Attempts != 3 || d.Error != "" {
+		t.Fatalf("delivery = %+v, want sent on attempt 3 with the error cleared", d)
+	}
+}
+
+func TestPermanentErrorFailsAtOnce(t *testing.T) {
+	snd := newScripted(func(*relay.Outgoing, int) (relay.Receipt, error) {
+		return relay.Receipt{}, &relay.SendError{Reason: relay.ReasonRecipient, Code: "21211", Err: errors.New("invalid number")}
+	})
+	r := newRig(t, t.TempDir(), Options{Providers: []Provider{{Name: "tw", Channel: "sms", Sender: snd}}})
+	r.post(message("M1", time.Minute, "kim"))
+	d := r.settle("M1", 5*time.Second)[0]
+	if d.Status != relay.StatusFailed || d.Attempts != 1 || d.Reason != relay.ReasonRecipient || d.Code != "21211" {
+		t.Fatalf("delivery = %+v, want failed after one attempt with reason recipient and code 21211", d)
+	}
+}
+
+func TestRetriesStopAtDeadline(t *testing.T) {
+	snd := newScripted(func(*relay.Outgoing, int) (relay.Receipt, error) {
+		return relay.Receipt{}, relay.Temporary(relay.ReasonNetwork, errors.New("connection refused"))
+	})
+	r := newRig(t, t.TempDir(), Options{Providers: []Provider{{Name: "tw", Channel: "sms", Sender: snd}},
+		Backoff: Backoff{Initial: 20 * time.Millisecond, Max: 20 * time.Millisecond, Multiplier: 1}})
+	r.post(message("M1", 150*time.Millisecond, "kim"))
+	d := r.settle("M1", 5*time.Second)[0]
+	// It ends either on its last attempt (reason network) or when a
+	// retry falls due after the deadline (reason expired); both keep the
+	// provider's last error.
+	if d.Status != relay.StatusFailed || (d.Reason != relay.ReasonNetwork && d.Reason != relay.ReasonExpired) ||
+		!strings.Contains(d.Error, "connection refused") {
+		t.Fatalf("delivery = %+v, want failed, keeping the last error", d)
+	}
+	// 150 ms of deadline at 20 ms spacing allows at most 8 attempts: no
+	// tight loop, and more than one try.
+	if d.Attempts < 2 || d.Attempts > 8 {
+		t.Fatalf("attempts = %d, want between 2 and 8", d.Attempts)
+	}
+}
+
+func TestSlowProviderTimesOut(t *testing.T) {
+	hang := &hanging{}
+	r := newRig(t, t.TempDir(), Options{Providers: []Provider{{Name: "slow", Channel: "sms", Sender: hang}},
+		AttemptTimeout: 20 * time.Millisecond})
+	r.post(message("M1", 200*time.Millisecond, "kim"))
+	d := r.settle("M1", 5*time.Second)[0]
+	if d.Status != relay.StatusFailed || (d.Reason != relay.ReasonTimeout && d.Reason != relay.ReasonExpired) {
+		t.Fatalf("delivery = %+v, want failed by timeout", d)
+	}
+}
+
+// ctxSender runs inner but returns as soon as ctx ends, as the Sender
+// contract requires.
+type ctxSender struct{ inner relay.Sender }
+
+func (c *ctxSender) Send(ctx context.Context, out *relay.Outgoing) (relay.Receipt, error) {
+	type res struct {
+		r   relay.Receipt
+		err error
+	}
+	ch := make(chan res, 1)
+	go func() { r, err := c.inner.Send(ctx, out); ch <- res{r, err} }()
+	select {
+	case x := <-ch:
+		return x.r, x.err
+	case <-ctx.Done():
+		return relay.Receipt{}, ctx.Err()
+	}
+}
+
+// hanging never answers before its context ends.
+type hanging struct{}
+
+func (hanging) Send(ctx context.Context, _ *relay.Outgoing) (relay.Receipt, error) {
+	<-ctx.Done()
+	return relay.Receipt{}, ctx.Err()
+}
+
+func TestNextProviderAfterFailure(t *testing.T) {
+	bad := newScripted(func(*relay.Outgoing, int) (relay.Receipt, error) {
+		return relay.Receipt{}, relay.Temporary(relay.ReasonProvider, errors.New("500"))
+	})
+	good := newScripted(nil)
+	r := newRig(t, t.TempDir(), Options{Providers: []Provider{
+		{Name: "primary", Channel: "sms", Sender: bad}, {Name: "secondary", Channel: "sms", Sender: good}}})
+	r.post(message("M1", time.Minute, "kim"))
+	d := r.settle("M1", 5*time.Second)[0]
+	if d.Status != relay.StatusSent || d.Provider != "secondary" || d.Attempts != 2 {
+		t.Fatalf("delivery = %+v, want sent by secondary on attempt 2", d)
+	}
+}
+
+func TestResumeAfterRestart(t *testing.T) {
+	dir := t.TempDir()
+	block := make(chan struct{})
+	snd := newScripted(nil)
+	snd.started = make(chan string, 100)
+	snd.answer = func(out *relay.Outgoing, call int) (relay.Receipt, error) {
+		<-block
+		return relay.Receipt{}, nil
+	}
+	hangUntil := &ctxSender{inner: snd}
+	r := newRig(t, dir, Options{Providers: []Provider{{Name: "tw", Channel: "sms", Sender: hangUntil}}, Workers: 2})
+	r.post(message("M1", time.Minute, "a", "b", "c", "d", "e"))
+	<-snd.started
+	<-snd.started
+	// Stop while two attempts hang: they are cancelled and stay claimed.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+	r.engine.Stop(ctx)
+	cancel()
+	close(block)
+	r.store.Close()
+	r.engine = nil
+
+	snd2 := newScripted(nil)
+	r2 := newRig(t, dir, Options{Providers: []Provider{{Name: "tw", Channel: "sms", Sender: snd2}}})
+	ds := r2.settle("M1", 5*time.Second)
+	for _, d := range ds {
+		if d.Status != relay.StatusSent {
+			t.Errorf("after restart %s is %s", d.ID, d.Status)
+		}
+	}
+	if len(ds) != 5 {
+		t.Fatalf("%d deliveries, want 5", len(ds))
+	}
+}
+
+func TestHighPriorityOvertakesBacklog(t *testing.T) {
+	snd := newScripted(nil)
+	snd.started = make(chan string, 1000)
+	r := newRig(t, t.TempDir(), Options{Providers: []Provider{{Name: "tw", Channel: "sms", Sender: snd, Rate: 200, Burst: 1}}, Workers: 1})
+	var people []string
+	for i := range 300 {
+		people = append(people, fmt.Sprintf("p%d", i))
+	}
+	r.post(message("BLAST", time.Minute, people...))
+	for range 5 {
+		<-snd.started
+	}
+	reply := message("REPLY", time.Minute, "kim")
+	reply.Priority = relay.PriorityHigh
+	r.post(reply)
+	r.settle("REPLY", 5*time.Second)
+	snd.mu.Lock()
+	pos := -1
+	for i, id := range snd.order {
+		if id == relay.DeliveryID("REPLY", "sms", "kim") {
+			pos = i
+		}
+	}
+	snd.mu.Unlock()
+	// One worker and one claim in flight: the reply goes within the next
+	// few sends, not after the remaining ~295 of the blast.
+	if pos < 0 || pos > 10 {
+		t.Fatalf("reply sent at position %d of the send order, want within the first 10", pos)
+	}
+	r.settle("BLAST", 10*time.Second)
+}

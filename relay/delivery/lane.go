@@ -1,0 +1,178 @@
+package delivery
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/oob-relay/relay/relay"
+)
+
+// lane carries one channel: its queue, its providers in order of
+// preference, and a fixed pool of workers.
+type lane struct {
+	e         *Engine
+	channel   string
+	providers []*provider
+	q         *queue
+	free      chan struct{} // one token per idle worker
+	jobs      chan *job
+}
+
+type provider struct {
+	Provider
+	limiter *rate.Limiter
+
+	mu      sync.Mutex
+	lastErr string // the last error logged, so a provider outage logs once
+}
+
+// job is one claimed attempt.
+type job struct {
+	d        relay.Delivery
+	msg      *cachedMessage
+	attempt  int
+	provider *provider
+}
+
+// dispatch claims due deliveries for idle workers until the engine stops.
+func (l *lane) dispatch() {
+	defer l.e.wg.Done()
+	defer close(l.jobs)
+	ctx := l.e.dispatchCtx
+	for {
+		// Wait for one idle worker, then take every other idle one.
+		select {
+		case <-l.free:
+		case <-ctx.Done():
+			return
+		}
+		n := 1
+	more:
+		for n < cap(l.free) {
+			select {
+			case <-l.free:
+				n++
+			default:
+				break more
+			}
+		}
+		items, next := l.q.popDue(l.e.opts.Now(), n)
+		if len(items) == 0 {
+			l.release(n)
+			if !l.wait(ctx, next) {
+				return
+			}
+			continue
+		}
+		jobs := l.claim(ctx, items)
+		l.release(n - len(jobs))
+		for _, j := range jobs {
+			l.jobs <- j // never blocks: at most one job per worker token
+		}
+	}
+}
+
+// wait blocks until an item is pushed, the next item falls due, or ctx
+// ends. It reports whether to go on.
+func (l *lane) wait(ctx context.Context, next time.Time) bool {
+	var timer <-chan time.Time
+	if !next.IsZero() {
+		t := time.NewTimer(max(next.Sub(l.e.opts.Now()), time.Millisecond))
+		defer t.Stop()
+		timer = t.C
+	}
+	select {
+	case <-l.q.wake:
+	case <-timer:
+	case <-ctx.Done():
+		return false
+	}
+	return true
+}
+
+func (l *lane) release(n int) {
+	for range n {
+		l.free <- struct{}{}
+	}
+}
+
+// claim turns due items into jobs. It drops items whose delivery settled
+// or moved to another owner, fails those past their deadline, and records
+// one durable "sending" change per remaining delivery, all in one event,
+// before any of them is sent.
+func (l *lane) claim(ctx context.Context, items []item) []*job {
+	e := l.e
+	now := e.opts.Now()
+	var jobs []*job
+	var changes []relay.DeliveryChange
+	for _, it := range items {
+		d, err := e.store.Delivery(it.id)
+		if err != nil {
+			e.log.Error("queued delivery cannot be read", "delivery", it.id, "err", err)
+			continue
+		}
+		if d.Status.Settled() || (e.opts.Owns != nil && !e.opts.Owns(d)) {
+			continue
+		}
+		msg, err := e.msgs.get(d.MessageID)
+		if err != nil {
+			e.log.Error("message of queued delivery cannot be read", "delivery", d.ID, "err", err)
+			continue
+		}
+		if !now.Before(msg.Deadline) {
+			why := "the message deadline passed before an attempt could start"
+			if d.Error != "" {
+				why += "; last error: " + d.Error
+			}
+			changes = append(changes, failure(d, d.Attempts, d.Provider, relay.ReasonExpired, why, d.Code, e.opts.Node, now))
+			e.m.settled(l.channel, relay.StatusFailed)
+			continue
+		}
+		p := l.pick(d)
+		j := &job{d: *d, msg: msg, attempt: d.Attempts + 1, provider: p}
+		jobs = append(jobs, j)
+		changes = append(changes, relay.DeliveryChange{ID: d.ID, Status: relay.StatusSending,
+			Attempt: j.attempt, Provider: p.Name, Owner: e.opts.Node, At: now})
+	}
+	if len(changes) == 0 {
+		return nil
+	}
+	if _, err := e.store.Append(ctx, relay.Event{Deliveries: changes}); err != nil {
+		if !errors.Is(err, context.Canceled) {
+			e.log.Error("recording claims failed; retrying later", "deliveries", len(changes), "err", err)
+		}
+		for _, j := range jobs {
+			l.q.push(item{id: j.d.ID, msgID: j.d.MessageID, priority: j.d.Priority, due: now.Add(time.Second)})
+		}
+		return nil
+	}
+	return jobs
+}
+
+// pick chooses the provider for a delivery's next attempt: the first one,
+// unless the previous attempt failed on a provider, in which case the
+// next one after it.
+func (l *lane) pick(d *relay.Delivery) *provider {
+	if d.Error == "" || len(l.providers) == 1 {
+		return l.providers[0]
+	}
+	for i, p := range l.providers {
+		if p.Name == d.Provider {
+			return l.providers[(i+1)%len(l.providers)]
+		}
+	}
+	return l.providers[0]
+}
+
+// work makes the attempts the dispatcher hands over.
+func (l *lane) work() {
+	defer l.e.wg.Done()
+	for j := range l.jobs {
+		l.attempt(j)
+		l.free <- struct{}{}
+	}
+}

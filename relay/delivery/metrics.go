@@ -1,0 +1,63 @@
+package delivery
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/oob-relay/relay/relay"
+)
+
+type metrics struct {
+	reg            prometheus.Registerer
+	attempts       *prometheus.CounterVec
+	failures       *prometheus.CounterVec
+	outcomes       *prometheus.CounterVec
+	attemptSeconds *prometheus.HistogramVec
+}
+
+func newMetrics(reg prometheus.Registerer, providers []Provider) *metrics {
+	m := &metrics{
+		reg: reg,
+		attempts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "relay", Subsystem: "delivery", Name: "attempts_total",
+			Help: "Delivery attempts by channel, provider and result (ok, temporary, permanent).",
+		}, []string{"channel", "provider", "result"}),
+		failures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "relay", Subsystem: "delivery", Name: "failures_total",
+			Help: "Failed delivery attempts by channel, provider and reason.",
+		}, []string{"channel", "provider", "reason"}),
+		outcomes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "relay", Subsystem: "delivery", Name: "settled_total",
+			Help: "Deliveries settled by this node, by channel and status (sent, delivered, failed).",
+		}, []string{"channel", "status"}),
+		attemptSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: "relay", Subsystem: "delivery", Name: "attempt_seconds",
+			Help:    "Duration of one delivery attempt, by channel and provider.",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+		}, []string{"channel", "provider"}),
+	}
+	for _, p := range providers {
+		for _, r := range []string{"ok", "temporary", "permanent"} {
+			m.attempts.WithLabelValues(p.Channel, p.Name, r)
+		}
+		for _, r := range relay.Reasons {
+			m.failures.WithLabelValues(p.Channel, p.Name, string(r))
+		}
+		for _, s := range []relay.Status{relay.StatusSent, relay.StatusDelivered, relay.StatusFailed} {
+			m.outcomes.WithLabelValues(p.Channel, string(s))
+		}
+	}
+	reg.MustRegister(m.attempts, m.failures, m.outcomes, m.attemptSeconds)
+	return m
+}
+
+func (m *metrics) settled(channel string, s relay.Status) {
+	m.outcomes.WithLabelValues(channel, string(s)).Inc()
+}
+
+func (m *metrics) queueDepth(channel string, depth func() int) {
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Namespace: "relay", Subsystem: "delivery", Name: "queue_depth",
+		Help:        "Deliveries waiting in a channel's queue, due or not.",
+		ConstLabels: prometheus.Labels{"channel": channel},
+	}, func() float64 { return float64(depth()) }))
+}
