@@ -1,0 +1,24 @@
+// Package emulator is a Twilio stand-in: an HTTP server that answers like
+// Twilio's REST API 2010-04-01 for the resources relay uses, for tests and
+// for a local demo cluster.
+//
+// It accepts messages (POST and GET .../Messages.json) and calls (POST and
+// GET .../Calls.json) with Twilio's JSON, status codes and error bodies,
+// after checking HTTP basic auth against its accounts. With a Spec, each
+// request and answer is also checked against Twilio's own OpenAPI
+// description, and every mismatch is recorded as a violation (and the
+// request refused), so code that passes against the emulator speaks the
+// API Twilio documents.
+//
+// After accepting, it moves each message and call through its statuses
+// and posts status callbacks signed with X-Twilio-Signature the way Twilio
+// does (see Sign). It fetches a call's TwiML from its Url, presses
+// scripted digits into a <Gather>, and can post inbound messages to an
+// application's messaging webhook (SendInbound).
+//
+// Failures are scripted with methods: RejectNumber, FailDelivery,
+// LoseCallbacks, SetCallOutcome, FailNext, RateLimitNext, SlowNext,
+// HangNext and RandomFailures. Messages and Calls return snapshots of what
+// was accepted, and the Wait methods block until something happened,
+// without sleeping.
+package emulator

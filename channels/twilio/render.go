@@ -1,0 +1,83 @@
+package twilio
+
+import (
+	"strings"
+	"unicode/utf8"
+
+	"github.com/oob-relay/relay/relay"
+)
+
+// MaxBodyChars is the longest body Twilio accepts, in characters.
+const MaxBodyChars = 1600
+
+// truncated ends a body cut to MaxBodyChars. It is GSM-7, so it never
+// turns a GSM-7 body into a UCS-2 one.
+const truncated = "..."
+
+// severityTags name each severity in each language relay speaks.
+var severityTags = map[string]map[relay.Severity]string{
+	"ko": {relay.SeverityCritical: "긴급", relay.SeverityWarning: "주의", relay.SeverityInfo: "알림"},
+	"en": {relay.SeverityCritical: "CRITICAL", relay.SeverityWarning: "WARNING", relay.SeverityInfo: "INFO"},
+}
+
+// Lang returns the language an SMS to someone whose language tag is lang
+// is written in: the tag's primary language when relay speaks it, else
+// relay.DefaultLang.
+func Lang(lang string) string {
+	primary, _, _ := strings.Cut(strings.ToLower(lang), "-")
+	if _, ok := severityTags[primary]; ok {
+		return primary
+	}
+	return relay.DefaultLang
+}
+
+// RenderBody returns the SMS text of m for a reader of language lang:
+//
+//	[긴급] db-fire
+//	서버실 화재. 3층 계단으로 대피하세요.
+//
+// The first line is the severity in the reader's language and the
+// incident id; the message text follows as written, with Windows line
+// ends made plain, surrounding space trimmed and invalid UTF-8 replaced. A body longer than
+// MaxBodyChars is cut, at a character boundary, and ends in "...".
+func RenderBody(m *relay.Message, lang string) string {
+	var b strings.Builder
+	tag, ok := severityTags[Lang(lang)][m.Severity]
+	if !ok && m.Severity != "" {
+		tag = strings.ToUpper(string(m.Severity))
+	}
+	if tag != "" {
+		b.WriteString("[" + tag + "]")
+	}
+	if m.Incident != "" {
+		if b.Len() > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(m.Incident)
+	}
+	text := strings.ToValidUTF8(m.Text, "\uFFFD")
+	text = strings.TrimSpace(strings.ReplaceAll(text, "\r\n", "\n"))
+	if text != "" {
+		if b.Len() > 0 {
+			b.WriteByte('\n')
+		}
+		b.WriteString(text)
+	}
+	return truncate(b.String(), MaxBodyChars)
+}
+
+// truncate cuts s to at most n characters, ending it in truncated when cut.
+func truncate(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	keep := n - utf8.RuneCountInString(truncated)
+	i := 0
+	for pos := range s {
+		if i == keep {
+			return strings.TrimRight(s[:pos], " \n") + truncated
+		}
+		i++
+	}
+	return s
+}

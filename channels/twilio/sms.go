@@ -1,0 +1,195 @@
+package twilio
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/twilio/twilio-go/client"
+	openapi "github.com/twilio/twilio-go/rest/api/v2010"
+
+	"github.com/oob-relay/relay/channels/twilio/segment"
+	"github.com/oob-relay/relay/relay"
+)
+
+// Twilio's bounds on ValidityPeriod, in seconds.
+const (
+	minValidity = 1
+	maxValidity = 36000
+)
+
+// Options are an SMS sender's collaborators.
+type Options struct {
+	// Logger receives debug logs of each attempt; nil discards them. The
+	// auth token never reaches it.
+	Logger *slog.Logger
+	// Transport is the base HTTP transport, for proxies or custom TLS; nil
+	// means a transport of the sender's own, released by Close.
+	Transport http.RoundTripper
+	// Now tells the time for validity periods; nil means time.Now.
+	Now func() time.Time
+}
+
+// SMS sends text messages through one Twilio account with twilio-go. It
+// is safe for concurrent use.
+type SMS struct {
+	cfg   Config
+	creds *client.Credentials
+	api   *url.URL
+	base  http.RoundTripper
+	owned *http.Transport // closed by Close; nil when the caller gave one
+	log   *slog.Logger
+	now   func() time.Time
+}
+
+var _ relay.Sender = (*SMS)(nil)
+
+// New returns a sender for cfg, which it completes with defaults and
+// validates. The auth token must already be resolved (see
+// Config.ResolveSecrets).
+func New(cfg Config, opts Options) (*SMS, error) {
+	cfg.SetDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("twilio: %w", err)
+	}
+	if cfg.AuthToken.IsZero() {
+		return nil, errors.New("twilio: auth_token: not resolved; call ResolveSecrets first")
+	}
+	api, err := url.Parse(cfg.APIURL)
+	if err != nil {
+		return nil, fmt.Errorf("twilio: api_url: %w", err) // Validate already checked it
+	}
+	s := &SMS{
+		cfg:   cfg,
+		creds: client.NewCredentials(cfg.AccountSID, cfg.AuthToken.Reveal()),
+		api:   api,
+		base:  opts.Transport,
+		log:   opts.Logger,
+		now:   opts.Now,
+	}
+	if s.base == nil {
+		s.owned = http.DefaultTransport.(*http.Transport).Clone()
+		s.base = s.owned
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	return s, nil
+}
+
+// Close releases idle connections of the sender's own transport. The
+// sender must not be used afterwards.
+func (s *SMS) Close() error {
+	if s.owned != nil {
+		s.owned.CloseIdleConnections()
+	}
+	return nil
+}
+
+// Send makes one attempt to send out's message to its person's phone as
+// an SMS. See relay.Sender.
+//
+// The body is RenderBody in the person's language. The attempt is refused
+// without a request (permanent, expired) once the message deadline has
+// passed; before that, Twilio is told to drop the message if it is still
+// queued at the deadline. Delivery receipts go to out.StatusCallback when
+// it is set.
+func (s *SMS) Send(ctx context.Context, out *relay.Outgoing) (relay.Receipt, error) {
+	if out == nil || out.Message == nil {
+		return relay.Receipt{}, relay.Permanent(relay.ReasonRejected, errors.New("twilio: nothing to send"))
+	}
+	rc, err := s.send(ctx, out)
+	if err != nil {
+		se := relay.Classify(err)
+		s.log.Debug("sms attempt failed", "delivery", out.DeliveryID, "attempt", out.Attempt,
+			"reason", se.Reason, "temporary", se.Temporary, "code", se.Code, "err", se.Err)
+		return relay.Receipt{}, se
+	}
+	s.log.Debug("sms accepted", "delivery", out.DeliveryID, "attempt", out.Attempt,
+		"sid", rc.ProviderID, "segments", rc.Segments)
+	return rc, nil
+}
+
+// send makes the attempt; Send logs its outcome.
+func (s *SMS) send(ctx context.Context, out *relay.Outgoing) (relay.Receipt, error) {
+	p := out.Person
+	switch {
+	case p == nil || p.Phone == "":
+		return relay.Receipt{}, relay.Permanent(relay.ReasonRecipient, errors.New("twilio: recipient has no phone number"))
+	case !relay.ValidE164(p.Phone):
+		return relay.Receipt{}, relay.Permanent(relay.ReasonRecipient,
+			fmt.Errorf("twilio: phone number %q is not an E.164 number", p.Phone))
+	}
+	now := s.now()
+	body := RenderBody(out.Message, p.LangOrDefault())
+	params := (&openapi.CreateMessageParams{}).SetTo(p.Phone).SetBody(body)
+	if s.cfg.From != "" {
+		params.SetFrom(s.cfg.From)
+	} else {
+		params.SetMessagingServiceSid(s.cfg.MessagingServiceSID)
+	}
+	if deadline := out.Deadline(); !deadline.IsZero() {
+		left := deadline.Sub(now)
+		if left <= 0 {
+			return relay.Receipt{}, relay.Permanent(relay.ReasonExpired,
+				fmt.Errorf("twilio: message deadline %s passed", deadline.UTC().Format(time.RFC3339)))
+		}
+		params.SetValidityPeriod(validity(left))
+	}
+	if out.StatusCallback != "" {
+		params.SetStatusCallback(out.StatusCallback)
+	}
+	if out.Attempt > 0 {
+		params.SetAttempt(out.Attempt)
+	}
+
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
+	defer cancel()
+	x := &exchange{ctx: ctx, base: s.base, api: s.api}
+	c := &client.Client{
+		Credentials: s.creds,
+		HTTPClient: &http.Client{
+			Transport:     x,
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		},
+	}
+	c.SetAccountSid(s.cfg.AccountSID)
+	// A RequestHandler made here, not by NewRequestHandler, so that
+	// TWILIO_EDGE and TWILIO_REGION in the environment change nothing.
+	api := openapi.NewApiService(&client.RequestHandler{Client: c})
+
+	msg, err := api.CreateMessage(params)
+	if err != nil {
+		status, retryAfter := x.answer(s.now())
+		return relay.Receipt{}, classify(ctx, err, status, retryAfter)
+	}
+	if msg.Sid == nil || *msg.Sid == "" {
+		return relay.Receipt{}, relay.Temporary(relay.ReasonProvider, errors.New("twilio: create message: answer has no sid"))
+	}
+	rc := relay.Receipt{ProviderID: *msg.Sid}
+	if msg.NumSegments != nil {
+		rc.Segments, _ = strconv.Atoi(*msg.NumSegments)
+	}
+	if rc.Segments == 0 {
+		// A messaging service counts segments only once it has picked a
+		// sender; count them as Twilio will.
+		rc.Segments = segment.Count(body).Segments
+	}
+	return rc, nil
+}
+
+// validity returns the ValidityPeriod for a message with left to live:
+// whole seconds, rounded down so Twilio never sends after the deadline,
+// within Twilio's bounds.
+func validity(left time.Duration) int {
+	return min(max(int(left/time.Second), minValidity), maxValidity)
+}
