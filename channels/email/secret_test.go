@@ -1,0 +1,97 @@
+package email
+
+import (
+	"bytes"
+	"encoding/base64"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/oob-relay/relay/channels/email/mailsink"
+	"github.com/oob-relay/relay/relay/secret"
+)
+
+// syncBuffer is a bytes.Buffer safe for concurrent writers.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func TestPasswordNeverShows(t *testing.T) {
+	var logs syncBuffer
+	logger := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	sink := startSink(t, mailsink.Options{Username: testUser, Password: testPassword, Logger: logger})
+	leaks := []string{
+		testPassword,
+		base64.StdEncoding.EncodeToString([]byte(testPassword)),
+		base64.StdEncoding.EncodeToString([]byte("\x00" + testUser + "\x00" + testPassword)),
+	}
+	var outputs []string
+	send := func(cfg Config) error {
+		cfg.From = fromAddr
+		s := newSender(t, cfg, Options{Logger: logger})
+		outputs = append(outputs, fmt.Sprintf("%+v", cfg), fmt.Sprintf("%#v", cfg), fmt.Sprintf("%+v", *s))
+		_, err := s.Send(testCtx(t), fixture("ko"))
+		if err != nil {
+			outputs = append(outputs, err.Error(), fmt.Sprintf("%+v", err))
+		}
+		return err
+	}
+
+	// A delivery that goes through.
+	if err := send(Config{Address: sink.Addr(), TLS: TLSNone, Username: testUser, Password: secret.New(testPassword)}); err != nil {
+		t.Fatal(err)
+	}
+	// A server that refuses the password.
+	wrongSink := startSink(t, mailsink.Options{Username: testUser, Password: "something-else", Logger: logger})
+	if err := send(Config{Address: wrongSink.Addr(), TLS: TLSNone, Username: testUser, Password: secret.New(testPassword)}); err == nil {
+		t.Fatal("a refused password was accepted")
+	}
+	// A server that echoes the credentials back in a rejection.
+	sink.RejectNext(1, mailsink.StageMail, mailsink.Reply{Code: 554, Enhanced: "5.7.1",
+		Message: "rejected " + strings.Join(leaks, " ")})
+	err := send(Config{Address: sink.Addr(), TLS: TLSNone, Username: testUser, Password: secret.New(testPassword)})
+	if err == nil || !strings.Contains(err.Error(), "rejected "+secret.Masked) {
+		t.Fatalf("echoed credentials not masked: %v", err)
+	}
+	wantFailure(t, err, "rejected", false, "554")
+	// Credentials to a far host in the clear: New warns.
+	if _, err := New(Config{Address: "smtp.example.com:25", TLS: TLSNone, Username: testUser,
+		Password: secret.New(testPassword), From: fromAddr}, Options{Logger: logger}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(logs.String(), "credentials are sent unencrypted") {
+		t.Error("no warning about cleartext credentials")
+	}
+	// A password_file that cannot be read.
+	cfg := Config{Address: sink.Addr(), Username: testUser, Password: secret.New(testPassword), PasswordFile: "nope", From: fromAddr}
+	if err := cfg.ResolveSecrets(t.TempDir(), nil); err != nil {
+		outputs = append(outputs, err.Error())
+	}
+
+	outputs = append(outputs, logs.String())
+	if !strings.Contains(logs.String(), "email sent") || !strings.Contains(logs.String(), "email attempt failed") {
+		t.Errorf("the logs do not show the attempts, so they prove nothing:\n%s", logs.String())
+	}
+	for _, out := range outputs {
+		for _, leak := range leaks {
+			if strings.Contains(out, leak) {
+				t.Errorf("output contains the password (%q):\n%s", leak, out)
+			}
+		}
+	}
+}
