@@ -1,0 +1,17 @@
+// Package nats publishes incident messages to NATS.
+//
+// NATS is a broadcast channel: each message is published once, not once per
+// person, as a JSON event of schema "relay.message.v1" (see
+// message.v1.md and message.v1.schema.json) on the subject
+//
+//	<subject_prefix>.incident.<incident>.message
+//
+// A Publisher publishes either with core NATS, where success means the
+// server received the event, or through a JetStream stream, where success
+// means the stream stored it and the server removes duplicate attempts of
+// the same delivery by their Nats-Msg-Id.
+//
+// The connection is made by Connect, which a later inbound side can share:
+// it never gives up reconnecting, starts even when no server is reachable,
+// and backs off between attempts.
+package nats
