@@ -1,0 +1,173 @@
+package relay
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// DefaultSeverity is the severity of a post that names none.
+const DefaultSeverity = SeverityWarning
+
+// MaxIdempotencyKey bounds an idempotency key's length.
+const MaxIdempotencyKey = 255
+
+// Post is a request to send a message, as a client wrote it.
+type Post struct {
+	Incident string   `json:"incident"`
+	Text     string   `json:"text"`
+	To       []string `json:"to"`
+	Severity Severity `json:"severity,omitempty"`
+	// Channels restricts the channels used; empty means every channel each
+	// person has.
+	Channels []string `json:"channels,omitempty"`
+}
+
+// FieldError is a problem with one field of a request. Field is the JSON
+// path, such as "to[1]".
+type FieldError struct {
+	Field   string
+	Message string
+}
+
+func (e *FieldError) Error() string { return e.Field + ": " + e.Message }
+
+// Validate reports every problem with the post, each a *FieldError, joined
+// with errors.Join. It does not look at the roster.
+func (p *Post) Validate() error {
+	var errs []error
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, &FieldError{field, fmt.Sprintf(format, args...)})
+	}
+	switch {
+	case p.Incident == "":
+		bad("incident", "is required")
+	case !ValidID(p.Incident):
+		bad("incident", "%q %s", p.Incident, errBadID)
+	}
+	switch {
+	case strings.TrimSpace(p.Text) == "":
+		bad("text", "is required and must not be blank")
+	case len(p.Text) > MaxTextBytes:
+		bad("text", "is %d bytes; the limit is %d", len(p.Text), MaxTextBytes)
+	case !utf8.ValidString(p.Text):
+		bad("text", "is not valid UTF-8")
+	}
+	if len(p.To) == 0 {
+		bad("to", `is required: list "person:<id>", "group:<id>" or "everyone"`)
+	}
+	if p.Severity != "" && !p.Severity.Valid() {
+		bad("severity", "%q must be one of critical, warning and info", p.Severity)
+	}
+	for i, ch := range p.Channels {
+		switch {
+		case !KnownChannel(ch):
+			bad(fmt.Sprintf("channels[%d]", i), "%q is not a channel: use %s", ch, strings.Join(Channels, ", "))
+		case slices.Index(p.Channels, ch) < i:
+			bad(fmt.Sprintf("channels[%d]", i), "%q is listed twice", ch)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Hash returns a digest of what the post asks for, so that a retry with the
+// same idempotency key can be told apart from a different request.
+func (p *Post) Hash() string {
+	q := *p
+	if q.Severity == "" {
+		q.Severity = DefaultSeverity
+	}
+	b, _ := json.Marshal(q) // a struct of strings cannot fail to marshal
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:16])
+}
+
+// IdempotentMessageID returns the message id a post with an idempotency
+// key gets. It depends only on the author and the key, so every node
+// derives the same id for a retried post. It is 32 hex digits, unlike the
+// 26-character ULIDs of other messages.
+func IdempotentMessageID(author, key string) string {
+	sum := sha256.Sum256([]byte(author + "\x00" + key))
+	return hex.EncodeToString(sum[:16])
+}
+
+// Plan says how a node turns a post into a message.
+type Plan struct {
+	ID     string
+	Author string
+	Node   string
+	Now    time.Time
+	// Enabled lists the channels this node has providers for.
+	Enabled []string
+	// Deadline gives how long deliveries of a severity are retried.
+	Deadline func(Severity) time.Duration
+	Priority Priority
+	// IdempotencyKey is the client's key, if any.
+	IdempotencyKey string
+}
+
+// NewMessage resolves a valid post's audience against the roster and returns
+// the message to accept. An audience target the roster does not know is a
+// *FieldError; so is a requested channel this node cannot send on.
+func NewMessage(p *Post, roster *Roster, plan Plan) (*Message, error) {
+	people, err := roster.Resolve(p.To)
+	if err != nil {
+		var ae *AudienceError
+		if errors.As(err, &ae) {
+			return nil, &FieldError{fmt.Sprintf("to[%d]", ae.Index), fmt.Sprintf("%q %s", ae.Target, ae.Reason)}
+		}
+		return nil, err
+	}
+	for i, ch := range p.Channels {
+		if !slices.Contains(plan.Enabled, ch) {
+			return nil, &FieldError{fmt.Sprintf("channels[%d]", i), fmt.Sprintf("%q has no provider configured on this node", ch)}
+		}
+	}
+	usable := func(ch string) bool {
+		return slices.Contains(plan.Enabled, ch) && (len(p.Channels) == 0 || slices.Contains(p.Channels, ch))
+	}
+	sev := p.Severity
+	if sev == "" {
+		sev = DefaultSeverity
+	}
+	m := &Message{
+		ID:             plan.ID,
+		Incident:       p.Incident,
+		Text:           p.Text,
+		Severity:       sev,
+		Author:         plan.Author,
+		To:             slices.Clone(p.To),
+		Channels:       slices.Clone(p.Channels),
+		Priority:       plan.Priority,
+		AcceptedAt:     plan.Now,
+		AcceptedBy:     plan.Node,
+		Deadline:       plan.Now.Add(plan.Deadline(sev)),
+		IdempotencyKey: plan.IdempotencyKey,
+		RequestHash:    p.Hash(),
+	}
+	for _, person := range people {
+		var chs []string
+		for _, ch := range person.ContactChannels() {
+			if !Broadcast(ch) && usable(ch) && !slices.Contains(chs, ch) {
+				chs = append(chs, ch)
+			}
+		}
+		if len(chs) == 0 {
+			m.Unreachable = append(m.Unreachable, person.ID)
+			continue
+		}
+		m.Recipients = append(m.Recipients, Recipient{Person: person, Channels: chs})
+	}
+	for _, ch := range Channels {
+		if Broadcast(ch) && usable(ch) {
+			m.Broadcasts = append(m.Broadcasts, ch)
+		}
+	}
+	return m, nil
+}
