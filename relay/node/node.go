@@ -1,0 +1,155 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/oob-relay/relay/relay"
+	"github.com/oob-relay/relay/relay/delivery"
+	"github.com/oob-relay/relay/relay/store"
+)
+
+// Options configures a Node.
+type Options struct {
+	// Name is the node's name, unique in its cluster.
+	Name string
+	// DataDir holds the node's store.
+	DataDir   string
+	Providers []delivery.Provider
+	// Deadline gives how long deliveries of a severity are retried.
+	Deadline func(relay.Severity) time.Duration
+	// Workers, AttemptTimeout and Backoff tune the delivery engine; zero
+	// values take its defaults.
+	Workers        int
+	AttemptTimeout time.Duration
+	Backoff        delivery.Backoff
+	// StatusCallback gives the receipt URL of a delivery, or nil for none.
+	StatusCallback func(*relay.Delivery) string
+	// Roster, when set, is applied at start if it differs from the stored
+	// roster: the roster file an operator keeps beside the config.
+	Roster     *relay.Roster
+	Logger     *slog.Logger
+	Registerer prometheus.Registerer
+	Now        func() time.Time
+}
+
+// Node is one running relay node.
+type Node struct {
+	opts   Options
+	log    *slog.Logger
+	store  *store.Store
+	engine *delivery.Engine
+
+	// keyed serialises posts that share an idempotency key, so that two
+	// concurrent retries on one node accept one message.
+	keyed [64]sync.Mutex
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Open opens the node's store and prepares its delivery engine. Call Start
+// to begin delivering.
+func Open(opts Options) (*Node, error) {
+	if !relay.ValidID(opts.Name) {
+		return nil, fmt.Errorf("node: name %q is not a valid node name", opts.Name)
+	}
+	if opts.Deadline == nil {
+		return nil, errors.New("node: Deadline is required")
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Registerer == nil {
+		opts.Registerer = prometheus.NewRegistry()
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	st, err := store.Open(store.Options{Dir: opts.DataDir, Node: opts.Name, Logger: opts.Logger, Registerer: opts.Registerer})
+	if err != nil {
+		return nil, err
+	}
+	eng, err := delivery.New(delivery.Options{
+		Store:          st,
+		Node:           opts.Name,
+		Providers:      opts.Providers,
+		Workers:        opts.Workers,
+		AttemptTimeout: opts.AttemptTimeout,
+		Backoff:        opts.Backoff,
+		StatusCallback: opts.StatusCallback,
+		Logger:         opts.Logger,
+		Registerer:     opts.Registerer,
+		Now:            opts.Now,
+	})
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	return &Node{opts: opts, log: opts.Logger, store: st, engine: eng}, nil
+}
+
+// Start applies the configured roster if it changed and starts delivering,
+// resuming every delivery a previous run left unsettled.
+func (n *Node) Start(ctx context.Context) error {
+	if n.opts.Roster != nil {
+		cur, _, err := n.store.Roster()
+		if err != nil {
+			return err
+		}
+		if !sameRoster(cur, n.opts.Roster) {
+			if err := n.SetRoster(ctx, n.opts.Roster, "roster-file"); err != nil {
+				return fmt.Errorf("node: apply roster file: %w", err)
+			}
+			n.log.Info("roster file applied", "people", len(n.opts.Roster.People), "groups", len(n.opts.Roster.Groups))
+		}
+	}
+	return n.engine.Start()
+}
+
+// Close stops delivering, waiting for attempts in flight until ctx is done,
+// and closes the store. Attempts cut short are made again after a restart.
+func (n *Node) Close(ctx context.Context) error {
+	n.closeOnce.Do(func() {
+		n.closeErr = errors.Join(n.engine.Stop(ctx), n.store.Close())
+	})
+	return n.closeErr
+}
+
+// Name returns the node's name.
+func (n *Node) Name() string { return n.opts.Name }
+
+// Store returns the node's store, for queries.
+func (n *Node) Store() *store.Store { return n.store }
+
+// Channels returns the channels this node has providers for, in
+// relay.Channels order.
+func (n *Node) Channels() []string {
+	have := n.engine.Channels()
+	var out []string
+	for _, ch := range relay.Channels {
+		if slices.Contains(have, ch) {
+			out = append(out, ch)
+		}
+	}
+	return out
+}
+
+func sameRoster(a, b *relay.Roster) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return slices.EqualFunc(a.People, b.People, func(x, y relay.Person) bool {
+		return x.ID == y.ID && x.Name == y.Name && x.Phone == y.Phone && x.Email == y.Email &&
+			x.Lang == y.Lang && slices.Equal(x.Channels, y.Channels)
+	}) && slices.EqualFunc(a.Groups, b.Groups, func(x, y relay.Group) bool {
+		return x.ID == y.ID && x.Name == y.Name && slices.Equal(x.Members, y.Members)
+	})
+}

@@ -1,0 +1,93 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"hash/fnv"
+
+	"github.com/oklog/ulid/v2"
+
+	"github.com/oob-relay/relay/relay"
+)
+
+// Author is who makes a post: an API token's name or a person.
+type Author struct {
+	Name string
+	// Commander marks an incident commander (an admin): their messages
+	// go ahead of large broadcasts in every channel's queue.
+	Commander bool
+}
+
+// ErrKeyReused is returned when an idempotency key comes back with a
+// different request than the one it first came with.
+var ErrKeyReused = errors.New("idempotency key was already used with a different request")
+
+// Accepted is the answer to a post.
+type Accepted struct {
+	Message *relay.Message
+	// Replayed is true when an idempotency key found an earlier message.
+	Replayed bool
+}
+
+// Post validates p, resolves its audience against the current roster and
+// returns once the message is durably stored; its deliveries are then
+// queued. Validation problems are *relay.FieldError values joined with
+// errors.Join. With an idempotency key, a post that repeats an earlier one
+// by the same author returns the earlier message, and a different request
+// under the same key gets ErrKeyReused.
+func (n *Node) Post(ctx context.Context, p *relay.Post, author Author, key string) (*Accepted, error) {
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	if len(key) > relay.MaxIdempotencyKey {
+		return nil, &relay.FieldError{Field: "Idempotency-Key", Message: "is longer than 255 characters"}
+	}
+	id := ""
+	if key != "" {
+		id = relay.IdempotentMessageID(author.Name, key)
+		mu := &n.keyed[stripe(id)]
+		mu.Lock()
+		defer mu.Unlock()
+		switch prev, err := n.store.Message(id); {
+		case err == nil && prev.RequestHash == p.Hash():
+			return &Accepted{Message: prev, Replayed: true}, nil
+		case err == nil:
+			return nil, ErrKeyReused
+		case !errors.Is(err, relay.ErrNotFound):
+			return nil, err
+		}
+	} else {
+		id = ulid.Make().String()
+	}
+	roster, _, err := n.store.Roster()
+	if err != nil {
+		return nil, err
+	}
+	prio := relay.PriorityNormal
+	if author.Commander {
+		prio = relay.PriorityHigh
+	}
+	m, err := relay.NewMessage(p, roster, relay.Plan{
+		ID:             id,
+		Author:         author.Name,
+		Node:           n.opts.Name,
+		Now:            n.opts.Now().UTC(),
+		Enabled:        n.Channels(),
+		Deadline:       n.opts.Deadline,
+		Priority:       prio,
+		IdempotencyKey: key,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if _, err := n.store.Append(ctx, relay.Event{Message: m}); err != nil {
+		return nil, err
+	}
+	return &Accepted{Message: m}, nil
+}
+
+func stripe(id string) int {
+	h := fnv.New32a()
+	h.Write([]byte(id))
+	return int(h.Sum32() % 64)
+}
