@@ -1,0 +1,62 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/oob-relay/relay/relay"
+	"github.com/oob-relay/relay/relay/node"
+)
+
+func (a *API) postMessage(w http.ResponseWriter, r *http.Request) {
+	var p relay.Post
+	if !a.decodeJSON(w, r, &p) {
+		return
+	}
+	c := callerOf(r.Context())
+	key := r.Header.Get("Idempotency-Key")
+	acc, err := a.opts.Node.Post(r.Context(), &p, node.Author{Name: c.name, Commander: c.role == relay.RoleAdmin}, key)
+	switch {
+	case errors.Is(err, node.ErrKeyReused):
+		a.fail(w, http.StatusUnprocessableEntity, Problem{Code: CodeKeyReused, Field: "Idempotency-Key",
+			Message: "Idempotency-Key " + quote(key) + " was already used for a different message; use a new key for a new message"})
+		return
+	case err != nil:
+		a.failErr(w, r, err)
+		return
+	}
+	m := acc.Message
+	w.Header().Set("Location", "/v1/messages/"+m.ID)
+	if acc.Replayed {
+		w.Header().Set("Idempotent-Replayed", "true")
+	} else {
+		a.log.Info("message accepted", "id", m.ID, "incident", m.Incident, "author", m.Author,
+			"severity", m.Severity, "recipients", len(m.Recipients), "unreachable", len(m.Unreachable))
+	}
+	writeJSON(w, http.StatusAccepted, acceptedView(m))
+}
+
+func (a *API) getMessage(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	st := a.opts.Node.Store()
+	m, err := st.Message(id)
+	if errors.Is(err, relay.ErrNotFound) {
+		a.fail(w, http.StatusNotFound, Problem{Code: CodeNotFound, Field: "id", Message: "no message " + quote(id)})
+		return
+	}
+	if err != nil {
+		a.failErr(w, r, err)
+		return
+	}
+	ds, err := st.Deliveries(id)
+	if err != nil {
+		a.failErr(w, r, err)
+		return
+	}
+	counts, err := st.Counts(id)
+	if err != nil {
+		a.failErr(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, messageView(m, ds, counts))
+}

@@ -1,0 +1,66 @@
+package api
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/oob-relay/relay/relay"
+	"github.com/oob-relay/relay/relay/node"
+)
+
+func (a *API) getRoster(w http.ResponseWriter, r *http.Request) {
+	ros, err := a.opts.Node.Roster()
+	if err != nil {
+		a.failErr(w, r, err)
+		return
+	}
+	if ros.People == nil {
+		ros.People = []relay.Person{}
+	}
+	writeJSON(w, http.StatusOK, ros)
+}
+
+// putRoster replaces the roster with the body, in the roster file's YAML
+// form or as JSON.
+func (a *API) putRoster(w http.ResponseWriter, r *http.Request) {
+	ct := r.Header.Get("Content-Type")
+	switch {
+	case ct == "", strings.HasPrefix(ct, "application/json"), strings.HasPrefix(ct, "application/yaml"),
+		strings.HasPrefix(ct, "application/x-yaml"), strings.HasPrefix(ct, "text/yaml"):
+	default:
+		a.fail(w, http.StatusUnsupportedMediaType, Problem{Code: CodeUnsupportedType,
+			Message: fmt.Sprintf("Content-Type %q is not supported; send application/yaml or application/json", ct)})
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, a.opts.MaxBodyBytes))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			a.fail(w, http.StatusRequestEntityTooLarge, Problem{Code: CodeBodyTooLarge, Message: fmt.Sprintf("request body is larger than %d bytes", tooBig.Limit)})
+			return
+		}
+		a.fail(w, http.StatusBadRequest, Problem{Code: CodeInvalidJSON, Message: "cannot read the request body: " + err.Error()})
+		return
+	}
+	ros, err := relay.DecodeRoster(bytes.NewReader(body))
+	if err != nil {
+		a.failRoster(w, err)
+		return
+	}
+	c := callerOf(r.Context())
+	if err := a.opts.Node.SetRoster(r.Context(), ros, c.name); err != nil {
+		var bad *node.InvalidRosterError
+		if errors.As(err, &bad) {
+			a.failRoster(w, bad.Err)
+			return
+		}
+		a.failErr(w, r, err)
+		return
+	}
+	a.log.Info("roster replaced", "by", c.name, "people", len(ros.People), "groups", len(ros.Groups))
+	writeJSON(w, http.StatusOK, map[string]int{"people": len(ros.People), "groups": len(ros.Groups)})
+}
