@@ -1,0 +1,53 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/oob-relay/relay/cmd/relay/internal/devstack"
+)
+
+func devCmd(e *env) *cobra.Command {
+	var (
+		dataDir, httpAddr string
+		verbose           bool
+	)
+	cmd := &cobra.Command{
+		Use:   "dev",
+		Short: "Run a local relay with a Twilio emulator, an SMTP sink and NATS built in",
+		Long: "dev starts a working local relay without any configuration: SMS go to a built-in Twilio " +
+			"emulator, email to a built-in SMTP sink, events to an embedded NATS server, and everything " +
+			"they receive is printed here. The data is kept in --data-dir, or thrown away on exit.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			level := slog.LevelWarn
+			if verbose {
+				level = slog.LevelInfo
+			}
+			st, err := devstack.Start(cmd.Context(), devstack.Options{
+				DataDir: dataDir, HTTPAddr: httpAddr, Out: e.stdout,
+				Logger: newLogger(e, "text", level),
+			})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "relay dev is running. In another terminal:\n\n")
+			fmt.Fprintf(e.stdout, "  export RELAY_ADDR=%s\n", strings.Join(st.URLs, ","))
+			fmt.Fprintf(e.stdout, "  export RELAY_TOKEN=%s\n", st.Token)
+			fmt.Fprintf(e.stdout, "  go run ./cmd/relay send --incident db-outage --severity critical --to group:oncall \"DB 장애: 결제 지연, 확인 중\"\n\n")
+			fmt.Fprintf(e.stdout, "Messages the built-in sinks receive appear below. Ctrl-C stops.\n\n")
+			<-cmd.Context().Done()
+			ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+			defer cancel()
+			return st.Close(ctx)
+		},
+	}
+	cmd.Flags().StringVar(&dataDir, "data-dir", "", "keep data here across runs (default: a temporary folder removed on exit)")
+	cmd.Flags().StringVar(&httpAddr, "http", "", "API listen address (default 127.0.0.1:8080, or a free port when taken)")
+	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "log the node's work, not only warnings")
+	return cmd
+}

@@ -1,0 +1,220 @@
+// Package devstack runs a complete local relay for trying it out: a node
+// whose SMS goes to a Twilio emulator, whose email goes to an SMTP sink
+// over STARTTLS and whose NATS events go to an embedded NATS server, with a
+// demo roster. Everything the sinks receive is printed in readable form.
+package devstack
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	natsserver "github.com/nats-io/nats-server/v2/server"
+	natsgo "github.com/nats-io/nats.go"
+
+	"github.com/oob-relay/relay/channels/email"
+	"github.com/oob-relay/relay/channels/email/mailsink"
+	"github.com/oob-relay/relay/channels/nats"
+	"github.com/oob-relay/relay/channels/twilio"
+	"github.com/oob-relay/relay/channels/twilio/emulator"
+	"github.com/oob-relay/relay/cmd/relay/internal/launch"
+	"github.com/oob-relay/relay/config"
+	"github.com/oob-relay/relay/relay/secret"
+)
+
+// Credentials of the emulated Twilio account.
+const (
+	accountSID = "AC00000000000000000000000000000de0"
+	authToken  = "devdevdevdevdevdevdevdevdevdev00"
+	fromNumber = "+15005550006"
+)
+
+// Options configure a dev stack.
+type Options struct {
+	// DataDir keeps the node's store; empty means a temporary folder
+	// removed by Close.
+	DataDir string
+	// HTTPAddr is the API's address; empty means 127.0.0.1:8080 when it
+	// is free, else any free port.
+	HTTPAddr string
+	// Out receives what the sinks receive, in readable form.
+	Out    io.Writer
+	Logger *slog.Logger
+	// TwilioSpec, when set, makes the emulator check every request
+	// against Twilio's OpenAPI description (tests set it).
+	TwilioSpec *emulator.Spec
+}
+
+// Stack is a running dev system.
+type Stack struct {
+	// URLs are the nodes' API base URLs; Token is an admin token.
+	URLs  []string
+	Token string
+
+	out     io.Writer
+	outMu   sync.Mutex
+	servers []*launch.Server
+	emu     *emulator.Emulator
+	sink    *mailsink.Sink
+	nats    *natsserver.Server
+	watch   *natsgo.Conn
+	tmpDir  string
+}
+
+// Start starts the sinks and the node.
+func Start(ctx context.Context, opts Options) (st *Stack, err error) {
+	if opts.Out == nil {
+		opts.Out = io.Discard
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Stack{out: opts.Out}
+	defer func() {
+		if err != nil {
+			s.Close(context.Background())
+		}
+	}()
+	dir := opts.DataDir
+	if dir == "" {
+		if s.tmpDir, err = os.MkdirTemp("", "relay-dev-"); err != nil {
+			return nil, err
+		}
+		dir = s.tmpDir
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+
+	if err := s.startTwilio(opts.Logger, opts.TwilioSpec); err != nil {
+		return nil, fmt.Errorf("twilio emulator: %w", err)
+	}
+	cert, err := s.startSMTP(opts.Logger)
+	if err != nil {
+		return nil, fmt.Errorf("smtp sink: %w", err)
+	}
+	if err := s.startNATS(); err != nil {
+		return nil, fmt.Errorf("nats: %w", err)
+	}
+
+	rosterPath := filepath.Join(dir, "roster.yaml")
+	if _, err := os.Stat(rosterPath); errors.Is(err, os.ErrNotExist) {
+		if err := os.WriteFile(rosterPath, []byte(DemoRoster), 0o600); err != nil {
+			return nil, err
+		}
+	}
+	s.Token, err = loadToken(filepath.Join(dir, "dev-token"))
+	if err != nil {
+		return nil, err
+	}
+
+	ln, err := listen(opts.HTTPAddr)
+	if err != nil {
+		return nil, err
+	}
+	cfg := s.config("dev-1", dir, rosterPath)
+	if err := cfg.Validate(); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("dev config: %w", err)
+	}
+	srv, err := launch.Start(ctx, cfg, launch.Options{Logger: opts.Logger, Listener: ln, EmailRootCAs: cert.Pool})
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	s.servers = append(s.servers, srv)
+	s.URLs = append(s.URLs, srv.URL)
+	return s, nil
+}
+
+// config is the configuration of one dev node.
+func (s *Stack) config(name, dir, roster string) *config.Config {
+	cfg := &config.Config{Dir: dir, RosterFile: roster}
+	cfg.Node.Name = name
+	cfg.Node.DataDir = filepath.Join(dir, name)
+	cfg.API.Tokens = []config.Token{{Name: "dev-admin", Role: "admin", Token: secret.New(s.Token)}}
+	cfg.Channels.SMS.Providers = []config.SMSProvider{{Name: "twilio-emulator", Twilio: twilio.Config{
+		AccountSID: accountSID, AuthToken: secret.New(authToken), From: fromNumber, APIURL: s.emu.URL(),
+	}}}
+	cfg.Channels.Email.Providers = []config.EmailProvider{{Name: "smtp-sink", SMTP: email.Config{
+		Address: s.sink.Addr(), TLS: email.TLSStartTLS, From: "relay 알림 <relay@relay.localhost>",
+	}}}
+	cfg.Channels.NATS.Providers = []config.NATSProvider{{Name: "nats-embedded", NATS: nats.Config{
+		URLs: []string{s.nats.ClientURL()},
+	}}}
+	cfg.SetDefaults()
+	return cfg
+}
+
+// TwilioViolations lists the requests and answers the emulator found
+// outside Twilio's OpenAPI description.
+func (s *Stack) TwilioViolations() []string { return s.emu.Violations() }
+
+// Close stops the nodes, then the sinks, and removes a temporary data dir.
+func (s *Stack) Close(ctx context.Context) error {
+	var errs []error
+	for _, srv := range s.servers {
+		errs = append(errs, srv.Shutdown(ctx))
+	}
+	if s.watch != nil {
+		s.watch.Close()
+	}
+	if s.nats != nil {
+		s.nats.Shutdown()
+		s.nats.WaitForShutdown()
+	}
+	if s.sink != nil {
+		errs = append(errs, s.sink.Close())
+	}
+	if s.emu != nil {
+		errs = append(errs, s.emu.Close())
+	}
+	if s.tmpDir != "" {
+		errs = append(errs, os.RemoveAll(s.tmpDir))
+	}
+	return errors.Join(errs...)
+}
+
+// listen binds addr, or 127.0.0.1:8080 if free, or any free port.
+func listen(addr string) (net.Listener, error) {
+	if addr != "" {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return nil, fmt.Errorf("--http %s: %w", addr, err)
+		}
+		return ln, nil
+	}
+	if ln, err := net.Listen("tcp", "127.0.0.1:8080"); err == nil {
+		return ln, nil
+	}
+	return net.Listen("tcp", "127.0.0.1:0")
+}
+
+// loadToken reads the dev admin token kept in the data dir, or makes one,
+// so a restarted relay dev keeps the token already exported.
+func loadToken(path string) (string, error) {
+	if b, err := os.ReadFile(path); err == nil && len(b) >= 32 {
+		return string(b), nil
+	}
+	var raw [16]byte
+	if _, err := rand.Read(raw[:]); err != nil {
+		return "", err
+	}
+	tok := "dev-" + hex.EncodeToString(raw[:])
+	return tok, os.WriteFile(path, []byte(tok), 0o600)
+}
+
+func (s *Stack) printf(format string, args ...any) {
+	s.outMu.Lock()
+	defer s.outMu.Unlock()
+	fmt.Fprintf(s.out, "%s  "+format+"\n", append([]any{time.Now().Format("15:04:05")}, args...)...)
+}

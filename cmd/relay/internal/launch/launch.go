@@ -1,0 +1,179 @@
+// Package launch starts a relay node from its configuration: it builds the
+// channel providers, opens the node, serves the HTTP API and stops it all
+// in order. relay serve and relay dev both use it.
+package launch
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/oob-relay/relay/config"
+	"github.com/oob-relay/relay/relay"
+	"github.com/oob-relay/relay/relay/api"
+	"github.com/oob-relay/relay/relay/delivery"
+	"github.com/oob-relay/relay/relay/node"
+)
+
+// Options are what a launched node gets from outside its config.
+type Options struct {
+	Logger *slog.Logger
+	// Listener, when set, is served instead of listening on the config's
+	// address (tests and relay dev pass one bound to a free port).
+	Listener net.Listener
+	// EmailRootCAs, when set, is trusted by every email provider instead
+	// of its ca_file (relay dev's SMTP sink has a generated certificate).
+	EmailRootCAs *x509.CertPool
+}
+
+// Server is a running node with its HTTP API.
+type Server struct {
+	Node     *node.Node
+	Registry *prometheus.Registry
+	// URL is the base URL the API answers on.
+	URL string
+
+	log     *slog.Logger
+	http    *http.Server
+	served  chan error
+	closers []func()
+}
+
+// Start builds and starts the node cfg describes. cfg must have been
+// loaded with config.Load (defaults applied, validated, secrets resolved).
+func Start(ctx context.Context, cfg *config.Config, opts Options) (*Server, error) {
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	log = log.With("node", cfg.Node.Name)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	var roster *relay.Roster
+	if cfg.RosterFile != "" {
+		r, err := loadRoster(cfg.Path(cfg.RosterFile))
+		if err != nil {
+			return nil, err
+		}
+		roster = r
+	}
+
+	s := &Server{Registry: reg, log: log, served: make(chan error, 1)}
+	providers, closers, err := buildProviders(cfg, log, opts)
+	s.closers = closers
+	if err != nil {
+		s.closeProviders()
+		return nil, err
+	}
+	n, err := node.Open(node.Options{
+		Name:           cfg.Node.Name,
+		DataDir:        cfg.Path(cfg.Node.DataDir),
+		Providers:      providers,
+		Deadline:       cfg.Delivery.Deadlines.For,
+		Workers:        cfg.Delivery.Workers,
+		AttemptTimeout: cfg.Delivery.AttemptTimeout,
+		Backoff:        delivery.Backoff{Initial: cfg.Delivery.Backoff.Initial, Max: cfg.Delivery.Backoff.Max},
+		Roster:         roster,
+		Logger:         log,
+		Registerer:     reg,
+	})
+	if err != nil {
+		s.closeProviders()
+		return nil, err
+	}
+	s.Node = n
+	if err := n.Start(ctx); err != nil {
+		s.abort()
+		return nil, err
+	}
+
+	tokens := make([]api.Token, 0, len(cfg.API.Tokens))
+	for _, t := range cfg.API.Tokens {
+		tokens = append(tokens, api.Token{Name: t.Name, Role: t.Role, Secret: t.Token})
+	}
+	h, err := api.New(api.Options{
+		Node: n, Tokens: tokens, MaxBodyBytes: cfg.HTTP.MaxBodyBytes,
+		Gatherer: reg, Registerer: reg, Logger: log,
+	})
+	if err != nil {
+		s.abort()
+		return nil, err
+	}
+	ln := opts.Listener
+	if ln == nil {
+		ln, err = net.Listen("tcp", cfg.HTTP.Listen)
+		if err != nil {
+			s.abort()
+			return nil, fmt.Errorf("http.listen: %w", err)
+		}
+	}
+	s.URL = "http://" + ln.Addr().String()
+	s.http = &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	go func() { s.served <- s.http.Serve(ln) }()
+	if len(n.Channels()) == 0 {
+		log.Warn("no channel provider is configured: this node accepts messages but cannot deliver them")
+	}
+	log.Info("node started", "http", s.URL, "channels", n.Channels(), "data_dir", cfg.Path(cfg.Node.DataDir))
+	return s, nil
+}
+
+// Done yields the HTTP server's error if it stops on its own.
+func (s *Server) Done() <-chan error { return s.served }
+
+// Shutdown stops taking requests, lets deliveries in flight finish until
+// ctx is done, and closes the store and the providers.
+func (s *Server) Shutdown(ctx context.Context) error {
+	err := s.http.Shutdown(ctx)
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	err = errors.Join(err, s.Node.Close(ctx))
+	s.closeProviders()
+	s.log.Info("node stopped")
+	return err
+}
+
+func (s *Server) abort() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	s.Node.Close(ctx)
+	s.closeProviders()
+}
+
+func (s *Server) closeProviders() {
+	for _, c := range s.closers {
+		c()
+	}
+	s.closers = nil
+}
+
+func loadRoster(path string) (*relay.Roster, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("roster_file: %w", err)
+	}
+	defer f.Close()
+	r, err := relay.DecodeRoster(f)
+	if err != nil {
+		return nil, fmt.Errorf("roster_file %s: %w", path, err)
+	}
+	return r, nil
+}

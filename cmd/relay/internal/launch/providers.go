@@ -1,0 +1,49 @@
+package launch
+
+import (
+	"fmt"
+	"log/slog"
+
+	"github.com/oob-relay/relay/channels/email"
+	"github.com/oob-relay/relay/channels/nats"
+	"github.com/oob-relay/relay/channels/twilio"
+	"github.com/oob-relay/relay/config"
+	"github.com/oob-relay/relay/relay"
+	"github.com/oob-relay/relay/relay/delivery"
+)
+
+// buildProviders makes a delivery provider of every configured one, in
+// the configured order, and the functions that release them.
+func buildProviders(cfg *config.Config, log *slog.Logger, opts Options) ([]delivery.Provider, []func(), error) {
+	var (
+		out     []delivery.Provider
+		closers []func()
+	)
+	add := func(name, channel string, lim config.Limit, s relay.Sender) {
+		out = append(out, delivery.Provider{Name: name, Channel: channel, Sender: s, Rate: lim.Rate, Burst: lim.Burst})
+	}
+	for _, p := range cfg.Channels.SMS.Providers {
+		s, err := twilio.New(p.Twilio, twilio.Options{Logger: log.With("provider", p.Name)})
+		if err != nil {
+			return nil, closers, fmt.Errorf("provider %s: %w", p.Name, err)
+		}
+		closers = append(closers, func() { s.Close() })
+		add(p.Name, relay.ChannelSMS, p.Limit, s)
+	}
+	for _, p := range cfg.Channels.Email.Providers {
+		s, err := email.New(p.SMTP, email.Options{Logger: log.With("provider", p.Name), RootCAs: opts.EmailRootCAs})
+		if err != nil {
+			return nil, closers, fmt.Errorf("provider %s: %w", p.Name, err)
+		}
+		add(p.Name, relay.ChannelEmail, p.Limit, s)
+	}
+	for _, p := range cfg.Channels.NATS.Providers {
+		s, err := nats.New(p.NATS, nats.Options{Logger: log.With("provider", p.Name)})
+		if err != nil {
+			return nil, closers, fmt.Errorf("provider %s: %w", p.Name, err)
+		}
+		closers = append(closers, s.Close)
+		add(p.Name, relay.ChannelNATS, p.Limit, s)
+	}
+	return out, closers, nil
+}

@@ -1,0 +1,75 @@
+// Command relay runs a relay node and talks to relay clusters.
+//
+//	relay serve --config relay.yaml    run a node
+//	relay dev                          run a local system with built-in sinks
+//	relay send --incident db-outage --to group:oncall "DB 장애: 결제 지연"
+//	relay message show ID
+//	relay incident list | show ID
+//	relay roster apply FILE | show
+//	relay config check FILE
+//
+// Client verbs read RELAY_ADDR (comma-separated node URLs, tried in turn)
+// and RELAY_TOKEN.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.Getenv))
+}
+
+// env is what a command reads from its surroundings.
+type env struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	getenv         func(string) string
+}
+
+// exitError carries an exit status other than 1.
+type exitError struct {
+	code int
+	msg  string
+}
+
+func (e *exitError) Error() string { return e.msg }
+
+// run executes one command line and returns the process exit status.
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
+	e := &env{stdin: stdin, stdout: stdout, stderr: stderr, getenv: getenv}
+	root := &cobra.Command{
+		Use:           "relay",
+		Short:         "Out-of-band emergency communication relay",
+		Long:          "relay fans incident messages out over SMS, voice, email and NATS from a cluster of independently hosted nodes.",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetArgs(args)
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.AddCommand(
+		serveCmd(e), devCmd(e), sendCmd(e), messageCmd(e), incidentCmd(e), rosterCmd(e), configCmd(e),
+	)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return 0
+	}
+	fmt.Fprintln(stderr, "relay:", err)
+	var xe *exitError
+	if errors.As(err, &xe) {
+		return xe.code
+	}
+	return 1
+}

@@ -1,0 +1,234 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	natsserver "github.com/nats-io/nats-server/v2/server"
+
+	"github.com/oob-relay/relay/channels/email/mailsink"
+	"github.com/oob-relay/relay/channels/twilio/emulator"
+	"github.com/oob-relay/relay/channels/twilio/emulator/emulatortest"
+)
+
+// sinks are the real counterparts a relay serve process delivers to.
+type sinks struct {
+	emu  *emulator.Emulator
+	mail *mailsink.Sink
+	nats *natsserver.Server
+}
+
+func startSinks(t *testing.T) *sinks {
+	t.Helper()
+	emu := emulatortest.Start(t, emulator.Options{Accounts: map[string]string{emulatortest.AccountSID: emulatortest.AuthToken}})
+	mail, err := mailsink.Start(mailsink.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { mail.Close() })
+	ns, err := natsserver.NewServer(&natsserver.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go ns.Start()
+	if !ns.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats server not ready")
+	}
+	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
+	return &sinks{emu: emu, mail: mail, nats: ns}
+}
+
+// nodeConfig writes a config for a node delivering to the sinks and
+// returns its path and the node's API URL.
+func nodeConfig(t *testing.T, dir string, s *sinks, smsRate, emailRate float64) (path, url string) {
+	t.Helper()
+	addr := freeAddr(t)
+	cfg := fmt.Sprintf(`node:
+  name: crash-1
+  data_dir: data
+http:
+  listen: %s
+api:
+  tokens:
+    - name: ops-bot
+      role: bot
+      token_env: TEST_RELAY_TOKEN
+roster_file: roster.yaml
+delivery:
+  backoff: {initial: 50ms, max: 500ms}
+channels:
+  sms:
+    providers:
+      - name: twilio-test
+        rate: %g
+        burst: 10
+        twilio:
+          account_sid: %s
+          auth_token_env: TEST_TWILIO_TOKEN
+          from: "+15005550006"
+          api_url: %s
+  email:
+    providers:
+      - name: smtp-test
+        rate: %g
+        burst: 10
+        smtp:
+          address: %s
+          tls: none
+          from: "relay <relay@example.com>"
+  nats:
+    providers:
+      - name: nats-test
+        nats:
+          urls: [%s]
+`, addr, smsRate, emulatortest.AccountSID, s.emu.URL(), emailRate, s.mail.Addr(), s.nats.ClientURL())
+	path = filepath.Join(dir, "relay.yaml")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path, "http://" + addr
+}
+
+const testToken = "test-token-0123456789abcdef"
+
+// proc is a running relay serve process.
+type proc struct {
+	cmd    *exec.Cmd
+	mu     sync.Mutex
+	stderr bytes.Buffer
+	exited chan struct{}
+}
+
+func (p *proc) Write(b []byte) (int, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.stderr.Write(b)
+}
+
+func (p *proc) log() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.stderr.String()
+}
+
+// serve starts relay serve and waits until its API is ready.
+func serve(t *testing.T, cfgPath, url string) *proc {
+	t.Helper()
+	bin, err := exec.LookPath("relay")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &proc{exited: make(chan struct{})}
+	p.cmd = exec.Command(bin, "serve", "--config", cfgPath)
+	p.cmd.Env = append(os.Environ(), "TEST_RELAY_TOKEN="+testToken, "TEST_TWILIO_TOKEN="+emulatortest.AuthToken)
+	p.cmd.Stderr = p
+	p.cmd.Stdout = p
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { p.cmd.Wait(); close(p.exited) }()
+	t.Cleanup(func() {
+		p.cmd.Process.Kill()
+		<-p.exited
+		if t.Failed() {
+			t.Logf("relay serve log:\n%s", p.log())
+		}
+	})
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp, err := http.Get(url + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return p
+			}
+		}
+		select {
+		case <-p.exited:
+			t.Fatalf("relay serve exited early:\n%s", p.log())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("relay serve not ready at %s:\n%s", url, p.log())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// kill ends the process with SIGKILL, as a power cut would.
+func (p *proc) kill(t *testing.T) {
+	t.Helper()
+	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-p.exited
+}
+
+// stop ends the process with SIGTERM and waits for a clean exit.
+func (p *proc) stop(t *testing.T) {
+	t.Helper()
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-p.exited:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("relay serve did not stop on SIGTERM:\n%s", p.log())
+	}
+	if code := p.cmd.ProcessState.ExitCode(); code != 0 {
+		t.Fatalf("relay serve exited %d on SIGTERM:\n%s", code, p.log())
+	}
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// writeRoster writes a roster of n people, each with a phone and an
+// email, all in group "all".
+func writeRoster(t *testing.T, dir string, n int) {
+	t.Helper()
+	var b strings.Builder
+	b.WriteString("people:\n")
+	for i := range n {
+		fmt.Fprintf(&b, "  - id: p%05d\n    name: 직원 %d\n    phone: \"+8210%08d\"\n    email: p%05d@example.com\n", i, i, i, i)
+	}
+	b.WriteString("groups:\n  - id: all\n    members: [")
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "p%05d", i)
+	}
+	b.WriteString("]\n")
+	if err := os.WriteFile(filepath.Join(dir, "roster.yaml"), []byte(b.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func waitFor(t *testing.T, ctx context.Context, what string, cond func() bool) {
+	t.Helper()
+	for !cond() {
+		if ctx.Err() != nil {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

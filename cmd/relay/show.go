@@ -1,0 +1,129 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/oob-relay/relay/relay"
+)
+
+func messageCmd(e *env) *cobra.Command {
+	cmd := &cobra.Command{Use: "message", Short: "Read messages"}
+	var asJSON bool
+	show := &cobra.Command{
+		Use:   "show ID",
+		Short: "Show a message and each of its deliveries",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := newClient(e)
+			if err != nil {
+				return err
+			}
+			v, err := c.Message(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return printJSON(e, v)
+			}
+			fmt.Fprintf(e.stdout, "message %s in incident %s (%s) by %s, accepted %s on %s\n",
+				v.ID, v.Incident, v.Severity, v.Author, v.AcceptedAt.Local().Format(time.DateTime), v.AcceptedBy)
+			fmt.Fprintf(e.stdout, "to %s, deadline %s\n", strings.Join(v.To, " "), v.Deadline.Local().Format(time.DateTime))
+			fmt.Fprintf(e.stdout, "\n%s\n\n", v.Text)
+			w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(w, "PERSON\tCHANNEL\tSTATUS\tATTEMPTS\tPROVIDER\tUPDATED\tERROR")
+			for _, d := range v.Deliveries {
+				who := d.Person
+				if who == "" {
+					who = "-"
+				}
+				fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", who, d.Channel, d.Status, d.Attempts,
+					dash(d.Provider), d.UpdatedAt.Local().Format(time.TimeOnly), d.Error)
+			}
+			for _, p := range v.Unreachable {
+				fmt.Fprintf(w, "%s\t-\tunreachable\t0\t-\t-\tno channel to try\n", p)
+			}
+			return w.Flush()
+		},
+	}
+	show.Flags().BoolVar(&asJSON, "json", false, "print the API's JSON")
+	cmd.AddCommand(show)
+	return cmd
+}
+
+func incidentCmd(e *env) *cobra.Command {
+	cmd := &cobra.Command{Use: "incident", Short: "Read incidents"}
+	var asJSON bool
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List incidents, most recently active first",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := newClient(e)
+			if err != nil {
+				return err
+			}
+			incs, err := c.Incidents(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return printJSON(e, incs)
+			}
+			w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(w, "INCIDENT\tSEVERITY\tMESSAGES\tOPENED\tLAST MESSAGE\tOPENED BY")
+			for _, i := range incs {
+				fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%s\t%s\n", i.ID, i.Severity, i.Messages,
+					i.OpenedAt.Local().Format(time.DateTime), i.LastMessageAt.Local().Format(time.DateTime), i.OpenedBy)
+			}
+			return w.Flush()
+		},
+	}
+	list.Flags().BoolVar(&asJSON, "json", false, "print the API's JSON")
+	var showJSON bool
+	show := &cobra.Command{
+		Use:   "show ID",
+		Short: "Show an incident and its timeline",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := newClient(e)
+			if err != nil {
+				return err
+			}
+			v, err := c.Incident(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			if showJSON {
+				return printJSON(e, v)
+			}
+			fmt.Fprintf(e.stdout, "incident %s (%s), opened %s by %s, %s\n\n", v.ID, v.Severity,
+				v.OpenedAt.Local().Format(time.DateTime), v.OpenedBy, plural(v.Messages, "message", "messages"))
+			for _, t := range v.Timeline {
+				var parts []string
+				for _, st := range relay.Statuses {
+					if n := t.Summary[st]; n > 0 {
+						parts = append(parts, fmt.Sprintf("%s %d", st, n))
+					}
+				}
+				fmt.Fprintf(e.stdout, "%s  %s (%s)  %s\n  %s\n  [%s]\n\n", t.At.Local().Format(time.DateTime),
+					t.Author, t.Severity, t.Message, strings.ReplaceAll(t.Text, "\n", "\n  "), strings.Join(parts, ", "))
+			}
+			return nil
+		},
+	}
+	show.Flags().BoolVar(&showJSON, "json", false, "print the API's JSON")
+	cmd.AddCommand(list, show)
+	return cmd
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
