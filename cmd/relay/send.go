@@ -58,7 +58,7 @@ func sendCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(e.stdout, "accepted %s in incident %s by %s: %s to %s\n",
+			fmt.Fprintf(e.stdout, "accepted %s in incident %s on %s: %s to %s\n",
 				acc.ID, acc.Incident, acc.AcceptedBy, plural(acc.Deliveries, "delivery", "deliveries"), plural(acc.Recipients, "person", "people"))
 			if len(acc.Unreachable) > 0 {
 				fmt.Fprintf(e.stdout, "unreachable (no channel to try): %s\n", strings.Join(acc.Unreachable, ", "))
