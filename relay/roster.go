@@ -69,7 +69,8 @@ var (
 	e164Pattern      = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
 	langPattern      = regexp.MustCompile(`^[a-zA-Z]{2,3}(?:-[a-zA-Z0-9]{2,8})*$`)
 	yamlUnknownField = regexp.MustCompile(`field (\S+) not found in type \S+`)
-	yamlWrongType    = regexp.MustCompile(`cannot unmarshal !!(\w+) (.*) into \S+`)
+	yamlWrongType    = regexp.MustCompile(`cannot unmarshal !!(\w+) (.+) into \S+`)
+	yamlWrongRoot    = regexp.MustCompile(`cannot unmarshal !!(\w+) into relay\.Roster`)
 	errNotE164       = "must be an E.164 number such as +821012345678"
 	errBadID         = "must be 1-64 characters of a-z, 0-9 and '-', not starting or ending with '-'"
 	rosterFormat     = "roster"
@@ -112,6 +113,7 @@ func YAMLErrorText(err error) string {
 	msg = strings.ReplaceAll(msg, "unmarshal errors:\n  ", "")
 	msg = yamlUnknownField.ReplaceAllString(msg, `unknown key "$1"`)
 	msg = yamlWrongType.ReplaceAllString(msg, `wrong type: $1 $2`)
+	msg = yamlWrongRoot.ReplaceAllString(msg, `must be a mapping with people and groups, not a $1`)
 	return msg
 }
 

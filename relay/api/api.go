@@ -106,10 +106,28 @@ func New(opts Options) (*API, error) {
 	if opts.Gatherer != nil {
 		a.mux.Handle("GET /metrics", promhttp.HandlerFor(opts.Gatherer, promhttp.HandlerOpts{}))
 	}
+	a.allow("/v1/messages", "POST")
+	a.allow("/v1/messages/{id}", "GET")
+	a.allow("/v1/incidents", "GET")
+	a.allow("/v1/incidents/{id}", "GET")
+	a.allow("/v1/roster", "GET, PUT")
+	a.allow("/healthz", "GET")
+	a.allow("/readyz", "GET")
+	if opts.Gatherer != nil {
+		a.allow("/metrics", "GET")
+	}
 	a.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, http.StatusNotFound, Problem{Code: CodeNotFound, Message: "no such endpoint: " + r.Method + " " + r.URL.Path})
 	})
 	return a, nil
+}
+
+// allow answers other methods on a path with 405 and the methods it has.
+func (a *API) allow(path, methods string) {
+	a.mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", methods)
+		a.fail(w, http.StatusMethodNotAllowed, Problem{Code: CodeMethod, Message: r.Method + " " + r.URL.Path + " is not allowed; use " + methods})
+	})
 }
 
 func registerAll(reg prometheus.Registerer, cs ...prometheus.Collector) error {
@@ -169,7 +187,10 @@ func (a *API) authenticate(w http.ResponseWriter, r *http.Request) (caller, bool
 	if h == "" || !ok || !strings.EqualFold(scheme, "Bearer") || tok == "" {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="relay"`)
 		msg := "missing bearer token: send Authorization: Bearer <token>"
-		if h != "" {
+		switch {
+		case h != "" && strings.EqualFold(strings.TrimSpace(h), "Bearer"):
+			msg = "bearer token is empty"
+		case h != "":
 			msg = "Authorization header is not a bearer token"
 		}
 		a.fail(w, http.StatusUnauthorized, Problem{Code: CodeUnauthorized, Message: msg})

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
+	"reflect"
 	"strings"
 
 	"github.com/oob-relay/relay/relay"
@@ -114,7 +116,7 @@ func flatten(err error) []error {
 // decodeJSON reads one JSON object into v, refusing unknown fields,
 // trailing data and bodies over the limit. On failure it has answered.
 func (a *API) decodeJSON(w http.ResponseWriter, r *http.Request, v any) bool {
-	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
+	if ct := r.Header.Get("Content-Type"); ct != "" && !mediaType(ct, "application/json") {
 		a.fail(w, http.StatusUnsupportedMediaType, Problem{Code: CodeUnsupportedType, Message: fmt.Sprintf("Content-Type %q is not supported; send application/json", ct)})
 		return false
 	}
@@ -150,8 +152,10 @@ func (a *API) failDecode(w http.ResponseWriter, err error) {
 		a.fail(w, http.StatusBadRequest, Problem{Code: CodeUnknownField, Field: name, Message: fmt.Sprintf("unknown field %q", name)})
 	case errors.As(err, &syntax):
 		a.fail(w, http.StatusBadRequest, Problem{Code: CodeInvalidJSON, Message: fmt.Sprintf("malformed JSON at byte %d: %s", syntax.Offset, syntax.Error())})
+	case errors.As(err, &typ) && typ.Field == "":
+		a.fail(w, http.StatusBadRequest, Problem{Code: CodeInvalidJSON, Message: fmt.Sprintf("request body must be a JSON object, not %s", typ.Value)})
 	case errors.As(err, &typ):
-		a.fail(w, http.StatusBadRequest, Problem{Code: CodeInvalidJSON, Field: typ.Field, Message: fmt.Sprintf("%s must be %s, not %s", typ.Field, typ.Type, typ.Value)})
+		a.fail(w, http.StatusBadRequest, Problem{Code: CodeInvalidJSON, Field: typ.Field, Message: fmt.Sprintf("%s must be %s, not %s", typ.Field, jsonKind(typ.Type), typ.Value)})
 	case errors.Is(err, io.EOF):
 		a.fail(w, http.StatusBadRequest, Problem{Code: CodeInvalidJSON, Message: "request body is empty; send a JSON object"})
 	case errors.Is(err, io.ErrUnexpectedEOF):
@@ -168,4 +172,36 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
 	_ = enc.Encode(v) // the client may be gone; nothing to do about it
+}
+
+// mediaType reports whether a Content-Type value names one of the media
+// types, compared without case and parameters.
+func mediaType(header string, types ...string) bool {
+	mt, _, err := mime.ParseMediaType(header)
+	if err != nil {
+		return false
+	}
+	for _, t := range types {
+		if mt == t {
+			return true
+		}
+	}
+	return false
+}
+
+// jsonKind names a Go type the way a JSON client thinks of it.
+func jsonKind(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Slice, reflect.Array:
+		return "an array of " + strings.TrimPrefix(strings.TrimPrefix(jsonKind(t.Elem()), "a "), "an ") + "s"
+	default:
+		return "an object"
+	}
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strings"
 
 	"github.com/oob-relay/relay/relay"
 	"github.com/oob-relay/relay/relay/node"
@@ -28,10 +27,7 @@ func (a *API) getRoster(w http.ResponseWriter, r *http.Request) {
 // form or as JSON.
 func (a *API) putRoster(w http.ResponseWriter, r *http.Request) {
 	ct := r.Header.Get("Content-Type")
-	switch {
-	case ct == "", strings.HasPrefix(ct, "application/json"), strings.HasPrefix(ct, "application/yaml"),
-		strings.HasPrefix(ct, "application/x-yaml"), strings.HasPrefix(ct, "text/yaml"):
-	default:
+	if ct != "" && !mediaType(ct, "application/json", "application/yaml", "application/x-yaml", "text/yaml") {
 		a.fail(w, http.StatusUnsupportedMediaType, Problem{Code: CodeUnsupportedType,
 			Message: fmt.Sprintf("Content-Type %q is not supported; send application/yaml or application/json", ct)})
 		return

@@ -4,7 +4,6 @@ import (
 	"time"
 
 	"github.com/oob-relay/relay/relay"
-	"github.com/oob-relay/relay/relay/store"
 )
 
 // Accepted is the answer to a post.
@@ -80,7 +79,7 @@ type DeliveryView struct {
 	SentAt        *time.Time   `json:"sent_at,omitempty"`
 }
 
-func messageView(m *relay.Message, ds []relay.Delivery, counts store.StatusCounts) MessageView {
+func messageView(m *relay.Message, ds []relay.Delivery) MessageView {
 	v := MessageView{
 		ID: m.ID, Incident: m.Incident, Text: m.Text, Severity: string(m.Severity), Author: m.Author,
 		To: m.To, Channels: m.Channels, Unreachable: nonNil(m.Unreachable),
@@ -92,14 +91,12 @@ func messageView(m *relay.Message, ds []relay.Delivery, counts store.StatusCount
 	for _, r := range m.Recipients {
 		v.Recipients = append(v.Recipients, RecipientRef{Person: r.Person.ID, Name: r.Person.Name, Channels: r.Channels})
 	}
-	for st, n := range counts {
-		v.Summary[st] = n
-		if !st.Settled() && n > 0 {
-			v.Settled = false
-		}
-	}
 	for i := range ds {
 		v.Deliveries = append(v.Deliveries, deliveryView(&ds[i]))
+		v.Summary[ds[i].Status]++
+		if !ds[i].Status.Settled() {
+			v.Settled = false
+		}
 	}
 	return v
 }

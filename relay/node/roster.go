@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"errors"
 
 	"github.com/oob-relay/relay/relay"
 )
@@ -24,6 +25,9 @@ func (n *Node) Roster() (*relay.Roster, error) {
 func (n *Node) SetRoster(ctx context.Context, r *relay.Roster, by string) error {
 	if err := r.Validate(); err != nil {
 		return &InvalidRosterError{err}
+	}
+	if len(r.People) == 0 {
+		return &InvalidRosterError{errors.New("people: is empty; a roster without people would leave every message unreachable")}
 	}
 	_, err := n.store.Append(ctx, relay.Event{Roster: &relay.RosterChange{Roster: *r.Clone(), By: by}})
 	return err
