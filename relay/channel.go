@@ -65,8 +65,29 @@ type Outgoing struct {
 	// Person is the recipient; nil for a broadcast delivery.
 	Person *Person
 	// StatusCallback is the URL a provider should report delivery receipts
-	// to, or empty when the node has no public URL.
+	// to, or empty when the node has no public URL. It is
+	// CallbackURL(CallbackStatus).
 	StatusCallback string
+	// CallbackBase is the node's public URL for this delivery's webhooks,
+	// or empty; see CallbackURL.
+	CallbackBase string
+}
+
+// Webhook kinds under a delivery's CallbackBase.
+const (
+	// CallbackStatus receives delivery receipts (message and call status).
+	CallbackStatus = "status"
+	// CallbackGather receives the digits a person pressed during a call.
+	CallbackGather = "gather"
+)
+
+// CallbackURL returns the URL of one of the delivery's webhooks, or ""
+// when the node has no public URL.
+func (o *Outgoing) CallbackURL(kind string) string {
+	if o.CallbackBase == "" {
+		return ""
+	}
+	return o.CallbackBase + "/" + kind
 }
 
 // Receipt is what a provider reported after accepting an attempt.

@@ -3,6 +3,7 @@ package relay
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/oob-relay/relay/relay/hlc"
 )
@@ -26,6 +27,21 @@ type Event struct {
 	Message    *Message         `json:"message,omitempty"`
 	Deliveries []DeliveryChange `json:"deliveries,omitempty"`
 	Roster     *RosterChange    `json:"roster,omitempty"`
+	Ack        *Ack             `json:"ack,omitempty"`
+}
+
+// Ack is a person's acknowledgement of a message: they pressed 1 on a
+// call, or answered ACK. The earliest acknowledgement of a message by a
+// person is the one kept.
+type Ack struct {
+	Message  string `json:"message"`
+	Incident string `json:"incident"`
+	Person   string `json:"person"`
+	// Channel is how it came: voice, sms, email or nats.
+	Channel string `json:"channel"`
+	// Delivery is the delivery answered, when known.
+	Delivery string    `json:"delivery,omitempty"`
+	At       time.Time `json:"at"`
 }
 
 // RosterChange replaces the roster. The change with the latest clock wins.
@@ -43,6 +59,8 @@ func (e *Event) Kind() string {
 		return "deliveries"
 	case e.Roster != nil:
 		return "roster"
+	case e.Ack != nil:
+		return "ack"
 	}
 	return "empty"
 }
@@ -69,6 +87,12 @@ func (e *Event) Check() error {
 	}
 	if e.Roster != nil {
 		n++
+	}
+	if e.Ack != nil {
+		n++
+		if e.Ack.Message == "" || e.Ack.Person == "" {
+			return fmt.Errorf("event %s/%d: acknowledgement without message or person", e.Origin, e.Seq)
+		}
 	}
 	if n != 1 {
 		return fmt.Errorf("event %s/%d: has %d payloads, want exactly one", e.Origin, e.Seq, n)

@@ -19,8 +19,9 @@ func (l *lane) attempt(j *job) {
 	ctx, cancelDeadline := context.WithDeadline(ctx, j.msg.Deadline)
 	out := &relay.Outgoing{DeliveryID: j.d.ID, Channel: l.channel, Attempt: j.attempt,
 		Message: j.msg.Message, Person: j.msg.person(j.d.Person)}
-	if e.opts.StatusCallback != nil {
-		out.StatusCallback = e.opts.StatusCallback(&j.d)
+	if e.opts.Callbacks != nil {
+		out.CallbackBase = e.opts.Callbacks(&j.d)
+		out.StatusCallback = out.CallbackURL(relay.CallbackStatus)
 	}
 	start := e.opts.Now()
 	rcpt, err := p.Sender.Send(ctx, out)
@@ -44,6 +45,10 @@ func (l *lane) attempt(j *job) {
 		e.m.attempts.WithLabelValues(l.channel, p.Name, "ok").Inc()
 		e.m.settled(l.channel, status)
 		l.noteRecovery(p)
+		if p.breaker.success() {
+			e.log.Info("provider circuit closed", "channel", l.channel, "provider", p.Name)
+			e.m.breakerOpen.WithLabelValues(l.channel, p.Name).Set(0)
+		}
 	} else {
 		se := relay.Classify(err)
 		if errors.Is(err, context.DeadlineExceeded) && !now.Before(j.msg.Deadline) {
@@ -58,6 +63,18 @@ func (l *lane) attempt(j *job) {
 			e.m.attempts.WithLabelValues(l.channel, p.Name, "permanent").Inc()
 		}
 		l.noteFailure(p, j, se)
+		if providerFault(se) {
+			if p.breaker.failure(now) {
+				e.log.Warn("provider circuit opened: deliveries go to the channel's other providers", "channel", l.channel, "provider", p.Name)
+				e.m.breakerOpen.WithLabelValues(l.channel, p.Name).Set(1)
+			}
+			if !se.Temporary && len(l.providers) > 1 && j.attempt < 2*len(l.providers) {
+				// The provider, not the recipient, refused: another
+				// provider may well take it.
+				se.Temporary = true
+				retryAt = now
+			}
+		}
 		switch {
 		case se.Temporary && retryAt.Before(j.msg.Deadline):
 			change = relay.DeliveryChange{ID: j.d.ID, Status: relay.StatusPending, Attempt: j.attempt,

@@ -47,9 +47,9 @@ type Options struct {
 	// Owns reports whether this node should make the next attempt of a
 	// delivery. Nil means every delivery (a single node).
 	Owns func(*relay.Delivery) bool
-	// StatusCallback returns the URL providers should report receipts of
-	// a delivery to, or "". Nil means no receipts.
-	StatusCallback func(*relay.Delivery) string
+	// Callbacks returns the base URL of a delivery's webhooks (see
+	// relay.Outgoing.CallbackBase), or "". Nil means no receipts.
+	Callbacks func(*relay.Delivery) string
 	Logger         *slog.Logger
 	Registerer     prometheus.Registerer
 	// Now reads the time; nil means time.Now.

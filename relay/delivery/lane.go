@@ -25,6 +25,7 @@ type lane struct {
 type provider struct {
 	Provider
 	limiter *rate.Limiter
+	breaker breaker
 
 	mu      sync.Mutex
 	lastErr string // the last error logged, so a provider outage logs once
@@ -132,7 +133,7 @@ func (l *lane) claim(ctx context.Context, items []item) []*job {
 			e.m.settled(l.channel, relay.StatusFailed)
 			continue
 		}
-		p := l.pick(d)
+		p := l.pick(d, now)
 		j := &job{d: *d, msg: msg, attempt: d.Attempts + 1, provider: p}
 		jobs = append(jobs, j)
 		changes = append(changes, relay.DeliveryChange{ID: d.ID, Status: relay.StatusSending,
@@ -153,19 +154,28 @@ func (l *lane) claim(ctx context.Context, items []item) []*job {
 	return jobs
 }
 
-// pick chooses the provider for a delivery's next attempt: the first one,
-// unless the previous attempt failed on a provider, in which case the
-// next one after it.
-func (l *lane) pick(d *relay.Delivery) *provider {
-	if d.Error == "" || len(l.providers) == 1 {
-		return l.providers[0]
-	}
-	for i, p := range l.providers {
-		if p.Name == d.Provider {
-			return l.providers[(i+1)%len(l.providers)]
+// pick chooses the provider for a delivery's next attempt. It starts from
+// the first provider, or, when the previous attempt failed on a provider,
+// from the one after it, and takes the first whose circuit breaker lets
+// it through. When every breaker is open the starting provider takes the
+// attempt anyway: trying beats waiting in an emergency.
+func (l *lane) pick(d *relay.Delivery, now time.Time) *provider {
+	start := 0
+	if d.Error != "" && len(l.providers) > 1 {
+		for i, p := range l.providers {
+			if p.Name == d.Provider {
+				start = (i + 1) % len(l.providers)
+				break
+			}
 		}
 	}
-	return l.providers[0]
+	for i := range l.providers {
+		p := l.providers[(start+i)%len(l.providers)]
+		if p.breaker.allow(now) {
+			return p
+		}
+	}
+	return l.providers[start]
 }
 
 // work makes the attempts the dispatcher hands over.

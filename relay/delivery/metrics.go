@@ -12,6 +12,7 @@ type metrics struct {
 	failures       *prometheus.CounterVec
 	outcomes       *prometheus.CounterVec
 	attemptSeconds *prometheus.HistogramVec
+	breakerOpen    *prometheus.GaugeVec
 }
 
 func newMetrics(reg prometheus.Registerer, providers []Provider) *metrics {
@@ -34,8 +35,13 @@ func newMetrics(reg prometheus.Registerer, providers []Provider) *metrics {
 			Help:    "Duration of one delivery attempt, by channel and provider.",
 			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
 		}, []string{"channel", "provider"}),
+		breakerOpen: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: "relay", Subsystem: "delivery", Name: "provider_circuit_open",
+			Help: "1 while a provider's circuit breaker is open and its deliveries go to other providers.",
+		}, []string{"channel", "provider"}),
 	}
 	for _, p := range providers {
+		m.breakerOpen.WithLabelValues(p.Channel, p.Name)
 		for _, r := range []string{"ok", "temporary", "permanent"} {
 			m.attempts.WithLabelValues(p.Channel, p.Name, r)
 		}
@@ -46,7 +52,7 @@ func newMetrics(reg prometheus.Registerer, providers []Provider) *metrics {
 			m.outcomes.WithLabelValues(p.Channel, string(s))
 		}
 	}
-	reg.MustRegister(m.attempts, m.failures, m.outcomes, m.attemptSeconds)
+	reg.MustRegister(m.attempts, m.failures, m.outcomes, m.attemptSeconds, m.breakerOpen)
 	return m
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -30,8 +31,9 @@ type Options struct {
 	Workers        int
 	AttemptTimeout time.Duration
 	Backoff        delivery.Backoff
-	// StatusCallback gives the receipt URL of a delivery, or nil for none.
-	StatusCallback func(*relay.Delivery) string
+	// PublicURL is where providers reach this node's webhooks; empty
+	// means providers send no receipts.
+	PublicURL string
 	// Roster, when set, is applied at start if it differs from the stored
 	// roster: the roster file an operator keeps beside the config.
 	Roster     *relay.Roster
@@ -84,7 +86,7 @@ func Open(opts Options) (*Node, error) {
 		Workers:        opts.Workers,
 		AttemptTimeout: opts.AttemptTimeout,
 		Backoff:        opts.Backoff,
-		StatusCallback: opts.StatusCallback,
+		Callbacks:      callbacks(opts.PublicURL),
 		Logger:         opts.Logger,
 		Registerer:     opts.Registerer,
 		Now:            opts.Now,
@@ -152,4 +154,17 @@ func sameRoster(a, b *relay.Roster) bool {
 	}) && slices.EqualFunc(a.Groups, b.Groups, func(x, y relay.Group) bool {
 		return x.ID == y.ID && x.Name == y.Name && slices.Equal(x.Members, y.Members)
 	})
+}
+
+// WebhookPrefix is the path under which a node serves provider webhooks;
+// a delivery's are at WebhookPrefix + "<delivery id>/<kind>".
+const WebhookPrefix = "/v1/hooks/twilio/"
+
+// callbacks gives the base URL of a delivery's webhooks.
+func callbacks(publicURL string) func(*relay.Delivery) string {
+	if publicURL == "" {
+		return nil
+	}
+	base := strings.TrimSuffix(publicURL, "/") + WebhookPrefix
+	return func(d *relay.Delivery) string { return base + d.ID }
 }

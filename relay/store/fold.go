@@ -90,6 +90,8 @@ func (f *folder) add(e *relay.Event) error {
 		return nil
 	case e.Roster != nil:
 		return f.roster(e)
+	case e.Ack != nil:
+		return f.ack(e)
 	}
 	return fmt.Errorf("event %s/%d has no payload", e.Origin, e.Seq)
 }
@@ -365,4 +367,32 @@ func decode(raw []byte, v any) error {
 		return fmt.Errorf("decode stored record: %w", err)
 	}
 	return nil
+}
+
+// ackRecord is a stored acknowledgement with the event that made it.
+type ackRecord struct {
+	relay.Ack
+	Clock  uint64 `json:"clock"`
+	Origin string `json:"origin"`
+}
+
+// ack keeps the earliest acknowledgement of a message by a person, by
+// event clock, so that any arrival order keeps the same one.
+func (f *folder) ack(e *relay.Event) error {
+	ab := f.tx.Bucket(bucketAcks)
+	key := ackKey(e.Ack.Message, e.Ack.Person)
+	if raw := ab.Get(key); raw != nil {
+		var cur ackRecord
+		if err := decode(raw, &cur); err != nil {
+			return err
+		}
+		if cur.Clock < uint64(e.Clock) || (cur.Clock == uint64(e.Clock) && cur.Origin <= e.Origin) {
+			return nil
+		}
+	}
+	raw, err := json.Marshal(&ackRecord{Ack: *e.Ack, Clock: uint64(e.Clock), Origin: e.Origin})
+	if err != nil {
+		return err
+	}
+	return ab.Put(key, raw)
 }

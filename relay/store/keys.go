@@ -14,9 +14,10 @@ var (
 	bucketIncidents = []byte("incidents")  // incident id → relay.Incident
 	bucketTimeline  = []byte("timeline")   // incident id 0x00 clock(8) message id → nothing
 	bucketRoster    = []byte("roster")     // "current" → rosterRecord
+	bucketAcks      = []byte("acks")       // message id 0x00 person → ackRecord
 
 	allBuckets = [][]byte{bucketMeta, bucketLog, bucketMarks, bucketMessages, bucketDeliv,
-		bucketOpen, bucketCounts, bucketIncidents, bucketTimeline, bucketRoster}
+		bucketOpen, bucketCounts, bucketIncidents, bucketTimeline, bucketRoster, bucketAcks}
 
 	keyOrigin  = []byte("origin")
 	keyCurrent = []byte("current")
@@ -41,4 +42,11 @@ func timelineKey(incident string, clock uint64, msgID string) []byte {
 	k = append(k, 0)
 	k = binary.BigEndian.AppendUint64(k, clock)
 	return append(k, msgID...)
+}
+
+func ackKey(msgID, person string) []byte {
+	k := make([]byte, 0, len(msgID)+1+len(person))
+	k = append(k, msgID...)
+	k = append(k, 0)
+	return append(k, person...)
 }

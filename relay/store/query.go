@@ -191,3 +191,22 @@ func (s *Store) EventsFrom(origin string, after uint64, limit int) ([]relay.Even
 	})
 	return out, err
 }
+
+// Acks returns the acknowledgements of a message, one per person, in
+// person id order.
+func (s *Store) Acks(msgID string) ([]relay.Ack, error) {
+	var out []relay.Ack
+	prefix := ackKey(msgID, "")
+	err := s.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketAcks).Cursor()
+		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+			var rec ackRecord
+			if err := decode(v, &rec); err != nil {
+				return err
+			}
+			out = append(out, rec.Ack)
+		}
+		return nil
+	})
+	return out, err
+}

@@ -84,6 +84,7 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Server, erro
 		AttemptTimeout: cfg.Delivery.AttemptTimeout,
 		Backoff:        delivery.Backoff{Initial: cfg.Delivery.Backoff.Initial, Max: cfg.Delivery.Backoff.Max},
 		Roster:         roster,
+		PublicURL:      cfg.HTTP.PublicURL,
 		Logger:         log,
 		Registerer:     reg,
 	})
