@@ -49,9 +49,9 @@ type Options struct {
 	Owns func(*relay.Delivery) bool
 	// Callbacks returns the base URL of a delivery's webhooks (see
 	// relay.Outgoing.CallbackBase), or "". Nil means no receipts.
-	Callbacks func(*relay.Delivery) string
-	Logger         *slog.Logger
-	Registerer     prometheus.Registerer
+	Callbacks  func(*relay.Delivery) string
+	Logger     *slog.Logger
+	Registerer prometheus.Registerer
 	// Now reads the time; nil means time.Now.
 	Now func() time.Time
 }
