@@ -71,8 +71,7 @@ channels:
   sms:
     providers:
       - name: twilio-test
-        rate: %g
-        burst: 10
+        %s
         twilio:
           account_sid: %s
           auth_token_env: TEST_TWILIO_TOKEN
@@ -81,8 +80,7 @@ channels:
   email:
     providers:
       - name: smtp-test
-        rate: %g
-        burst: 10
+        %s
         smtp:
           address: %s
           tls: none
@@ -92,12 +90,20 @@ channels:
       - name: nats-test
         nats:
           urls: [%s]
-`, addr, smsRate, emulatortest.AccountSID, s.emu.URL(), emailRate, s.mail.Addr(), s.nats.ClientURL())
+`, addr, limit(smsRate), emulatortest.AccountSID, s.emu.URL(), limit(emailRate), s.mail.Addr(), s.nats.ClientURL())
 	path = filepath.Join(dir, "relay.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return path, "http://" + addr
+}
+
+// limit is a provider's rate limit in the config; none for rate 0.
+func limit(rate float64) string {
+	if rate == 0 {
+		return "rate: 0"
+	}
+	return fmt.Sprintf("rate: %g\n        burst: 10", rate)
 }
 
 const testToken = "test-token-0123456789abcdef"

@@ -86,16 +86,7 @@ func (l *lane) attempt(j *job) {
 			retryAt = time.Time{}
 		}
 	}
-	// Record even while stopping: the attempt happened.
-	rctx, rcancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer rcancel()
-	if _, err := e.store.Append(rctx, relay.Event{Deliveries: []relay.DeliveryChange{change}}); err != nil {
-		e.log.Error("recording an attempt failed", "delivery", j.d.ID, "status", change.Status, "err", err)
-		return // the claim stands: a restart re-sends (a bounded duplicate)
-	}
-	if !retryAt.IsZero() {
-		l.q.push(item{id: j.d.ID, msgID: j.d.MessageID, priority: j.d.Priority, due: retryAt})
-	}
+	l.results <- outcome{change: change, d: &j.d, retryAt: retryAt}
 }
 
 func failure(d *relay.Delivery, attempt int, provider string, reason relay.Reason, msg, code, node string, at time.Time) relay.DeliveryChange {

@@ -118,7 +118,28 @@ type Engine struct {
 	stopDispatch context.CancelFunc
 	sendCtx      context.Context
 	stopSends    context.CancelFunc
-	wg           sync.WaitGroup
+	wg           sync.WaitGroup // dispatchers and workers
+	recWG        sync.WaitGroup // recorders
+	stopOnce     sync.Once
+}
+
+// claimAhead is how many claimed deliveries a lane holds per worker, so
+// that one claim (one commit) feeds the workers for a while during a
+// fan-out of a channel without rate limits. A claimed delivery not yet attempted when the node dies is
+// attempted after the restart; it was never sent, so that is no duplicate.
+const claimAhead = 4
+
+// unlimited reports whether no provider of a channel is rate limited.
+// Only then does a lane claim ahead: behind a rate limit, deliveries
+// claimed ahead would wait in line, and a high-priority message arriving
+// meanwhile would wait behind them.
+func unlimited(providers []Provider, channel string) bool {
+	for _, p := range providers {
+		if p.Channel == channel && p.Rate > 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // New builds an engine over opts.Store and starts following its writes.
@@ -138,9 +159,13 @@ func New(opts Options) (*Engine, error) {
 	for _, p := range opts.Providers {
 		l := e.lanes[p.Channel]
 		if l == nil {
-			l = &lane{e: e, channel: p.Channel, q: newQueue(), free: make(chan struct{}, opts.Workers),
-				jobs: make(chan *job, opts.Workers)}
-			for range opts.Workers {
+			slots := opts.Workers
+			if unlimited(opts.Providers, p.Channel) {
+				slots *= claimAhead
+			}
+			l = &lane{e: e, channel: p.Channel, q: newQueue(), free: make(chan struct{}, slots),
+				jobs: make(chan *job, slots), results: make(chan outcome, maxOutcomes)}
+			for range slots {
 				l.free <- struct{}{}
 			}
 			e.lanes[p.Channel] = l
@@ -187,6 +212,8 @@ func (e *Engine) Start() error {
 		for _, l := range e.lanes {
 			e.wg.Add(1 + e.opts.Workers)
 			go l.dispatch()
+			e.recWG.Add(1)
+			go l.record()
 			for range e.opts.Workers {
 				go l.work()
 			}
@@ -204,15 +231,22 @@ func (e *Engine) Stop(ctx context.Context) error {
 	e.stopDispatch()
 	done := make(chan struct{})
 	go func() { e.wg.Wait(); close(done) }()
+	var err error
 	select {
 	case <-done:
-		e.stopSends()
-		return nil
 	case <-ctx.Done():
-		e.stopSends()
-		<-done
-		return ctx.Err()
+		err = ctx.Err()
 	}
+	e.stopSends()
+	<-done
+	// Workers are gone: let the recorders write what they were given.
+	e.stopOnce.Do(func() {
+		for _, l := range e.lanes {
+			close(l.results)
+		}
+	})
+	e.recWG.Wait()
+	return err
 }
 
 // Kick queues a delivery for an attempt now if it is unsettled and its

@@ -20,6 +20,7 @@ type lane struct {
 	q         *queue
 	free      chan struct{} // one token per idle worker
 	jobs      chan *job
+	results   chan outcome // attempt results for the recorder
 }
 
 type provider struct {

@@ -3,6 +3,8 @@ package store
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 
 	bolt "go.etcd.io/bbolt"
@@ -45,6 +47,7 @@ type folder struct {
 	counts     map[string]StatusCounts
 	incidents  map[string]*relay.Incident
 	marks      map[string]uint64
+	hot        *hotSet // may be nil
 }
 
 func newFolder(tx *bolt.Tx) *folder {
@@ -271,6 +274,11 @@ func (f *folder) delivery(id string) (*relay.Delivery, error) {
 	if d, ok := f.deliveries[id]; ok {
 		return d, nil
 	}
+	if f.hot != nil {
+		if d, ok := f.hot.get(id); ok {
+			return &d, nil
+		}
+	}
 	raw := f.tx.Bucket(bucketDeliv).Get([]byte(id))
 	if raw == nil {
 		return nil, nil
@@ -316,7 +324,9 @@ func (f *folder) count(msgID string, from, to relay.Status) {
 // flush writes every record the batch touched.
 func (f *folder) flush() error {
 	db, ob := f.tx.Bucket(bucketDeliv), f.tx.Bucket(bucketOpen)
-	for id, d := range f.deliveries {
+	// In key order: bbolt inserts sorted keys without shifting its pages.
+	for _, id := range slices.Sorted(maps.Keys(f.deliveries)) {
+		d := f.deliveries[id]
 		raw, err := json.Marshal(d)
 		if err != nil {
 			return err

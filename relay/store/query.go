@@ -46,6 +46,9 @@ func (s *Store) Deliveries(msgID string) ([]relay.Delivery, error) {
 
 // Delivery returns one delivery, or relay.ErrNotFound.
 func (s *Store) Delivery(id string) (*relay.Delivery, error) {
+	if d, ok := s.hot.get(id); ok {
+		return &d, nil
+	}
 	var d relay.Delivery
 	err := s.db.View(func(tx *bolt.Tx) error {
 		raw := tx.Bucket(bucketDeliv).Get([]byte(id))

@@ -81,6 +81,7 @@ type Store struct {
 	observers []func([]relay.Event)
 
 	seq uint64 // this origin's last sequence; owned by the writer goroutine
+	hot *hotSet
 }
 
 type writeReq struct {
@@ -114,7 +115,7 @@ func Open(opts Options) (*Store, error) {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
 	s := &Store{
-		db: db, node: opts.Node, clock: opts.Clock, log: opts.Logger, max: opts.MaxBatch,
+		db: db, node: opts.Node, clock: opts.Clock, log: opts.Logger, max: opts.MaxBatch, hot: newHotSet(),
 		reqs: make(chan *writeReq, 1024), closing: make(chan struct{}), stopped: make(chan struct{}),
 	}
 	if err := db.Update(s.init); err != nil {
@@ -266,8 +267,11 @@ func (s *Store) commit(batch []*writeReq) {
 	seq := s.seq
 	results := make([][]relay.Event, len(batch))
 	var all []relay.Event
+	var folded *folder
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		f := newFolder(tx)
+		f.hot = s.hot
+		folded = f
 		for i, r := range batch {
 			for _, d := range r.local {
 				seq++
@@ -298,6 +302,7 @@ func (s *Store) commit(batch []*writeReq) {
 	s.m.commitSeconds.Observe(time.Since(start).Seconds())
 	s.m.batchEvents.Observe(float64(len(all)))
 	if err != nil {
+		s.hot.clear()
 		s.log.Error("store commit failed", "events", len(all), "err", err)
 		for _, r := range batch {
 			r.res <- writeRes{err: fmt.Errorf("store: commit: %w", err)}
@@ -305,6 +310,7 @@ func (s *Store) commit(batch []*writeReq) {
 		return
 	}
 	s.seq = seq
+	s.hot.update(folded.deliveries)
 	for i, r := range batch {
 		r.res <- writeRes{events: results[i]}
 	}
