@@ -15,6 +15,7 @@ import (
 // The delivery engine tries a channel's providers in the order given.
 type Channels struct {
 	SMS   SMSChannel   `yaml:"sms"`
+	Voice VoiceChannel `yaml:"voice"`
 	Email EmailChannel `yaml:"email"`
 	NATS  NATSChannel  `yaml:"nats"`
 }
@@ -22,6 +23,23 @@ type Channels struct {
 // SMSChannel lists the providers that send SMS.
 type SMSChannel struct {
 	Providers []SMSProvider `yaml:"providers"`
+}
+
+// VoiceChannel lists the Twilio accounts that place voice calls. A call
+// speaks the message in the person's language and asks them to press 1 to
+// acknowledge; it needs http.public_url for the answer to reach the node.
+type VoiceChannel struct {
+	Providers []VoiceProvider `yaml:"providers"`
+}
+
+// VoiceProvider is one Twilio account that places calls. Its twilio.from
+// is the calling number; a messaging service cannot call.
+type VoiceProvider struct {
+	// Name identifies the provider in records, logs and metrics. It must
+	// satisfy relay.ValidID and be unique across all channels.
+	Name   string `yaml:"name"`
+	Limit  `yaml:",inline"`
+	Twilio twilio.Config `yaml:"twilio"`
 }
 
 // EmailChannel lists the providers that send email.
@@ -89,13 +107,17 @@ type provider struct {
 	conf    channelConfig
 }
 
-// providers lists every provider in file order: sms, email, nats.
+// providers lists every provider in file order: sms, voice, email, nats.
 func (c *Config) providers() []provider {
 	var out []provider
 	key := func(ch string, i int) string { return fmt.Sprintf("channels.%s.providers[%d]", ch, i) }
 	for i := range c.Channels.SMS.Providers {
 		p := &c.Channels.SMS.Providers[i]
 		out = append(out, provider{relay.ChannelSMS, key("sms", i), p.Name, &p.Limit, "twilio", &p.Twilio})
+	}
+	for i := range c.Channels.Voice.Providers {
+		p := &c.Channels.Voice.Providers[i]
+		out = append(out, provider{relay.ChannelVoice, key("voice", i), p.Name, &p.Limit, "twilio", &p.Twilio})
 	}
 	for i := range c.Channels.Email.Providers {
 		p := &c.Channels.Email.Providers[i]

@@ -207,6 +207,7 @@ func (c *Config) Path(p string) string {
 func (c *Config) EnabledChannels() []string {
 	count := map[string]int{
 		relay.ChannelSMS:   len(c.Channels.SMS.Providers),
+		relay.ChannelVoice: len(c.Channels.Voice.Providers),
 		relay.ChannelEmail: len(c.Channels.Email.Providers),
 		relay.ChannelNATS:  len(c.Channels.NATS.Providers),
 	}

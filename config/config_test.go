@@ -113,7 +113,7 @@ func TestLoadExample(t *testing.T) {
 		nats[1].NATS.Password.Reveal() != "nats-password-for-tests" || nats[0].NATS.JetStream.Stream != "RELAY" {
 		t.Errorf("nats providers = %+v", nats)
 	}
-	if got := c.EnabledChannels(); !slices.Equal(got, []string{"sms", "email", "nats"}) {
+	if got := c.EnabledChannels(); !slices.Equal(got, []string{"sms", "voice", "email", "nats"}) {
 		t.Errorf("EnabledChannels() = %v", got)
 	}
 	if c.Level() != slog.LevelInfo || c.Log.Format != "text" {

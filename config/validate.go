@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/oob-relay/relay/channels/twilio"
 	"github.com/oob-relay/relay/relay"
 )
 
@@ -224,6 +225,9 @@ func (c *Config) validateChannels() []error {
 		}
 		p.limit.validate(bad)
 		errs = append(errs, prefixed(p.key+"."+p.sub, p.conf.Validate())...)
+		if tw, ok := p.conf.(*twilio.Config); ok && p.channel == relay.ChannelVoice && tw.From == "" {
+			bad("twilio.from", "is required: calls go out from a number, not a messaging service")
+		}
 	}
 	return errs
 }

@@ -47,7 +47,13 @@ func messageCmd(e *env) *cobra.Command {
 			for _, p := range v.Unreachable {
 				fmt.Fprintf(w, "%s\t-\tunreachable\t0\t-\t-\tno channel to try\n", p)
 			}
-			return w.Flush()
+			if err := w.Flush(); err != nil {
+				return err
+			}
+			for _, a := range v.Acks {
+				fmt.Fprintf(e.stdout, "acknowledged by %s on %s at %s\n", a.Person, a.Channel, a.At.Local().Format(time.TimeOnly))
+			}
+			return nil
 		},
 	}
 	show.Flags().BoolVar(&asJSON, "json", false, "print the API's JSON")

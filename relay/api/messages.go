@@ -53,7 +53,12 @@ func (a *API) getMessage(w http.ResponseWriter, r *http.Request) {
 		a.failErr(w, r, err)
 		return
 	}
+	acks, err := st.Acks(id)
+	if err != nil {
+		a.failErr(w, r, err)
+		return
+	}
 	// The summary is counted from the same read as the list, so the two
 	// always agree.
-	writeJSON(w, http.StatusOK, messageView(m, ds))
+	writeJSON(w, http.StatusOK, messageView(m, ds, acks))
 }

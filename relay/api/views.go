@@ -50,6 +50,15 @@ type MessageView struct {
 	Summary    map[relay.Status]int `json:"summary"`
 	Settled    bool                 `json:"settled"`
 	Deliveries []DeliveryView       `json:"deliveries"`
+	// Acks lists who acknowledged the message, earliest per person.
+	Acks []AckView `json:"acks"`
+}
+
+// AckView is one person's acknowledgement.
+type AckView struct {
+	Person  string    `json:"person"`
+	Channel string    `json:"channel"`
+	At      time.Time `json:"at"`
 }
 
 // RecipientRef names a recipient and the channels they get the message on.
@@ -79,7 +88,7 @@ type DeliveryView struct {
 	SentAt        *time.Time   `json:"sent_at,omitempty"`
 }
 
-func messageView(m *relay.Message, ds []relay.Delivery) MessageView {
+func messageView(m *relay.Message, ds []relay.Delivery, acks []relay.Ack) MessageView {
 	v := MessageView{
 		ID: m.ID, Incident: m.Incident, Text: m.Text, Severity: string(m.Severity), Author: m.Author,
 		To: m.To, Channels: m.Channels, Unreachable: nonNil(m.Unreachable),
@@ -87,6 +96,10 @@ func messageView(m *relay.Message, ds []relay.Delivery) MessageView {
 		Summary: map[relay.Status]int{}, Settled: true,
 		Recipients: make([]RecipientRef, 0, len(m.Recipients)),
 		Deliveries: make([]DeliveryView, 0, len(ds)),
+		Acks:       make([]AckView, 0, len(acks)),
+	}
+	for _, a := range acks {
+		v.Acks = append(v.Acks, AckView{Person: a.Person, Channel: a.Channel, At: a.At})
 	}
 	for _, r := range m.Recipients {
 		v.Recipients = append(v.Recipients, RecipientRef{Person: r.Person.ID, Name: r.Person.Name, Channels: r.Channels})

@@ -122,6 +122,8 @@ func Start(ctx context.Context, opts Options) (st *Stack, err error) {
 		return nil, err
 	}
 	cfg := s.config("dev-1", dir, rosterPath)
+	// The emulator posts receipts and key presses back to the node.
+	cfg.HTTP.PublicURL = "http://" + ln.Addr().String()
 	if err := cfg.Validate(); err != nil {
 		ln.Close()
 		return nil, fmt.Errorf("dev config: %w", err)
@@ -145,6 +147,9 @@ func (s *Stack) config(name, dir, roster string) *config.Config {
 	cfg.Channels.SMS.Providers = []config.SMSProvider{{Name: "twilio-emulator", Twilio: twilio.Config{
 		AccountSID: accountSID, AuthToken: secret.New(authToken), From: fromNumber, APIURL: s.emu.URL(),
 	}}}
+	cfg.Channels.Voice.Providers = []config.VoiceProvider{{Name: "twilio-voice-emulator", Twilio: twilio.Config{
+		AccountSID: accountSID, AuthToken: secret.New(authToken), From: fromNumber, APIURL: s.emu.URL(),
+	}}}
 	cfg.Channels.Email.Providers = []config.EmailProvider{{Name: "smtp-sink", SMTP: email.Config{
 		Address: s.sink.Addr(), TLS: email.TLSStartTLS, From: "relay 알림 <relay@relay.localhost>",
 	}}}
@@ -158,6 +163,9 @@ func (s *Stack) config(name, dir, roster string) *config.Config {
 // TwilioViolations lists the requests and answers the emulator found
 // outside Twilio's OpenAPI description.
 func (s *Stack) TwilioViolations() []string { return s.emu.Violations() }
+
+// Emulator returns the Twilio emulator, for tests to script.
+func (s *Stack) Emulator() *emulator.Emulator { return s.emu }
 
 // Close stops the nodes, then the sinks, and removes a temporary data dir.
 func (s *Stack) Close(ctx context.Context) error {

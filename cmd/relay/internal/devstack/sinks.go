@@ -23,7 +23,7 @@ func (s *Stack) startTwilio(log *slog.Logger, spec *emulator.Spec) error {
 			s.printf("[sms]   %s → %s (%d segment(s), %s)\n         %s", m.From, m.To, m.Segments, m.Encoding, indent(m.Body))
 		},
 		OnCall: func(c emulator.Call) {
-			s.printf("[voice] %s → %s", c.From, c.To)
+			s.printf("[voice] %s → %s (press 1 to acknowledge: the emulator does it for you in tests)", c.From, c.To)
 		},
 	})
 	if err != nil {
@@ -96,6 +96,7 @@ people:
     name: 김민지
     phone: "+821012345678"
     email: minji.kim@example.com
+    channels: [sms, email, voice]
     lang: ko
   - id: lee
     name: 이서준

@@ -21,6 +21,7 @@ import (
 	"github.com/oob-relay/relay/relay"
 	"github.com/oob-relay/relay/relay/api"
 	"github.com/oob-relay/relay/relay/delivery"
+	"github.com/oob-relay/relay/relay/hooks"
 	"github.com/oob-relay/relay/relay/node"
 )
 
@@ -110,6 +111,19 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Server, erro
 		s.abort()
 		return nil, err
 	}
+	var handler http.Handler = h
+	if cfg.HTTP.PublicURL != "" && len(twilioTokens(cfg)) > 0 {
+		hk, err := hooks.New(hooks.Options{Node: n, PublicURL: cfg.HTTP.PublicURL, AuthTokens: twilioTokens(cfg),
+			Logger: log, Registerer: reg})
+		if err != nil {
+			s.abort()
+			return nil, err
+		}
+		mux := http.NewServeMux()
+		mux.Handle("/", h)
+		mux.Handle(node.WebhookPrefix, hk)
+		handler = mux
+	}
 	ln := opts.Listener
 	if ln == nil {
 		ln, err = net.Listen("tcp", cfg.HTTP.Listen)
@@ -120,7 +134,7 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Server, erro
 	}
 	s.URL = "http://" + ln.Addr().String()
 	s.http = &http.Server{
-		Handler:           h,
+		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,

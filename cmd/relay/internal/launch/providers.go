@@ -10,6 +10,7 @@ import (
 	"github.com/oob-relay/relay/config"
 	"github.com/oob-relay/relay/relay"
 	"github.com/oob-relay/relay/relay/delivery"
+	"github.com/oob-relay/relay/relay/secret"
 )
 
 // buildProviders makes a delivery provider of every configured one, in
@@ -30,6 +31,14 @@ func buildProviders(cfg *config.Config, log *slog.Logger, opts Options) ([]deliv
 		closers = append(closers, func() { s.Close() })
 		add(p.Name, relay.ChannelSMS, p.Limit, s)
 	}
+	for _, p := range cfg.Channels.Voice.Providers {
+		s, err := twilio.NewVoice(p.Twilio, twilio.Options{Logger: log.With("provider", p.Name)})
+		if err != nil {
+			return nil, closers, fmt.Errorf("provider %s: %w", p.Name, err)
+		}
+		closers = append(closers, func() { s.Close() })
+		add(p.Name, relay.ChannelVoice, p.Limit, s)
+	}
 	for _, p := range cfg.Channels.Email.Providers {
 		s, err := email.New(p.SMTP, email.Options{Logger: log.With("provider", p.Name), RootCAs: opts.EmailRootCAs})
 		if err != nil {
@@ -46,4 +55,17 @@ func buildProviders(cfg *config.Config, log *slog.Logger, opts Options) ([]deliv
 		add(p.Name, relay.ChannelNATS, p.Limit, s)
 	}
 	return out, closers, nil
+}
+
+// twilioTokens lists the auth tokens of every Twilio account configured,
+// which sign the webhooks Twilio calls.
+func twilioTokens(cfg *config.Config) []secret.String {
+	var out []secret.String
+	for _, p := range cfg.Channels.SMS.Providers {
+		out = append(out, p.Twilio.AuthToken)
+	}
+	for _, p := range cfg.Channels.Voice.Providers {
+		out = append(out, p.Twilio.AuthToken)
+	}
+	return out
 }
