@@ -4,23 +4,16 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	natsserver "github.com/nats-io/nats-server/v2/server"
 	"go.uber.org/goleak"
 
-	"github.com/oob-relay/relay/channels/email/mailsink"
-	"github.com/oob-relay/relay/channels/twilio/emulator"
-	"github.com/oob-relay/relay/channels/twilio/emulator/emulatortest"
 	"github.com/oob-relay/relay/relay"
 	"github.com/oob-relay/relay/relay/client"
 )
@@ -42,10 +35,10 @@ func BenchmarkServeRSS(b *testing.B) {
 	leaks := goleak.IgnoreCurrent()
 	b.Cleanup(func() { goleak.VerifyNone(b, leaks) })
 	dir := b.TempDir()
-	s := benchStartSinks(b)
-	benchWriteRoster(b, dir, benchPeople)
-	cfg, base := benchNodeConfig(b, dir, s)
-	p := benchServe(b, cfg, base)
+	s := startSinks(b)
+	writeRoster(b, dir, benchPeople)
+	cfg, base := nodeConfig(b, dir, s, 0, 0)
+	p := serve(b, cfg, base)
 	status := fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid)
 
 	u, err := url.Parse(base)
@@ -147,137 +140,3 @@ func benchProcStatus(tb testing.TB, path, field string) float64 {
 // benchNodeConfig also differs in leaving the providers without a rate
 // limit, which nodeConfig cannot express: its burst: 10 is refused
 // without a rate.
-
-func benchStartSinks(tb testing.TB) *sinks {
-	tb.Helper()
-	emu := emulatortest.Start(tb, emulator.Options{Accounts: map[string]string{emulatortest.AccountSID: emulatortest.AuthToken}})
-	mail, err := mailsink.Start(mailsink.Options{})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { mail.Close() })
-	ns, err := natsserver.NewServer(&natsserver.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	go ns.Start()
-	if !ns.ReadyForConnections(10 * time.Second) {
-		tb.Fatal("nats server not ready")
-	}
-	tb.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
-	return &sinks{emu: emu, mail: mail, nats: ns}
-}
-
-func benchNodeConfig(tb testing.TB, dir string, s *sinks) (path, url string) {
-	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	cfg := fmt.Sprintf(`node:
-  name: bench-1
-  data_dir: data
-http:
-  listen: %s
-api:
-  tokens:
-    - name: ops-bot
-      role: bot
-      token_env: TEST_RELAY_TOKEN
-roster_file: roster.yaml
-delivery:
-  backoff: {initial: 50ms, max: 500ms}
-channels:
-  sms:
-    providers:
-      - name: twilio-test
-        twilio:
-          account_sid: %s
-          auth_token_env: TEST_TWILIO_TOKEN
-          from: "+15005550006"
-          api_url: %s
-  email:
-    providers:
-      - name: smtp-test
-        smtp:
-          address: %s
-          tls: none
-          from: "relay <relay@example.com>"
-  nats:
-    providers:
-      - name: nats-test
-        nats:
-          urls: [%s]
-`, addr, emulatortest.AccountSID, s.emu.URL(), s.mail.Addr(), s.nats.ClientURL())
-	path = filepath.Join(dir, "relay.yaml")
-	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
-		tb.Fatal(err)
-	}
-	return path, "http://" + addr
-}
-
-func benchServe(tb testing.TB, cfgPath, url string) *proc {
-	tb.Helper()
-	bin, err := exec.LookPath("relay")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	p := &proc{exited: make(chan struct{})}
-	p.cmd = exec.Command(bin, "serve", "--config", cfgPath)
-	p.cmd.Env = append(os.Environ(), "TEST_RELAY_TOKEN="+testToken, "TEST_TWILIO_TOKEN="+emulatortest.AuthToken)
-	p.cmd.Stderr = p
-	p.cmd.Stdout = p
-	if err := p.cmd.Start(); err != nil {
-		tb.Fatal(err)
-	}
-	go func() { p.cmd.Wait(); close(p.exited) }()
-	tb.Cleanup(func() {
-		p.cmd.Process.Kill()
-		<-p.exited
-		if tb.Failed() {
-			tb.Logf("relay serve log:\n%s", p.log())
-		}
-	})
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		resp, err := http.Get(url + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return p
-			}
-		}
-		select {
-		case <-tick.C:
-		case <-p.exited:
-			tb.Fatalf("relay serve exited early:\n%s", p.log())
-		case <-ctx.Done():
-			tb.Fatalf("relay serve not ready at %s:\n%s", url, p.log())
-		}
-	}
-}
-
-func benchWriteRoster(tb testing.TB, dir string, n int) {
-	tb.Helper()
-	var b strings.Builder
-	b.WriteString("people:\n")
-	for i := range n {
-		fmt.Fprintf(&b, "  - id: p%05d\n    name: 직원 %d\n    phone: \"+8210%08d\"\n    email: p%05d@example.com\n", i, i, i, i)
-	}
-	b.WriteString("groups:\n  - id: all\n    members: [")
-	for i := range n {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		fmt.Fprintf(&b, "p%05d", i)
-	}
-	b.WriteString("]\n")
-	if err := os.WriteFile(filepath.Join(dir, "roster.yaml"), []byte(b.String()), 0o600); err != nil {
-		tb.Fatal(err)
-	}
-}

@@ -29,7 +29,7 @@ type sinks struct {
 	nats *natsserver.Server
 }
 
-func startSinks(t *testing.T) *sinks {
+func startSinks(t testing.TB) *sinks {
 	t.Helper()
 	emu := emulatortest.Start(t, emulator.Options{Accounts: map[string]string{emulatortest.AccountSID: emulatortest.AuthToken}})
 	mail, err := mailsink.Start(mailsink.Options{})
@@ -51,7 +51,7 @@ func startSinks(t *testing.T) *sinks {
 
 // nodeConfig writes a config for a node delivering to the sinks and
 // returns its path and the node's API URL.
-func nodeConfig(t *testing.T, dir string, s *sinks, smsRate, emailRate float64) (path, url string) {
+func nodeConfig(t testing.TB, dir string, s *sinks, smsRate, emailRate float64) (path, url string) {
 	t.Helper()
 	addr := freeAddr(t)
 	cfg := fmt.Sprintf(`node:
@@ -129,7 +129,7 @@ func (p *proc) log() string {
 }
 
 // serve starts relay serve and waits until its API is ready.
-func serve(t *testing.T, cfgPath, url string) *proc {
+func serve(t testing.TB, cfgPath, url string) *proc {
 	t.Helper()
 	bin, err := exec.LookPath("relay")
 	if err != nil {
@@ -173,7 +173,7 @@ func serve(t *testing.T, cfgPath, url string) *proc {
 }
 
 // kill ends the process with SIGKILL, as a power cut would.
-func (p *proc) kill(t *testing.T) {
+func (p *proc) kill(t testing.TB) {
 	t.Helper()
 	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
@@ -182,7 +182,7 @@ func (p *proc) kill(t *testing.T) {
 }
 
 // stop ends the process with SIGTERM and waits for a clean exit.
-func (p *proc) stop(t *testing.T) {
+func (p *proc) stop(t testing.TB) {
 	t.Helper()
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
@@ -197,7 +197,7 @@ func (p *proc) stop(t *testing.T) {
 	}
 }
 
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -209,7 +209,7 @@ func freeAddr(t *testing.T) string {
 
 // writeRoster writes a roster of n people, each with a phone and an
 // email, all in group "all".
-func writeRoster(t *testing.T, dir string, n int) {
+func writeRoster(t testing.TB, dir string, n int) {
 	t.Helper()
 	var b strings.Builder
 	b.WriteString("people:\n")
@@ -229,7 +229,7 @@ func writeRoster(t *testing.T, dir string, n int) {
 	}
 }
 
-func waitFor(t *testing.T, ctx context.Context, what string, cond func() bool) {
+func waitFor(t testing.TB, ctx context.Context, what string, cond func() bool) {
 	t.Helper()
 	for !cond() {
 		if ctx.Err() != nil {
