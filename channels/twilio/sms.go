@@ -4,10 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"strconv"
 	"time"
 
@@ -39,13 +37,7 @@ type Options struct {
 // SMS sends text messages through one Twilio account with twilio-go. It
 // is safe for concurrent use.
 type SMS struct {
-	cfg   Config
-	creds *client.Credentials
-	api   *url.URL
-	base  http.RoundTripper
-	owned *http.Transport // closed by Close; nil when the caller gave one
-	log   *slog.Logger
-	now   func() time.Time
+	account
 }
 
 var _ relay.Sender = (*SMS)(nil)
@@ -54,45 +46,11 @@ var _ relay.Sender = (*SMS)(nil)
 // validates. The auth token must already be resolved (see
 // Config.ResolveSecrets).
 func New(cfg Config, opts Options) (*SMS, error) {
-	cfg.SetDefaults()
-	if err := cfg.Validate(); err != nil {
-		return nil, fmt.Errorf("twilio: %w", err)
-	}
-	if cfg.AuthToken.IsZero() {
-		return nil, errors.New("twilio: auth_token: not resolved; call ResolveSecrets first")
-	}
-	api, err := url.Parse(cfg.APIURL)
+	a, err := newAccount(cfg, opts)
 	if err != nil {
-		return nil, fmt.Errorf("twilio: api_url: %w", err) // Validate already checked it
+		return nil, err
 	}
-	s := &SMS{
-		cfg:   cfg,
-		creds: client.NewCredentials(cfg.AccountSID, cfg.AuthToken.Reveal()),
-		api:   api,
-		base:  opts.Transport,
-		log:   opts.Logger,
-		now:   opts.Now,
-	}
-	if s.base == nil {
-		s.owned = http.DefaultTransport.(*http.Transport).Clone()
-		s.base = s.owned
-	}
-	if s.log == nil {
-		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
-	if s.now == nil {
-		s.now = time.Now
-	}
-	return s, nil
-}
-
-// Close releases idle connections of the sender's own transport. The
-// sender must not be used afterwards.
-func (s *SMS) Close() error {
-	if s.owned != nil {
-		s.owned.CloseIdleConnections()
-	}
-	return nil
+	return &SMS{account: a}, nil
 }
 
 // Send makes one attempt to send out's message to its person's phone as

@@ -4,10 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http"
-	"net/url"
 	"time"
 
 	"github.com/twilio/twilio-go/client"
@@ -36,13 +33,7 @@ var callCodeReasons = map[int]relay.Reason{
 // Voice places calls that speak incident messages through one Twilio
 // account with twilio-go. It is safe for concurrent use.
 type Voice struct {
-	cfg   Config
-	creds *client.Credentials
-	api   *url.URL
-	base  http.RoundTripper
-	owned *http.Transport // closed by Close; nil when the caller gave one
-	log   *slog.Logger
-	now   func() time.Time
+	account
 }
 
 var _ relay.Sender = (*Voice)(nil)
@@ -52,48 +43,14 @@ var _ relay.Sender = (*Voice)(nil)
 // From; a messaging service cannot place calls. The auth token must
 // already be resolved (see Config.ResolveSecrets).
 func NewVoice(cfg Config, opts Options) (*Voice, error) {
-	cfg.SetDefaults()
-	if err := cfg.Validate(); err != nil {
-		return nil, fmt.Errorf("twilio: %w", err)
+	a, err := newAccount(cfg, opts)
+	if err != nil {
+		return nil, err
 	}
-	if cfg.From == "" {
+	if a.cfg.From == "" {
 		return nil, errors.New("twilio: from: voice calls need a from number; a messaging_service_sid cannot place calls")
 	}
-	if cfg.AuthToken.IsZero() {
-		return nil, errors.New("twilio: auth_token: not resolved; call ResolveSecrets first")
-	}
-	api, err := url.Parse(cfg.APIURL)
-	if err != nil {
-		return nil, fmt.Errorf("twilio: api_url: %w", err) // Validate already checked it
-	}
-	v := &Voice{
-		cfg:   cfg,
-		creds: client.NewCredentials(cfg.AccountSID, cfg.AuthToken.Reveal()),
-		api:   api,
-		base:  opts.Transport,
-		log:   opts.Logger,
-		now:   opts.Now,
-	}
-	if v.base == nil {
-		v.owned = http.DefaultTransport.(*http.Transport).Clone()
-		v.base = v.owned
-	}
-	if v.log == nil {
-		v.log = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
-	if v.now == nil {
-		v.now = time.Now
-	}
-	return v, nil
-}
-
-// Close releases idle connections of the sender's own transport. The
-// sender must not be used afterwards.
-func (v *Voice) Close() error {
-	if v.owned != nil {
-		v.owned.CloseIdleConnections()
-	}
-	return nil
+	return &Voice{account: a}, nil
 }
 
 // Send makes one attempt to call out's person and speak out's message.
