@@ -134,6 +134,8 @@ type Delivery struct {
 	AttemptTimeout time.Duration `yaml:"attempt_timeout"`
 	Backoff        Backoff       `yaml:"backoff"`
 	Deadlines      Deadlines     `yaml:"deadlines"`
+	Policy         Policies      `yaml:"policy"`
+	Calls          Calls         `yaml:"calls"`
 }
 
 // Backoff spaces the retries of a delivery: the wait starts at Initial and

@@ -174,8 +174,14 @@ channels:
 		AttemptTimeout: 30 * time.Second,
 		Backoff:        Backoff{Initial: time.Second, Max: time.Minute},
 		Deadlines:      Deadlines{Critical: time.Hour, Warning: 4 * time.Hour, Info: 24 * time.Hour},
+		Policy: Policies{
+			Critical: Policy{Mode: relay.ModeAll, UnconfirmedAfter: 2 * time.Minute},
+			Warning:  Policy{Mode: relay.ModeFallback, UnconfirmedAfter: 3 * time.Minute, Channels: []string{"sms", "email", "nats"}},
+			Info:     Policy{Mode: relay.ModeFallback, UnconfirmedAfter: 10 * time.Minute, Channels: []string{"sms", "email", "nats"}},
+		},
+		Calls: Calls{Retries: ptr(DefaultCallRetries), RetryAfter: time.Minute},
 	}
-	if c.Delivery != want {
+	if !reflect.DeepEqual(c.Delivery, want) {
 		t.Errorf("delivery = %+v, want %+v", c.Delivery, want)
 	}
 	if c.Log != (Log{Level: "info", Format: "text"}) {
@@ -206,7 +212,8 @@ func TestSetDefaultsKeepsValues(t *testing.T) {
 		// A long initial wait raises the default cap rather than failing.
 		Backoff:   Backoff{Initial: 2 * time.Minute, Max: 2 * time.Minute},
 		Deadlines: Deadlines{Critical: time.Minute, Warning: -time.Second, Info: 24 * time.Hour}}
-	if c.Delivery != want {
+	c.Delivery.Policy, c.Delivery.Calls = Policies{}, Calls{} // covered above
+	if !reflect.DeepEqual(c.Delivery, want) {
 		t.Errorf("delivery = %+v, want %+v", c.Delivery, want)
 	}
 	if c.Log != (Log{Level: "debug", Format: "json"}) || c.Level() != slog.LevelDebug {
@@ -274,3 +281,5 @@ func TestRole(t *testing.T) {
 		t.Error("Valid() accepts an unknown role or refuses bot")
 	}
 }
+
+func ptr[T any](v T) *T { return &v }

@@ -52,6 +52,8 @@ func (c *Config) SetDefaults() {
 			*dl.v = dl.def
 		}
 	}
+	d.Policy.setDefaults()
+	d.Calls.setDefaults()
 	for _, p := range c.providers() {
 		p.limit.setDefaults()
 		p.conf.SetDefaults()
@@ -200,6 +202,8 @@ func (c *Config) validateDelivery(bad func(key, format string, args ...any)) {
 	positive("delivery.deadlines.critical", d.Deadlines.Critical, "1h")
 	positive("delivery.deadlines.warning", d.Deadlines.Warning, "4h")
 	positive("delivery.deadlines.info", d.Deadlines.Info, "24h")
+	d.Policy.validate(bad)
+	d.Calls.validate(bad)
 }
 
 // validateChannels checks every provider: its name, its limit and its

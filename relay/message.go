@@ -55,11 +55,15 @@ type Message struct {
 	// Broadcasts lists the broadcast channels (NATS) this message goes out on.
 	Broadcasts []string `json:"broadcasts,omitempty"`
 	// Unreachable lists people in the audience with no channel left to try.
-	Unreachable []string  `json:"unreachable,omitempty"`
-	Priority    Priority  `json:"priority,omitempty"`
-	AcceptedAt  time.Time `json:"accepted_at"`
-	AcceptedBy  string    `json:"accepted_by"`
-	Deadline    time.Time `json:"deadline"`
+	Unreachable []string `json:"unreachable,omitempty"`
+	Priority    Priority `json:"priority,omitempty"`
+	// Mode and UnconfirmedAfter are the severity's policy when the message
+	// was accepted; every node follows them, whatever its own config.
+	Mode             Mode          `json:"mode,omitempty"`
+	UnconfirmedAfter time.Duration `json:"unconfirmed_after,omitempty"`
+	AcceptedAt       time.Time     `json:"accepted_at"`
+	AcceptedBy       string        `json:"accepted_by"`
+	Deadline         time.Time     `json:"deadline"`
 	// IdempotencyKey and RequestHash let a retried post find this message.
 	IdempotencyKey string `json:"idempotency_key,omitempty"`
 	RequestHash    string `json:"request_hash,omitempty"`
@@ -118,26 +122,30 @@ type Status string
 // Delivery statuses. A delivery starts pending, is sending while an
 // attempt is under way, goes back to pending (with its last error and the
 // time of its next attempt) after a temporary failure, and ends sent,
-// delivered (the provider confirmed arrival) or failed.
+// delivered (the provider confirmed arrival), failed, or skipped (a
+// fallback channel that was not needed: the person was reached before it
+// was its turn).
 const (
 	StatusPending   Status = "pending"
 	StatusSending   Status = "sending"
 	StatusSent      Status = "sent"
 	StatusDelivered Status = "delivered"
 	StatusFailed    Status = "failed"
+	StatusSkipped   Status = "skipped"
 )
 
 // Statuses lists every status.
-var Statuses = []Status{StatusPending, StatusSending, StatusSent, StatusDelivered, StatusFailed}
+var Statuses = []Status{StatusPending, StatusSending, StatusSent, StatusDelivered, StatusFailed, StatusSkipped}
 
 // Settled reports whether the engine has nothing left to do for a delivery
 // in this status.
 func (s Status) Settled() bool {
-	return s == StatusSent || s == StatusDelivered || s == StatusFailed
+	return s == StatusSent || s.Final()
 }
 
-// Final reports whether no later change can follow.
-func (s Status) Final() bool { return s == StatusDelivered || s == StatusFailed }
+// Final reports whether no later change can follow, short of a reopened
+// round (see DeliveryChange.Round).
+func (s Status) Final() bool { return s == StatusDelivered || s == StatusFailed || s == StatusSkipped }
 
 // class ranks statuses above attempts: a settled delivery is never
 // reopened by a change from an older or concurrent attempt, and a final
@@ -146,7 +154,7 @@ func class(s Status) int {
 	switch s {
 	case StatusSent:
 		return 1
-	case StatusDelivered, StatusFailed:
+	case StatusDelivered, StatusFailed, StatusSkipped:
 		return 2
 	}
 	return 0
@@ -165,7 +173,7 @@ func phase(s Status, attempt int) int {
 		return 1
 	case StatusSent:
 		return 3
-	case StatusDelivered, StatusFailed:
+	case StatusDelivered, StatusFailed, StatusSkipped:
 		return 4
 	}
 	return -1
@@ -182,7 +190,10 @@ type Delivery struct {
 	Priority  Priority `json:"priority,omitempty"`
 	Status    Status   `json:"status"`
 	// Attempts counts attempts started.
-	Attempts   int    `json:"attempts"`
+	Attempts int `json:"attempts"`
+	// Round counts reopenings: a call that was busy or not answered is
+	// reopened for another attempt in a new round.
+	Round      int    `json:"round,omitempty"`
 	Provider   string `json:"provider,omitempty"`
 	ProviderID string `json:"provider_id,omitempty"`
 	Segments   int    `json:"segments,omitempty"`
@@ -194,8 +205,11 @@ type Delivery struct {
 	CreatedAt     time.Time `json:"created_at"`
 	UpdatedAt     time.Time `json:"updated_at"`
 	NextAttemptAt time.Time `json:"next_attempt_at,omitzero"`
-	SentAt        time.Time `json:"sent_at,omitzero"`
-	Deadline      time.Time `json:"deadline"`
+	// StartedAt is when the first attempt began; SentAt when the first
+	// attempt was sent.
+	StartedAt time.Time `json:"started_at,omitzero"`
+	SentAt    time.Time `json:"sent_at,omitzero"`
+	Deadline  time.Time `json:"deadline"`
 
 	// Version is the (attempt, phase, clock, origin) of the change that
 	// set this state; later changes must be greater to apply.
@@ -205,12 +219,13 @@ type Delivery struct {
 	Source Version `json:"source"`
 }
 
-// Version orders the changes of one delivery: by class (open, sent,
-// final), attempt, phase within the attempt, then the clock and origin of
-// the event, which makes it a total order. A change applies only when its
-// version is greater, so replicas that see the same changes in any order
-// agree.
+// Version orders the changes of one delivery: by round, class (open,
+// sent, final), attempt, phase within the attempt, then the clock and
+// origin of the event, which makes it a total order. A change applies only
+// when its version is greater, so replicas that see the same changes in
+// any order agree.
 type Version struct {
+	Round   int    `json:"r,omitempty"`
 	Class   int    `json:"k"`
 	Attempt int    `json:"a"`
 	Phase   int    `json:"p"`
@@ -220,6 +235,9 @@ type Version struct {
 
 // Less reports whether v sorts before w.
 func (v Version) Less(w Version) bool {
+	if v.Round != w.Round {
+		return v.Round < w.Round
+	}
 	if v.Class != w.Class {
 		return v.Class < w.Class
 	}
@@ -237,9 +255,13 @@ func (v Version) Less(w Version) bool {
 
 // DeliveryChange is one recorded step of a delivery.
 type DeliveryChange struct {
-	ID         string    `json:"id"`
-	Status     Status    `json:"status"`
-	Attempt    int       `json:"attempt"`
+	ID      string `json:"id"`
+	Status  Status `json:"status"`
+	Attempt int    `json:"attempt"`
+	// Round is the delivery's round; a change opening a new round (a
+	// pending with the round raised) reopens a final delivery, and every
+	// change of an older round is then ignored.
+	Round      int       `json:"round,omitempty"`
 	Provider   string    `json:"provider,omitempty"`
 	ProviderID string    `json:"provider_id,omitempty"`
 	Segments   int       `json:"segments,omitempty"`
@@ -265,12 +287,16 @@ func (d *Delivery) Apply(c *DeliveryChange, clock uint64, origin string) bool {
 	if c.Status == StatusSent && (d.SentAt.IsZero() || c.At.Before(d.SentAt)) {
 		d.SentAt, changed = c.At, true
 	}
-	v := Version{Class: class(c.Status), Attempt: c.Attempt, Phase: phase(c.Status, c.Attempt), Clock: clock, Origin: origin}
+	if c.Status == StatusSending && (d.StartedAt.IsZero() || c.At.Before(d.StartedAt)) {
+		d.StartedAt, changed = c.At, true
+	}
+	v := Version{Round: c.Round, Class: class(c.Status), Attempt: c.Attempt, Phase: phase(c.Status, c.Attempt), Clock: clock, Origin: origin}
 	if v.Phase < 0 || !d.Version.Less(v) {
 		return changed
 	}
 	d.Version = v
 	d.Status = c.Status
+	d.Round = c.Round
 	d.Provider, d.ProviderID, d.Segments = c.Provider, c.ProviderID, c.Segments
 	d.Error, d.Reason, d.Code = c.Error, c.Reason, c.Code
 	d.Owner = c.Owner

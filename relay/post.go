@@ -107,6 +107,9 @@ type Plan struct {
 	Enabled []string
 	// Deadline gives how long deliveries of a severity are retried.
 	Deadline func(Severity) time.Duration
+	// Policies say how each severity reaches people; nil means
+	// DefaultPolicies.
+	Policies Policies
 	Priority Priority
 	// IdempotencyKey is the client's key, if any.
 	IdempotencyKey string
@@ -124,32 +127,38 @@ func NewMessage(p *Post, roster *Roster, plan Plan) (*Message, error) {
 		}
 		return nil, err
 	}
-	for i, ch := range p.Channels {
-		if !slices.Contains(plan.Enabled, ch) {
-			return nil, &FieldError{fmt.Sprintf("channels[%d]", i), fmt.Sprintf("%q has no provider configured on this node", ch)}
-		}
-	}
-	usable := func(ch string) bool {
-		return slices.Contains(plan.Enabled, ch) && (len(p.Channels) == 0 || slices.Contains(p.Channels, ch))
-	}
 	sev := p.Severity
 	if sev == "" {
 		sev = DefaultSeverity
 	}
+	policy := plan.Policies.For(sev)
+	for i, ch := range p.Channels {
+		if !slices.Contains(plan.Enabled, ch) {
+			return nil, &FieldError{fmt.Sprintf("channels[%d]", i), fmt.Sprintf("%q has no provider configured on this node", ch)}
+		}
+		if !policy.Allows(ch) {
+			return nil, &FieldError{fmt.Sprintf("channels[%d]", i), fmt.Sprintf("%q is not used for %s messages by policy (allowed: %v)", ch, sev, policy.Channels)}
+		}
+	}
+	usable := func(ch string) bool {
+		return slices.Contains(plan.Enabled, ch) && policy.Allows(ch) && (len(p.Channels) == 0 || slices.Contains(p.Channels, ch))
+	}
 	m := &Message{
-		ID:             plan.ID,
-		Incident:       p.Incident,
-		Text:           p.Text,
-		Severity:       sev,
-		Author:         plan.Author,
-		To:             slices.Clone(p.To),
-		Channels:       slices.Clone(p.Channels),
-		Priority:       plan.Priority,
-		AcceptedAt:     plan.Now,
-		AcceptedBy:     plan.Node,
-		Deadline:       plan.Now.Add(plan.Deadline(sev)),
-		IdempotencyKey: plan.IdempotencyKey,
-		RequestHash:    p.Hash(),
+		ID:               plan.ID,
+		Incident:         p.Incident,
+		Text:             p.Text,
+		Severity:         sev,
+		Author:           plan.Author,
+		To:               slices.Clone(p.To),
+		Channels:         slices.Clone(p.Channels),
+		Priority:         plan.Priority,
+		Mode:             policy.Mode,
+		UnconfirmedAfter: policy.UnconfirmedAfter,
+		AcceptedAt:       plan.Now,
+		AcceptedBy:       plan.Node,
+		Deadline:         plan.Now.Add(plan.Deadline(sev)),
+		IdempotencyKey:   plan.IdempotencyKey,
+		RequestHash:      p.Hash(),
 	}
 	for _, person := range people {
 		var chs []string

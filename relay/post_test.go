@@ -106,3 +106,66 @@ func TestNewMessage(t *testing.T) {
 		t.Errorf("unknown group: %v", err)
 	}
 }
+
+func TestNewMessageFollowsPolicy(t *testing.T) {
+	r := &Roster{People: []Person{{ID: "kim", Phone: "+821012345678", Email: "kim@example.com",
+		Channels: []string{ChannelVoice, ChannelSMS, ChannelEmail}}}}
+	plan := Plan{ID: "m1", Author: "bot", Node: "seoul-1", Now: time.Now(),
+		Enabled:  []string{ChannelSMS, ChannelVoice, ChannelEmail},
+		Deadline: func(Severity) time.Duration { return time.Hour }}
+	for _, tc := range []struct {
+		sev      Severity
+		mode     Mode
+		channels string
+	}{
+		// Calls are for critical messages; the rest fall back from
+		// channel to channel.
+		{SeverityCritical, ModeAll, "voice,sms,email"},
+		{SeverityWarning, ModeFallback, "sms,email"},
+		{SeverityInfo, ModeFallback, "sms,email"},
+	} {
+		m, err := NewMessage(&Post{Incident: "x", Text: "t", To: []string{"everyone"}, Severity: tc.sev}, r, plan)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Mode != tc.mode || m.UnconfirmedAfter != DefaultPolicies()[tc.sev].UnconfirmedAfter ||
+			strings.Join(m.Recipients[0].Channels, ",") != tc.channels {
+			t.Errorf("%s: mode %s, unconfirmed after %v, channels %v; want %s on %s", tc.sev, m.Mode,
+				m.UnconfirmedAfter, m.Recipients[0].Channels, tc.mode, tc.channels)
+		}
+	}
+	_, err := NewMessage(&Post{Incident: "x", Text: "t", To: []string{"everyone"}, Severity: SeverityInfo, Channels: []string{"voice"}}, r, plan)
+	var fe *FieldError
+	if !errors.As(err, &fe) || fe.Field != "channels[0]" || !strings.Contains(fe.Message, "not used for info messages by policy") {
+		t.Errorf("a call for an info message: %v", err)
+	}
+	plan.Policies = Policies{SeverityWarning: {Mode: ModeAll, UnconfirmedAfter: time.Minute, Channels: []string{ChannelEmail}}}
+	m, err := NewMessage(&Post{Incident: "x", Text: "t", To: []string{"everyone"}, Severity: SeverityWarning}, r, plan)
+	if err != nil || m.Mode != ModeAll || strings.Join(m.Recipients[0].Channels, ",") != "email" {
+		t.Errorf("configured warning policy: %+v, %v", m, err)
+	}
+}
+
+func TestReopenedRoundOutranksFinalStatus(t *testing.T) {
+	d := &Delivery{ID: "m.voice.kim"}
+	at := time.Now()
+	steps := []DeliveryChange{
+		{Status: StatusSending, Attempt: 1, At: at},
+		{Status: StatusFailed, Attempt: 1, Error: "call busy", At: at},
+		{Status: StatusPending, Round: 1, Attempt: 1, At: at},
+		{Status: StatusSending, Round: 1, Attempt: 2, At: at},
+	}
+	for i := range steps {
+		d.Apply(&steps[i], uint64(i+1), "seoul")
+	}
+	if d.Status != StatusSending || d.Round != 1 || d.Attempts != 2 {
+		t.Fatalf("after reopening: %s round %d attempts %d", d.Status, d.Round, d.Attempts)
+	}
+	// A round-0 change arriving late (replicated from a peer) is ignored.
+	if d.Apply(&DeliveryChange{Status: StatusSent, Attempt: 1, At: at}, 99, "busan") && d.Status != StatusSending {
+		t.Fatalf("a round-0 change applied over round 1: %s", d.Status)
+	}
+	if d.Status != StatusSending {
+		t.Fatalf("status %s, want sending", d.Status)
+	}
+}

@@ -58,7 +58,7 @@ func TestSIGKILLDuringFanOut(t *testing.T) {
 			default:
 			}
 			pctx, pcancel := context.WithTimeout(ctx, 2*time.Second)
-			a, err := c.Post(pctx, &relay.Post{Incident: "idc-fire", Text: fmt.Sprintf("update %d", i), To: []string{"person:p00001"}}, "")
+			a, err := c.Post(pctx, &relay.Post{Incident: "idc-fire", Text: fmt.Sprintf("update %d", i), To: []string{"person:p00001"}, Severity: "critical"}, "")
 			pcancel()
 			if err != nil {
 				continue

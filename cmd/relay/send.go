@@ -158,9 +158,15 @@ func progressLine(v *api.MessageView, bar bool) string {
 
 // outcome reports failed deliveries and sets the exit status.
 func outcome(e *env, v *api.MessageView, acc *api.Accepted) error {
+	reached := map[string]bool{}
+	for _, r := range v.Recipients {
+		reached[r.Person] = r.ReachedBy != ""
+	}
 	failed := 0
 	for _, d := range v.Deliveries {
-		if d.Status == relay.StatusFailed {
+		// A failed channel of someone another channel reached is the
+		// fallback doing its job.
+		if d.Status == relay.StatusFailed && !reached[d.Person] {
 			failed++
 			who := d.Person
 			if who == "" {

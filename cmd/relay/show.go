@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/oob-relay/relay/relay"
+	"github.com/oob-relay/relay/relay/api"
 )
 
 func messageCmd(e *env) *cobra.Command {
@@ -48,6 +49,9 @@ func messageCmd(e *env) *cobra.Command {
 				fmt.Fprintf(w, "%s\t-\tunreachable\t0\t-\t-\tno channel to try\n", p)
 			}
 			if err := w.Flush(); err != nil {
+				return err
+			}
+			if err := printPaths(e, v); err != nil {
 				return err
 			}
 			for _, a := range v.Acks {
@@ -132,4 +136,30 @@ func dash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// printPaths shows the way the message took to each person: their
+// channels in order, each with where it stands.
+func printPaths(e *env, v *api.MessageView) error {
+	if len(v.Recipients) == 0 {
+		return nil
+	}
+	fmt.Fprintf(e.stdout, "\npolicy %s", dash(string(v.Mode)))
+	if v.UnconfirmedAfterSeconds > 0 {
+		fmt.Fprintf(e.stdout, ", unconfirmed after %s", time.Duration(v.UnconfirmedAfterSeconds)*time.Second)
+	}
+	fmt.Fprintln(e.stdout)
+	w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "PERSON\tPATH\tREACHED BY")
+	for _, r := range v.Recipients {
+		steps := make([]string, len(r.Path))
+		for i, st := range r.Path {
+			steps[i] = st.Channel + " " + string(st.Status)
+			if st.Unconfirmed {
+				steps[i] += " (unconfirmed)"
+			}
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\n", r.Person, strings.Join(steps, " → "), dash(r.ReachedBy))
+	}
+	return w.Flush()
 }

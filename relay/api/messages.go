@@ -3,6 +3,7 @@ package api
 import (
 	"errors"
 	"net/http"
+	"time"
 
 	"github.com/oob-relay/relay/relay"
 	"github.com/oob-relay/relay/relay/node"
@@ -60,5 +61,5 @@ func (a *API) getMessage(w http.ResponseWriter, r *http.Request) {
 	}
 	// The summary is counted from the same read as the list, so the two
 	// always agree.
-	writeJSON(w, http.StatusOK, messageView(m, ds, acks))
+	writeJSON(w, http.StatusOK, messageView(m, ds, acks, time.Now()))
 }

@@ -45,6 +45,10 @@ type MessageView struct {
 	AcceptedAt  time.Time      `json:"accepted_at"`
 	AcceptedBy  string         `json:"accepted_by"`
 	Deadline    time.Time      `json:"deadline"`
+	// Mode and UnconfirmedAfterSeconds are the severity's policy when the
+	// message was accepted.
+	Mode                    relay.Mode `json:"mode,omitempty"`
+	UnconfirmedAfterSeconds int64      `json:"unconfirmed_after_seconds,omitempty"`
 	// Summary counts deliveries by status; Settled is true once none is
 	// pending or sending.
 	Summary    map[relay.Status]int `json:"summary"`
@@ -66,6 +70,22 @@ type RecipientRef struct {
 	Person   string   `json:"person"`
 	Name     string   `json:"name,omitempty"`
 	Channels []string `json:"channels"`
+	// Path is the person's deliveries in their channel order: the way the
+	// message took to them.
+	Path []Step `json:"path"`
+	// ReachedBy is the first channel of the path that confirmed the
+	// message (delivered, or sent on a channel without receipts), if any.
+	ReachedBy string `json:"reached_by,omitempty"`
+}
+
+// Step is one channel of a person's path.
+type Step struct {
+	Channel     string       `json:"channel"`
+	Status      relay.Status `json:"status"`
+	Attempts    int          `json:"attempts"`
+	Provider    string       `json:"provider,omitempty"`
+	Unconfirmed bool         `json:"unconfirmed,omitempty"`
+	Error       string       `json:"error,omitempty"`
 }
 
 // DeliveryView is one delivery's state.
@@ -85,14 +105,22 @@ type DeliveryView struct {
 	CreatedAt     time.Time    `json:"created_at"`
 	UpdatedAt     time.Time    `json:"updated_at"`
 	NextAttemptAt *time.Time   `json:"next_attempt_at,omitempty"`
+	StartedAt     *time.Time   `json:"started_at,omitempty"`
 	SentAt        *time.Time   `json:"sent_at,omitempty"`
+	// Round counts the times the delivery was reopened (a busy or
+	// unanswered call called again).
+	Round int `json:"round,omitempty"`
+	// Unconfirmed is true for an SMS or call sent longer ago than the
+	// message's unconfirmed time without a receipt.
+	Unconfirmed bool `json:"unconfirmed,omitempty"`
 }
 
-func messageView(m *relay.Message, ds []relay.Delivery, acks []relay.Ack) MessageView {
+func messageView(m *relay.Message, ds []relay.Delivery, acks []relay.Ack, now time.Time) MessageView {
 	v := MessageView{
 		ID: m.ID, Incident: m.Incident, Text: m.Text, Severity: string(m.Severity), Author: m.Author,
 		To: m.To, Channels: m.Channels, Unreachable: nonNil(m.Unreachable),
 		AcceptedAt: m.AcceptedAt, AcceptedBy: m.AcceptedBy, Deadline: m.Deadline,
+		Mode: m.Mode, UnconfirmedAfterSeconds: int64(m.UnconfirmedAfter / time.Second),
 		Summary: map[relay.Status]int{}, Settled: true,
 		Recipients: make([]RecipientRef, 0, len(m.Recipients)),
 		Deliveries: make([]DeliveryView, 0, len(ds)),
@@ -101,11 +129,15 @@ func messageView(m *relay.Message, ds []relay.Delivery, acks []relay.Ack) Messag
 	for _, a := range acks {
 		v.Acks = append(v.Acks, AckView{Person: a.Person, Channel: a.Channel, At: a.At})
 	}
+	byID := make(map[string]*relay.Delivery, len(ds))
+	for i := range ds {
+		byID[ds[i].ID] = &ds[i]
+	}
 	for _, r := range m.Recipients {
-		v.Recipients = append(v.Recipients, RecipientRef{Person: r.Person.ID, Name: r.Person.Name, Channels: r.Channels})
+		v.Recipients = append(v.Recipients, recipientView(m, &r, byID, now))
 	}
 	for i := range ds {
-		v.Deliveries = append(v.Deliveries, deliveryView(&ds[i]))
+		v.Deliveries = append(v.Deliveries, deliveryView(m, &ds[i], now))
 		v.Summary[ds[i].Status]++
 		if !ds[i].Status.Settled() {
 			v.Settled = false
@@ -114,12 +146,40 @@ func messageView(m *relay.Message, ds []relay.Delivery, acks []relay.Ack) Messag
 	return v
 }
 
-func deliveryView(d *relay.Delivery) DeliveryView {
+func recipientView(m *relay.Message, r *relay.Recipient, byID map[string]*relay.Delivery, now time.Time) RecipientRef {
+	ref := RecipientRef{Person: r.Person.ID, Name: r.Person.Name, Channels: r.Channels, Path: make([]Step, 0, len(r.Channels))}
+	for _, ch := range r.Channels {
+		d, ok := byID[relay.DeliveryID(m.ID, ch, r.Person.ID)]
+		if !ok {
+			ref.Path = append(ref.Path, Step{Channel: ch, Status: relay.StatusPending})
+			continue
+		}
+		ref.Path = append(ref.Path, Step{Channel: ch, Status: d.Status, Attempts: d.Attempts, Provider: d.Provider,
+			Unconfirmed: unconfirmed(m, d, now), Error: d.Error})
+		if ref.ReachedBy == "" && (d.Status == relay.StatusDelivered || (d.Status == relay.StatusSent && !relay.ReportsReceipts(ch))) {
+			ref.ReachedBy = ch
+		}
+	}
+	return ref
+}
+
+// unconfirmed reports whether d is an SMS or call sent without a receipt
+// for longer than the message's unconfirmed time.
+func unconfirmed(m *relay.Message, d *relay.Delivery, now time.Time) bool {
+	return m.UnconfirmedAfter > 0 && d.Status == relay.StatusSent && relay.ReportsReceipts(d.Channel) &&
+		!d.StartedAt.IsZero() && !now.Before(d.StartedAt.Add(m.UnconfirmedAfter))
+}
+
+func deliveryView(m *relay.Message, d *relay.Delivery, now time.Time) DeliveryView {
 	v := DeliveryView{
 		ID: d.ID, Person: d.Person, Channel: d.Channel, Status: d.Status, Attempts: d.Attempts,
 		Provider: d.Provider, ProviderID: d.ProviderID, Segments: d.Segments,
 		Error: d.Error, Reason: d.Reason, Code: d.Code, Node: d.Owner,
-		CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt,
+		CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt, Round: d.Round, Unconfirmed: unconfirmed(m, d, now),
+	}
+	if !d.StartedAt.IsZero() {
+		t := d.StartedAt
+		v.StartedAt = &t
 	}
 	if !d.NextAttemptAt.IsZero() && !d.Status.Settled() {
 		t := d.NextAttemptAt

@@ -40,7 +40,7 @@ func (l *lane) attempt(j *job) {
 		if rcpt.Delivered {
 			status = relay.StatusDelivered
 		}
-		change = relay.DeliveryChange{ID: j.d.ID, Status: status, Attempt: j.attempt, Provider: p.Name,
+		change = relay.DeliveryChange{ID: j.d.ID, Status: status, Round: j.d.Round, Attempt: j.attempt, Provider: p.Name,
 			ProviderID: rcpt.ProviderID, Segments: rcpt.Segments, Owner: e.opts.Node, At: now}
 		e.m.attempts.WithLabelValues(l.channel, p.Name, "ok").Inc()
 		e.m.settled(l.channel, status)
@@ -77,7 +77,7 @@ func (l *lane) attempt(j *job) {
 		}
 		switch {
 		case se.Temporary && retryAt.Before(j.msg.Deadline):
-			change = relay.DeliveryChange{ID: j.d.ID, Status: relay.StatusPending, Attempt: j.attempt,
+			change = relay.DeliveryChange{ID: j.d.ID, Status: relay.StatusPending, Round: j.d.Round, Attempt: j.attempt,
 				Provider: p.Name, Error: se.Error(), Reason: se.Reason, Code: code, Owner: e.opts.Node,
 				At: now, NextAt: retryAt}
 		default:
@@ -90,7 +90,7 @@ func (l *lane) attempt(j *job) {
 }
 
 func failure(d *relay.Delivery, attempt int, provider string, reason relay.Reason, msg, code, node string, at time.Time) relay.DeliveryChange {
-	return relay.DeliveryChange{ID: d.ID, Status: relay.StatusFailed, Attempt: attempt, Provider: provider,
+	return relay.DeliveryChange{ID: d.ID, Status: relay.StatusFailed, Round: d.Round, Attempt: attempt, Provider: provider,
 		Error: msg, Reason: reason, Code: code, Owner: node, At: at}
 }
 

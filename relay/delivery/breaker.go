@@ -90,3 +90,11 @@ func (b *breaker) open() bool {
 	defer b.mu.Unlock()
 	return !b.openTill.IsZero()
 }
+
+// allowed reports, without taking the probe slot, whether allow could
+// let an attempt through at now.
+func (b *breaker) allowed(now time.Time) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.openTill.IsZero() || (!now.Before(b.openTill) && !b.probing)
+}

@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"container/list"
+	"strings"
 	"sync"
 
 	"github.com/oob-relay/relay/relay"
@@ -76,4 +77,17 @@ func (c *messageCache) get(id string) (*cachedMessage, error) {
 		return nil, err
 	}
 	return c.put(m), nil
+}
+
+// priority returns the priority of the message of delivery id when the
+// message is cached, and normal otherwise. It never reads the store, so it
+// is safe on the store's writer goroutine.
+func (c *messageCache) priority(deliveryID string) relay.Priority {
+	msgID, _, _ := strings.Cut(deliveryID, ".")
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if el, ok := c.byID[msgID]; ok {
+		return el.Value.(*cachedMessage).Priority
+	}
+	return relay.PriorityNormal
 }

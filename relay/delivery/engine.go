@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -257,6 +258,10 @@ func (e *Engine) Kick(d *relay.Delivery) { e.enqueue(d) }
 // store's writer goroutine.
 func (e *Engine) observe(events []relay.Event) {
 	for i := range events {
+		e.observeChanges(events[i].Deliveries)
+		if a := events[i].Ack; a != nil && a.Delivery != "" {
+			e.kickNextChannels(a.Delivery, e.msgs.priority(a.Delivery), e.opts.Now())
+		}
 		m := events[i].Message
 		if m == nil {
 			continue
@@ -264,7 +269,7 @@ func (e *Engine) observe(events []relay.Event) {
 		e.msgs.put(m)
 		for _, ref := range m.Deliveries() {
 			if l := e.lanes[ref.Channel]; l != nil {
-				l.q.push(item{id: ref.ID, msgID: m.ID, priority: m.Priority, due: m.AcceptedAt})
+				l.q.push(item{id: ref.ID, msgID: m.ID, priority: m.Priority, due: m.AcceptedAt, fresh: true})
 			}
 		}
 	}
@@ -280,4 +285,33 @@ func (e *Engine) enqueue(d *relay.Delivery) {
 		due = e.opts.Now()
 	}
 	l.q.push(item{id: d.ID, msgID: d.MessageID, priority: d.Priority, due: due})
+}
+
+// observeChanges reacts to recorded delivery changes, this node's or
+// replicated: a delivery reopened for a new round is queued for its next
+// attempt, and a failure moves its person's fallback on.
+func (e *Engine) observeChanges(changes []relay.DeliveryChange) {
+	now := e.opts.Now()
+	for i := range changes {
+		c := &changes[i]
+		switch {
+		case c.Status == relay.StatusFailed, c.Status == relay.StatusDelivered,
+			c.Status == relay.StatusSent && !relay.ReportsReceipts(channelOf(c.ID)):
+			// The person's next channel may start, or is no longer needed.
+			e.kickNextChannels(c.ID, e.msgs.priority(c.ID), now)
+		case c.Status == relay.StatusPending && c.Round > 0 && c.Attempt > 0:
+			l := e.lanes[channelOf(c.ID)]
+			if l != nil {
+				msgID, _, _ := strings.Cut(c.ID, ".")
+				l.q.push(item{id: c.ID, msgID: msgID, priority: e.msgs.priority(c.ID), due: c.NextAt})
+			}
+		}
+	}
+}
+
+// channelOf returns the channel part of a delivery id.
+func channelOf(id string) string {
+	_, rest, _ := strings.Cut(id, ".")
+	ch, _, _ := strings.Cut(rest, ".")
+	return ch
 }

@@ -3,6 +3,7 @@ package delivery
 import (
 	"context"
 	"errors"
+	"math"
 	"sync"
 	"time"
 
@@ -62,7 +63,20 @@ func (l *lane) dispatch() {
 				break more
 			}
 		}
-		items, next := l.q.popDue(l.e.opts.Now(), n)
+		// Behind a rate limit, claim only what the limit lets go now, so
+		// that the highest priority due when a send slot opens takes it.
+		now := l.e.opts.Now()
+		if k, wait := l.capacity(now); k < n {
+			l.release(n - k)
+			n = k
+			if n == 0 {
+				if !sleep(ctx, wait) {
+					return
+				}
+				continue
+			}
+		}
+		items, next := l.q.popDue(now, n)
 		if len(items) == 0 {
 			l.release(n)
 			if !l.wait(ctx, next) {
@@ -113,11 +127,14 @@ func (l *lane) claim(ctx context.Context, items []item) []*job {
 	var changes []relay.DeliveryChange
 	for _, it := range items {
 		d, err := e.store.Delivery(it.id)
+		if errors.Is(err, relay.ErrNotFound) {
+			continue // a fallback kick for a channel the person lacks
+		}
 		if err != nil {
 			e.log.Error("queued delivery cannot be read", "delivery", it.id, "err", err)
 			continue
 		}
-		if d.Status.Settled() || (e.opts.Owns != nil && !e.opts.Owns(d)) {
+		if d.Status.Settled() || (it.fresh && d.Attempts > 0) || (e.opts.Owns != nil && !e.opts.Owns(d)) {
 			continue
 		}
 		msg, err := e.msgs.get(d.MessageID)
@@ -134,10 +151,25 @@ func (l *lane) claim(ctx context.Context, items []item) []*job {
 			e.m.settled(l.channel, relay.StatusFailed)
 			continue
 		}
+		t, err := l.fallbackTurn(d, msg, now)
+		switch {
+		case err != nil:
+			e.log.Error("fallback state of queued delivery cannot be read", "delivery", d.ID, "err", err)
+			l.q.push(item{id: d.ID, msgID: d.MessageID, priority: d.Priority, due: now.Add(time.Second)})
+			continue
+		case t.skip != "":
+			changes = append(changes, relay.DeliveryChange{ID: d.ID, Status: relay.StatusSkipped, Round: d.Round,
+				Attempt: d.Attempts, Error: t.skip, Owner: e.opts.Node, At: now})
+			e.m.settled(l.channel, relay.StatusSkipped)
+			continue
+		case !t.wait.IsZero():
+			l.q.push(item{id: d.ID, msgID: d.MessageID, priority: d.Priority, due: t.wait, fresh: true})
+			continue
+		}
 		p := l.pick(d, now)
 		j := &job{d: *d, msg: msg, attempt: d.Attempts + 1, provider: p}
 		jobs = append(jobs, j)
-		changes = append(changes, relay.DeliveryChange{ID: d.ID, Status: relay.StatusSending,
+		changes = append(changes, relay.DeliveryChange{ID: d.ID, Status: relay.StatusSending, Round: d.Round,
 			Attempt: j.attempt, Provider: p.Name, Owner: e.opts.Node, At: now})
 	}
 	if len(changes) == 0 {
@@ -185,5 +217,48 @@ func (l *lane) work() {
 	for j := range l.jobs {
 		l.attempt(j)
 		l.free <- struct{}{}
+	}
+}
+
+// capacity returns how many attempts the lane's providers let go at now:
+// unlimited when one of them has no rate limit, else the tokens of the
+// richest provider whose breaker lets attempts through. When that is none
+// it also returns how long until one is.
+func (l *lane) capacity(now time.Time) (int, time.Duration) {
+	best, wait := 0, time.Duration(-1)
+	for _, p := range l.providers {
+		if !p.breaker.allowed(now) {
+			continue
+		}
+		lim := p.limiter.Limit()
+		if lim == rate.Inf {
+			return math.MaxInt, 0
+		}
+		tok := p.limiter.TokensAt(now)
+		if tok >= 1 {
+			best = max(best, int(tok))
+			continue
+		}
+		d := time.Duration((1 - tok) / float64(lim) * float64(time.Second))
+		if wait < 0 || d < wait {
+			wait = d
+		}
+	}
+	if best == 0 && wait < 0 {
+		// Every breaker is open: pick takes the attempt anyway.
+		return math.MaxInt, 0
+	}
+	return best, max(wait, time.Millisecond)
+}
+
+// sleep waits d or until ctx ends; it reports whether to go on.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
 	}
 }

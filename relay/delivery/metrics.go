@@ -48,7 +48,7 @@ func newMetrics(reg prometheus.Registerer, providers []Provider) *metrics {
 		for _, r := range relay.Reasons {
 			m.failures.WithLabelValues(p.Channel, p.Name, string(r))
 		}
-		for _, s := range []relay.Status{relay.StatusSent, relay.StatusDelivered, relay.StatusFailed} {
+		for _, s := range []relay.Status{relay.StatusSent, relay.StatusDelivered, relay.StatusFailed, relay.StatusSkipped} {
 			m.outcomes.WithLabelValues(p.Channel, string(s))
 		}
 	}

@@ -147,7 +147,7 @@ func (h *Hooks) status(w http.ResponseWriter, r *http.Request, id string) {
 		return
 	}
 	d, err := h.opts.Node.RecordReceipt(r.Context(), id, node.Receipt{
-		ProviderID: rep.SID, Status: rep.Status, Reason: rep.Reason, Code: rep.Code, Error: rep.Error,
+		ProviderID: rep.SID, Status: rep.Status, Reason: rep.Reason, Code: rep.Code, Error: rep.Error, Temporary: rep.Temporary,
 	})
 	switch {
 	case errors.Is(err, relay.ErrNotFound):

@@ -2,10 +2,12 @@ package hooks_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -141,5 +143,78 @@ func TestDeliveredReceiptAndStale(t *testing.T) {
 	}
 	if w := post(h, node.WebhookPrefix+"nope.sms.kim/status", ok, emulator.Sign(token, publicURL+node.WebhookPrefix+"nope.sms.kim/status", ok)); w.Code != http.StatusNotFound {
 		t.Fatalf("unknown delivery: %d", w.Code)
+	}
+}
+
+// calling answers every call attempt with a new call SID.
+type calling struct{ n atomic.Int32 }
+
+func (c *calling) Send(_ context.Context, out *relay.Outgoing) (relay.Receipt, error) {
+	return relay.Receipt{ProviderID: fmt.Sprintf("CA%032x", c.n.Add(1))}, nil
+}
+
+// A busy call is called again after Calls.RetryAfter, as often as
+// Calls.Retries allows; then the call fails with Twilio's status.
+func TestBusyCallIsCalledAgain(t *testing.T) {
+	calls := &calling{}
+	n, err := node.Open(node.Options{
+		Name: "seoul-1", DataDir: t.TempDir(), PublicURL: publicURL,
+		Providers: []delivery.Provider{{Name: "tw", Channel: relay.ChannelVoice, Sender: calls}},
+		Deadline:  func(relay.Severity) time.Duration { return time.Hour },
+		Calls:     node.Calls{Retries: 1, RetryAfter: 20 * time.Millisecond},
+		Roster:    &relay.Roster{People: []relay.Person{{ID: "kim", Phone: "+821012345678", Channels: []string{relay.ChannelVoice}}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n.Close(context.Background()) })
+	if err := n.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	h, err := hooks.New(hooks.Options{Node: n, PublicURL: publicURL, AuthTokens: []secret.String{secret.New(token)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	acc, err := n.Post(t.Context(), &relay.Post{Incident: "fire", Text: "대피", To: []string{"person:kim"},
+		Severity: relay.SeverityCritical}, node.Author{Name: "bot"}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := relay.DeliveryID(acc.Message.ID, relay.ChannelVoice, "kim")
+	waitFor := func(what string, ok func(*relay.Delivery) bool) *relay.Delivery {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			d, err := n.Store().Delivery(id)
+			if err == nil && ok(d) {
+				return d
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("call never %s: %+v %v", what, d, err)
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+	}
+	busy := func(d *relay.Delivery) {
+		t.Helper()
+		path := node.WebhookPrefix + id + "/status"
+		form := url.Values{"CallSid": {d.ProviderID}, "CallStatus": {"busy"}, "AccountSid": {"AC0123456789abcdef0123456789abcdef"}}
+		if w := post(h, path, form, emulator.Sign(token, publicURL+path, form)); w.Code != http.StatusNoContent {
+			t.Fatalf("busy receipt: %d %s", w.Code, w.Body)
+		}
+	}
+	first := waitFor("placed", func(d *relay.Delivery) bool { return d.Status == relay.StatusSent })
+	busy(first)
+	second := waitFor("placed again", func(d *relay.Delivery) bool { return d.Status == relay.StatusSent && d.Attempts == 2 })
+	if second.Round != 1 || second.ProviderID == first.ProviderID {
+		t.Fatalf("second call: %+v", second)
+	}
+	busy(second)
+	last := waitFor("given up", func(d *relay.Delivery) bool { return d.Status == relay.StatusFailed })
+	if last.Attempts != 2 || last.Reason != relay.ReasonRecipient || !strings.Contains(last.Error, "busy") {
+		t.Fatalf("after the retries: %+v", last)
+	}
+	if got := calls.n.Load(); got != 2 {
+		t.Fatalf("%d calls, want 2", got)
 	}
 }

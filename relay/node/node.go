@@ -26,6 +26,12 @@ type Options struct {
 	Providers []delivery.Provider
 	// Deadline gives how long deliveries of a severity are retried.
 	Deadline func(relay.Severity) time.Duration
+	// Policies say how each severity reaches people; nil means
+	// relay.DefaultPolicies.
+	Policies relay.Policies
+	// Calls says when a busy or unanswered call is made again; the zero
+	// value never calls again.
+	Calls Calls
 	// Workers, AttemptTimeout and Backoff tune the delivery engine; zero
 	// values take its defaults.
 	Workers        int
@@ -40,6 +46,14 @@ type Options struct {
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer
 	Now        func() time.Time
+}
+
+// Calls says what follows a busy or unanswered call.
+type Calls struct {
+	// Retries is how many more calls follow a busy or unanswered one.
+	Retries int
+	// RetryAfter is the wait before the next call.
+	RetryAfter time.Duration
 }
 
 // Node is one running relay node.

@@ -74,6 +74,7 @@ func (n *Node) Post(ctx context.Context, p *relay.Post, author Author, key strin
 		Now:            n.opts.Now().UTC(),
 		Enabled:        n.Channels(),
 		Deadline:       n.opts.Deadline,
+		Policies:       n.opts.Policies,
 		Priority:       prio,
 		IdempotencyKey: key,
 	})

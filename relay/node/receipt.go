@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/oob-relay/relay/relay"
 )
@@ -18,6 +19,10 @@ type Receipt struct {
 	Reason relay.Reason
 	Code   string
 	Error  string
+	// Temporary marks a failure another attempt may well overcome: a
+	// busy or unanswered call. The delivery is reopened for another
+	// round while Options.Calls allows.
+	Temporary bool
 }
 
 // ErrStaleReceipt is returned for a receipt about an attempt other than
@@ -37,9 +42,13 @@ func (n *Node) RecordReceipt(ctx context.Context, deliveryID string, r Receipt) 
 	if d.ProviderID != r.ProviderID {
 		return d, ErrStaleReceipt
 	}
+	now := n.opts.Now().UTC()
 	c := relay.DeliveryChange{
-		ID: d.ID, Status: r.Status, Attempt: d.Attempts, Provider: d.Provider, ProviderID: d.ProviderID,
-		Segments: d.Segments, Error: r.Error, Reason: r.Reason, Code: r.Code, Owner: d.Owner, At: n.opts.Now().UTC(),
+		ID: d.ID, Status: r.Status, Round: d.Round, Attempt: d.Attempts, Provider: d.Provider, ProviderID: d.ProviderID,
+		Segments: d.Segments, Error: r.Error, Reason: r.Reason, Code: r.Code, Owner: d.Owner, At: now,
+	}
+	if n.reopens(d, r, now) {
+		c.Status, c.Round, c.NextAt = relay.StatusPending, d.Round+1, now.Add(n.opts.Calls.RetryAfter)
 	}
 	if _, err := n.store.Append(ctx, relay.Event{Deliveries: []relay.DeliveryChange{c}}); err != nil {
 		return nil, err
@@ -63,4 +72,18 @@ func (n *Node) Acknowledge(ctx context.Context, deliveryID, channel string) (*re
 		return nil, err
 	}
 	return ack, nil
+}
+
+// reopens reports whether a failure receipt reopens its delivery for
+// another call: the call was busy or not answered, calls are left, the
+// deadline leaves room for one, and the person has not answered already.
+func (n *Node) reopens(d *relay.Delivery, r Receipt, now time.Time) bool {
+	if r.Status != relay.StatusFailed || !r.Temporary || d.Channel != relay.ChannelVoice || d.Round >= n.opts.Calls.Retries {
+		return false
+	}
+	if !now.Add(n.opts.Calls.RetryAfter).Before(d.Deadline) {
+		return false
+	}
+	acked, err := n.store.Acked(d.MessageID, d.Person)
+	return err == nil && !acked
 }

@@ -213,3 +213,13 @@ func (s *Store) Acks(msgID string) ([]relay.Ack, error) {
 	})
 	return out, err
 }
+
+// Acked reports whether person has acknowledged message msgID.
+func (s *Store) Acked(msgID, person string) (bool, error) {
+	found := false
+	err := s.db.View(func(tx *bolt.Tx) error {
+		found = tx.Bucket(bucketAcks).Get(ackKey(msgID, person)) != nil
+		return nil
+	})
+	return found, err
+}

@@ -81,6 +81,8 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Server, erro
 		DataDir:        cfg.Path(cfg.Node.DataDir),
 		Providers:      providers,
 		Deadline:       cfg.Delivery.Deadlines.For,
+		Policies:       cfg.Delivery.Policy.Relay(),
+		Calls:          node.Calls{Retries: *cfg.Delivery.Calls.Retries, RetryAfter: cfg.Delivery.Calls.RetryAfter},
 		Workers:        cfg.Delivery.Workers,
 		AttemptTimeout: cfg.Delivery.AttemptTimeout,
 		Backoff:        delivery.Backoff{Initial: cfg.Delivery.Backoff.Initial, Max: cfg.Delivery.Backoff.Max},
