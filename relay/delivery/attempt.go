@@ -75,6 +75,17 @@ func (l *lane) attempt(j *job) {
 				retryAt = now
 			}
 		}
+		if se.Temporary && !retryAt.Before(j.msg.Deadline) {
+			// The backoff overshoots the deadline: one last attempt, early
+			// enough to finish before it, beats giving up.
+			last := j.msg.Deadline.Add(-e.opts.AttemptTimeout)
+			if se.RetryAfter > 0 {
+				last = later(last, now.Add(se.RetryAfter))
+			}
+			if last.After(now.Add(e.opts.Backoff.Initial/2)) && last.Before(j.msg.Deadline) {
+				retryAt = last
+			}
+		}
 		switch {
 		case se.Temporary && retryAt.Before(j.msg.Deadline):
 			change = relay.DeliveryChange{ID: j.d.ID, Status: relay.StatusPending, Round: j.d.Round, Attempt: j.attempt,

@@ -46,11 +46,11 @@ func TestFallbackMovesOnWhenAChannelFails(t *testing.T) {
 	r := fallbackRig(t, sms, email)
 	start := time.Now()
 	r.post(fallbackMessage("M1", time.Hour))
-	r.settle("M1", 5*time.Second)
-	if d := r.delivery("M1.sms.kim"); d.Status != relay.StatusFailed {
+	got := r.settled("M1")
+	if d := got["M1.sms.kim"]; d.Status != relay.StatusFailed {
 		t.Fatalf("sms = %s, want failed", d.Status)
 	}
-	e := r.delivery("M1.email.kim")
+	e := got["M1.email.kim"]
 	if e.Status != relay.StatusSent || email.count("M1.email.kim") != 1 {
 		t.Fatalf("email = %s after %d sends, want sent once", e.Status, email.count("M1.email.kim"))
 	}
@@ -65,8 +65,9 @@ func TestFallbackWaitsForAnUnconfirmedChannel(t *testing.T) {
 	sms, email := newScripted(nil), newScripted(nil) // the SMS is sent; no receipt ever comes
 	r := fallbackRig(t, sms, email)
 	r.post(fallbackMessage("M1", 300*time.Millisecond))
-	r.settle("M1", 5*time.Second)
-	s, e := r.delivery("M1.sms.kim"), r.delivery("M1.email.kim")
+	// Read the state settle saw: one read of the store, not two.
+	got := r.settled("M1")
+	s, e := got["M1.sms.kim"], got["M1.email.kim"]
 	if s.Status != relay.StatusSent || e.Status != relay.StatusSent {
 		t.Fatalf("sms %s, email %s; want both sent", s.Status, e.Status)
 	}
@@ -98,8 +99,7 @@ func TestFallbackSkipsWhatIsNotNeeded(t *testing.T) {
 			r.eventually(func() bool { return r.delivery("M1.sms.kim").Status == relay.StatusSent })
 			tc.reach(r)
 			// Settles long before the hour of unconfirmed time.
-			r.settle("M1", 5*time.Second)
-			e := r.delivery("M1.email.kim")
+			e := r.settled("M1")["M1.email.kim"]
 			if e.Status != relay.StatusSkipped || e.Error != tc.why || e.Attempts != 0 {
 				t.Fatalf("email = %s (%q) after %d attempts, want skipped: %s", e.Status, e.Error, e.Attempts, tc.why)
 			}
@@ -199,4 +199,16 @@ func (r *rig) eventually(cond func() bool) {
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
+}
+
+// settled waits until every delivery of msgID is settled and returns them
+// by id, as one read of the store saw them.
+func (r *rig) settled(msgID string) map[string]*relay.Delivery {
+	r.t.Helper()
+	ds := r.settle(msgID, 5*time.Second)
+	out := make(map[string]*relay.Delivery, len(ds))
+	for i := range ds {
+		out[ds[i].ID] = &ds[i]
+	}
+	return out
 }

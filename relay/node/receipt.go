@@ -39,12 +39,16 @@ func (n *Node) RecordReceipt(ctx context.Context, deliveryID string, r Receipt) 
 	if err != nil {
 		return nil, err
 	}
-	if d.ProviderID != r.ProviderID {
+	// A receipt can outrun the record of its attempt's result, which is
+	// written just after the attempt: while the delivery is still sending
+	// with no provider id, the receipt is for the attempt under way.
+	early := d.Status == relay.StatusSending && d.ProviderID == "" && r.ProviderID != ""
+	if d.ProviderID != r.ProviderID && !early {
 		return d, ErrStaleReceipt
 	}
 	now := n.opts.Now().UTC()
 	c := relay.DeliveryChange{
-		ID: d.ID, Status: r.Status, Round: d.Round, Attempt: d.Attempts, Provider: d.Provider, ProviderID: d.ProviderID,
+		ID: d.ID, Status: r.Status, Round: d.Round, Attempt: d.Attempts, Provider: d.Provider, ProviderID: r.ProviderID,
 		Segments: d.Segments, Error: r.Error, Reason: r.Reason, Code: r.Code, Owner: d.Owner, At: now,
 	}
 	if n.reopens(d, r, now) {
