@@ -63,7 +63,9 @@ type Config struct {
 	RosterFile string   `yaml:"roster_file"`
 	Delivery   Delivery `yaml:"delivery"`
 	Channels   Channels `yaml:"channels"`
-	Log        Log      `yaml:"log"`
+	// Cluster, when present, makes the node a member of a cluster.
+	Cluster *Cluster `yaml:"cluster"`
+	Log     Log      `yaml:"log"`
 	// Dir is the folder relative paths resolve against: the folder of the
 	// config file. Load sets it; it is never read from YAML.
 	Dir string `yaml:"-"`

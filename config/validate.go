@@ -52,6 +52,9 @@ func (c *Config) SetDefaults() {
 			*dl.v = dl.def
 		}
 	}
+	if c.Cluster != nil {
+		c.Cluster.setDefaults(d.AttemptTimeout)
+	}
 	d.Policy.setDefaults()
 	d.Calls.setDefaults()
 	for _, p := range c.providers() {
@@ -91,6 +94,9 @@ func (c *Config) Validate() error {
 	c.validateTokens(bad)
 	c.validateDelivery(bad)
 	errs = append(errs, c.validateChannels()...)
+	if c.Cluster != nil {
+		errs = append(errs, c.Cluster.validate(bad)...)
+	}
 	if _, ok := logLevels[c.Log.Level]; !ok {
 		bad("log.level", "unknown level %q (known: debug, info, warn, error)", c.Log.Level)
 	}

@@ -28,13 +28,18 @@ func (a *API) postMessage(w http.ResponseWriter, r *http.Request) {
 	}
 	m := acc.Message
 	w.Header().Set("Location", "/v1/messages/"+m.ID)
+	if acc.OnlyCopy {
+		w.Header().Set("Relay-Only-Copy", "true")
+	}
 	if acc.Replayed {
 		w.Header().Set("Idempotent-Replayed", "true")
 	} else {
 		a.log.Info("message accepted", "id", m.ID, "incident", m.Incident, "author", m.Author,
 			"severity", m.Severity, "recipients", len(m.Recipients), "unreachable", len(m.Unreachable))
 	}
-	writeJSON(w, http.StatusAccepted, acceptedView(m))
+	v := acceptedView(m)
+	v.Copies, v.OnlyCopy = acc.Copies, acc.OnlyCopy
+	writeJSON(w, http.StatusAccepted, v)
 }
 
 func (a *API) getMessage(w http.ResponseWriter, r *http.Request) {

@@ -20,6 +20,11 @@ type Accepted struct {
 	AcceptedAt  time.Time `json:"accepted_at"`
 	AcceptedBy  string    `json:"accepted_by"`
 	Deadline    time.Time `json:"deadline"`
+	// Copies counts the nodes holding the message on disk when it was
+	// accepted; OnlyCopy is true when that was this node alone. Both are
+	// left out of a replayed answer.
+	Copies   int  `json:"copies,omitempty"`
+	OnlyCopy bool `json:"only_copy,omitempty"`
 }
 
 func acceptedView(m *relay.Message) Accepted {

@@ -165,7 +165,7 @@ func New(opts Options) (*Engine, error) {
 				slots *= claimAhead
 			}
 			l = &lane{e: e, channel: p.Channel, q: newQueue(), free: make(chan struct{}, slots),
-				jobs: make(chan *job, slots), results: make(chan outcome, maxOutcomes)}
+				jobs: make(chan *job, slots), results: make(chan outcome, maxOutcomes), inflight: map[string]bool{}}
 			for range slots {
 				l.free <- struct{}{}
 			}

@@ -22,6 +22,28 @@ type lane struct {
 	free      chan struct{} // one token per idle worker
 	jobs      chan *job
 	results   chan outcome // attempt results for the recorder
+
+	// inflight holds the deliveries claimed here whose result is not yet
+	// recorded: a second queue entry for one (a kick from a membership
+	// change) must not claim it again.
+	mu       sync.Mutex
+	inflight map[string]bool
+}
+
+func (l *lane) busy(id string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.inflight[id]
+}
+
+func (l *lane) setBusy(id string, busy bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if busy {
+		l.inflight[id] = true
+	} else {
+		delete(l.inflight, id)
+	}
 }
 
 type provider struct {
@@ -134,7 +156,7 @@ func (l *lane) claim(ctx context.Context, items []item) []*job {
 			e.log.Error("queued delivery cannot be read", "delivery", it.id, "err", err)
 			continue
 		}
-		if d.Status.Settled() || (it.fresh && d.Attempts > 0) || (e.opts.Owns != nil && !e.opts.Owns(d)) {
+		if d.Status.Settled() || (it.fresh && d.Attempts > 0) || l.busy(d.ID) || (e.opts.Owns != nil && !e.opts.Owns(d)) {
 			continue
 		}
 		msg, err := e.msgs.get(d.MessageID)
@@ -183,6 +205,9 @@ func (l *lane) claim(ctx context.Context, items []item) []*job {
 			l.q.push(item{id: j.d.ID, msgID: j.d.MessageID, priority: j.d.Priority, due: now.Add(time.Second)})
 		}
 		return nil
+	}
+	for _, j := range jobs {
+		l.setBusy(j.d.ID, true)
 	}
 	return jobs
 }

@@ -48,6 +48,9 @@ func (l *lane) record() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		_, err := l.e.store.Append(ctx, relay.Event{Deliveries: changes})
 		cancel()
+		for _, o := range batch {
+			l.setBusy(o.d.ID, false)
+		}
 		if err != nil {
 			// The claims stand: a restart re-sends them (a bounded duplicate).
 			l.e.log.Error("recording attempts failed", "channel", l.channel, "attempts", len(batch), "err", err)

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/oob-relay/relay/relay"
+	"github.com/oob-relay/relay/relay/cluster"
 	"github.com/oob-relay/relay/relay/delivery"
 	"github.com/oob-relay/relay/relay/store"
 )
@@ -42,7 +44,19 @@ type Options struct {
 	PublicURL string
 	// Roster, when set, is applied at start if it differs from the stored
 	// roster: the roster file an operator keeps beside the config.
-	Roster     *relay.Roster
+	Roster *relay.Roster
+	// Copies is how many peers must hold a new message before Post
+	// returns, while peers are alive. Zero means 1.
+	Copies int
+	// CopyTimeout bounds the wait for those copies; after it the message
+	// is accepted with fewer. Zero means 2 s.
+	CopyTimeout time.Duration
+	// ReconcileTimeout bounds the wait at Start for catching up with the
+	// peers before delivering. Zero means 10 s.
+	ReconcileTimeout time.Duration
+	// Lease is how long a claim keeps a delivery with its node while the
+	// node is alive. Zero means the attempt timeout plus 10 s.
+	Lease      time.Duration
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer
 	Now        func() time.Time
@@ -62,6 +76,9 @@ type Node struct {
 	log    *slog.Logger
 	store  *store.Store
 	engine *delivery.Engine
+	repl   *cluster.Replicator
+	owners *cluster.Ownership
+	mesh   *mesh
 
 	// keyed serialises posts that share an idempotency key, so that two
 	// concurrent retries on one node accept one message.
@@ -89,11 +106,30 @@ func Open(opts Options) (*Node, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.Copies <= 0 {
+		opts.Copies = 1
+	}
+	if opts.CopyTimeout <= 0 {
+		opts.CopyTimeout = 2 * time.Second
+	}
+	if opts.ReconcileTimeout <= 0 {
+		opts.ReconcileTimeout = 10 * time.Second
+	}
+	if opts.Lease <= 0 {
+		opts.Lease = cmp.Or(opts.AttemptTimeout, 30*time.Second) + 10*time.Second
+	}
 	st, err := store.Open(store.Options{Dir: opts.DataDir, Node: opts.Name, Logger: opts.Logger, Registerer: opts.Registerer})
 	if err != nil {
 		return nil, err
 	}
+	repl, err := cluster.New(cluster.Options{Store: st, Logger: opts.Logger, Registerer: opts.Registerer, Now: opts.Now})
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	owners := cluster.NewOwnership(opts.Name, opts.Lease, opts.Now)
 	eng, err := delivery.New(delivery.Options{
+		Owns:           owners.Owns,
 		Store:          st,
 		Node:           opts.Name,
 		Providers:      opts.Providers,
@@ -109,7 +145,9 @@ func Open(opts Options) (*Node, error) {
 		st.Close()
 		return nil, err
 	}
-	return &Node{opts: opts, log: opts.Logger, store: st, engine: eng}, nil
+	n := &Node{opts: opts, log: opts.Logger, store: st, engine: eng, repl: repl, owners: owners}
+	n.mesh = newMesh(n)
+	return n, nil
 }
 
 // Start applies the configured roster if it changed and starts delivering,
@@ -127,14 +165,23 @@ func (n *Node) Start(ctx context.Context) error {
 			n.log.Info("roster file applied", "people", len(n.opts.Roster.People), "groups", len(n.opts.Roster.Groups))
 		}
 	}
-	return n.engine.Start()
+	n.reconcile(ctx)
+	if err := n.engine.Start(); err != nil {
+		return err
+	}
+	n.mesh.start()
+	return nil
 }
 
 // Close stops delivering, waiting for attempts in flight until ctx is done,
 // and closes the store. Attempts cut short are made again after a restart.
 func (n *Node) Close(ctx context.Context) error {
 	n.closeOnce.Do(func() {
-		n.closeErr = errors.Join(n.engine.Stop(ctx), n.store.Close())
+		err := n.engine.Stop(ctx)
+		n.mesh.stop()
+		n.flush(ctx)
+		n.repl.Close()
+		n.closeErr = errors.Join(err, n.store.Close())
 	})
 	return n.closeErr
 }

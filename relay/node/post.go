@@ -27,6 +27,13 @@ type Accepted struct {
 	Message *relay.Message
 	// Replayed is true when an idempotency key found an earlier message.
 	Replayed bool
+	// Copies counts the nodes that held the message on disk when Post
+	// returned, this one included; zero for a replay, whose copies were
+	// counted when it was first accepted.
+	Copies int
+	// OnlyCopy is true when no peer held the message yet: no peer was
+	// alive, or none answered within CopyTimeout.
+	OnlyCopy bool
 }
 
 // Post validates p, resolves its audience against the current roster and
@@ -81,10 +88,26 @@ func (n *Node) Post(ctx context.Context, p *relay.Post, author Author, key strin
 	if err != nil {
 		return nil, err
 	}
-	if _, err := n.store.Append(ctx, relay.Event{Message: m}); err != nil {
+	evs, err := n.store.Append(ctx, relay.Event{Message: m})
+	if err != nil {
 		return nil, err
 	}
-	return &Accepted{Message: m}, nil
+	copies := n.waitCopies(ctx, evs[0].Seq)
+	return &Accepted{Message: m, Copies: 1 + copies, OnlyCopy: copies == 0}, nil
+}
+
+// waitCopies waits, bounded by CopyTimeout, until Options.Copies peers hold
+// this node's event seq, and returns how many do. With no live peer it
+// returns 0 at once: a lone node still accepts.
+func (n *Node) waitCopies(ctx context.Context, seq uint64) int {
+	ctx, cancel := context.WithTimeout(ctx, n.opts.CopyTimeout)
+	defer cancel()
+	copies, err := n.repl.WaitCopies(ctx, seq, n.opts.Copies)
+	if err != nil && copies < n.opts.Copies {
+		n.log.Warn("message accepted with fewer peer copies than asked", "copies", copies, "want", n.opts.Copies,
+			"waited", n.opts.CopyTimeout)
+	}
+	return copies
 }
 
 func stripe(id string) int {

@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/oob-relay/relay/config"
+	"github.com/oob-relay/relay/gossip"
 	"github.com/oob-relay/relay/relay"
 	"github.com/oob-relay/relay/relay/api"
 	"github.com/oob-relay/relay/relay/delivery"
@@ -31,6 +32,8 @@ type Options struct {
 	// Listener, when set, is served instead of listening on the config's
 	// address (tests and relay dev pass one bound to a free port).
 	Listener net.Listener
+	// Dev lets the cluster run without gossip keys and label.
+	Dev bool
 	// EmailRootCAs, when set, is trusted by every email provider instead
 	// of its ca_file (relay dev's SMTP sink has a generated certificate).
 	EmailRootCAs *x509.CertPool
@@ -47,6 +50,7 @@ type Server struct {
 	http    *http.Server
 	served  chan error
 	closers []func()
+	members *gossip.Membership
 }
 
 // Start builds and starts the node cfg describes. cfg must have been
@@ -76,30 +80,34 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Server, erro
 		s.closeProviders()
 		return nil, err
 	}
+	var cl config.Cluster
+	if cfg.Cluster != nil {
+		cl = *cfg.Cluster
+	}
 	n, err := node.Open(node.Options{
-		Name:           cfg.Node.Name,
-		DataDir:        cfg.Path(cfg.Node.DataDir),
-		Providers:      providers,
-		Deadline:       cfg.Delivery.Deadlines.For,
-		Policies:       cfg.Delivery.Policy.Relay(),
-		Calls:          node.Calls{Retries: *cfg.Delivery.Calls.Retries, RetryAfter: cfg.Delivery.Calls.RetryAfter},
-		Workers:        cfg.Delivery.Workers,
-		AttemptTimeout: cfg.Delivery.AttemptTimeout,
-		Backoff:        delivery.Backoff{Initial: cfg.Delivery.Backoff.Initial, Max: cfg.Delivery.Backoff.Max},
-		Roster:         roster,
-		PublicURL:      cfg.HTTP.PublicURL,
-		Logger:         log,
-		Registerer:     reg,
+		Copies:           cl.Copies,
+		CopyTimeout:      cl.CopyTimeout,
+		ReconcileTimeout: cl.ReconcileTimeout,
+		Lease:            cl.Lease,
+		Name:             cfg.Node.Name,
+		DataDir:          cfg.Path(cfg.Node.DataDir),
+		Providers:        providers,
+		Deadline:         cfg.Delivery.Deadlines.For,
+		Policies:         cfg.Delivery.Policy.Relay(),
+		Calls:            node.Calls{Retries: *cfg.Delivery.Calls.Retries, RetryAfter: cfg.Delivery.Calls.RetryAfter},
+		Workers:          cfg.Delivery.Workers,
+		AttemptTimeout:   cfg.Delivery.AttemptTimeout,
+		Backoff:          delivery.Backoff{Initial: cfg.Delivery.Backoff.Initial, Max: cfg.Delivery.Backoff.Max},
+		Roster:           roster,
+		PublicURL:        cfg.HTTP.PublicURL,
+		Logger:           log,
+		Registerer:       reg,
 	})
 	if err != nil {
 		s.closeProviders()
 		return nil, err
 	}
 	s.Node = n
-	if err := n.Start(ctx); err != nil {
-		s.abort()
-		return nil, err
-	}
 
 	tokens := make([]api.Token, 0, len(cfg.API.Tokens))
 	for _, t := range cfg.API.Tokens {
@@ -108,6 +116,14 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Server, erro
 	h, err := api.New(api.Options{
 		Node: n, Tokens: tokens, MaxBodyBytes: cfg.HTTP.MaxBodyBytes,
 		Gatherer: reg, Registerer: reg, Logger: log,
+		Ready: func() error {
+			select {
+			case <-n.Ready():
+				return nil
+			default:
+				return errors.New("catching up with the cluster")
+			}
+		},
 	})
 	if err != nil {
 		s.abort()
@@ -145,6 +161,16 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Server, erro
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	go func() { s.served <- s.http.Serve(ln) }()
+	if cfg.Cluster != nil {
+		if err := s.join(ctx, cfg, opts, reg); err != nil {
+			s.abort()
+			return nil, err
+		}
+	}
+	if err := n.Start(ctx); err != nil {
+		s.abort()
+		return nil, err
+	}
 	if len(n.Channels()) == 0 {
 		log.Warn("no channel provider is configured: this node accepts messages but cannot deliver them")
 	}
@@ -163,6 +189,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		err = nil
 	}
 	err = errors.Join(err, s.Node.Close(ctx))
+	s.leave()
 	s.closeProviders()
 	s.log.Info("node stopped")
 	return err
@@ -171,7 +198,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 func (s *Server) abort() {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	if s.http != nil {
+		s.http.Close()
+	}
 	s.Node.Close(ctx)
+	s.leave()
 	s.closeProviders()
 }
 

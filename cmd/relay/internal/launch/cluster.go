@@ -1,0 +1,48 @@
+package launch
+
+import (
+	"context"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/oob-relay/relay/config"
+	"github.com/oob-relay/relay/gossip"
+)
+
+// join starts the node's gossip membership and attaches the node to it.
+func (s *Server) join(ctx context.Context, cfg *config.Config, opts Options, reg prometheus.Registerer) error {
+	n := s.Node
+	ms, err := gossip.New(gossip.Options{
+		Name: cfg.Node.Name, Config: cfg.Cluster.Config, Dev: opts.Dev, Meta: gossip.NodeMeta{API: s.URL}.Encode(),
+		Logger: s.log, Registerer: reg,
+		OnMessage:  n.Replicator().OnMessage,
+		LocalState: n.Replicator().LocalState,
+		MergeState: n.Replicator().MergeState,
+		OnChange:   n.MembershipChanged,
+	})
+	if err != nil {
+		return err
+	}
+	n.Attach(ms.Cluster())
+	if err := ms.Start(ctx); err != nil {
+		return err
+	}
+	s.members = ms
+	n.MembershipChanged()
+	s.log.Info("cluster membership started", "gossip", ms.LocalAddr(), "members", ms.Alive())
+	return nil
+}
+
+// leave tells the cluster this node is going, so the others take its
+// deliveries over at once rather than after failure detection.
+func (s *Server) leave() {
+	if s.members == nil {
+		return
+	}
+	if err := s.members.Leave(3 * time.Second); err != nil {
+		s.log.Warn("leaving the cluster", "err", err)
+	}
+	s.members.Shutdown()
+	s.members = nil
+}

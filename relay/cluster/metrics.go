@@ -1,0 +1,38 @@
+package cluster
+
+import "github.com/prometheus/client_golang/prometheus"
+
+type metrics struct {
+	pushes         *prometheus.CounterVec
+	pushedEvents   prometheus.Counter
+	mergedEvents   prometheus.Counter
+	repairedEvents prometheus.Counter
+	refused        prometheus.Counter
+}
+
+func newMetrics(reg prometheus.Registerer, r *Replicator) *metrics {
+	m := &metrics{
+		pushes: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "relay_cluster_pushes_total",
+			Help: "Pushes of this node's events to peers, by result."}, []string{"result"}),
+		pushedEvents: prometheus.NewCounter(prometheus.CounterOpts{Name: "relay_cluster_pushed_events_total",
+			Help: "Events of this node pushed to peers."}),
+		mergedEvents: prometheus.NewCounter(prometheus.CounterOpts{Name: "relay_cluster_merged_events_total",
+			Help: "Events from peers that were new here."}),
+		repairedEvents: prometheus.NewCounter(prometheus.CounterOpts{Name: "relay_cluster_antientropy_events_total",
+			Help: "Events sent to peers that lacked them, found by anti-entropy."}),
+		refused: prometheus.NewCounter(prometheus.CounterOpts{Name: "relay_cluster_refused_messages_total",
+			Help: "Cluster messages refused as malformed."}),
+	}
+	lag := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "relay_cluster_replication_lag_events",
+		Help: "The most events of this node any live peer has not confirmed."}, func() float64 {
+		worst := uint64(0)
+		for _, p := range r.Peers() {
+			worst = max(worst, p.Behind)
+		}
+		return float64(worst)
+	})
+	peers := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "relay_cluster_peers",
+		Help: "Live peers this node replicates to."}, func() float64 { return float64(len(r.Peers())) })
+	reg.MustRegister(m.pushes, m.pushedEvents, m.mergedEvents, m.repairedEvents, m.refused, lag, peers)
+	return m
+}
