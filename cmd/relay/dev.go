@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"log/slog"
@@ -39,7 +40,11 @@ func devCmd(e *env) *cobra.Command {
 			fmt.Fprintf(e.stdout, "  export RELAY_ADDR=%s\n", strings.Join(st.URLs, ","))
 			fmt.Fprintf(e.stdout, "  export RELAY_TOKEN=%s\n", st.Token)
 			fmt.Fprintf(e.stdout, "  go run ./cmd/relay send --incident db-outage --severity critical --to group:oncall \"DB 장애: 결제 지연, 확인 중\"\n\n")
+			fmt.Fprintf(e.stdout, "Nodes %s form a cluster; any of them accepts. Type \"stop dev-2\" to stop a node\n", strings.Join(st.Names(), ", "))
+			fmt.Fprintf(e.stdout, "(the others take over its deliveries), \"start dev-2\" to bring it back, and watch\n")
+			fmt.Fprintf(e.stdout, "with: go run ./cmd/relay status\n\n")
 			fmt.Fprintf(e.stdout, "Messages the built-in sinks receive appear below. Ctrl-C stops.\n\n")
+			go devConsole(cmd.Context(), e, st)
 			<-cmd.Context().Done()
 			ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 			defer cancel()
@@ -50,4 +55,30 @@ func devCmd(e *env) *cobra.Command {
 	cmd.Flags().StringVar(&httpAddr, "http", "", "API listen address (default 127.0.0.1:8080, or a free port when taken)")
 	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "log the node's work, not only warnings")
 	return cmd
+}
+
+// devConsole reads "stop NODE" and "start NODE" lines from stdin.
+func devConsole(ctx context.Context, e *env, st *devstack.Stack) {
+	sc := bufio.NewScanner(e.stdin)
+	for sc.Scan() {
+		verb, name, _ := strings.Cut(strings.TrimSpace(sc.Text()), " ")
+		var err error
+		switch verb {
+		case "stop":
+			c, cancel := context.WithTimeout(ctx, shutdownGrace)
+			err = st.StopNode(c, name)
+			cancel()
+		case "start":
+			err = st.StartNode(ctx, name)
+		case "":
+			continue
+		default:
+			err = fmt.Errorf("unknown command %q: type stop NODE or start NODE", verb)
+		}
+		if err != nil {
+			fmt.Fprintf(e.stdout, "dev: %v\n", err)
+		} else {
+			fmt.Fprintf(e.stdout, "dev: %s %s\n", name, map[string]string{"stop": "stopped", "start": "started"}[verb])
+		}
+	}
 }

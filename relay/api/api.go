@@ -101,6 +101,7 @@ func New(opts Options) (*API, error) {
 	a.route("GET /v1/incidents/{id}", relay.RoleViewer, a.getIncident)
 	a.route("GET /v1/roster", relay.RoleViewer, a.getRoster)
 	a.route("PUT /v1/roster", relay.RoleAdmin, a.putRoster)
+	a.route("GET /v1/cluster", relay.RoleViewer, a.getCluster)
 	a.route("GET /healthz", "", a.healthz)
 	a.route("GET /readyz", "", a.readyz)
 	if opts.Gatherer != nil {
@@ -111,6 +112,7 @@ func New(opts Options) (*API, error) {
 	a.allow("/v1/incidents", "GET")
 	a.allow("/v1/incidents/{id}", "GET")
 	a.allow("/v1/roster", "GET, PUT")
+	a.allow("/v1/cluster", "GET")
 	a.allow("/healthz", "GET")
 	a.allow("/readyz", "GET")
 	if opts.Gatherer != nil {

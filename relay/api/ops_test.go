@@ -140,3 +140,23 @@ func headerText(h http.Header) string {
 	}
 	return b.String()
 }
+
+// TestClusterOfALoneNode checks GET /v1/cluster on a node without a
+// cluster: it answers itself alone, ready, owning its unsettled
+// deliveries.
+func TestClusterOfALoneNode(t *testing.T) {
+	h := newHarness(t)
+	a := h.do(t, t.Context(), withAuth(request{method: http.MethodGet, path: "/v1/cluster"}, bearer(viewerToken)))
+	if a.status != http.StatusOK {
+		t.Fatalf("GET /v1/cluster: %d %s", a.status, a.body)
+	}
+	var v api.ClusterView
+	a.decode(t, &v)
+	if v.Self != nodeName || !v.Ready || len(v.Members) != 1 || !v.Members[0].Self || v.Members[0].State != "alive" {
+		t.Fatalf("cluster of a lone node = %+v", v)
+	}
+	ctx, _ := offContract(t.Context())
+	if a := h.do(t, ctx, request{method: http.MethodGet, path: "/v1/cluster"}); a.status != http.StatusUnauthorized {
+		t.Errorf("GET /v1/cluster without a token: %d, want 401", a.status)
+	}
+}

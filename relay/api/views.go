@@ -21,8 +21,7 @@ type Accepted struct {
 	AcceptedBy  string    `json:"accepted_by"`
 	Deadline    time.Time `json:"deadline"`
 	// Copies counts the nodes holding the message on disk when it was
-	// accepted; OnlyCopy is true when that was this node alone. Both are
-	// left out of a replayed answer.
+	// accepted; OnlyCopy is true when that was this node alone.
 	Copies   int  `json:"copies,omitempty"`
 	OnlyCopy bool `json:"only_copy,omitempty"`
 }

@@ -219,3 +219,12 @@ func (c *Client) ApplyRoster(ctx context.Context, doc []byte) (people, groups in
 	}
 	return out.People, out.Groups, nil
 }
+
+// Cluster reads the answering node's view of its cluster.
+func (c *Client) Cluster(ctx context.Context) (*api.ClusterView, error) {
+	var out api.ClusterView
+	if _, err := c.do(ctx, http.MethodGet, "/v1/cluster", nil, nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}

@@ -28,8 +28,9 @@ type Accepted struct {
 	// Replayed is true when an idempotency key found an earlier message.
 	Replayed bool
 	// Copies counts the nodes that held the message on disk when Post
-	// returned, this one included; zero for a replay, whose copies were
-	// counted when it was first accepted.
+	// returned, this one included. For a replay, which waits for nothing,
+	// it counts this node and its live peers: the message was copied when
+	// it was first accepted, or is copied by anti-entropy.
 	Copies int
 	// OnlyCopy is true when no peer held the message yet: no peer was
 	// alive, or none answered within CopyTimeout.
@@ -57,7 +58,8 @@ func (n *Node) Post(ctx context.Context, p *relay.Post, author Author, key strin
 		defer mu.Unlock()
 		switch prev, err := n.store.Message(id); {
 		case err == nil && prev.RequestHash == p.Hash():
-			return &Accepted{Message: prev, Replayed: true}, nil
+			peers := len(n.repl.Peers())
+			return &Accepted{Message: prev, Replayed: true, Copies: 1 + peers, OnlyCopy: peers == 0}, nil
 		case err == nil:
 			return nil, ErrKeyReused
 		case !errors.Is(err, relay.ErrNotFound):

@@ -7,6 +7,7 @@ package devstack
 import (
 	"context"
 	"crypto/rand"
+	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -28,6 +29,7 @@ import (
 	"github.com/oob-relay/relay/channels/twilio/emulator"
 	"github.com/oob-relay/relay/cmd/relay/internal/launch"
 	"github.com/oob-relay/relay/config"
+	"github.com/oob-relay/relay/gossip"
 	"github.com/oob-relay/relay/relay/secret"
 )
 
@@ -49,6 +51,8 @@ type Options struct {
 	// Out receives what the sinks receive, in readable form.
 	Out    io.Writer
 	Logger *slog.Logger
+	// Nodes is how many nodes form the dev cluster; zero means 3.
+	Nodes int
 	// TwilioSpec, when set, makes the emulator check every request
 	// against Twilio's OpenAPI description (tests set it).
 	TwilioSpec *emulator.Spec
@@ -60,14 +64,19 @@ type Stack struct {
 	URLs  []string
 	Token string
 
-	out     io.Writer
-	outMu   sync.Mutex
-	servers []*launch.Server
-	emu     *emulator.Emulator
-	sink    *mailsink.Sink
-	nats    *natsserver.Server
-	watch   *natsgo.Conn
-	tmpDir  string
+	out    io.Writer
+	outMu  sync.Mutex
+	nodes  []*devNode
+	dir    string
+	roster string
+	log    *slog.Logger
+	roots  *x509.CertPool
+	mu     sync.Mutex // guards nodes' servers
+	emu    *emulator.Emulator
+	sink   *mailsink.Sink
+	nats   *natsserver.Server
+	watch  *natsgo.Conn
+	tmpDir string
 }
 
 // Start starts the sinks and the node.
@@ -117,24 +126,47 @@ func Start(ctx context.Context, opts Options) (st *Stack, err error) {
 		return nil, err
 	}
 
-	ln, err := listen(opts.HTTPAddr)
-	if err != nil {
-		return nil, err
+	nodes := opts.Nodes
+	if nodes <= 0 {
+		nodes = 3
 	}
-	cfg := s.config("dev-1", dir, rosterPath)
-	// The emulator posts receipts and key presses back to the node.
-	cfg.HTTP.PublicURL = "http://" + ln.Addr().String()
-	if err := cfg.Validate(); err != nil {
-		ln.Close()
-		return nil, fmt.Errorf("dev config: %w", err)
+	s.dir, s.roster, s.log, s.roots = dir, rosterPath, opts.Logger, cert.Pool
+	for i := 1; i <= nodes; i++ {
+		var ln net.Listener
+		if i == 1 {
+			ln, err = listen(opts.HTTPAddr)
+		} else {
+			ln, err = listenNear(s.nodes[0].cfg.HTTP.Listen, i-1)
+		}
+		if err != nil {
+			return nil, err
+		}
+		gossipAddr, err := freeAddr()
+		if err != nil {
+			ln.Close()
+			return nil, err
+		}
+		cfg := s.config(fmt.Sprintf("dev-%d", i), dir, rosterPath)
+		// The emulator posts receipts and key presses back to the node.
+		cfg.HTTP.PublicURL = "http://" + ln.Addr().String()
+		cfg.HTTP.Listen = ln.Addr().String()
+		cfg.Cluster = &config.Cluster{Config: gossip.Config{Bind: gossipAddr, Advertise: gossipAddr, Preset: gossip.PresetLAN}}
+		if len(s.nodes) > 0 {
+			cfg.Cluster.Seeds = []string{s.nodes[0].cfg.Cluster.Bind}
+		}
+		cfg.SetDefaults()
+		if err := errors.Join(cfg.Validate()); err != nil && !onlyClusterSecrets(err) {
+			ln.Close()
+			return nil, fmt.Errorf("dev config: %w", err)
+		}
+		srv, err := launch.Start(ctx, cfg, launch.Options{Logger: opts.Logger, Listener: ln, EmailRootCAs: cert.Pool, Dev: true})
+		if err != nil {
+			ln.Close()
+			return nil, err
+		}
+		s.nodes = append(s.nodes, &devNode{cfg: cfg, srv: srv})
+		s.URLs = append(s.URLs, srv.URL)
 	}
-	srv, err := launch.Start(ctx, cfg, launch.Options{Logger: opts.Logger, Listener: ln, EmailRootCAs: cert.Pool})
-	if err != nil {
-		ln.Close()
-		return nil, err
-	}
-	s.servers = append(s.servers, srv)
-	s.URLs = append(s.URLs, srv.URL)
 	return s, nil
 }
 
@@ -170,9 +202,14 @@ func (s *Stack) Emulator() *emulator.Emulator { return s.emu }
 // Close stops the nodes, then the sinks, and removes a temporary data dir.
 func (s *Stack) Close(ctx context.Context) error {
 	var errs []error
-	for _, srv := range s.servers {
-		errs = append(errs, srv.Shutdown(ctx))
+	s.mu.Lock()
+	for _, n := range s.nodes {
+		if n.srv != nil {
+			errs = append(errs, n.srv.Shutdown(ctx))
+			n.srv = nil
+		}
 	}
+	s.mu.Unlock()
 	if s.watch != nil {
 		s.watch.Close()
 	}

@@ -1,0 +1,47 @@
+package api
+
+import (
+	"net/http"
+	"time"
+)
+
+// ClusterView is a node's view of its cluster.
+type ClusterView struct {
+	Self    string       `json:"self"`
+	Ready   bool         `json:"ready"`
+	Members []MemberView `json:"members"`
+}
+
+// MemberView is one member as the answering node sees it.
+type MemberView struct {
+	Name    string `json:"name"`
+	Address string `json:"address,omitempty"`
+	State   string `json:"state"`
+	API     string `json:"api,omitempty"`
+	Self    bool   `json:"self"`
+	// BehindEvents counts the answering node's events this member has
+	// not confirmed: the replication lag towards it.
+	BehindEvents uint64     `json:"behind_events"`
+	AckedAt      *time.Time `json:"acked_at,omitempty"`
+	// PendingDeliveries counts the unsettled deliveries the member owns.
+	PendingDeliveries int `json:"pending_deliveries"`
+}
+
+func (a *API) getCluster(w http.ResponseWriter, r *http.Request) {
+	st, err := a.opts.Node.Cluster()
+	if err != nil {
+		a.failErr(w, r, err)
+		return
+	}
+	v := ClusterView{Self: st.Self, Ready: st.Ready, Members: make([]MemberView, 0, len(st.Members))}
+	for _, m := range st.Members {
+		mv := MemberView{Name: m.Name, Address: m.Addr, State: m.State, API: m.API, Self: m.Self,
+			BehindEvents: m.Behind, PendingDeliveries: m.Pending}
+		if !m.AckedAt.IsZero() {
+			t := m.AckedAt
+			mv.AckedAt = &t
+		}
+		v.Members = append(v.Members, mv)
+	}
+	writeJSON(w, http.StatusOK, v)
+}
