@@ -3,7 +3,6 @@ package delivery
 import (
 	"context"
 	"errors"
-	"fmt"
 	"testing"
 	"time"
 
@@ -154,33 +153,9 @@ func TestReopenedDeliveryIsAttemptedAgain(t *testing.T) {
 // the limit lets through, so a high-priority message is next, not behind
 // one claimed delivery per worker.
 func TestHighPriorityIsNextBehindRateLimitWithManyWorkers(t *testing.T) {
-	snd := newScripted(nil)
-	snd.started = make(chan string, 1000)
-	r := newRig(t, t.TempDir(), Options{Providers: []Provider{{Name: "tw", Channel: "sms", Sender: snd, Rate: 50, Burst: 1}}, Workers: 16})
-	var people []string
-	for i := range 100 {
-		people = append(people, fmt.Sprintf("p%d", i))
-	}
-	r.post(message("BLAST", time.Minute, people...))
-	for range 5 {
-		<-snd.started
-	}
-	reply := message("REPLY", time.Minute, "kim")
-	reply.Priority = relay.PriorityHigh
-	r.post(reply)
-	r.settle("REPLY", 5*time.Second)
-	snd.mu.Lock()
-	pos := -1
-	for i, id := range snd.order {
-		if id == relay.DeliveryID("REPLY", "sms", "kim") {
-			pos = i
-		}
-	}
-	snd.mu.Unlock()
-	if pos < 0 || pos > 5+3 {
+	if pos := replyPosition(t, 100, Provider{Name: "tw", Channel: "sms", Rate: 50, Burst: 1}, 16); pos > 5+3 {
 		t.Fatalf("reply sent at position %d of the send order, want among the 3 sends after it was posted (at 5)", pos)
 	}
-	r.settle("BLAST", 10*time.Second)
 }
 
 func (r *rig) append(ev relay.Event) {

@@ -3,8 +3,8 @@ package node_test
 import (
 	"context"
 	"fmt"
-	"strconv"
-	"sync/atomic"
+	"maps"
+	"sync"
 	"testing"
 	"time"
 
@@ -16,45 +16,32 @@ import (
 
 // countingSender accepts every attempt and counts them per delivery.
 type countingSender struct {
-	node  string
-	total *atomic.Int64
-	by    *deliveryCounts
+	node string
+	by   *deliveryCounts
 }
 
+// deliveryCounts counts sends per delivery and remembers the last sender.
 type deliveryCounts struct {
+	mu  sync.Mutex
 	m   map[string]int
-	ch  chan struct{}
-	mu  chan struct{} // a one-slot lock, usable in select-free code
 	own map[string]string
 }
 
 func newDeliveryCounts() *deliveryCounts {
-	c := &deliveryCounts{m: map[string]int{}, own: map[string]string{}, mu: make(chan struct{}, 1), ch: make(chan struct{}, 1)}
-	return c
+	return &deliveryCounts{m: map[string]int{}, own: map[string]string{}}
 }
 
 func (c *deliveryCounts) add(node, id string) {
-	c.mu <- struct{}{}
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	c.m[id]++
 	c.own[id] = node
-	<-c.mu
-	select {
-	case c.ch <- struct{}{}:
-	default:
-	}
 }
 
 func (c *deliveryCounts) snapshot() (map[string]int, map[string]string) {
-	c.mu <- struct{}{}
-	defer func() { <-c.mu }()
-	m, o := make(map[string]int, len(c.m)), make(map[string]string, len(c.own))
-	for k, v := range c.m {
-		m[k] = v
-	}
-	for k, v := range c.own {
-		o[k] = v
-	}
-	return m, o
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return maps.Clone(c.m), maps.Clone(c.own)
 }
 
 func (s *countingSender) Send(ctx context.Context, out *relay.Outgoing) (relay.Receipt, error) {
@@ -230,9 +217,8 @@ func TestSurvivorsFinishADeadMembersDeliveries(t *testing.T) {
 	c.ms.Shutdown()
 	c.n.Close(context.Background())
 	c.n = nil
-	acc, err := a.n.Post(t.Context(), &relay.Post{Incident: "fire", Text: "대피", To: []string{"everyone"},
-		Severity: relay.SeverityCritical}, node.Author{Name: "bot"}, "")
-	if err != nil {
+	if _, err := a.n.Post(t.Context(), &relay.Post{Incident: "fire", Text: "대피", To: []string{"everyone"},
+		Severity: relay.SeverityCritical}, node.Author{Name: "bot"}, ""); err != nil {
 		t.Fatal(err)
 	}
 	start := time.Now()
@@ -247,9 +233,6 @@ func TestSurvivorsFinishADeadMembersDeliveries(t *testing.T) {
 			t.Errorf("%s sent %d times, last by %s", id, k, owner[id])
 		}
 	}
-	_ = acc
-	_ = b
-	_ = strconv.Itoa
 }
 
 // settleMembership waits until every member sees all of them alive and
