@@ -54,6 +54,11 @@ type Options struct {
 	// a push/pull, with the peer's name. It may be called concurrently.
 	// The state is its own.
 	MergeState func(from string, state []byte, join bool)
+	// WrapTransport, when set, wraps the UDP and TCP transport memberlist
+	// runs over, so that faults (a partition, lost packets) can be
+	// injected between real members.
+	WrapTransport func(memberlist.NodeAwareTransport) memberlist.NodeAwareTransport
+
 	// OnChange is called after one or more members joined, left, died or
 	// changed their metadata. Changes close together may share a call.
 	// Calls come one at a time from one goroutine, which may call Members
@@ -193,6 +198,20 @@ func (m *Membership) Start(ctx context.Context) error {
 	mc.Delegate = delegate{m}
 	mc.Events = delegate{m}
 	mc.Logger = newLogBridge(m.logger)
+	if m.opts.WrapTransport != nil {
+		nt, err := memberlist.NewNetTransport(&memberlist.NetTransportConfig{
+			BindAddrs: []string{mc.BindAddr}, BindPort: mc.BindPort, Logger: mc.Logger})
+		if err != nil {
+			return fmt.Errorf("gossip: listen on %s: %w", m.cfg.Bind, err)
+		}
+		if mc.BindPort == 0 {
+			mc.BindPort = nt.GetAutoBindPort()
+			if mc.AdvertisePort == 0 {
+				mc.AdvertisePort = mc.BindPort
+			}
+		}
+		mc.Transport = m.opts.WrapTransport(nt)
+	}
 	list, err := memberlist.Create(mc)
 	if err != nil {
 		if m.cfg.Advertise == "" && mc.BindAddr == "0.0.0.0" {

@@ -96,7 +96,12 @@ func (m *Membership) joinSeeds(ctx context.Context) {
 	n, err := list.Join(missing)
 	if n == 0 {
 		m.metrics.joinFailure.Inc()
-		m.logger.Warn("could not reach any seed; running alone until one answers", "seeds", missing, "err", err)
+		if list.NumMembers() > 1 {
+			m.logger.Warn("could not reach the missing seeds; still trying", "seeds", missing,
+				"members", list.NumMembers(), "err", err)
+		} else {
+			m.logger.Warn("could not reach any seed; running alone until one answers", "seeds", missing, "err", err)
+		}
 		return
 	}
 	m.logger.Info("joined the cluster", "reached", n, "tried", len(missing))

@@ -30,6 +30,13 @@ type Options struct {
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer
 	Now        func() time.Time
+	// CatchUpTimeout bounds how long the node waits for a new peer's
+	// hello, and then for the events it announced, before it delivers
+	// anyway (see CaughtUp). Zero means 10 s.
+	CatchUpTimeout time.Duration
+	// OnCaughtUp is called when the node has caught up again after a
+	// peer appeared: the time to take up the deliveries it owns.
+	OnCaughtUp func()
 }
 
 // Replicator copies this node's events to its peers and merges theirs.
@@ -47,7 +54,9 @@ type Replicator struct {
 	peers   map[string]*peer
 	changed chan struct{} // closed and replaced when a peer's marks move
 	want    map[string]uint64
-	heard   bool // some peer's state has arrived
+	heard   bool             // some peer's state has arrived
+	hellos  map[string]hello // by live peer name: its hello, once it came
+	caught  atomic.Bool      // see CaughtUp
 	ready   chan struct{}
 	isReady bool
 	closed  bool
@@ -62,6 +71,7 @@ type peer struct {
 	ackedAt time.Time
 	wake    chan struct{} // a new own event is on disk
 	stop    chan struct{}
+	added   time.Time
 	catchUp bool // a catch-up is running
 }
 
@@ -86,16 +96,20 @@ func New(opts Options) (*Replicator, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.CatchUpTimeout <= 0 {
+		opts.CatchUpTimeout = 10 * time.Second
+	}
 	r := &Replicator{
 		opts: opts, st: opts.Store, log: opts.Logger, origin: opts.Store.Origin(),
 		peers: map[string]*peer{}, changed: make(chan struct{}), want: map[string]uint64{},
-		ready: make(chan struct{}),
+		hellos: map[string]hello{}, ready: make(chan struct{}),
 	}
 	marks, err := r.st.Marks()
 	if err != nil {
 		return nil, fmt.Errorf("cluster: read marks: %w", err)
 	}
 	r.latest.Store(marks[r.origin])
+	r.caught.Store(true)
 	r.m = newMetrics(opts.Registerer, r)
 	r.st.Observe(r.observe)
 	return r, nil
@@ -142,33 +156,44 @@ func (r *Replicator) observe(events []relay.Event) {
 // for each new one, none for those gone. Call it on every membership
 // change.
 func (r *Replicator) OnChange() {
+	if r.syncPeers() {
+		r.checkReady()
+	}
+}
+
+// syncPeers does OnChange's work; it reports whether it changed anything.
+func (r *Replicator) syncPeers() bool {
 	t := r.transport()
 	if t == nil {
-		return
+		return false
 	}
 	alive := t.Alive()
 	self := t.LocalNode()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {
-		return
+		return false
 	}
 	for name, p := range r.peers {
 		if !slices.Contains(alive, name) {
 			close(p.stop)
 			delete(r.peers, name)
+			delete(r.hellos, name) // it says hello again when it is back
 		}
 	}
 	for _, name := range alive {
 		if name == self || r.peers[name] != nil {
 			continue
 		}
-		p := &peer{name: name, marks: map[string]uint64{}, wake: make(chan struct{}, 1), stop: make(chan struct{})}
+		p := &peer{name: name, marks: map[string]uint64{}, wake: make(chan struct{}, 1), stop: make(chan struct{}),
+			added: r.opts.Now()}
+		time.AfterFunc(r.opts.CatchUpTimeout, r.checkReady)
 		r.peers[name] = p
 		r.wg.Add(1)
 		go r.push(t, p)
 	}
 	r.signal()
+	return true
 }
 
 // signal wakes everyone waiting on marks; r.mu is held.
@@ -181,6 +206,9 @@ func (r *Replicator) signal() {
 // gone. A failed push is retried from what p last confirmed.
 func (r *Replicator) push(t Transport, p *peer) {
 	defer r.wg.Done()
+	if !r.greet(t, p) {
+		return
+	}
 	sent := r.peerMark(p.name, r.origin)
 	for {
 		sent = max(sent, r.peerMark(p.name, r.origin))
@@ -238,6 +266,8 @@ func (r *Replicator) OnMessage(from string, payload []byte) {
 	switch w.Kind {
 	case kindMarks:
 		r.noteMarks(from, w.Marks, true)
+	case kindHello:
+		r.onHello(from, w.Marks)
 	case kindPush:
 		if err := r.merge(w.Events); err != nil {
 			r.log.Error("merging pushed events failed", "from", from, "events", len(w.Events), "err", err)
@@ -268,7 +298,9 @@ func (r *Replicator) merge(events []relay.Event) error {
 		return err
 	}
 	r.m.mergedEvents.Add(float64(len(fresh)))
-	r.checkReady()
+	if !r.caught.Load() || !r.isReadyNow() {
+		r.checkReady()
+	}
 	return nil
 }
 
@@ -371,31 +403,6 @@ func (r *Replicator) catchUp(p *peer, theirs map[string]uint64) {
 	}
 }
 
-// checkReady marks the node ready once it holds everything its peers
-// said they hold.
-func (r *Replicator) checkReady() {
-	r.mu.Lock()
-	if r.isReady || !r.heard {
-		r.mu.Unlock()
-		return
-	}
-	want := make(map[string]uint64, len(r.want))
-	for o, m := range r.want {
-		want[o] = m
-	}
-	r.mu.Unlock()
-	marks, err := r.st.Marks()
-	if err != nil {
-		return
-	}
-	for o, m := range want {
-		if marks[o] < m {
-			return
-		}
-	}
-	r.MarkReady()
-}
-
 // MarkReady declares the node reconciled: it has caught up with what its
 // peers hold, or it is alone.
 func (r *Replicator) MarkReady() {
@@ -405,6 +412,12 @@ func (r *Replicator) MarkReady() {
 		r.isReady = true
 		close(r.ready)
 	}
+}
+
+func (r *Replicator) isReadyNow() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.isReady
 }
 
 // Latest returns the sequence of this node's latest event.

@@ -11,8 +11,12 @@ import (
 const (
 	// kindPush carries events for the receiver to merge.
 	kindPush = "push"
-	// kindMarks carries the sender's marks: its answer to a push.
+	// kindMarks carries the sender's marks: its answer to a push or a
+	// hello.
 	kindMarks = "marks"
+	// kindHello tells the receiver that the sender now counts it as a
+	// live peer, with the sender's marks then (see CaughtUp).
+	kindHello = "hello"
 )
 
 // wire is one message between nodes. Its version lets a node refuse what
@@ -45,7 +49,7 @@ func decodeWire(b []byte) (wire, error) {
 		return wire{}, fmt.Errorf("cluster message version %d, this node speaks %d", w.V, wireVersion)
 	}
 	switch w.Kind {
-	case kindPush, kindMarks:
+	case kindPush, kindMarks, kindHello:
 	default:
 		return wire{}, fmt.Errorf("unknown cluster message kind %q", w.Kind)
 	}

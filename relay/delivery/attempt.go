@@ -8,12 +8,21 @@ import (
 	"github.com/oob-relay/relay/relay"
 )
 
-// attempt makes one attempt and records its outcome.
+// attempt makes one attempt and returns once the recorder wrote its
+// outcome. Stopping leaves the claim for a later run and records nothing.
 func (l *lane) attempt(j *job) {
 	e := l.e
 	p := j.provider
 	if err := p.limiter.Wait(e.sendCtx); err != nil {
 		return // stopping: the claim stands and a later run re-sends
+	}
+	if lease := e.opts.Lease; lease > 0 && e.opts.Now().Sub(j.claimed) > lease/2 {
+		// The claim went stale waiting: leave the delivery to whoever
+		// owns it now, this node included, through a fresh claim.
+		l.setBusy(j.d.ID, false)
+		l.q.push(item{id: j.d.ID, msgID: j.d.MessageID, priority: j.d.Priority, due: e.opts.Now()})
+		e.m.staleClaims.WithLabelValues(l.channel).Inc()
+		return
 	}
 	ctx, cancel := context.WithTimeout(e.sendCtx, e.opts.AttemptTimeout)
 	ctx, cancelDeadline := context.WithDeadline(ctx, j.msg.Deadline)
@@ -97,7 +106,9 @@ func (l *lane) attempt(j *job) {
 			retryAt = time.Time{}
 		}
 	}
-	l.results <- outcome{change: change, d: &j.d, retryAt: retryAt}
+	done := make(chan struct{})
+	l.results <- outcome{change: change, d: &j.d, retryAt: retryAt, done: done}
+	<-done
 }
 
 func failure(d *relay.Delivery, attempt int, provider string, reason relay.Reason, msg, code, node string, at time.Time) relay.DeliveryChange {

@@ -8,9 +8,13 @@
 // "sending" change for the batch before any of them is sent; so a node
 // never sends what it has not recorded as in flight, and a crash re-sends
 // at most the deliveries in flight. Workers wait for their provider's rate
-// limiter, make one attempt with a timeout, and record the result: sent
+// limiter, make one attempt with a timeout (unless the claim went stale
+// waiting: then the delivery is claimed afresh), and record the result: sent
 // (or delivered), pending with a next attempt time after a temporary
 // error, or failed after a permanent error or when the message's deadline
-// leaves no room for another attempt. Retries back off exponentially with
+// leaves no room for another attempt. A worker takes its next attempt
+// only once its last result is on disk and, in a cluster, held by the
+// peers; so the attempts a takeover after a crash repeats never exceed the
+// workers. Retries back off exponentially with
 // jitter; they live here and nowhere else.
 package delivery

@@ -48,6 +48,20 @@ type Options struct {
 	// Owns reports whether this node should make the next attempt of a
 	// delivery. Nil means every delivery (a single node).
 	Owns func(*relay.Delivery) bool
+	// Lease is how long a claim keeps a delivery with this node (see
+	// cluster.Ownership). A claimed attempt that waited half of it for a
+	// worker is not made: another member may be about to take the
+	// delivery over. The delivery goes back to the queue and is claimed
+	// again if this node still owns it. Zero means claims never go stale
+	// (a single node).
+	Lease time.Duration
+	// Copied, when set, waits until the event seq that recorded attempt
+	// results is held by the node's peers, or gives up; the workers that
+	// made those attempts take no new one before it returns. So the
+	// attempts sent but unknown to the rest of the cluster, which a
+	// takeover after this node's death would repeat, never exceed the
+	// workers. Nil means a single node: nothing to wait for.
+	Copied func(ctx context.Context, seq uint64)
 	// Callbacks returns the base URL of a delivery's webhooks (see
 	// relay.Outgoing.CallbackBase), or "". Nil means no receipts.
 	Callbacks  func(*relay.Delivery) string

@@ -57,6 +57,7 @@ type provider struct {
 
 // job is one claimed attempt.
 type job struct {
+	claimed  time.Time
 	d        relay.Delivery
 	msg      *cachedMessage
 	attempt  int
@@ -189,7 +190,7 @@ func (l *lane) claim(ctx context.Context, items []item) []*job {
 			continue
 		}
 		p := l.pick(d, now)
-		j := &job{d: *d, msg: msg, attempt: d.Attempts + 1, provider: p}
+		j := &job{claimed: now, d: *d, msg: msg, attempt: d.Attempts + 1, provider: p}
 		jobs = append(jobs, j)
 		changes = append(changes, relay.DeliveryChange{ID: d.ID, Status: relay.StatusSending, Round: d.Round,
 			Attempt: j.attempt, Provider: p.Name, Owner: e.opts.Node, At: now})
@@ -236,7 +237,9 @@ func (l *lane) pick(d *relay.Delivery, now time.Time) *provider {
 	return l.providers[start]
 }
 
-// work makes the attempts the dispatcher hands over.
+// work makes the attempts the dispatcher hands over. A worker takes its
+// next attempt only once the recorder wrote the result of the last (and
+// peers hold it): until then that attempt is in flight.
 func (l *lane) work() {
 	defer l.e.wg.Done()
 	for j := range l.jobs {

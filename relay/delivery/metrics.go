@@ -13,6 +13,7 @@ type metrics struct {
 	outcomes       *prometheus.CounterVec
 	attemptSeconds *prometheus.HistogramVec
 	breakerOpen    *prometheus.GaugeVec
+	staleClaims    *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer, providers []Provider) *metrics {
@@ -39,9 +40,14 @@ func newMetrics(reg prometheus.Registerer, providers []Provider) *metrics {
 			Namespace: "relay", Subsystem: "delivery", Name: "provider_circuit_open",
 			Help: "1 while a provider's circuit breaker is open and its deliveries go to other providers.",
 		}, []string{"channel", "provider"}),
+		staleClaims: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "relay", Subsystem: "delivery", Name: "stale_claims_total",
+			Help: "Claimed attempts not made because the claim waited half its lease for a worker; the delivery was queued again.",
+		}, []string{"channel"}),
 	}
 	for _, p := range providers {
 		m.breakerOpen.WithLabelValues(p.Channel, p.Name)
+		m.staleClaims.WithLabelValues(p.Channel)
 		for _, r := range []string{"ok", "temporary", "permanent"} {
 			m.attempts.WithLabelValues(p.Channel, p.Name, r)
 		}
@@ -52,7 +58,7 @@ func newMetrics(reg prometheus.Registerer, providers []Provider) *metrics {
 			m.outcomes.WithLabelValues(p.Channel, string(s))
 		}
 	}
-	reg.MustRegister(m.attempts, m.failures, m.outcomes, m.attemptSeconds, m.breakerOpen)
+	reg.MustRegister(m.attempts, m.failures, m.outcomes, m.attemptSeconds, m.breakerOpen, m.staleClaims)
 	return m
 }
 

@@ -12,6 +12,7 @@ type outcome struct {
 	change  relay.DeliveryChange
 	d       *relay.Delivery
 	retryAt time.Time
+	done    chan struct{} // closed once recorded (or recording failed)
 }
 
 // maxOutcomes bounds the attempt results written in one event.
@@ -19,11 +20,11 @@ const maxOutcomes = 1024
 
 // record writes attempt results as they come, every result waiting at
 // the moment in one event, so that a fast fan-out costs one commit per
-// batch of results rather than one per attempt. Workers go on to the next
-// attempt without waiting for the write: their claim is already durable,
-// so a crash before the write at worst repeats those attempts, as it
-// would repeat any attempt in flight. It returns when results is closed
-// and drained.
+// batch of results rather than one per attempt. Each result's worker
+// waits until its result is on disk and, in a cluster, held by the peers
+// (Options.Copied): so the attempts a crash could repeat (sent, but not
+// known to the nodes that take over) never exceed the workers. It
+// returns when results is closed and drained.
 func (l *lane) record() {
 	defer l.e.recWG.Done()
 	for first := range l.results {
@@ -46,10 +47,14 @@ func (l *lane) record() {
 		}
 		// Record even while stopping: the attempts happened.
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		_, err := l.e.store.Append(ctx, relay.Event{Deliveries: changes})
+		evs, err := l.e.store.Append(ctx, relay.Event{Deliveries: changes})
 		cancel()
+		if err == nil && l.e.opts.Copied != nil {
+			l.e.opts.Copied(context.Background(), evs[len(evs)-1].Seq)
+		}
 		for _, o := range batch {
 			l.setBusy(o.d.ID, false)
+			close(o.done)
 		}
 		if err != nil {
 			// The claims stand: a restart re-sends them (a bounded duplicate).

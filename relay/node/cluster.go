@@ -57,8 +57,16 @@ func (n *Node) MembershipChanged() {
 	}
 	n.owners.SetAlive(ms.Alive())
 	n.repl.OnChange()
+	n.mesh.poke()
+}
+
+// poke has the mesh rebalance soon.
+func (m *mesh) poke() {
+	if m == nil {
+		return
+	}
 	select {
-	case n.mesh.kick <- struct{}{}:
+	case m.kick <- struct{}{}:
 	default:
 	}
 }
@@ -123,7 +131,7 @@ func (m *mesh) run() {
 // not own before: those of members that died or left, and claims whose
 // lease ran out. Deliveries it already holds are left as they are.
 func (m *mesh) rebalance() {
-	if m.n.membership() == nil {
+	if m.n.membership() == nil || !m.n.repl.CaughtUp() {
 		return
 	}
 	open, err := m.n.store.OpenDeliveries()

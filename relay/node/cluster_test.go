@@ -3,10 +3,15 @@ package node_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"maps"
+	"os"
+	"slices"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/hashicorp/memberlist"
 
 	"github.com/oob-relay/relay/gossip"
 	"github.com/oob-relay/relay/relay"
@@ -25,10 +30,11 @@ type deliveryCounts struct {
 	mu  sync.Mutex
 	m   map[string]int
 	own map[string]string
+	all map[string][]string // every sender, in order
 }
 
 func newDeliveryCounts() *deliveryCounts {
-	return &deliveryCounts{m: map[string]int{}, own: map[string]string{}}
+	return &deliveryCounts{m: map[string]int{}, own: map[string]string{}, all: map[string][]string{}}
 }
 
 func (c *deliveryCounts) add(node, id string) {
@@ -36,6 +42,14 @@ func (c *deliveryCounts) add(node, id string) {
 	defer c.mu.Unlock()
 	c.m[id]++
 	c.own[id] = node
+	c.all[id] = append(c.all[id], node)
+}
+
+// senders returns the nodes that sent delivery id, in order.
+func (c *deliveryCounts) senders(id string) []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.all[id])
 }
 
 func (c *deliveryCounts) snapshot() (map[string]int, map[string]string) {
@@ -61,17 +75,26 @@ type member struct {
 // when given.
 func startMember(t *testing.T, name, seed string, counts *deliveryCounts, roster *relay.Roster) *member {
 	t.Helper()
+	return startMemberOn(t, name, seed, counts, roster, nil)
+}
+
+// startMemberOn is startMember with memberlist's transport wrapped by
+// wrap, when not nil.
+func startMemberOn(t *testing.T, name, seed string, counts *deliveryCounts, roster *relay.Roster,
+	wrap func(memberlist.NodeAwareTransport) memberlist.NodeAwareTransport) *member {
+	t.Helper()
 	n, err := node.Open(node.Options{
 		Name: name, DataDir: t.TempDir(),
 		Providers: []delivery.Provider{{Name: "sms-" + name, Channel: relay.ChannelSMS, Sender: &countingSender{node: name, by: counts}}},
 		Deadline:  func(relay.Severity) time.Duration { return time.Minute },
 		Roster:    roster,
 		Lease:     2 * time.Second,
+		Logger:    testLogger(name),
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := gossip.Config{Bind: "127.0.0.1:0", Preset: gossip.PresetLAN}
+	cfg := gossip.Config{Bind: "127.0.0.1:0", Preset: gossip.PresetLAN, RejoinInterval: time.Second}
 	if seed != "" {
 		cfg.Seeds = []string{seed}
 	}
@@ -79,6 +102,7 @@ func startMember(t *testing.T, name, seed string, counts *deliveryCounts, roster
 		Name: name, Config: cfg, Dev: true, Meta: gossip.NodeMeta{API: "http://" + name}.Encode(),
 		OnMessage: n.Replicator().OnMessage, LocalState: n.Replicator().LocalState,
 		MergeState: n.Replicator().MergeState, OnChange: n.MembershipChanged,
+		WrapTransport: wrap,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -252,4 +276,11 @@ func settleMembership(t *testing.T, ms ...*member) {
 	for _, m := range ms {
 		m.n.MembershipChanged()
 	}
+}
+
+func testLogger(name string) *slog.Logger {
+	if os.Getenv("RELAY_TEST_LOG") == "" {
+		return nil
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo})).With("n", name)
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -49,7 +50,9 @@ type Options struct {
 	// returns, while peers are alive. Zero means 1.
 	Copies int
 	// CopyTimeout bounds the wait for those copies; after it the message
-	// is accepted with fewer. Zero means 2 s.
+	// is accepted with fewer. Zero means 2 s. Delivery workers also wait,
+	// at most this or a quarter of Lease, until the peers hold the
+	// results of their attempts.
 	CopyTimeout time.Duration
 	// ReconcileTimeout bounds the wait at Start for catching up with the
 	// peers before delivering. Zero means 10 s.
@@ -122,14 +125,31 @@ func Open(opts Options) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	repl, err := cluster.New(cluster.Options{Store: st, Logger: opts.Logger, Registerer: opts.Registerer, Now: opts.Now})
+	var n *Node
+	repl, err := cluster.New(cluster.Options{Store: st, Logger: opts.Logger, Registerer: opts.Registerer, Now: opts.Now,
+		CatchUpTimeout: opts.ReconcileTimeout,
+		OnCaughtUp:     func() { n.mesh.poke() }})
 	if err != nil {
 		st.Close()
 		return nil, err
 	}
 	owners := cluster.NewOwnership(opts.Name, opts.Lease, opts.Now)
+	// Workers wait for their results to reach the peers, but not so long
+	// that the claims behind them go stale.
+	copyWait := min(opts.CopyTimeout, opts.Lease/4)
+	copied := func(ctx context.Context, seq uint64) {
+		ctx, cancel := context.WithTimeout(ctx, copyWait)
+		defer cancel()
+		if _, err := repl.WaitCopies(ctx, seq, math.MaxInt); err != nil {
+			opts.Logger.Debug("peers did not confirm attempt results in time; workers go on", "err", err)
+		}
+	}
 	eng, err := delivery.New(delivery.Options{
-		Owns:           owners.Owns,
+		// A node that has not caught up with a peer that just appeared
+		// claims nothing: the peer may have sent it already.
+		Owns:           func(d *relay.Delivery) bool { return repl.CaughtUp() && owners.Owns(d) },
+		Lease:          opts.Lease,
+		Copied:         copied,
 		Store:          st,
 		Node:           opts.Name,
 		Providers:      opts.Providers,
@@ -145,7 +165,7 @@ func Open(opts Options) (*Node, error) {
 		st.Close()
 		return nil, err
 	}
-	n := &Node{opts: opts, log: opts.Logger, store: st, engine: eng, repl: repl, owners: owners}
+	n = &Node{opts: opts, log: opts.Logger, store: st, engine: eng, repl: repl, owners: owners}
 	n.mesh = newMesh(n)
 	return n, nil
 }

@@ -1,0 +1,427 @@
+package main
+
+import (
+	"bufio"
+	"cmp"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
+	mrand "math/rand/v2"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/oob-relay/relay/channels/twilio/emulator/emulatortest"
+	"github.com/oob-relay/relay/relay"
+	"github.com/oob-relay/relay/relay/client"
+)
+
+// clusterSpec describes a cluster of relay serve processes delivering to
+// one set of sinks.
+type clusterSpec struct {
+	nodes  int
+	people int
+	// copies is cluster.copies; zero means the default (1).
+	copies int
+	// workers is delivery.workers; zero means 16.
+	workers int
+	// rate gives node i's SMS and email rate limits; nil or zero means
+	// none.
+	rate func(i int) (sms, email float64)
+}
+
+// clusterNode is one member of a test cluster.
+type clusterNode struct {
+	name     string
+	dir      string // holds the config and the data dir
+	cfg      string
+	api      string
+	gossip   string
+	smsFrom  string // the SMS sender number, so the sinks tell nodes apart
+	mailFrom string // the mail sender address, likewise
+	// rejoin is cluster.rejoin_interval: how often the node retries the
+	// seeds it has not reached.
+	rejoin time.Duration
+	p      *proc // nil while stopped
+	c      *client.Client
+}
+
+// testCluster is a cluster of relay serve processes on 127.0.0.1.
+type testCluster struct {
+	tb      testing.TB
+	s       *sinks
+	spec    clusterSpec
+	root    string
+	key     string
+	label   string
+	roster  string
+	nodes   []*clusterNode
+	http    *http.Client
+	workers int
+}
+
+// startCluster starts the sinks and spec.nodes relay serve processes that
+// know each other as seeds, and waits until every node sees every other
+// one alive.
+func startCluster(tb testing.TB, spec clusterSpec) *testCluster {
+	tb.Helper()
+	root := tb.TempDir()
+	tr := &http.Transport{}
+	tb.Cleanup(tr.CloseIdleConnections)
+	cl := &testCluster{tb: tb, s: startSinks(tb), spec: spec, root: root, key: newGossipKey(tb), label: "relay-test",
+		roster: filepath.Join(root, "roster.yaml"), http: &http.Client{Transport: tr, Timeout: 30 * time.Second},
+		workers: cmp.Or(spec.workers, 16)}
+	writeRoster(tb, root, spec.people)
+	for i := range spec.nodes {
+		cl.nodes = append(cl.nodes, cl.newNode(root, "node-"+string(rune('a'+i)), i+1))
+	}
+	var seeds []string
+	for _, n := range cl.nodes {
+		seeds = append(seeds, n.gossip)
+	}
+	for i, n := range cl.nodes {
+		sms, mail := 0.0, 0.0
+		if spec.rate != nil {
+			sms, mail = spec.rate(i)
+		}
+		cl.writeConfig(n, seeds, cl.key, cl.label, sms, mail)
+	}
+	for i := range cl.nodes {
+		cl.start(i)
+	}
+	cl.waitWhole()
+	return cl
+}
+
+// newNode lays out a node's folder and addresses; num numbers its SMS
+// sender.
+func (cl *testCluster) newNode(root, name string, num int) *clusterNode {
+	cl.tb.Helper()
+	n := &clusterNode{name: name, dir: filepath.Join(root, name), api: "http://" + freeAddr(cl.tb),
+		gossip: gossipAddr(cl.tb), smsFrom: fmt.Sprintf("+8227000%05d", num), mailFrom: name + "@relay.example.com",
+		rejoin: time.Second}
+	if err := os.MkdirAll(n.dir, 0o700); err != nil {
+		cl.tb.Fatal(err)
+	}
+	n.cfg = filepath.Join(n.dir, "relay.yaml")
+	u, _ := url.Parse(n.api)
+	n.c = client.New([]*url.URL{u}, testToken, cl.http)
+	return n
+}
+
+// writeConfig writes node n's config: its providers deliver to the sinks
+// under the node's own sender addresses, and its cluster section joins
+// seeds with key and label.
+func (cl *testCluster) writeConfig(n *clusterNode, seeds []string, key, label string, smsRate, emailRate float64) {
+	cl.tb.Helper()
+	copies := cl.spec.copies
+	if copies == 0 {
+		copies = 1
+	}
+	cfg := fmt.Sprintf(`node:
+  name: %s
+  data_dir: data
+http:
+  listen: %s
+api:
+  tokens:
+    - name: ops-bot
+      role: bot
+      token_env: TEST_RELAY_TOKEN
+roster_file: %s
+delivery:
+  workers: %d
+  backoff: {initial: 50ms, max: 500ms}
+channels:
+  sms:
+    providers:
+      - name: twilio-%s
+        %s
+        twilio:
+          account_sid: %s
+          auth_token_env: TEST_TWILIO_TOKEN
+          from: "%s"
+          api_url: %s
+  email:
+    providers:
+      - name: smtp-%s
+        %s
+        smtp:
+          address: %s
+          tls: none
+          from: "relay <%s>"
+cluster:
+  bind: %s
+  advertise: %s
+  seeds: [%s]
+  rejoin_interval: %s
+  keys: ["%s"]
+  label: %s
+  preset: lan
+  copies: %d
+`, n.name, strings.TrimPrefix(n.api, "http://"), cl.roster, cl.workers,
+		n.name, limit(smsRate), emulatortest.AccountSID, n.smsFrom, cl.s.emu.URL(),
+		n.name, limit(emailRate), cl.s.mail.Addr(), n.mailFrom,
+		n.gossip, n.gossip, strings.Join(seeds, ", "), n.rejoin, key, label, copies)
+	if err := os.WriteFile(n.cfg, []byte(cfg), 0o600); err != nil {
+		cl.tb.Fatal(err)
+	}
+}
+
+// start starts node i and waits until it is ready: reconciled with the
+// members it reached.
+func (cl *testCluster) start(i int) {
+	cl.tb.Helper()
+	n := cl.nodes[i]
+	n.p = serve(cl.tb, n.cfg, n.api)
+}
+
+// kill ends node i with SIGKILL.
+func (cl *testCluster) kill(i int) {
+	cl.tb.Helper()
+	cl.nodes[i].p.kill(cl.tb)
+	cl.nodes[i].p = nil
+}
+
+// stop ends node i with SIGTERM and waits for its clean exit.
+func (cl *testCluster) stop(i int) {
+	cl.tb.Helper()
+	cl.nodes[i].p.stop(cl.tb)
+	cl.nodes[i].p = nil
+}
+
+// wipe deletes the data dir of stopped node i.
+func (cl *testCluster) wipe(i int) {
+	cl.tb.Helper()
+	if err := os.RemoveAll(filepath.Join(cl.nodes[i].dir, "data")); err != nil {
+		cl.tb.Fatal(err)
+	}
+}
+
+// running returns the indexes of the nodes running now.
+func (cl *testCluster) running() []int {
+	var out []int
+	for i, n := range cl.nodes {
+		if n.p != nil {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// waitWhole waits until every running node sees exactly the running nodes
+// alive and replicates to all of the others.
+func (cl *testCluster) waitWhole() {
+	cl.tb.Helper()
+	run := cl.running()
+	want := float64(len(run))
+	within(cl.tb, 15*time.Second, fmt.Sprintf("%d members alive on every running node", len(run)), func() bool {
+		for _, i := range run {
+			m := cl.metrics(i)
+			if m[`relay_gossip_members{state="alive"}`] != want || m["relay_cluster_peers"] != want-1 {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// metrics reads node i's /metrics into a map from series (name and
+// labels as printed) to value. A node that does not answer gives an empty
+// map.
+func (cl *testCluster) metrics(i int) map[string]float64 {
+	return scrape(cl.http, cl.nodes[i].api)
+}
+
+func scrape(hc *http.Client, base string) map[string]float64 {
+	out := map[string]float64{}
+	resp, err := hc.Get(base + "/metrics")
+	if err != nil {
+		return out
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		sp := strings.LastIndexByte(line, ' ')
+		if sp < 0 {
+			continue
+		}
+		if v, err := strconv.ParseFloat(line[sp+1:], 64); err == nil {
+			out[line[:sp]] = v
+		}
+	}
+	return out
+}
+
+// sum adds the values of every series of a metric.
+func sum(m map[string]float64, name string) float64 {
+	total := 0.0
+	for series, v := range m {
+		if base, _, _ := strings.Cut(series, "{"); base == name {
+			total += v
+		}
+	}
+	return total
+}
+
+// within is waitFor with its own deadline.
+func within(tb testing.TB, d time.Duration, what string, cond func() bool) {
+	tb.Helper()
+	if !poll(context.Background(), d, cond) {
+		tb.Fatalf("timed out waiting for %s", what)
+	}
+}
+
+// poll reports whether cond came true within d (or before ctx ended),
+// checking it as waitFor does.
+func poll(ctx context.Context, d time.Duration, cond func() bool) bool {
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			return cond()
+		}
+	}
+	return true
+}
+
+// gossipAddr returns 127.0.0.1:port with the port free for both TCP and
+// UDP, as memberlist needs.
+func gossipAddr(tb testing.TB) string {
+	tb.Helper()
+	for range 20 {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			tb.Fatal(err)
+		}
+		addr := ln.Addr().String()
+		pc, err := net.ListenPacket("udp", addr)
+		ln.Close()
+		if err != nil {
+			continue
+		}
+		pc.Close()
+		return addr
+	}
+	tb.Fatal("no port free for both TCP and UDP on 127.0.0.1")
+	return ""
+}
+
+// newGossipKey returns a random base64 AES-256 key.
+func newGossipKey(tb testing.TB) string {
+	tb.Helper()
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		tb.Fatal(err)
+	}
+	return base64.StdEncoding.EncodeToString(b)
+}
+
+// botPost is one post a trickle bot got a 202 for.
+type botPost struct {
+	id, marker, node string
+	person           int
+	onlyCopy         bool
+}
+
+// trickleBot posts a numbered message to one person every 50 ms, each to
+// a random node; when that node fails, it tries the others in turn with
+// the same idempotency key.
+type trickleBot struct {
+	cl     *testCluster
+	prefix string
+	people int
+	quit   chan struct{}
+	done   chan struct{}
+
+	mu       sync.Mutex
+	accepted []botPost
+	failed   []string
+}
+
+// startBot starts a bot whose texts start with prefix.
+func startBot(cl *testCluster, prefix string, people int) *trickleBot {
+	b := &trickleBot{cl: cl, prefix: prefix, people: people, quit: make(chan struct{}), done: make(chan struct{})}
+	go b.run()
+	return b
+}
+
+func (b *trickleBot) run() {
+	defer close(b.done)
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	nodes := b.cl.nodes
+	for i := 0; ; i++ {
+		select {
+		case <-b.quit:
+			return
+		case <-tick.C:
+		}
+		person := i % b.people
+		marker := fmt.Sprintf("%s #%05d", b.prefix, i)
+		p := &relay.Post{Incident: "rolling-restart", Text: marker, To: []string{fmt.Sprintf("person:p%05d", person)},
+			Severity: relay.SeverityCritical}
+		key := fmt.Sprintf("trickle-%05d", i)
+		first := mrand.IntN(len(nodes))
+		var errs []string
+		for k := range nodes {
+			n := nodes[(first+k)%len(nodes)]
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			acc, err := n.c.Post(ctx, p, key)
+			cancel()
+			if err != nil {
+				errs = append(errs, fmt.Sprintf("%s: %v", n.name, err))
+				continue
+			}
+			b.mu.Lock()
+			b.accepted = append(b.accepted, botPost{id: acc.ID, marker: marker, node: n.name, person: person, onlyCopy: acc.OnlyCopy})
+			b.mu.Unlock()
+			errs = nil
+			break
+		}
+		if errs != nil {
+			b.mu.Lock()
+			b.failed = append(b.failed, marker+": "+strings.Join(errs, "; "))
+			b.mu.Unlock()
+		}
+	}
+}
+
+// count returns how many posts were accepted so far.
+func (b *trickleBot) count() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.accepted)
+}
+
+// halt stops the bot and returns the posts accepted and those every node
+// refused. It may be called more than once.
+func (b *trickleBot) halt() (accepted []botPost, failed []string) {
+	select {
+	case <-b.quit:
+	default:
+		close(b.quit)
+	}
+	<-b.done
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return slices.Clone(b.accepted), slices.Clone(b.failed)
+}
