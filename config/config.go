@@ -63,6 +63,8 @@ type Config struct {
 	RosterFile string   `yaml:"roster_file"`
 	Delivery   Delivery `yaml:"delivery"`
 	Channels   Channels `yaml:"channels"`
+	// Inbound configures replies by email and Alertmanager's webhooks.
+	Inbound Inbound `yaml:"inbound"`
 	// Cluster, when present, makes the node a member of a cluster.
 	Cluster *Cluster `yaml:"cluster"`
 	Log     Log      `yaml:"log"`

@@ -16,10 +16,11 @@ import (
 
 // exampleEnv holds the variables testdata/full.yaml reads.
 var exampleEnv = map[string]string{
-	"RELAY_ADMIN_TOKEN":    "admin-token-from-env-0123456789",
-	"TWILIO_AUTH_TOKEN":    "TwilioMainToken0123456789abcdef",
-	"SMTP_BACKUP_PASSWORD": "smtp-backup-password",
-	"NATS_TOKEN":           "nats-token-from-env",
+	"RELAY_ADMIN_TOKEN":       "admin-token-from-env-0123456789",
+	"TWILIO_AUTH_TOKEN":       "TwilioMainToken0123456789abcdef",
+	"SMTP_BACKUP_PASSWORD":    "smtp-backup-password",
+	"NATS_TOKEN":              "nats-token-from-env",
+	"RELAY_SMTP_BOT_PASSWORD": "smtp-bot-password-from-env",
 }
 
 // envOf returns a getenv that reads m only.

@@ -60,7 +60,7 @@ func Load(path string, getenv func(string) string) (*Config, error) {
 
 // sections orders the top-level keys as a config file usually has them;
 // channels count one section per channel.
-var sections = []string{"node", "http", "api", "roster_file", "delivery", "channels.sms", "channels.voice", "channels.email", "channels.nats", "cluster", "log"}
+var sections = []string{"node", "http", "api", "roster_file", "delivery", "channels.sms", "channels.voice", "channels.email", "channels.nats", "inbound.email", "inbound.alertmanager", "cluster", "log"}
 
 // cmpPosition orders two problems by where their keys usually are in the
 // file: by section, then by list index (api.tokens[2] after api.tokens[1]).

@@ -36,6 +36,7 @@ func (c *Config) ResolveSecrets(getenv func(string) string) error {
 	for _, p := range c.providers() {
 		errs = append(errs, prefixed(p.key+"."+p.sub, p.conf.ResolveSecrets(c.Dir, getenv))...)
 	}
+	errs = append(errs, c.Inbound.resolveSecrets(c.Dir, getenv)...)
 	if c.Cluster != nil {
 		errs = append(errs, prefixed("cluster", c.Cluster.ResolveSecrets(c.Dir, getenv))...)
 	}

@@ -57,6 +57,7 @@ func (c *Config) SetDefaults() {
 	}
 	d.Policy.setDefaults()
 	d.Calls.setDefaults()
+	c.Inbound.setDefaults()
 	for _, p := range c.providers() {
 		p.limit.setDefaults()
 		p.conf.SetDefaults()
@@ -94,6 +95,7 @@ func (c *Config) Validate() error {
 	c.validateTokens(bad)
 	c.validateDelivery(bad)
 	errs = append(errs, c.validateChannels()...)
+	errs = append(errs, c.Inbound.validate()...)
 	if c.Cluster != nil {
 		errs = append(errs, c.Cluster.validate(bad)...)
 	}

@@ -71,6 +71,10 @@ type Outgoing struct {
 	// CallbackBase is the node's public URL for this delivery's webhooks,
 	// or empty; see CallbackURL.
 	CallbackBase string
+	// ReplyCode is the person's reply code for the message's incident
+	// (see ReplyCodes), for channels whose replies carry no thread, such
+	// as SMS; empty when the node takes no replies.
+	ReplyCode string
 }
 
 // Webhook kinds under a delivery's CallbackBase.

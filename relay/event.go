@@ -28,6 +28,20 @@ type Event struct {
 	Deliveries []DeliveryChange `json:"deliveries,omitempty"`
 	Roster     *RosterChange    `json:"roster,omitempty"`
 	Ack        *Ack             `json:"ack,omitempty"`
+	Consent    *Consent         `json:"consent,omitempty"`
+}
+
+// Consent records that a person asked a channel to stop (STOP) or start
+// again (START). Carriers stop delivering SMS to a number that sent STOP,
+// so relay shows it to admins rather than failing silently. The change
+// with the latest clock wins.
+type Consent struct {
+	Person  string `json:"person"`
+	Channel string `json:"channel"`
+	// Address is the number or address that asked.
+	Address string    `json:"address"`
+	Stopped bool      `json:"stopped"`
+	At      time.Time `json:"at"`
 }
 
 // Ack is a person's acknowledgement of a message: they pressed 1 on a
@@ -61,6 +75,8 @@ func (e *Event) Kind() string {
 		return "roster"
 	case e.Ack != nil:
 		return "ack"
+	case e.Consent != nil:
+		return "consent"
 	}
 	return "empty"
 }
@@ -92,6 +108,12 @@ func (e *Event) Check() error {
 		n++
 		if e.Ack.Message == "" || e.Ack.Person == "" {
 			return fmt.Errorf("event %s/%d: acknowledgement without message or person", e.Origin, e.Seq)
+		}
+	}
+	if e.Consent != nil {
+		n++
+		if e.Consent.Person == "" || e.Consent.Channel == "" {
+			return fmt.Errorf("event %s/%d: consent without person or channel", e.Origin, e.Seq)
 		}
 	}
 	if n != 1 {

@@ -113,6 +113,9 @@ type Plan struct {
 	Priority Priority
 	// IdempotencyKey is the client's key, if any.
 	IdempotencyKey string
+	// Exclude lists people left out of the audience: the author of a
+	// reply does not receive their own words.
+	Exclude []string
 }
 
 // NewMessage resolves a valid post's audience against the roster and returns
@@ -127,6 +130,7 @@ func NewMessage(p *Post, roster *Roster, plan Plan) (*Message, error) {
 		}
 		return nil, err
 	}
+	people = slices.DeleteFunc(people, func(p Person) bool { return slices.Contains(plan.Exclude, p.ID) })
 	sev := p.Severity
 	if sev == "" {
 		sev = DefaultSeverity

@@ -75,6 +75,8 @@ type Config struct {
 
 	// JetStream, when its stream is set, publishes through that stream.
 	JetStream JetStreamConfig `yaml:"jetstream"`
+	// Ingest takes posts and acknowledgements from bots on this connection.
+	Ingest IngestConfig `yaml:"ingest"`
 }
 
 // JetStreamConfig selects JetStream publishing.
@@ -94,6 +96,7 @@ func (c *Config) SetDefaults() {
 	if c.SubjectPrefix == "" {
 		c.SubjectPrefix = DefaultSubjectPrefix
 	}
+	c.Ingest.SetDefaultsUnder(c.SubjectPrefix)
 	if c.Name == "" {
 		c.Name = DefaultName
 	}
@@ -156,6 +159,11 @@ func (c *Config) Validate() error {
 	}
 	if s := c.JetStream.Stream; s != "" && !validStreamName(s) {
 		bad("jetstream.stream", "%q must be a stream name without spaces, '.', '*', '>', '/' or '\\'", s)
+	}
+	if c.Ingest.Enabled {
+		for _, e := range flattenErrors(c.Ingest.Validate()) {
+			errs = append(errs, fmt.Errorf("ingest.%w", e))
+		}
 	}
 	return errors.Join(errs...)
 }

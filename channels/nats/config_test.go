@@ -39,6 +39,11 @@ func TestSetDefaults(t *testing.T) {
 	if c.ReconnectWaitMax != 10*time.Second {
 		t.Errorf("reconnect_wait_max = %s, want it raised to reconnect_wait", c.ReconnectWaitMax)
 	}
+	c = Config{SubjectPrefix: "corp.relay"}
+	c.SetDefaults()
+	if c.Ingest.PostSubject != "corp.relay.post" || c.Ingest.AckSubject != "corp.relay.ack" || c.Ingest.QueueGroup != "relay" || c.Ingest.Enabled {
+		t.Errorf("ingest defaults = %+v, want subjects under the prefix and ingest off", c.Ingest)
+	}
 }
 
 func TestValidate(t *testing.T) {
@@ -75,6 +80,8 @@ func TestValidate(t *testing.T) {
 		{"reconnect wait max", func(c *Config) { c.ReconnectWaitMax = 100 * time.Millisecond }, `reconnect_wait_max: 100ms must not be shorter than reconnect_wait (250ms)`},
 		{"buffer", func(c *Config) { c.ReconnectBufferBytes = -2 }, `reconnect_buffer_bytes: -2 must be a size in bytes, or -1 to buffer nothing while reconnecting`},
 		{"stream with dot", func(c *Config) { c.JetStream.Stream = "relay.events" }, `jetstream.stream: "relay.events" must be a stream name without spaces, '.', '*', '>', '/' or '\'`},
+		{"ingest queue group", func(c *Config) { c.Ingest.Enabled, c.Ingest.QueueGroup = true, "relay nodes" }, `ingest.queue_group: "relay nodes" must be a name without spaces, such as "relay"`},
+		{"ingest subjects", func(c *Config) { c.Ingest.Enabled, c.Ingest.AckSubject = true, "relay.post" }, `ingest.ack_subject: "relay.post" is also post_subject; the two must differ`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := validConfig()
@@ -102,6 +109,8 @@ func TestValidateAcceptsVariants(t *testing.T) {
 		"no buffer":       func(c *Config) { c.ReconnectBufferBytes = -1 },
 		"jetstream":       func(c *Config) { c.JetStream.Stream = "RELAY_EVENTS" },
 		"password by env": func(c *Config) { c.Password, c.PasswordEnv = secret.String{}, "NATS_PW" },
+		"ingest":          func(c *Config) { c.Ingest.Enabled = true },
+		"ingest disabled": func(c *Config) { c.Ingest.QueueGroup = "not checked while disabled" },
 	} {
 		c := validConfig()
 		mutate(&c)
@@ -116,8 +125,9 @@ func TestValidateReportsEverything(t *testing.T) {
 	c.URLs = []string{"http://x:1"}
 	c.SubjectPrefix = ">"
 	c.ConnectTimeout = -1
+	c.Ingest.Enabled, c.Ingest.Author, c.Ingest.Concurrency = true, "Bot", 0
 	err := c.Validate()
-	for _, key := range []string{"urls[0]: ", "subject_prefix: ", "connect_timeout: "} {
+	for _, key := range []string{"urls[0]: ", "subject_prefix: ", "connect_timeout: ", "ingest.author: ", "ingest.concurrency: "} {
 		if err == nil || !strings.Contains(err.Error(), key) {
 			t.Errorf("Validate = %v, want a problem for %s", err, key)
 		}
@@ -137,6 +147,10 @@ reconnect_wait_max: 2s
 reconnect_buffer_bytes: -1
 jetstream:
   stream: RELAY
+ingest:
+  enabled: true
+  queue_group: relay-kr
+  concurrency: 4
 `
 
 func TestDecodeYAML(t *testing.T) {
@@ -153,6 +167,10 @@ func TestDecodeYAML(t *testing.T) {
 	if c.ConnectTimeout != 3*time.Second || c.ReconnectWaitMax != 2*time.Second || c.ReconnectBufferBytes != -1 ||
 		c.JetStream.Stream != "RELAY" || c.PasswordFile != "nats-password" || len(c.URLs) != 2 {
 		t.Errorf("decoded %+v", c)
+	}
+	if want := (IngestConfig{Enabled: true, QueueGroup: "relay-kr", PostSubject: "corp.relay.post", AckSubject: "corp.relay.ack",
+		Author: DefaultIngestAuthor, Timeout: DefaultIngestTimeout, Concurrency: 4}); c.Ingest != want {
+		t.Errorf("ingest = %+v, want %+v", c.Ingest, want)
 	}
 
 	dec = yaml.NewDecoder(strings.NewReader("urls: [nats://a:1]\npasword: x\n"))

@@ -11,7 +11,14 @@
 // means the stream stored it and the server removes duplicate attempts of
 // the same delivery by their Nats-Msg-Id.
 //
-// The connection is made by Connect, which a later inbound side can share:
-// it never gives up reconnecting, starts even when no server is reachable,
+// The connection is made by Connect, which the ingest side can share: it
+// never gives up reconnecting, starts even when no server is reachable,
 // and backs off between attempts.
+//
+// The ingest side (Subscribe, configured under ingest) takes posts and
+// acknowledgements from bots as NATS requests on <subject_prefix>.post and
+// <subject_prefix>.ack (see ingest.v1.md, post.v1.schema.json and
+// ack.v1.schema.json) and answers each with a JSON reply. Every node
+// subscribes in the same queue group, so each request is taken by exactly
+// one node of a cluster.
 package nats

@@ -1,6 +1,7 @@
 package twilio
 
 import (
+	"fmt"
 	"strings"
 	"unicode/utf8"
 
@@ -64,6 +65,28 @@ func RenderBody(m *relay.Message, lang string) string {
 		b.WriteString(text)
 	}
 	return truncate(b.String(), MaxBodyChars)
+}
+
+// replyHints tell a reader how to answer, in each language relay speaks.
+var replyHints = map[string]string{
+	"ko": "\n답장 코드 %s · 1=확인",
+	"en": "\nReply code %s · 1=ACK",
+}
+
+// WithReplyCode ends an SMS body with the reader's reply code for its
+// incident and how to acknowledge, keeping the whole within MaxBodyChars:
+//
+//	[긴급] db-fire
+//	서버실 화재. 3층 계단으로 대피하세요.
+//	답장 코드 KP47 · 1=확인
+//
+// An empty code leaves the body as it is.
+func WithReplyCode(body, code, lang string) string {
+	if code == "" {
+		return body
+	}
+	hint := fmt.Sprintf(replyHints[Lang(lang)], code)
+	return truncate(body, MaxBodyChars-utf8.RuneCountInString(hint)) + hint
 }
 
 // truncate cuts s to at most n characters, ending it in truncated when cut.

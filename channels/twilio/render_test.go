@@ -112,3 +112,18 @@ func FuzzRenderBody(f *testing.F) {
 		}
 	})
 }
+
+func TestWithReplyCode(t *testing.T) {
+	m := &relay.Message{Incident: "db-fire", Severity: relay.SeverityCritical, Text: "서버실 화재"}
+	if got, want := WithReplyCode(RenderBody(m, "ko"), "KP47", "ko"), "[긴급] db-fire\n서버실 화재\n답장 코드 KP47 · 1=확인"; got != want {
+		t.Errorf("ko: got %q, want %q", got, want)
+	}
+	if got := WithReplyCode("body", "", "en"); got != "body" {
+		t.Errorf("without a code: got %q", got)
+	}
+	long := &relay.Message{Incident: "x", Text: strings.Repeat("가", 2000)}
+	got := WithReplyCode(RenderBody(long, "en"), "KP47", "en")
+	if n := utf8.RuneCountInString(got); n > MaxBodyChars || !strings.HasSuffix(got, "Reply code KP47 · 1=ACK") {
+		t.Errorf("long body: %d characters, ends %q", n, got[len(got)-40:])
+	}
+}

@@ -88,7 +88,7 @@ func (s *SMS) send(ctx context.Context, out *relay.Outgoing) (relay.Receipt, err
 			fmt.Errorf("twilio: phone number %q is not an E.164 number", p.Phone))
 	}
 	now := s.now()
-	body := RenderBody(out.Message, p.LangOrDefault())
+	body := WithReplyCode(RenderBody(out.Message, p.LangOrDefault()), out.ReplyCode, p.LangOrDefault())
 	params := (&openapi.CreateMessageParams{}).SetTo(p.Phone).SetBody(body)
 	if s.cfg.From != "" {
 		params.SetFrom(s.cfg.From)

@@ -28,6 +28,9 @@ func (l *lane) attempt(j *job) {
 	ctx, cancelDeadline := context.WithDeadline(ctx, j.msg.Deadline)
 	out := &relay.Outgoing{DeliveryID: j.d.ID, Channel: l.channel, Attempt: j.attempt,
 		Message: j.msg.Message, Person: j.msg.person(j.d.Person)}
+	if e.opts.ReplyCode != nil && j.d.Person != "" {
+		out.ReplyCode = e.opts.ReplyCode(&j.d)
+	}
 	if e.opts.Callbacks != nil {
 		out.CallbackBase = e.opts.Callbacks(&j.d)
 		out.StatusCallback = out.CallbackURL(relay.CallbackStatus)

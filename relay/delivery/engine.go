@@ -62,6 +62,9 @@ type Options struct {
 	// takeover after this node's death would repeat, never exceed the
 	// workers. Nil means a single node: nothing to wait for.
 	Copied func(ctx context.Context, seq uint64)
+	// ReplyCode, when set, gives the person's reply code for a delivery's
+	// incident (see relay.Outgoing.ReplyCode).
+	ReplyCode func(d *relay.Delivery) string
 	// Callbacks returns the base URL of a delivery's webhooks (see
 	// relay.Outgoing.CallbackBase), or "". Nil means no receipts.
 	Callbacks  func(*relay.Delivery) string

@@ -34,6 +34,9 @@ type Options struct {
 	PublicURL string
 	// AuthTokens are the auth tokens of the Twilio accounts that may call.
 	AuthTokens []secret.String
+	// OwnNumbers are relay's own sending numbers: a text from one of them
+	// is relay talking to itself, and is never taken as a reply.
+	OwnNumbers []string
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer
 	Now        func() time.Time
@@ -80,7 +83,13 @@ func New(opts Options) (*Hooks, error) {
 	return h, nil
 }
 
-// ServeHTTP handles POST <prefix><delivery id>/<kind>.
+// InboundSMSPath is where Twilio posts the SMS people send to relay's
+// numbers: set it as each number's messaging webhook, on one node, and
+// as its fallback URL on another.
+const InboundSMSPath = node.WebhookPrefix + "sms"
+
+// ServeHTTP handles POST <prefix><delivery id>/<kind>, and incoming SMS
+// at InboundSMSPath.
 func (h *Hooks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", "POST")
@@ -89,7 +98,8 @@ func (h *Hooks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	rest := strings.TrimPrefix(r.URL.Path, node.WebhookPrefix)
 	id, kind, ok := strings.Cut(rest, "/")
-	if !ok || id == "" || (kind != relay.CallbackStatus && kind != relay.CallbackGather) {
+	inbound := r.URL.Path == InboundSMSPath
+	if !inbound && (!ok || id == "" || (kind != relay.CallbackStatus && kind != relay.CallbackGather)) {
 		h.refuse(w, http.StatusNotFound, "unknown", "no such webhook")
 		return
 	}
@@ -102,6 +112,12 @@ func (h *Hooks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	full := h.opts.PublicURL + r.URL.RequestURI()
 	if !h.signed(full, r, sig) {
 		h.refuse(w, http.StatusForbidden, "signature", "X-Twilio-Signature does not match this request")
+		return
+	}
+	if inbound {
+		// A retried incoming SMS posts once whatever happens here: the
+		// node keys it by its MessageSid.
+		h.incoming(w, r)
 		return
 	}
 	if !h.replays.first(sha256.Sum256([]byte(sig+"\x00"+full+"\x00"+r.PostForm.Encode())), h.opts.Now()) {

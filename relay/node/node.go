@@ -82,6 +82,8 @@ type Node struct {
 	repl   *cluster.Replicator
 	owners *cluster.Ownership
 	mesh   *mesh
+	// answers limits automatic answers to inbound texts.
+	answers answerLimit
 
 	// keyed serialises posts that share an idempotency key, so that two
 	// concurrent retries on one node accept one message.
@@ -157,6 +159,7 @@ func Open(opts Options) (*Node, error) {
 		AttemptTimeout: opts.AttemptTimeout,
 		Backoff:        opts.Backoff,
 		Callbacks:      callbacks(opts.PublicURL),
+		ReplyCode:      func(d *relay.Delivery) string { return n.smsReplyCode(d) },
 		Logger:         opts.Logger,
 		Registerer:     opts.Registerer,
 		Now:            opts.Now,

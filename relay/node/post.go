@@ -44,6 +44,11 @@ type Accepted struct {
 // by the same author returns the earlier message, and a different request
 // under the same key gets ErrKeyReused.
 func (n *Node) Post(ctx context.Context, p *relay.Post, author Author, key string) (*Accepted, error) {
+	return n.post(ctx, p, author, key, nil)
+}
+
+// post is Post, leaving the people in exclude out of the audience.
+func (n *Node) post(ctx context.Context, p *relay.Post, author Author, key string, exclude []string) (*Accepted, error) {
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
@@ -86,6 +91,7 @@ func (n *Node) Post(ctx context.Context, p *relay.Post, author Author, key strin
 		Policies:       n.opts.Policies,
 		Priority:       prio,
 		IdempotencyKey: key,
+		Exclude:        exclude,
 	})
 	if err != nil {
 		return nil, err

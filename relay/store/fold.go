@@ -95,6 +95,8 @@ func (f *folder) add(e *relay.Event) error {
 		return f.roster(e)
 	case e.Ack != nil:
 		return f.ack(e)
+	case e.Consent != nil:
+		return f.consent(e)
 	}
 	return fmt.Errorf("event %s/%d has no payload", e.Origin, e.Seq)
 }
@@ -405,4 +407,32 @@ func (f *folder) ack(e *relay.Event) error {
 		return err
 	}
 	return ab.Put(key, raw)
+}
+
+// consentRecord is a stored consent change with the event that made it.
+type consentRecord struct {
+	relay.Consent
+	Clock  uint64 `json:"clock"`
+	Origin string `json:"origin"`
+}
+
+// consent keeps the latest consent change of a person on a channel, by
+// event clock.
+func (f *folder) consent(e *relay.Event) error {
+	b := f.tx.Bucket(bucketConsent)
+	key := ackKey(e.Consent.Person, e.Consent.Channel)
+	if raw := b.Get(key); raw != nil {
+		var cur consentRecord
+		if err := decode(raw, &cur); err != nil {
+			return err
+		}
+		if cur.Clock > uint64(e.Clock) || (cur.Clock == uint64(e.Clock) && cur.Origin >= e.Origin) {
+			return nil
+		}
+	}
+	raw, err := json.Marshal(&consentRecord{Consent: *e.Consent, Clock: uint64(e.Clock), Origin: e.Origin})
+	if err != nil {
+		return err
+	}
+	return b.Put(key, raw)
 }

@@ -15,9 +15,10 @@ var (
 	bucketTimeline  = []byte("timeline")   // incident id 0x00 clock(8) message id → nothing
 	bucketRoster    = []byte("roster")     // "current" → rosterRecord
 	bucketAcks      = []byte("acks")       // message id 0x00 person → ackRecord
+	bucketConsent   = []byte("consent")    // person 0x00 channel → consentRecord
 
 	allBuckets = [][]byte{bucketMeta, bucketLog, bucketMarks, bucketMessages, bucketDeliv,
-		bucketOpen, bucketCounts, bucketIncidents, bucketTimeline, bucketRoster, bucketAcks}
+		bucketOpen, bucketCounts, bucketIncidents, bucketTimeline, bucketRoster, bucketAcks, bucketConsent}
 
 	keyOrigin  = []byte("origin")
 	keyCurrent = []byte("current")

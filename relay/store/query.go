@@ -223,3 +223,22 @@ func (s *Store) Acked(msgID, person string) (bool, error) {
 	})
 	return found, err
 }
+
+// StoppedChannels returns the latest consent change of every person and
+// channel that is stopped now, in person order.
+func (s *Store) StoppedChannels() ([]relay.Consent, error) {
+	var out []relay.Consent
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketConsent).ForEach(func(_, v []byte) error {
+			var rec consentRecord
+			if err := decode(v, &rec); err != nil {
+				return err
+			}
+			if rec.Stopped {
+				out = append(out, rec.Consent)
+			}
+			return nil
+		})
+	})
+	return out, err
+}

@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/oob-relay/relay/channels/nats"
 	"github.com/oob-relay/relay/config"
 	"github.com/oob-relay/relay/gossip"
 	"github.com/oob-relay/relay/relay"
@@ -51,6 +52,8 @@ type Server struct {
 	served  chan error
 	closers []func()
 	members *gossip.Membership
+	// inbound stop the SMTP server and NATS ingests, first at shutdown.
+	inbound []func(context.Context)
 }
 
 // Start builds and starts the node cfg describes. cfg must have been
@@ -74,7 +77,10 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Server, erro
 	}
 
 	s := &Server{Registry: reg, log: log, served: make(chan error, 1)}
-	providers, closers, err := buildProviders(cfg, log, opts)
+	var ingests []natsIngest
+	providers, closers, err := buildProvidersInto(cfg, log, opts, func(p *nats.Publisher, c nats.IngestConfig) {
+		ingests = append(ingests, natsIngest{pub: p, cfg: c})
+	})
 	s.closers = closers
 	if err != nil {
 		s.closeProviders()
@@ -129,19 +135,21 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Server, erro
 		s.abort()
 		return nil, err
 	}
-	var handler http.Handler = h
+	mux := http.NewServeMux()
+	mux.Handle("/", h)
 	if cfg.HTTP.PublicURL != "" && len(twilioTokens(cfg)) > 0 {
 		hk, err := hooks.New(hooks.Options{Node: n, PublicURL: cfg.HTTP.PublicURL, AuthTokens: twilioTokens(cfg),
-			Logger: log, Registerer: reg})
+			OwnNumbers: ownNumbers(cfg), Logger: log, Registerer: reg})
 		if err != nil {
 			s.abort()
 			return nil, err
 		}
-		mux := http.NewServeMux()
-		mux.Handle("/", h)
 		mux.Handle(node.WebhookPrefix, hk)
-		handler = mux
 	}
+	if am := cfg.Inbound.Alertmanager; am != nil {
+		mux.Handle(AlertmanagerPath, alertmanagerHandler(n, am, log, reg))
+	}
+	var handler http.Handler = mux
 	ln := opts.Listener
 	if ln == nil {
 		ln, err = net.Listen("tcp", cfg.HTTP.Listen)
@@ -171,6 +179,10 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Server, erro
 		s.abort()
 		return nil, err
 	}
+	if err := s.startInbound(ctx, cfg, ingests); err != nil {
+		s.abort()
+		return nil, err
+	}
 	if len(n.Channels()) == 0 {
 		log.Warn("no channel provider is configured: this node accepts messages but cannot deliver them")
 	}
@@ -188,6 +200,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}
+	s.stopInbound(ctx)
 	err = errors.Join(err, s.Node.Close(ctx))
 	s.leave()
 	s.closeProviders()
@@ -201,6 +214,7 @@ func (s *Server) abort() {
 	if s.http != nil {
 		s.http.Close()
 	}
+	s.stopInbound(ctx)
 	s.Node.Close(ctx)
 	s.leave()
 	s.closeProviders()

@@ -1,6 +1,7 @@
 package launch
 
 import (
+	"net/mail"
 	"fmt"
 	"log/slog"
 
@@ -16,6 +17,12 @@ import (
 // buildProviders makes a delivery provider of every configured one, in
 // the configured order, and the functions that release them.
 func buildProviders(cfg *config.Config, log *slog.Logger, opts Options) ([]delivery.Provider, []func(), error) {
+	return buildProvidersInto(cfg, log, opts, nil)
+}
+
+// buildProvidersInto is buildProviders; ingest, when not nil, receives
+// the NATS publishers whose provider takes posts (ingest.enabled).
+func buildProvidersInto(cfg *config.Config, log *slog.Logger, opts Options, ingest func(*nats.Publisher, nats.IngestConfig)) ([]delivery.Provider, []func(), error) {
 	var (
 		out     []delivery.Provider
 		closers []func()
@@ -40,7 +47,8 @@ func buildProviders(cfg *config.Config, log *slog.Logger, opts Options) ([]deliv
 		add(p.Name, relay.ChannelVoice, p.Limit, s)
 	}
 	for _, p := range cfg.Channels.Email.Providers {
-		s, err := email.New(p.SMTP, email.Options{Logger: log.With("provider", p.Name), RootCAs: opts.EmailRootCAs})
+		s, err := email.New(p.SMTP, email.Options{Logger: log.With("provider", p.Name), RootCAs: opts.EmailRootCAs,
+			ReplyTo: replyTo(cfg)})
 		if err != nil {
 			return nil, closers, fmt.Errorf("provider %s: %w", p.Name, err)
 		}
@@ -53,6 +61,9 @@ func buildProviders(cfg *config.Config, log *slog.Logger, opts Options) ([]deliv
 		}
 		closers = append(closers, s.Close)
 		add(p.Name, relay.ChannelNATS, p.Limit, s)
+		if ingest != nil && p.NATS.Ingest.Enabled {
+			ingest(s, p.NATS.Ingest)
+		}
 	}
 	return out, closers, nil
 }
@@ -68,4 +79,18 @@ func twilioTokens(cfg *config.Config) []secret.String {
 		out = append(out, p.Twilio.AuthToken)
 	}
 	return out
+}
+
+// replyTo gives outgoing mail its signed reply address when the node
+// takes replies by email.
+func replyTo(cfg *config.Config) func(*relay.Outgoing) *mail.Address {
+	in := cfg.Inbound.Email
+	if in == nil || len(in.ReplyKeys) == 0 {
+		return nil
+	}
+	k, err := email.NewReplyKey(in.ReplyKeys...)
+	if err != nil {
+		return nil // Validate refused such keys already
+	}
+	return k.ReplyTo(in.Domain)
 }

@@ -1,0 +1,39 @@
+// Package inbound is the receiving side of the email channel: an SMTP
+// server that turns staff replies to incident mail into relay.Inbound
+// messages, on any node.
+//
+// A reply arrives at one of two kinds of address in the relay's mail
+// domain:
+//
+//   - A reply address "r+<token>@<domain>", which the outgoing mail sets
+//     as its Reply-To (email.ReplyKey.Address). The token is signed, so it
+//     names the person and the incident; the sender must still be that
+//     person's roster address, in MAIL FROM and in the From header.
+//   - An incident address "<incident-id>@<domain>", for a new mail about
+//     an incident that exists, from any roster address, or from any
+//     address after a bot logged in with AUTH PLAIN.
+//
+// Everything else is refused while the client is still connected, so the
+// sender's own mail server bounces it with a reason:
+//
+//	550 5.1.1  recipient outside the domain, unknown incident (also when
+//	           the Receiver answers relay.ErrNoIncident)
+//	550 5.7.1  reply address that does not verify or belongs to someone
+//	           else, sender not on the roster (at RCPT from MAIL FROM, at
+//	           DATA from the From header, or when the Receiver answers
+//	           relay.ErrUnknownSender)
+//	552 5.3.4  message over the size limit
+//	554 5.6.0  broken MIME, no From, no text
+//	451 4.3.0  the Receiver failed for now; the sender retries
+//
+// Out-of-office answers and other machine-sent mail (Auto-Submitted,
+// Precedence: bulk, delivery reports) are accepted and dropped, so an
+// autoresponder neither posts to an incident nor gets a bounce.
+//
+// Parse and StripQuoted are the pure part: they read a MIME message
+// (quoted-printable, base64, UTF-8, EUC-KR, CP949, ISO-2022-KR, HTML-only
+// mail) into the few fields the relay needs and cut the quoted original
+// and signature from the text. Server is the thin SMTP side around them,
+// built on github.com/emersion/go-smtp. It logs who sent what to which
+// incident, never a body or a secret.
+package inbound

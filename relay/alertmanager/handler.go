@@ -1,0 +1,371 @@
+package alertmanager
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"mime"
+	"net/http"
+	"strings"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/oob-relay/relay/relay"
+)
+
+// Options configures Handler.
+type Options struct {
+	// Config is read once, when Handler is called. Its secrets must be
+	// resolved (see Config.ResolveSecrets) and it must be valid.
+	Config *Config
+	// Post stores a post under an idempotency key, as the node's API does
+	// for a client's post, and returns the message's id and whether the
+	// key found an earlier message. Problems with the post are
+	// *relay.FieldError values, possibly joined with errors.Join; any other
+	// error means the post could not be stored for now.
+	Post func(ctx context.Context, p *relay.Post, key string) (messageID string, replayed bool, err error)
+	// Logger defaults to a logger that discards.
+	Logger *slog.Logger
+	// Registerer receives the metrics; nil means a private registry.
+	Registerer prometheus.Registerer
+}
+
+// Response is the body of a 200 answer.
+type Response struct {
+	// Incident is the incident the notification's group posts to.
+	Incident string `json:"incident"`
+	// Messages lists the messages posted, one per matched route.
+	Messages []Posted `json:"messages"`
+}
+
+// Posted is one message a notification posted.
+type Posted struct {
+	ID string `json:"id"`
+	// Route is the config key of the route that made it.
+	Route string `json:"route"`
+	// Replayed is true when an earlier delivery of the same notification
+	// had already posted it.
+	Replayed bool `json:"replayed,omitempty"`
+}
+
+// Error codes of error answers, the same the HTTP API uses where they mean
+// the same, and no_route.
+const (
+	CodeInvalidJSON     = "invalid_json"
+	CodeInvalidField    = "invalid_field"
+	CodeBodyTooLarge    = "body_too_large"
+	CodeUnsupportedType = "unsupported_media_type"
+	CodeUnauthorized    = "unauthorized"
+	CodeMethod          = "method_not_allowed"
+	CodeUnavailable     = "unavailable"
+	// CodeNoRoute: alerts matched no route and there is no default.
+	CodeNoRoute = "no_route"
+)
+
+// Problem is the body of an error answer, inside {"error": ...}, in the
+// shape the HTTP API answers errors.
+type Problem struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Field   string `json:"field,omitempty"`
+	// Details lists every problem when there are several.
+	Details []Detail `json:"details,omitempty"`
+}
+
+// Detail is one of several problems.
+type Detail struct {
+	Field   string `json:"field,omitempty"`
+	Message string `json:"message"`
+}
+
+// Outcomes of a notification, the values of the metric's outcome label.
+var outcomes = []string{"posted", "replayed", "method_not_allowed", "unauthorized", "unsupported_media_type",
+	"too_large", "bad_request", "no_route", "rejected", "unavailable"}
+
+type handler struct {
+	opts  Options
+	log   *slog.Logger
+	rt    *router
+	limit int64
+	// Digests of the credentials, compared in constant time; nil when
+	// that kind of credential is not configured.
+	token, user, password *[32]byte
+	challenge             []string
+	notifications         *prometheus.CounterVec
+}
+
+// Handler returns the webhook handler Alertmanager posts notifications to.
+// It panics when Config or Post is missing, or Config is invalid or has
+// unresolved secrets: those are mistakes in the program, not in a request.
+//
+// It answers 405 to any method but POST; 401 with a WWW-Authenticate
+// challenge when the credentials are missing or wrong; 415 for a body
+// that is not JSON; 413 for one over Config.MaxBodyBytes; 400 naming the
+// field for a payload Decode refuses; 422 when routes or posts are wrong
+// (alerts no route takes, an audience the roster lacks), which retrying
+// cannot mend; 503 when a post could not be stored, so that Alertmanager
+// retries; and 200 with a Response otherwise. Every post is tried even
+// when another fails: a retry replays those already stored.
+func Handler(opts Options) http.Handler {
+	cfg := opts.Config
+	switch {
+	case cfg == nil:
+		panic("alertmanager: Options.Config is required")
+	case opts.Post == nil:
+		panic("alertmanager: Options.Post is required")
+	case cfg.TokenEnv != "" || cfg.TokenFile != "" || cfg.PasswordEnv != "" || cfg.PasswordFile != "":
+		panic("alertmanager: Config.ResolveSecrets must be called before Handler")
+	}
+	rt, err := newRouter(cfg)
+	if err != nil {
+		panic(fmt.Sprintf("alertmanager: invalid Config: %v", err))
+	}
+	h := &handler{opts: opts, log: opts.Logger, rt: rt, limit: cfg.MaxBodyBytes}
+	if h.log == nil {
+		h.log = slog.New(slog.DiscardHandler)
+	}
+	if h.limit <= 0 {
+		h.limit = DefaultMaxBytes
+	}
+	digest := func(s string) *[32]byte { sum := sha256.Sum256([]byte(s)); return &sum }
+	if !cfg.Token.IsZero() {
+		h.token = digest(cfg.Token.Reveal())
+		h.challenge = append(h.challenge, `Bearer realm="relay"`)
+	}
+	if cfg.Username != "" && !cfg.Password.IsZero() {
+		h.user, h.password = digest(cfg.Username), digest(cfg.Password.Reveal())
+		h.challenge = append(h.challenge, `Basic realm="relay", charset="UTF-8"`)
+	}
+	reg := opts.Registerer
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
+	h.notifications = register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "relay", Subsystem: "alertmanager", Name: "notifications_total",
+		Help: "Alertmanager webhook notifications received, by outcome.",
+	}, []string{"outcome"}))
+	for _, o := range outcomes {
+		h.notifications.WithLabelValues(o)
+	}
+	return h
+}
+
+// register registers c, or returns the collector already registered in
+// its place, so that a handler made again on the same registry counts on.
+func register(reg prometheus.Registerer, c *prometheus.CounterVec) *prometheus.CounterVec {
+	err := reg.Register(c)
+	var are prometheus.AlreadyRegisteredError
+	switch {
+	case err == nil:
+		return c
+	case errors.As(err, &are):
+		if existing, ok := are.ExistingCollector.(*prometheus.CounterVec); ok {
+			return existing
+		}
+	}
+	panic(fmt.Sprintf("alertmanager: register metrics: %v", err))
+}
+
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		h.refuse(w, r, http.StatusMethodNotAllowed, "method_not_allowed",
+			Problem{Code: CodeMethod, Message: r.Method + " is not allowed; Alertmanager posts notifications with POST"})
+		return
+	}
+	if !h.authenticate(w, r) {
+		return
+	}
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
+			h.refuse(w, r, http.StatusUnsupportedMediaType, "unsupported_media_type",
+				Problem{Code: CodeUnsupportedType, Message: fmt.Sprintf("Content-Type %q is not supported; send application/json", ct)})
+			return
+		}
+	}
+	if r.ContentLength > h.limit {
+		h.refuse(w, r, http.StatusRequestEntityTooLarge, "too_large", tooLarge(h.limit))
+		return
+	}
+	n, err := Decode(r.Body, h.limit)
+	if err != nil {
+		h.refuseDecode(w, r, err)
+		return
+	}
+	h.post(w, r, n)
+}
+
+// post makes the notification's posts and answers.
+func (h *handler) post(w http.ResponseWriter, r *http.Request, n *Notification) {
+	reqs, routeErr := h.rt.posts(n)
+	resp := Response{Incident: IncidentID(n), Messages: []Posted{}}
+	var (
+		details  []Detail
+		failures int
+		replays  int
+	)
+	for _, req := range reqs {
+		id, replayed, err := h.opts.Post(r.Context(), &req.Post, req.Key)
+		if err != nil {
+			if ds, ok := fieldDetails(err, req.Route); ok {
+				details = append(details, ds...)
+				continue
+			}
+			failures++
+			h.log.Error("alertmanager notification not stored", "incident", resp.Incident, "route", req.Route, "err", err)
+			continue
+		}
+		if replayed {
+			replays++
+		}
+		resp.Messages = append(resp.Messages, Posted{ID: id, Route: req.Route, Replayed: replayed})
+	}
+	var noRoute *NoRouteError
+	switch {
+	case failures > 0:
+		h.refuse(w, r, http.StatusServiceUnavailable, "unavailable", Problem{Code: CodeUnavailable,
+			Message: fmt.Sprintf("%d of %d messages could not be stored; the node's log has the cause, and a retry posts the rest once", failures, len(reqs))})
+	case len(details) > 0:
+		p := Problem{Code: CodeInvalidField, Field: details[0].Field, Message: joinDetails(details)}
+		if len(details) > 1 {
+			p.Details = details
+		}
+		h.refuse(w, r, http.StatusUnprocessableEntity, "rejected", p)
+	case errors.As(routeErr, &noRoute):
+		h.refuse(w, r, http.StatusUnprocessableEntity, "no_route", Problem{Code: CodeNoRoute,
+			Message: fmt.Sprintf("%s (%d messages posted for the other alerts)", noRoute.Error(), len(resp.Messages))})
+	case routeErr != nil:
+		h.refuse(w, r, http.StatusServiceUnavailable, "unavailable", Problem{Code: CodeUnavailable, Message: routeErr.Error()})
+	default:
+		outcome := "posted"
+		if replays > 0 && replays == len(resp.Messages) {
+			outcome = "replayed"
+		}
+		h.notifications.WithLabelValues(outcome).Inc()
+		h.log.Info("alertmanager notification posted", "receiver", n.Receiver, "incident", resp.Incident,
+			"status", n.Status, "alerts", len(n.Alerts), "messages", len(resp.Messages), "replayed", replays)
+		writeJSON(w, http.StatusOK, resp)
+	}
+}
+
+// fieldDetails lists err's problems when every one is a
+// *relay.FieldError, each field prefixed with the route's config key.
+func fieldDetails(err error, route string) ([]Detail, bool) {
+	var out []Detail
+	for _, e := range flatten(err) {
+		var fe *relay.FieldError
+		if !errors.As(e, &fe) {
+			return nil, false
+		}
+		out = append(out, Detail{Field: route + "." + fe.Field, Message: fe.Message})
+	}
+	return out, len(out) > 0
+}
+
+func flatten(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []error
+		for _, e := range j.Unwrap() {
+			out = append(out, flatten(e)...)
+		}
+		return out
+	}
+	return []error{err}
+}
+
+func joinDetails(ds []Detail) string {
+	parts := make([]string, len(ds))
+	for i, d := range ds {
+		parts[i] = d.Field + ": " + d.Message
+	}
+	return strings.Join(parts, "; ")
+}
+
+// authenticate checks the request's credentials against every kind
+// configured, each in constant time, and answers 401 when none passes.
+// Neither the expected nor the presented credentials reach the answer or
+// the log.
+func (h *handler) authenticate(w http.ResponseWriter, r *http.Request) bool {
+	header := r.Header.Get("Authorization")
+	ok := 0
+	if h.token != nil {
+		scheme, tok, _ := strings.Cut(header, " ")
+		tok = strings.TrimSpace(tok)
+		if strings.EqualFold(scheme, "Bearer") && tok != "" {
+			sum := sha256.Sum256([]byte(tok))
+			ok |= subtle.ConstantTimeCompare(sum[:], h.token[:])
+		}
+	}
+	if h.user != nil {
+		if user, pass, basic := r.BasicAuth(); basic {
+			u, p := sha256.Sum256([]byte(user)), sha256.Sum256([]byte(pass))
+			ok |= subtle.ConstantTimeCompare(u[:], h.user[:]) & subtle.ConstantTimeCompare(p[:], h.password[:])
+		}
+	}
+	if ok == 1 {
+		return true
+	}
+	for _, c := range h.challenge {
+		w.Header().Add("WWW-Authenticate", c)
+	}
+	msg := "credentials are not valid for this receiver"
+	if header == "" {
+		msg = "missing credentials: configure Alertmanager's http_config with this receiver's bearer token or basic auth"
+	}
+	h.refuse(w, r, http.StatusUnauthorized, "unauthorized", Problem{Code: CodeUnauthorized, Message: msg})
+	return false
+}
+
+// refuseDecode answers a payload Decode refused.
+func (h *handler) refuseDecode(w http.ResponseWriter, r *http.Request, err error) {
+	var tooBig *TooLargeError
+	if errors.As(err, &tooBig) {
+		h.refuse(w, r, http.StatusRequestEntityTooLarge, "too_large", tooLarge(tooBig.Limit))
+		return
+	}
+	var details []Detail
+	for _, e := range flatten(err) {
+		var fe *relay.FieldError
+		if !errors.As(e, &fe) {
+			h.refuse(w, r, http.StatusBadRequest, "bad_request", Problem{Code: CodeInvalidJSON, Message: err.Error()})
+			return
+		}
+		details = append(details, Detail{Field: fe.Field, Message: fe.Message})
+	}
+	p := Problem{Code: CodeInvalidField, Field: details[0].Field, Message: joinDetails(details)}
+	if len(details) > 1 {
+		p.Details = details
+	}
+	h.refuse(w, r, http.StatusBadRequest, "bad_request", p)
+}
+
+func tooLarge(limit int64) Problem {
+	return Problem{Code: CodeBodyTooLarge, Message: fmt.Sprintf("notification is larger than %d bytes; lower max_alerts in Alertmanager's webhook_config or raise max_body_bytes", limit)}
+}
+
+// refuse counts and logs a refused notification and answers it.
+func (h *handler) refuse(w http.ResponseWriter, r *http.Request, status int, outcome string, p Problem) {
+	h.notifications.WithLabelValues(outcome).Inc()
+	level := slog.LevelWarn
+	if status == http.StatusServiceUnavailable {
+		level = slog.LevelError
+	}
+	h.log.Log(r.Context(), level, "alertmanager notification refused", "status", status, "code", p.Code,
+		"field", p.Field, "problem", p.Message, "remote", r.RemoteAddr)
+	writeJSON(w, status, struct {
+		Error Problem `json:"error"`
+	}{p})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v) // Alertmanager may have gone; nothing to do about it
+}

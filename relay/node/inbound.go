@@ -1,0 +1,271 @@
+package node
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/oob-relay/relay/relay"
+)
+
+// Receive takes what a person sent back on a channel: a reply to post to
+// their incident, an acknowledgement, or a carrier keyword. It works on
+// any node; what it records is replicated like the rest.
+//
+// The sender is matched to a person by number or address (or was named by
+// the channel, as a signed email reply address does). An unknown sender
+// gets ErrUnknownSender, with a polite answer at most once per hour per
+// address. A reply goes to the incident named by a "#incident-id" prefix,
+// else the one whose reply code it starts with, else the person's most
+// recent open incident; it reaches the incident's audience except its
+// author. A retried inbound (same In.ID) posts once.
+func (n *Node) Receive(ctx context.Context, in *relay.Inbound) (*relay.Answer, error) {
+	now := n.opts.Now().UTC()
+	if in.At.IsZero() {
+		in.At = now
+	}
+	roster, _, err := n.store.Roster()
+	if err != nil {
+		return nil, err
+	}
+	p, ok := sender(roster, in)
+	if !ok {
+		ans := &relay.Answer{}
+		if n.answers.allow("unknown:"+in.From, time.Hour, now) {
+			ans.Reply = answerText(relay.DefaultLang, answerUnknown)
+		}
+		return ans, relay.ErrUnknownSender
+	}
+	lang := p.LangOrDefault()
+	cmd := relay.ParseCommand(in.Text)
+	if in.Incident != "" && cmd.Incident == "" {
+		cmd.Incident = in.Incident
+	}
+	switch cmd.Kind {
+	case relay.CommandStop, relay.CommandStart:
+		return n.consent(ctx, p, in, cmd.Kind == relay.CommandStop, now)
+	case relay.CommandHelp:
+		return n.autoAnswer(&relay.Answer{}, p, lang, answerHelp, now), nil
+	}
+	open, err := n.openIncidents(p.ID, now)
+	if err != nil {
+		return nil, err
+	}
+	inc, err := n.pickIncident(p.ID, open, &cmd)
+	if errors.Is(err, relay.ErrNoIncident) {
+		return n.autoAnswer(&relay.Answer{}, p, lang, answerNoIncident, now), err
+	}
+	if err != nil {
+		return nil, err
+	}
+	if cmd.Kind == relay.CommandAck {
+		acked, err := n.AckIncident(ctx, p.ID, inc, in.Channel)
+		if err != nil {
+			return nil, err
+		}
+		return n.autoAnswer(&relay.Answer{Incident: inc, Acked: acked}, p, lang, answerAcked, now, inc), nil
+	}
+	m, err := n.postReply(ctx, p, inc, cmd.Text, in)
+	if err != nil {
+		return nil, err
+	}
+	return &relay.Answer{Incident: inc, Message: m}, nil
+}
+
+// sender finds the person an inbound came from.
+func sender(roster *relay.Roster, in *relay.Inbound) (*relay.Person, bool) {
+	if in.Person != "" {
+		return roster.Person(in.Person)
+	}
+	for i := range roster.People {
+		p := &roster.People[i]
+		switch in.Channel {
+		case relay.ChannelSMS, relay.ChannelVoice:
+			if p.Phone != "" && p.Phone == in.From {
+				return p, true
+			}
+		case relay.ChannelEmail:
+			if p.Email != "" && strings.EqualFold(p.Email, in.From) {
+				return p, true
+			}
+		}
+	}
+	return nil, false
+}
+
+// openIncidents returns the person's incidents open for replies: those
+// with a message to them within relay.ReplyWindow, most recent first.
+func (n *Node) openIncidents(person string, now time.Time) ([]relay.Incident, error) {
+	incs, err := n.store.Incidents()
+	if err != nil {
+		return nil, err
+	}
+	var out []relay.Incident
+	for _, inc := range incs {
+		if now.Sub(inc.LastMessageAt) > relay.ReplyWindow {
+			continue
+		}
+		msgs, err := n.store.IncidentMessages(inc.ID)
+		if err != nil {
+			return nil, err
+		}
+		for i := range msgs {
+			if _, ok := msgs[i].Recipient(person); ok || msgs[i].Author == person {
+				out = append(out, inc)
+				break
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b relay.Incident) int { return b.LastMessageAt.Compare(a.LastMessageAt) })
+	return out, nil
+}
+
+// ReplyCode returns the person's reply code for an incident.
+func (n *Node) ReplyCode(person, incident string) string {
+	all, err := n.store.Incidents()
+	if err != nil {
+		return ""
+	}
+	return relay.ReplyCodes(person, all)[incident]
+}
+
+// pickIncident chooses the incident a command is about, among the
+// person's open ones.
+func (n *Node) pickIncident(person string, open []relay.Incident, cmd *relay.Command) (string, error) {
+	if cmd.Incident != "" {
+		for _, inc := range open {
+			if inc.ID == cmd.Incident {
+				return inc.ID, nil
+			}
+		}
+		return "", fmt.Errorf("%w: %q is not an open incident of yours", relay.ErrNoIncident, cmd.Incident)
+	}
+	if cmd.Code != "" {
+		all, err := n.store.Incidents()
+		if err != nil {
+			return "", err
+		}
+		codes := relay.ReplyCodes(person, all)
+		for _, inc := range open {
+			if codes[inc.ID] == cmd.Code {
+				return inc.ID, nil
+			}
+		}
+		if cmd.Kind == relay.CommandAck {
+			return "", fmt.Errorf("%w: no open incident has reply code %s", relay.ErrNoIncident, cmd.Code)
+		}
+		cmd.Code, cmd.Text = "", cmd.Body // an ordinary first word after all
+	}
+	if len(open) == 0 {
+		return "", fmt.Errorf("%w: no open incident", relay.ErrNoIncident)
+	}
+	return open[0].ID, nil
+}
+
+// postReply posts a person's reply to the incident's audience, except
+// them.
+func (n *Node) postReply(ctx context.Context, p *relay.Person, incident, text string, in *relay.Inbound) (*relay.Message, error) {
+	msgs, err := n.store.IncidentMessages(incident)
+	if err != nil {
+		return nil, err
+	}
+	var to []string
+	for i := range msgs {
+		for _, t := range msgs[i].To {
+			if !slices.Contains(to, t) {
+				to = append(to, t)
+			}
+		}
+	}
+	key := ""
+	if in.ID != "" {
+		key = "inbound:" + in.Channel + ":" + in.ID
+	}
+	post := &relay.Post{Incident: incident, Text: cmp.Or(p.Name, p.ID) + ": " + text, To: to, Severity: relay.SeverityWarning}
+	acc, err := n.post(ctx, post, Author{Name: p.ID, Commander: true}, key, []string{p.ID})
+	if err != nil {
+		var fe *relay.FieldError
+		if errors.As(err, &fe) {
+			return nil, fmt.Errorf("reply cannot be posted: %w", err)
+		}
+		return nil, err
+	}
+	return acc.Message, nil
+}
+
+// AckIncident records that person acknowledged every message of the
+// incident addressed to them that they had not acknowledged yet, and
+// returns those messages' ids.
+func (n *Node) AckIncident(ctx context.Context, person, incident, channel string) ([]string, error) {
+	msgs, err := n.store.IncidentMessages(incident)
+	if err != nil {
+		return nil, err
+	}
+	if len(msgs) == 0 {
+		return nil, fmt.Errorf("%w: incident %q", relay.ErrNotFound, incident)
+	}
+	now := n.opts.Now().UTC()
+	var evs []relay.Event
+	var acked []string
+	for i := range msgs {
+		m := &msgs[i]
+		if _, ok := m.Recipient(person); !ok {
+			continue
+		}
+		done, err := n.store.Acked(m.ID, person)
+		if err != nil {
+			return nil, err
+		}
+		if done {
+			continue
+		}
+		evs = append(evs, relay.Event{Ack: &relay.Ack{Message: m.ID, Incident: incident, Person: person, Channel: channel, At: now}})
+		acked = append(acked, m.ID)
+	}
+	if len(evs) == 0 {
+		return nil, nil
+	}
+	if _, err := n.store.Append(ctx, evs...); err != nil {
+		return nil, err
+	}
+	return acked, nil
+}
+
+// consent records a STOP or START and answers as carriers require.
+func (n *Node) consent(ctx context.Context, p *relay.Person, in *relay.Inbound, stop bool, now time.Time) (*relay.Answer, error) {
+	c := &relay.Consent{Person: p.ID, Channel: in.Channel, Address: in.From, Stopped: stop, At: now}
+	if _, err := n.store.Append(ctx, relay.Event{Consent: c}); err != nil {
+		return nil, err
+	}
+	what := answerStarted
+	if stop {
+		what = answerStopped
+		n.log.Warn("a person asked to stop a channel; carriers may refuse it until they send START",
+			"person", p.ID, "channel", in.Channel)
+	}
+	// Carriers require the confirmation, so it is not rate limited.
+	return &relay.Answer{Reply: answerText(p.LangOrDefault(), what)}, nil
+}
+
+// autoAnswer sets ans.Reply unless the person had too many automatic
+// answers lately: two relays, or a relay and an auto-responder, must not
+// answer each other forever.
+func (n *Node) autoAnswer(ans *relay.Answer, p *relay.Person, lang string, what answerKind, now time.Time, args ...any) *relay.Answer {
+	if n.answers.allow("person:"+p.ID, time.Hour/answersPerHour, now) {
+		ans.Reply = answerText(lang, what, args...)
+	}
+	return ans
+}
+
+// smsReplyCode gives an SMS its reply code when the node takes replies
+// (it has a public URL for Twilio's webhooks).
+func (n *Node) smsReplyCode(d *relay.Delivery) string {
+	if d.Channel != relay.ChannelSMS || n.opts.PublicURL == "" {
+		return ""
+	}
+	return n.ReplyCode(d.Person, d.Incident)
+}
