@@ -1,9 +1,9 @@
 package launch
 
 import (
-	"net/mail"
 	"fmt"
 	"log/slog"
+	"net/mail"
 
 	"github.com/oob-relay/relay/channels/email"
 	"github.com/oob-relay/relay/channels/nats"
