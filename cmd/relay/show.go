@@ -120,8 +120,22 @@ func incidentCmd(e *env) *cobra.Command {
 						parts = append(parts, fmt.Sprintf("%s %d", st, n))
 					}
 				}
+				if t.Acks > 0 {
+					parts = append(parts, fmt.Sprintf("acknowledged by %d", t.Acks))
+				}
 				fmt.Fprintf(e.stdout, "%s  %s (%s)  %s\n  %s\n  [%s]\n\n", t.At.Local().Format(time.DateTime),
 					t.Author, t.Severity, t.Message, strings.ReplaceAll(t.Text, "\n", "\n  "), strings.Join(parts, ", "))
+			}
+			fmt.Fprintf(e.stdout, "acknowledged: %d of %d\n", len(v.Acknowledged), len(v.Acknowledged)+len(v.NotAcknowledged))
+			for _, a := range v.Acknowledged {
+				fmt.Fprintf(e.stdout, "  %s  %s by %s\n", a.At.Local().Format(time.DateTime), a.Person, a.Channel)
+			}
+			if len(v.NotAcknowledged) > 0 {
+				fmt.Fprintf(e.stdout, "not acknowledged: %s\n", strings.Join(v.NotAcknowledged, ", "))
+			}
+			for _, c := range v.Stopped {
+				fmt.Fprintf(e.stdout, "STOP: %s sent STOP on %s from %s at %s; carriers refuse it until START\n",
+					c.Person, c.Channel, c.Address, c.At.Local().Format(time.DateTime))
 			}
 			return nil
 		},

@@ -1,6 +1,9 @@
 package api
 
 import (
+	"cmp"
+	"slices"
+	"strings"
 	"errors"
 	"net/http"
 	"strconv"
@@ -37,8 +40,24 @@ func (a *API) getIncident(w http.ResponseWriter, r *http.Request) {
 		a.failErr(w, r, err)
 		return
 	}
-	v := IncidentView{Incident: *inc, Timeline: make([]TimelineEntry, 0, len(msgs))}
+	v := IncidentView{Incident: *inc, Timeline: make([]TimelineEntry, 0, len(msgs)),
+		Acknowledged: []IncidentAck{}, NotAcknowledged: []string{}, Stopped: []relay.Consent{}}
+	first := map[string]relay.Ack{}
+	audience := map[string]bool{}
 	for _, m := range msgs {
+		acks, err := st.Acks(m.ID)
+		if err != nil {
+			a.failErr(w, r, err)
+			return
+		}
+		for _, ack := range acks {
+			if cur, ok := first[ack.Person]; !ok || ack.At.Before(cur.At) {
+				first[ack.Person] = ack
+			}
+		}
+		for _, rc := range m.Recipients {
+			audience[rc.Person.ID] = true
+		}
 		counts, err := st.Counts(m.ID)
 		if err != nil {
 			a.failErr(w, r, err)
@@ -49,7 +68,27 @@ func (a *API) getIncident(w http.ResponseWriter, r *http.Request) {
 			sum[s] = n
 		}
 		v.Timeline = append(v.Timeline, TimelineEntry{At: m.AcceptedAt, Message: m.ID, Author: m.Author,
-			Severity: string(m.Severity), Text: m.Text, Summary: sum})
+			Severity: string(m.Severity), Text: m.Text, Summary: sum, Acks: len(acks)})
+	}
+	for _, ack := range first {
+		v.Acknowledged = append(v.Acknowledged, IncidentAck{Person: ack.Person, At: ack.At, Channel: ack.Channel, Message: ack.Message})
+	}
+	slices.SortFunc(v.Acknowledged, func(x, y IncidentAck) int { return cmp.Or(x.At.Compare(y.At), strings.Compare(x.Person, y.Person)) })
+	for p := range audience {
+		if _, ok := first[p]; !ok {
+			v.NotAcknowledged = append(v.NotAcknowledged, p)
+		}
+	}
+	slices.Sort(v.NotAcknowledged)
+	stopped, err := st.StoppedChannels()
+	if err != nil {
+		a.failErr(w, r, err)
+		return
+	}
+	for _, c := range stopped {
+		if audience[c.Person] {
+			v.Stopped = append(v.Stopped, c)
+		}
 	}
 	writeJSON(w, http.StatusOK, v)
 }

@@ -196,10 +196,28 @@ func deliveryView(m *relay.Message, d *relay.Delivery, now time.Time) DeliveryVi
 	return v
 }
 
-// IncidentView is an incident with its timeline.
+// IncidentView is an incident with its timeline and who acknowledged it.
 type IncidentView struct {
 	relay.Incident
 	Timeline []TimelineEntry `json:"timeline"`
+	// Acknowledged lists each person's first acknowledgement of any of
+	// the incident's messages, earliest first.
+	Acknowledged []IncidentAck `json:"acknowledged"`
+	// NotAcknowledged lists the people the incident's messages went to
+	// who have acknowledged none of them, by id.
+	NotAcknowledged []string `json:"not_acknowledged"`
+	// Stopped lists the people in the incident who asked a channel to
+	// stop (an SMS STOP): carriers refuse that channel until they send
+	// START.
+	Stopped []relay.Consent `json:"stopped"`
+}
+
+// IncidentAck is one person's first acknowledgement in an incident.
+type IncidentAck struct {
+	Person  string    `json:"person"`
+	At      time.Time `json:"at"`
+	Channel string    `json:"channel"`
+	Message string    `json:"message"`
 }
 
 // TimelineEntry is one message of an incident's timeline.
@@ -210,6 +228,8 @@ type TimelineEntry struct {
 	Severity string               `json:"severity"`
 	Text     string               `json:"text"`
 	Summary  map[relay.Status]int `json:"summary"`
+	// Acks counts the people who acknowledged this message.
+	Acks int `json:"acks"`
 }
 
 func nonNil(s []string) []string {
