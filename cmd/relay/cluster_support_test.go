@@ -37,7 +37,17 @@ type clusterSpec struct {
 	// rate gives node i's SMS and email rate limits; nil or zero means
 	// none.
 	rate func(i int) (sms, email float64)
+	// replies makes the nodes take replies: http.public_url is each
+	// node's own API URL, which mounts the Twilio webhooks and gives SMS
+	// their reply codes, and each node runs an SMTP server for replies by
+	// email under replyDomain, all with one reply key.
+	replies bool
 }
+
+// replyDomain is the mail domain of reply addresses in a cluster that
+// takes replies.
+const replyDomain = "relay.test"
+
 
 // clusterNode is one member of a test cluster.
 type clusterNode struct {
@@ -48,6 +58,9 @@ type clusterNode struct {
 	gossip   string
 	smsFrom  string // the SMS sender number, so the sinks tell nodes apart
 	mailFrom string // the mail sender address, likewise
+	// smtpIn is the address of the node's SMTP server for replies, when
+	// the cluster takes replies.
+	smtpIn string
 	// rejoin is cluster.rejoin_interval: how often the node retries the
 	// seeds it has not reached.
 	rejoin time.Duration
@@ -67,6 +80,9 @@ type testCluster struct {
 	nodes   []*clusterNode
 	http    *http.Client
 	workers int
+	// replyKey signs reply addresses on every node when the cluster
+	// takes replies.
+	replyKey string
 }
 
 // startCluster starts the sinks and spec.nodes relay serve processes that
@@ -80,6 +96,9 @@ func startCluster(tb testing.TB, spec clusterSpec) *testCluster {
 	cl := &testCluster{tb: tb, s: startSinks(tb), spec: spec, root: root, key: newGossipKey(tb), label: "relay-test",
 		roster: filepath.Join(root, "roster.yaml"), http: &http.Client{Transport: tr, Timeout: 30 * time.Second},
 		workers: cmp.Or(spec.workers, 16)}
+	if spec.replies {
+		cl.replyKey = newGossipKey(tb) // 44 characters; reply keys need 32 bytes
+	}
 	writeRoster(tb, root, spec.people)
 	for i := range spec.nodes {
 		cl.nodes = append(cl.nodes, cl.newNode(root, "node-"+string(rune('a'+i)), i+1))
@@ -113,6 +132,9 @@ func (cl *testCluster) newNode(root, name string, num int) *clusterNode {
 		cl.tb.Fatal(err)
 	}
 	n.cfg = filepath.Join(n.dir, "relay.yaml")
+	if cl.spec.replies {
+		n.smtpIn = freeAddr(cl.tb)
+	}
 	u, _ := url.Parse(n.api)
 	n.c = client.New([]*url.URL{u}, testToken, cl.http)
 	return n
@@ -127,11 +149,17 @@ func (cl *testCluster) writeConfig(n *clusterNode, seeds []string, key, label st
 	if copies == 0 {
 		copies = 1
 	}
+	publicURL, inbound := "", ""
+	if cl.spec.replies {
+		publicURL = "\n  public_url: " + n.api
+		inbound = fmt.Sprintf("inbound:\n  email:\n    listen: %s\n    domain: %s\n    reply_keys: [\"%s\"]\n",
+			n.smtpIn, replyDomain, cl.replyKey)
+	}
 	cfg := fmt.Sprintf(`node:
   name: %s
   data_dir: data
 http:
-  listen: %s
+  listen: %s%s
 api:
   tokens:
     - name: ops-bot
@@ -168,10 +196,10 @@ cluster:
   label: %s
   preset: lan
   copies: %d
-`, n.name, strings.TrimPrefix(n.api, "http://"), cl.roster, cl.workers,
+%s`, n.name, strings.TrimPrefix(n.api, "http://"), publicURL, cl.roster, cl.workers,
 		n.name, limit(smsRate), emulatortest.AccountSID, n.smsFrom, cl.s.emu.URL(),
 		n.name, limit(emailRate), cl.s.mail.Addr(), n.mailFrom,
-		n.gossip, n.gossip, strings.Join(seeds, ", "), n.rejoin, key, label, copies)
+		n.gossip, n.gossip, strings.Join(seeds, ", "), n.rejoin, key, label, copies, inbound)
 	if err := os.WriteFile(n.cfg, []byte(cfg), 0o600); err != nil {
 		cl.tb.Fatal(err)
 	}

@@ -2,11 +2,11 @@ package api
 
 import (
 	"cmp"
-	"slices"
-	"strings"
 	"errors"
 	"net/http"
+	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/oob-relay/relay/relay"
 )
