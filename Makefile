@@ -35,6 +35,14 @@ FUZZTIME ?= 30s
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME) ./config/
 	$(GO) test -run '^$$' -fuzz FuzzPostMessage -fuzztime $(FUZZTIME) ./relay/api/
+	$(GO) test -run '^$$' -fuzz FuzzParseCommand -fuzztime $(FUZZTIME) ./relay/
+	$(GO) test -run '^$$' -fuzz FuzzParseIncoming -fuzztime $(FUZZTIME) ./channels/twilio/
+	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME) ./channels/email/inbound/
+	$(GO) test -run '^$$' -fuzz FuzzStripQuoted -fuzztime $(FUZZTIME) ./channels/email/inbound/
+	$(GO) test -run '^$$' -fuzz FuzzReplyParse -fuzztime $(FUZZTIME) ./channels/email/
+	$(GO) test -run '^$$' -fuzz FuzzDecodePost -fuzztime $(FUZZTIME) ./channels/nats/
+	$(GO) test -run '^$$' -fuzz FuzzDecodeAck -fuzztime $(FUZZTIME) ./channels/nats/
+	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME) ./relay/alertmanager/
 
 ci:
 	./.ci/run

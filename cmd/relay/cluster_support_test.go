@@ -48,7 +48,6 @@ type clusterSpec struct {
 // takes replies.
 const replyDomain = "relay.test"
 
-
 // clusterNode is one member of a test cluster.
 type clusterNode struct {
 	name     string
