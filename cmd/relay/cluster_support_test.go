@@ -124,7 +124,7 @@ func startCluster(tb testing.TB, spec clusterSpec) *testCluster {
 // sender.
 func (cl *testCluster) newNode(root, name string, num int) *clusterNode {
 	cl.tb.Helper()
-	n := &clusterNode{name: name, dir: filepath.Join(root, name), api: "http://" + freeAddr(cl.tb),
+	n := &clusterNode{name: name, dir: filepath.Join(root, name), api: "http://" + cl.unusedAddr(),
 		gossip: gossipAddr(cl.tb), smsFrom: fmt.Sprintf("+8227000%05d", num), mailFrom: name + "@relay.example.com",
 		rejoin: time.Second}
 	if err := os.MkdirAll(n.dir, 0o700); err != nil {
@@ -132,11 +132,26 @@ func (cl *testCluster) newNode(root, name string, num int) *clusterNode {
 	}
 	n.cfg = filepath.Join(n.dir, "relay.yaml")
 	if cl.spec.replies {
-		n.smtpIn = freeAddr(cl.tb)
+		n.smtpIn = cl.unusedAddr(strings.TrimPrefix(n.api, "http://"))
 	}
 	u, _ := url.Parse(n.api)
 	n.c = client.New([]*url.URL{u}, testToken, cl.http)
 	return n
+}
+
+// unusedAddr returns a free 127.0.0.1 address that is not in taken and
+// that no node of the cluster has for its API or its SMTP server yet:
+// addresses are picked before the nodes start, and the kernel may hand a
+// closed port out again.
+func (cl *testCluster) unusedAddr(taken ...string) string {
+	cl.tb.Helper()
+	for {
+		addr := freeAddr(cl.tb)
+		if !slices.Contains(taken, addr) &&
+			!slices.ContainsFunc(cl.nodes, func(n *clusterNode) bool { return n.api == "http://"+addr || n.smtpIn == addr }) {
+			return addr
+		}
+	}
 }
 
 // writeConfig writes node n's config: its providers deliver to the sinks

@@ -44,7 +44,8 @@ func (r *Replicator) greet(t Transport, p *peer) bool {
 	defer timeout.Stop()
 	for {
 		r.mu.Lock()
-		answered, ch := !p.ackedAt.IsZero(), r.changed
+		_, greeted := r.hellos[p.name] // its hello carries its marks too
+		answered, ch := !p.ackedAt.IsZero() || greeted, r.changed
 		r.mu.Unlock()
 		if answered {
 			return true
@@ -59,24 +60,39 @@ func (r *Replicator) greet(t Transport, p *peer) bool {
 	}
 }
 
-// onHello takes a peer's hello and answers with this node's marks.
+// onHello takes a peer's hello, notes its marks (where pushes to it
+// start) and answers with this node's marks. The answer is retried for a
+// while: a hello can come before this node's membership knows its sender.
 func (r *Replicator) onHello(from string, marks map[string]uint64) {
 	r.mu.Lock()
 	r.hellos[from] = hello{marks: marks, at: r.opts.Now()}
+	closed := r.closed
+	if !closed {
+		r.wg.Add(1)
+	}
 	r.mu.Unlock()
+	r.noteMarks(from, marks, false)
 	time.AfterFunc(r.opts.CatchUpTimeout, r.checkReady)
 	r.checkReady()
-	t := r.transport()
-	if t == nil {
+	if closed {
 		return
 	}
-	ours, err := r.st.Marks()
-	if err != nil {
-		return
-	}
-	if err := t.SendReliable(from, encode(wire{Kind: kindMarks, Marks: ours})); err != nil {
-		r.log.Debug("answering a hello failed", "peer", from, "err", err)
-	}
+	go func() {
+		defer r.wg.Done()
+		for range 10 {
+			t := r.transport()
+			ours, err := r.st.Marks()
+			if t == nil || err != nil {
+				return
+			}
+			err = t.SendReliable(from, encode(wire{Kind: kindMarks, Marks: ours}))
+			if err == nil {
+				return
+			}
+			r.log.Debug("answering a hello failed; retrying", "peer", from, "err", err)
+			time.Sleep(r.opts.Retry)
+		}
+	}()
 }
 
 // checkReady works out CaughtUp, and marks the node ready once it has

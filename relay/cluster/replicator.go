@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -187,6 +188,9 @@ func (r *Replicator) syncPeers() bool {
 		}
 		p := &peer{name: name, marks: map[string]uint64{}, wake: make(chan struct{}, 1), stop: make(chan struct{}),
 			added: r.opts.Now()}
+		if h, ok := r.hellos[name]; ok {
+			maps.Copy(p.marks, h.marks) // its hello came first
+		}
 		time.AfterFunc(r.opts.CatchUpTimeout, r.checkReady)
 		r.peers[name] = p
 		r.wg.Add(1)

@@ -184,6 +184,14 @@ func (n *Node) postReply(ctx context.Context, p *relay.Person, incident, text st
 	key := ""
 	if in.ID != "" {
 		key = "inbound:" + in.Channel + ":" + in.ID
+		// A retried webhook or a resent mail is the same reply, even if
+		// the incident's audience changed in between.
+		switch prev, err := n.store.Message(relay.IdempotentMessageID(p.ID, key)); {
+		case err == nil:
+			return prev, nil
+		case !errors.Is(err, relay.ErrNotFound):
+			return nil, err
+		}
 	}
 	post := &relay.Post{Incident: incident, Text: cmp.Or(p.Name, p.ID) + ": " + text, To: to, Severity: relay.SeverityWarning}
 	acc, err := n.post(ctx, post, Author{Name: p.ID, Commander: true}, key, []string{p.ID})
