@@ -1,6 +1,7 @@
 package twilio
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/twilio/twilio-go/client"
+	openapi "github.com/twilio/twilio-go/rest/api/v2010"
 )
 
 // account is what the SMS and voice senders share: one Twilio account's
@@ -65,4 +67,22 @@ func (a *account) Close() error {
 		a.owned.CloseIdleConnections()
 	}
 	return nil
+}
+
+// service returns the Twilio API for one attempt bounded by ctx, and the
+// exchange that records Twilio's answer (status, Retry-After) for
+// classifying a failure.
+func (a *account) service(ctx context.Context) (*openapi.ApiService, *exchange) {
+	x := &exchange{ctx: ctx, base: a.base, api: a.api}
+	c := &client.Client{
+		Credentials: a.creds,
+		HTTPClient: &http.Client{
+			Transport:     x,
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		},
+	}
+	c.SetAccountSid(a.cfg.AccountSID)
+	// A RequestHandler made here, not by NewRequestHandler, so that
+	// TWILIO_EDGE and TWILIO_REGION in the environment change nothing.
+	return openapi.NewApiService(&client.RequestHandler{Client: c}), x
 }

@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/twilio/twilio-go/client"
 	openapi "github.com/twilio/twilio-go/rest/api/v2010"
 
 	"github.com/oob-relay/relay/channels/twilio/segment"
@@ -112,18 +111,7 @@ func (s *SMS) send(ctx context.Context, out *relay.Outgoing) (relay.Receipt, err
 
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	defer cancel()
-	x := &exchange{ctx: ctx, base: s.base, api: s.api}
-	c := &client.Client{
-		Credentials: s.creds,
-		HTTPClient: &http.Client{
-			Transport:     x,
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		},
-	}
-	c.SetAccountSid(s.cfg.AccountSID)
-	// A RequestHandler made here, not by NewRequestHandler, so that
-	// TWILIO_EDGE and TWILIO_REGION in the environment change nothing.
-	api := openapi.NewApiService(&client.RequestHandler{Client: c})
+	api, x := s.service(ctx)
 
 	msg, err := api.CreateMessage(params)
 	if err != nil {

@@ -110,18 +110,7 @@ func (v *Voice) call(ctx context.Context, out *relay.Outgoing) (relay.Receipt, e
 
 	ctx, cancel := context.WithTimeout(ctx, v.cfg.Timeout)
 	defer cancel()
-	x := &exchange{ctx: ctx, base: v.base, api: v.api}
-	c := &client.Client{
-		Credentials: v.creds,
-		HTTPClient: &http.Client{
-			Transport:     x,
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		},
-	}
-	c.SetAccountSid(v.cfg.AccountSID)
-	// A RequestHandler made here, not by NewRequestHandler, so that
-	// TWILIO_EDGE and TWILIO_REGION in the environment change nothing.
-	api := openapi.NewApiService(&client.RequestHandler{Client: c})
+	api, x := v.service(ctx)
 
 	res, err := api.CreateCall(params)
 	if err != nil {

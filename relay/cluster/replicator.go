@@ -302,9 +302,16 @@ func (r *Replicator) merge(events []relay.Event) error {
 		return err
 	}
 	r.m.mergedEvents.Add(float64(len(fresh)))
-	if !r.caught.Load() || !r.isReadyNow() {
-		r.checkReady()
+	// Once ready and caught up, only a hello or a new peer calls for a
+	// check, and they make one themselves.
+	select {
+	case <-r.ready:
+		if r.caught.Load() {
+			return nil
+		}
+	default:
 	}
+	r.checkReady()
 	return nil
 }
 
@@ -416,12 +423,6 @@ func (r *Replicator) MarkReady() {
 		r.isReady = true
 		close(r.ready)
 	}
-}
-
-func (r *Replicator) isReadyNow() bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.isReady
 }
 
 // Latest returns the sequence of this node's latest event.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/oob-relay/relay/relay"
@@ -124,13 +125,38 @@ func (n *Node) openIncidents(person string, now time.Time) ([]relay.Incident, er
 	return out, nil
 }
 
-// ReplyCode returns the person's reply code for an incident.
+// ReplyCode returns the person's reply code for an incident. Every SMS
+// asks for one, so a fan-out reads the incidents once a second rather
+// than once per SMS.
 func (n *Node) ReplyCode(person, incident string) string {
-	all, err := n.store.Incidents()
+	all, err := n.incidents.get(n.store.Incidents, n.opts.Now(), incident)
 	if err != nil {
 		return ""
 	}
 	return relay.ReplyCodes(person, all)[incident]
+}
+
+// incidentList keeps the incident list for a second, or until an
+// incident it lacks is asked for.
+type incidentList struct {
+	mu   sync.Mutex
+	at   time.Time
+	list []relay.Incident
+}
+
+func (c *incidentList) get(read func() ([]relay.Incident, error), now time.Time, want string) ([]relay.Incident, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	fresh := now.Sub(c.at) < time.Second && !now.Before(c.at)
+	if fresh && slices.ContainsFunc(c.list, func(inc relay.Incident) bool { return inc.ID == want }) {
+		return c.list, nil
+	}
+	list, err := read()
+	if err != nil {
+		return nil, err
+	}
+	c.list, c.at = list, now
+	return list, nil
 }
 
 // pickIncident chooses the incident a command is about, among the

@@ -84,6 +84,8 @@ type Node struct {
 	mesh   *mesh
 	// answers limits automatic answers to inbound texts.
 	answers answerLimit
+	// incidents caches the incident list for reply codes.
+	incidents incidentList
 
 	// keyed serialises posts that share an idempotency key, so that two
 	// concurrent retries on one node accept one message.

@@ -16,13 +16,9 @@ import (
 
 // buildProviders makes a delivery provider of every configured one, in
 // the configured order, and the functions that release them.
-func buildProviders(cfg *config.Config, log *slog.Logger, opts Options) ([]delivery.Provider, []func(), error) {
-	return buildProvidersInto(cfg, log, opts, nil)
-}
-
-// buildProvidersInto is buildProviders; ingest, when not nil, receives
-// the NATS publishers whose provider takes posts (ingest.enabled).
-func buildProvidersInto(cfg *config.Config, log *slog.Logger, opts Options, ingest func(*nats.Publisher, nats.IngestConfig)) ([]delivery.Provider, []func(), error) {
+// ingest, when not nil, receives the NATS publishers whose provider takes
+// posts (ingest.enabled).
+func buildProviders(cfg *config.Config, log *slog.Logger, opts Options, ingest func(*nats.Publisher, nats.IngestConfig)) ([]delivery.Provider, []func(), error) {
 	var (
 		out     []delivery.Provider
 		closers []func()
