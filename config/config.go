@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/oob-relay/relay/relay"
+	"github.com/oob-relay/relay/relay/delivery"
 	"github.com/oob-relay/relay/relay/secret"
 )
 
@@ -32,10 +33,10 @@ const (
 	// DefaultAttemptTimeout is long enough for a slow SMTP smarthost and
 	// short enough to retry well within a deadline.
 	DefaultAttemptTimeout = 30 * time.Second
-	// DefaultBackoffInitial retries an emergency message quickly.
-	DefaultBackoffInitial = time.Second
-	// DefaultBackoffMax uses a provider that recovers within a minute.
-	DefaultBackoffMax = time.Minute
+	// DefaultBackoffInitial and DefaultBackoffMax are the delivery
+	// engine's own defaults (see delivery.Backoff).
+	DefaultBackoffInitial = delivery.DefaultBackoffInitial
+	DefaultBackoffMax     = delivery.DefaultBackoffMax
 	// DefaultCriticalDeadline gives up on a critical message after an hour:
 	// later it is history rather than news.
 	DefaultCriticalDeadline = time.Hour
@@ -143,7 +144,8 @@ type Delivery struct {
 }
 
 // Backoff spaces the retries of a delivery: the wait starts at Initial and
-// doubles up to Max.
+// doubles after every failure up to Max, each wait spread by ±20% so that
+// the retries of a burst do not arrive together (delivery.Backoff).
 type Backoff struct {
 	// Initial is the wait before the first retry. Default
 	// DefaultBackoffInitial.

@@ -13,6 +13,13 @@ import (
 func (l *lane) attempt(j *job) {
 	e := l.e
 	p := j.provider
+	if j.probe {
+		// However the attempt ends, the probe slot is free again after
+		// it; a failure that blames the provider re-opens the breaker
+		// first. The dispatcher waits for this.
+		defer l.q.signal()
+		defer p.breaker.settle()
+	}
 	if err := p.limiter.Wait(e.sendCtx); err != nil {
 		return // stopping: the claim stands and a later run re-sends
 	}

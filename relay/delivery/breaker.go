@@ -7,20 +7,51 @@ import (
 	"github.com/oob-relay/relay/relay"
 )
 
-// Breaker settings. After breakerThreshold consecutive failures of the
-// provider itself, a provider is skipped for a cool-down that starts at
-// breakerCooldown and doubles on every failed probe up to
-// breakerMaxCooldown; then one attempt probes it (half-open) and a success
-// closes it again.
+// Breaker defaults, each applied to a Breaker field left zero.
 const (
-	breakerThreshold   = 5
-	breakerCooldown    = 5 * time.Second
-	breakerMaxCooldown = time.Minute
+	// DefaultBreakerThreshold opens a provider's circuit after five
+	// failures of the provider itself in a row: fewer would open it on a
+	// passing blip, more would spend a burst on a provider that is down.
+	DefaultBreakerThreshold = 5
+	// DefaultBreakerCooldown is the first wait before a probe.
+	DefaultBreakerCooldown = 5 * time.Second
+	// DefaultBreakerMaxCooldown caps the wait between probes, so that a
+	// provider that recovers carries traffic again within a minute.
+	DefaultBreakerMaxCooldown = time.Minute
 )
+
+// Breaker sets a provider's circuit breaker: after Threshold consecutive
+// failures of the provider itself, the provider is skipped for a
+// cool-down that starts at Cooldown and doubles on every failed probe up
+// to MaxCooldown; then one attempt probes it (half-open) and a success
+// closes it again. While every provider of a channel is open, the
+// channel's deliveries wait for the first probe rather than hammer a
+// provider that is down. Each zero field takes its default.
+type Breaker struct {
+	Threshold   int
+	Cooldown    time.Duration
+	MaxCooldown time.Duration
+}
+
+// WithDefaults returns b with every zero field set to its default.
+func (b Breaker) WithDefaults() Breaker {
+	if b.Threshold <= 0 {
+		b.Threshold = DefaultBreakerThreshold
+	}
+	if b.Cooldown <= 0 {
+		b.Cooldown = DefaultBreakerCooldown
+	}
+	if b.MaxCooldown <= 0 {
+		b.MaxCooldown = max(DefaultBreakerMaxCooldown, b.Cooldown)
+	}
+	return b
+}
 
 // breaker is one provider's circuit breaker. While it is open, deliveries
 // go to the channel's other providers.
 type breaker struct {
+	set Breaker
+
 	mu       sync.Mutex
 	failures int       // consecutive provider failures
 	openTill time.Time // zero when closed
@@ -41,18 +72,19 @@ func providerFault(se *relay.SendError) bool {
 }
 
 // allow reports whether an attempt may go to the provider now, taking the
-// half-open probe slot when the cool-down is over.
-func (b *breaker) allow(now time.Time) bool {
+// half-open probe slot when the cool-down is over; probe reports that it
+// did. A probe ends with success, failure or settle.
+func (b *breaker) allow(now time.Time) (ok, probe bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	switch {
 	case b.openTill.IsZero():
-		return true
+		return true, false
 	case now.Before(b.openTill) || b.probing:
-		return false
+		return false, false
 	default:
 		b.probing = true
-		return true
+		return true, true
 	}
 }
 
@@ -74,14 +106,23 @@ func (b *breaker) failure(now time.Time) bool {
 	switch {
 	case b.probing:
 		b.probing = false
-		b.cooldown = min(2*b.cooldown, breakerMaxCooldown)
-	case b.openTill.IsZero() && b.failures >= breakerThreshold:
-		b.cooldown = breakerCooldown
+		b.cooldown = min(2*b.cooldown, b.set.MaxCooldown)
+	case b.openTill.IsZero() && b.failures >= b.set.Threshold:
+		b.cooldown = b.set.Cooldown
 	default:
 		return false
 	}
 	b.openTill = now.Add(b.cooldown)
 	return true
+}
+
+// settle ends a probe whose attempt said nothing about the provider (the
+// recipient was refused, the attempt was cut short): the next attempt
+// probes again.
+func (b *breaker) settle() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.probing = false
 }
 
 // open reports whether the breaker is open, for metrics.
@@ -91,10 +132,20 @@ func (b *breaker) open() bool {
 	return !b.openTill.IsZero()
 }
 
-// allowed reports, without taking the probe slot, whether allow could
-// let an attempt through at now.
-func (b *breaker) allowed(now time.Time) bool {
+// state reports, without taking the probe slot, how the provider may be
+// used at now: closed (any number of attempts), probe (one attempt, the
+// half-open probe), or neither; then until is when a probe may go, or
+// the zero time while a probe is in flight.
+func (b *breaker) state(now time.Time) (closed, probe bool, until time.Time) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return b.openTill.IsZero() || (!now.Before(b.openTill) && !b.probing)
+	switch {
+	case b.openTill.IsZero():
+		return true, false, time.Time{}
+	case b.probing:
+		return false, false, time.Time{}
+	case !now.Before(b.openTill):
+		return false, true, time.Time{}
+	}
+	return false, false, b.openTill
 }

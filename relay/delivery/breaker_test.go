@@ -3,6 +3,7 @@ package delivery
 import (
 	"errors"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -25,7 +26,7 @@ func TestOpenCircuitSendsStraightToNextProvider(t *testing.T) {
 		{Name: "primary", Channel: "sms", Sender: down}, {Name: "secondary", Channel: "sms", Sender: up}}})
 
 	var people []string
-	for i := range breakerThreshold {
+	for i := range DefaultBreakerThreshold {
 		people = append(people, fmt.Sprintf("p%d", i))
 	}
 	r.post(message("M1", time.Minute, people...))
@@ -83,26 +84,77 @@ func TestRecipientErrorDoesNotFailOver(t *testing.T) {
 }
 
 func TestBreakerHalfOpenProbe(t *testing.T) {
-	var b breaker
+	b := breaker{set: Breaker{}.WithDefaults()}
+	breakerCooldown := b.set.Cooldown
 	now := time.Unix(0, 0)
-	for i := range breakerThreshold {
-		if opened := b.failure(now); opened != (i == breakerThreshold-1) {
+	for i := range b.set.Threshold {
+		if opened := b.failure(now); opened != (i == b.set.Threshold-1) {
 			t.Fatalf("failure %d: opened = %v", i+1, opened)
 		}
 	}
-	if b.allow(now.Add(breakerCooldown - time.Millisecond)) {
+	if ok, _ := b.allow(now.Add(breakerCooldown - time.Millisecond)); ok {
 		t.Fatal("allowed during the cool-down")
 	}
-	if !b.allow(now.Add(breakerCooldown)) {
+	if ok, probe := b.allow(now.Add(breakerCooldown)); !ok || !probe {
 		t.Fatal("no probe after the cool-down")
 	}
-	if b.allow(now.Add(breakerCooldown)) {
+	if ok, _ := b.allow(now.Add(breakerCooldown)); ok {
 		t.Fatal("a second probe while the first is in flight")
 	}
 	if !b.failure(now.Add(breakerCooldown)) || b.cooldown != 2*breakerCooldown {
 		t.Fatalf("failed probe: cooldown %v, want doubled", b.cooldown)
 	}
-	if !b.allow(now.Add(3*breakerCooldown)) || !b.success() || !b.allow(now.Add(3*breakerCooldown)) {
+	if ok, _ := b.allow(now.Add(3 * breakerCooldown)); !ok || !b.success() {
+		t.Fatal("no second probe after the doubled cool-down")
+	}
+	if ok, probe := b.allow(now.Add(3 * breakerCooldown)); !ok || probe {
 		t.Fatal("a successful probe did not close the breaker")
+	}
+}
+
+// TestOpenBreakerWithoutAlternativeWaits: a channel's only provider
+// fails every attempt. Once its breaker opens, the lane does not hammer
+// it: the deliveries wait, and one probe goes per cool-down.
+func TestOpenBreakerWithoutAlternativeWaits(t *testing.T) {
+	var mu sync.Mutex
+	var at []time.Time
+	down := newScripted(func(*relay.Outgoing, int) (relay.Receipt, error) {
+		mu.Lock()
+		at = append(at, time.Now())
+		mu.Unlock()
+		return relay.Receipt{}, relay.Temporary(relay.ReasonUnavailable, errors.New("503 service unavailable"))
+	})
+	const cooldown = 250 * time.Millisecond
+	r := newRig(t, t.TempDir(), Options{Workers: 1, Providers: []Provider{{Name: "only", Channel: "sms", Sender: down}},
+		Backoff: Backoff{Initial: time.Millisecond, Max: time.Millisecond, Jitter: -1},
+		Breaker: Breaker{Threshold: 3, Cooldown: cooldown, MaxCooldown: cooldown}})
+	var people []string
+	for i := range 20 {
+		people = append(people, fmt.Sprintf("p%d", i))
+	}
+	start := time.Now()
+	r.post(message("M1", time.Minute, people...))
+	time.Sleep(6 * cooldown)
+	elapsed := time.Since(start)
+
+	mu.Lock()
+	defer mu.Unlock()
+	// Until the breaker opens (after Threshold failures) attempts go as
+	// fast as the backoff lets them, and the claims made by then (one
+	// worker's claimAhead slots) are still attempted; after that, one
+	// probe per cool-down.
+	const threshold = 3
+	burst := threshold + claimAhead - 1
+	limit := burst + int(elapsed/cooldown) + 1
+	if len(at) > limit {
+		t.Fatalf("%d attempts in %v with the only provider's circuit open, want at most %d", len(at), elapsed, limit)
+	}
+	if len(at) < threshold+3 {
+		t.Fatalf("%d attempts in %v: the lane stopped probing the provider", len(at), elapsed)
+	}
+	for i := burst + 1; i < len(at); i++ {
+		if gap := at[i].Sub(at[i-1]); gap < cooldown-10*time.Millisecond {
+			t.Errorf("attempt %d came %v after the one before, want at least the cool-down %v", i+1, gap, cooldown)
+		}
 	}
 }

@@ -15,6 +15,12 @@
 // leaves no room for another attempt. A worker takes its next attempt
 // only once its last result is on disk and, in a cluster, held by the
 // peers; so the attempts a takeover after a crash repeats never exceed the
-// workers. Retries back off exponentially with
-// jitter; they live here and nowhere else.
+// workers. Retries back off exponentially with jitter (Backoff); they live
+// here and nowhere else. Each provider has a circuit breaker (Breaker):
+// while every provider of a channel is open, the lane waits for a probe
+// rather than retrying into an outage.
+//
+// Every zero field of Options takes its default there, in one place, so a
+// caller that sets some fields of Backoff or Breaker gets the defaults for
+// the rest.
 package delivery

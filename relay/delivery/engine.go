@@ -44,7 +44,11 @@ type Options struct {
 	// AttemptTimeout bounds one attempt. Zero means 30 s: long enough for
 	// a slow SMTP smarthost, short enough to retry well within a deadline.
 	AttemptTimeout time.Duration
-	Backoff        Backoff
+	// Backoff spaces retries; each zero field takes its default.
+	Backoff Backoff
+	// Breaker sets every provider's circuit breaker; each zero field
+	// takes its default.
+	Breaker Breaker
 	// Owns reports whether this node should make the next attempt of a
 	// delivery. Nil means every delivery (a single node).
 	Owns func(*relay.Delivery) bool
@@ -104,9 +108,8 @@ func (o *Options) validate() error {
 	if o.AttemptTimeout <= 0 {
 		o.AttemptTimeout = 30 * time.Second
 	}
-	if o.Backoff == (Backoff{}) {
-		o.Backoff = DefaultBackoff
-	}
+	o.Backoff = o.Backoff.WithDefaults()
+	o.Breaker = o.Breaker.WithDefaults()
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -193,7 +196,7 @@ func New(opts Options) (*Engine, error) {
 		if p.Rate > 0 {
 			lim = rate.NewLimiter(rate.Limit(p.Rate), max(p.Burst, 1))
 		}
-		l.providers = append(l.providers, &provider{Provider: p, limiter: lim})
+		l.providers = append(l.providers, &provider{Provider: p, limiter: lim, breaker: breaker{set: opts.Breaker}})
 	}
 	e.store.Observe(e.observe)
 	return e, nil

@@ -22,6 +22,7 @@ type lane struct {
 	free      chan struct{} // one token per idle worker
 	jobs      chan *job
 	results   chan outcome // attempt results for the recorder
+	swept     time.Time    // the dispatcher's last sweep of expired deliveries
 
 	// inflight holds the deliveries claimed here whose result is not yet
 	// recorded: a second queue entry for one (a kick from a membership
@@ -62,6 +63,7 @@ type job struct {
 	msg      *cachedMessage
 	attempt  int
 	provider *provider
+	probe    bool // the attempt is its provider's half-open probe
 }
 
 // dispatch claims due deliveries for idle workers until the engine stops.
@@ -93,7 +95,15 @@ func (l *lane) dispatch() {
 			l.release(n - k)
 			n = k
 			if n == 0 {
-				if !sleep(ctx, wait) {
+				// Behind a rate limit, or every provider's circuit is open:
+				// wait for a token, a probe's turn or a probe's end. Now
+				// and then, fail what waited past its deadline meanwhile.
+				if now.Sub(l.swept) >= sweepEvery {
+					l.swept = now
+					due, _ := l.q.popDue(now, math.MaxInt)
+					l.claim(ctx, due, true)
+				}
+				if !l.wait(ctx, now.Add(min(wait, sweepEvery))) {
 					return
 				}
 				continue
@@ -107,7 +117,7 @@ func (l *lane) dispatch() {
 			}
 			continue
 		}
-		jobs := l.claim(ctx, items)
+		jobs := l.claim(ctx, items, false)
 		l.release(n - len(jobs))
 		for _, j := range jobs {
 			l.jobs <- j // never blocks: at most one job per worker token
@@ -139,11 +149,17 @@ func (l *lane) release(n int) {
 	}
 }
 
+// sweepEvery is how often a lane that cannot send (every provider's
+// circuit open, or a rate limit) fails the deliveries that waited past
+// their deadline.
+const sweepEvery = time.Second
+
 // claim turns due items into jobs. It drops items whose delivery settled
 // or moved to another owner, fails those past their deadline, and records
 // one durable "sending" change per remaining delivery, all in one event,
-// before any of them is sent.
-func (l *lane) claim(ctx context.Context, items []item) []*job {
+// before any of them is sent. With expireOnly it claims nothing: the
+// items it would claim go back to the queue as they were.
+func (l *lane) claim(ctx context.Context, items []item, expireOnly bool) []*job {
 	e := l.e
 	now := e.opts.Now()
 	var jobs []*job
@@ -189,8 +205,16 @@ func (l *lane) claim(ctx context.Context, items []item) []*job {
 			l.q.push(item{id: d.ID, msgID: d.MessageID, priority: d.Priority, due: t.wait, fresh: true})
 			continue
 		}
-		p := l.pick(d, now)
-		j := &job{claimed: now, d: *d, msg: msg, attempt: d.Attempts + 1, provider: p}
+		if expireOnly {
+			l.q.push(it)
+			continue
+		}
+		p, probe := l.pick(d, now)
+		if p == nil {
+			l.q.push(item{id: d.ID, msgID: d.MessageID, priority: d.Priority, due: now, fresh: it.fresh})
+			continue
+		}
+		j := &job{claimed: now, d: *d, msg: msg, attempt: d.Attempts + 1, provider: p, probe: probe}
 		jobs = append(jobs, j)
 		changes = append(changes, relay.DeliveryChange{ID: d.ID, Status: relay.StatusSending, Round: d.Round,
 			Attempt: j.attempt, Provider: p.Name, Owner: e.opts.Node, At: now})
@@ -216,9 +240,11 @@ func (l *lane) claim(ctx context.Context, items []item) []*job {
 // pick chooses the provider for a delivery's next attempt. It starts from
 // the first provider, or, when the previous attempt failed on a provider,
 // from the one after it, and takes the first whose circuit breaker lets
-// it through. When every breaker is open the starting provider takes the
-// attempt anyway: trying beats waiting in an emergency.
-func (l *lane) pick(d *relay.Delivery, now time.Time) *provider {
+// it through; probe reports that the attempt is that provider's
+// half-open probe. It returns nil when every breaker is open: the
+// dispatcher claimed more than the breakers let through (another lane
+// took the probe), and the delivery waits.
+func (l *lane) pick(d *relay.Delivery, now time.Time) (p *provider, probe bool) {
 	start := 0
 	if d.Error != "" && len(l.providers) > 1 {
 		for i, p := range l.providers {
@@ -230,11 +256,11 @@ func (l *lane) pick(d *relay.Delivery, now time.Time) *provider {
 	}
 	for i := range l.providers {
 		p := l.providers[(start+i)%len(l.providers)]
-		if p.breaker.allow(now) {
-			return p
+		if ok, probe := p.breaker.allow(now); ok {
+			return p, probe
 		}
 	}
-	return l.providers[start]
+	return nil, false
 }
 
 // work makes the attempts the dispatcher hands over. A worker takes its
@@ -249,13 +275,30 @@ func (l *lane) work() {
 }
 
 // capacity returns how many attempts the lane's providers let go at now:
-// unlimited when one of them has no rate limit, else the tokens of the
-// richest provider whose breaker lets attempts through. When that is none
-// it also returns how long until one is.
+// unlimited when a provider with a closed breaker has no rate limit, else
+// the tokens of the richest such provider, or one when the best that is
+// left is a half-open probe. When that is none it also returns how long
+// until one is: the next rate token, or the end of the first cool-down.
+// While a probe is in flight and nothing else may go, it waits for the
+// probe (whose end signals the queue), at most probeWait.
 func (l *lane) capacity(now time.Time) (int, time.Duration) {
 	best, wait := 0, time.Duration(-1)
+	soonest := func(d time.Duration) {
+		if wait < 0 || d < wait {
+			wait = d
+		}
+	}
 	for _, p := range l.providers {
-		if !p.breaker.allowed(now) {
+		closed, probe, until := p.breaker.state(now)
+		switch {
+		case probe:
+			best = max(best, 1)
+			continue
+		case !closed && until.IsZero():
+			soonest(l.e.opts.AttemptTimeout)
+			continue
+		case !closed:
+			soonest(until.Sub(now))
 			continue
 		}
 		lim := p.limiter.Limit()
@@ -267,26 +310,10 @@ func (l *lane) capacity(now time.Time) (int, time.Duration) {
 			best = max(best, int(tok))
 			continue
 		}
-		d := time.Duration((1 - tok) / float64(lim) * float64(time.Second))
-		if wait < 0 || d < wait {
-			wait = d
-		}
+		soonest(time.Duration((1 - tok) / float64(lim) * float64(time.Second)))
 	}
-	if best == 0 && wait < 0 {
-		// Every breaker is open: pick takes the attempt anyway.
-		return math.MaxInt, 0
+	if best > 0 {
+		return best, 0
 	}
-	return best, max(wait, time.Millisecond)
-}
-
-// sleep waits d or until ctx ends; it reports whether to go on.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
+	return 0, max(wait, time.Millisecond)
 }
