@@ -99,8 +99,12 @@ type Receipt struct {
 	// ProviderID is the provider's own id for what it accepted: a Twilio
 	// SID, an SMTP Message-ID, a JetStream sequence.
 	ProviderID string
-	// Segments is the number of SMS parts billed, zero for other channels.
+	// Segments is the number of SMS parts of the body as relay counts
+	// them (GSM-7 or UCS-2, segment-aware), zero for other channels.
 	Segments int
+	// ProviderSegments is the provider's own count when it gave one that
+	// differs from Segments; zero otherwise.
+	ProviderSegments int
 	// Delivered is true when the provider's acceptance already means the
 	// message reached its destination (a JetStream publish acknowledgement),
 	// so no later receipt is expected.
@@ -121,4 +125,45 @@ func (p *Person) LangOrDefault() string {
 		return DefaultLang
 	}
 	return p.Lang
+}
+
+// A Tracker is a Sender whose provider can be asked, after the fact, what
+// became of an attempt. The engine asks it about an attempt whose receipt
+// did not come in time (Track), and, before it repeats an attempt that a
+// node died in the middle of, whether that attempt reached the provider
+// after all (Find), so that a takeover does not send twice.
+//
+// Each method makes one lookup, without retrying (the engine retries),
+// returns when ctx is done, and is safe for concurrent use. A method a
+// provider cannot answer returns an error wrapping errors.ErrUnsupported.
+type Tracker interface {
+	// Track returns what the provider knows now of the attempt it
+	// accepted as providerID.
+	Track(ctx context.Context, providerID string) (Report, error)
+	// Find looks for an attempt of out that the provider accepted at or
+	// after since. found is false when there is none; then nothing of out
+	// reached the provider since then.
+	Find(ctx context.Context, out *Outgoing, since time.Time) (r Report, found bool, err error)
+}
+
+// Report is what a provider says of an attempt it accepted: a delivery
+// receipt from a status callback, or the answer to a Tracker lookup.
+type Report struct {
+	// ProviderID is the provider's id of the attempt.
+	ProviderID string
+	// Status is StatusDelivered or StatusFailed once the attempt's fate
+	// is known; StatusSent when the provider handed it on and expects no
+	// more news; empty while it is still on its way.
+	Status Status
+	// Reason, Code and Error say why a failed attempt failed.
+	Reason Reason
+	Code   string
+	Error  string
+	// Temporary marks a failure another attempt may well overcome: a
+	// busy or unanswered call, a handset switched off.
+	Temporary bool
+	// Segments and ProviderSegments are as in Receipt, for an attempt
+	// Find found.
+	Segments         int
+	ProviderSegments int
 }

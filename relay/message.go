@@ -196,10 +196,13 @@ type Delivery struct {
 	Round      int    `json:"round,omitempty"`
 	Provider   string `json:"provider,omitempty"`
 	ProviderID string `json:"provider_id,omitempty"`
-	Segments   int    `json:"segments,omitempty"`
-	Error      string `json:"error,omitempty"`
-	Reason     Reason `json:"reason,omitempty"`
-	Code       string `json:"code,omitempty"`
+	// Segments is relay's count of the SMS parts sent; ProviderSegments
+	// the provider's, when it differs.
+	Segments         int    `json:"segments,omitempty"`
+	ProviderSegments int    `json:"provider_segments,omitempty"`
+	Error            string `json:"error,omitempty"`
+	Reason           Reason `json:"reason,omitempty"`
+	Code             string `json:"code,omitempty"`
 	// Owner is the node that made the latest attempt.
 	Owner         string    `json:"owner,omitempty"`
 	CreatedAt     time.Time `json:"created_at"`
@@ -261,16 +264,19 @@ type DeliveryChange struct {
 	// Round is the delivery's round; a change opening a new round (a
 	// pending with the round raised) reopens a final delivery, and every
 	// change of an older round is then ignored.
-	Round      int       `json:"round,omitempty"`
-	Provider   string    `json:"provider,omitempty"`
-	ProviderID string    `json:"provider_id,omitempty"`
-	Segments   int       `json:"segments,omitempty"`
-	Error      string    `json:"error,omitempty"`
-	Reason     Reason    `json:"reason,omitempty"`
-	Code       string    `json:"code,omitempty"`
-	Owner      string    `json:"owner,omitempty"`
-	At         time.Time `json:"at"`
-	NextAt     time.Time `json:"next_at,omitzero"`
+	Round      int    `json:"round,omitempty"`
+	Provider   string `json:"provider,omitempty"`
+	ProviderID string `json:"provider_id,omitempty"`
+	Segments   int    `json:"segments,omitempty"`
+	// ProviderSegments is the provider's count of SMS parts when it
+	// differs from Segments.
+	ProviderSegments int       `json:"provider_segments,omitempty"`
+	Error            string    `json:"error,omitempty"`
+	Reason           Reason    `json:"reason,omitempty"`
+	Code             string    `json:"code,omitempty"`
+	Owner            string    `json:"owner,omitempty"`
+	At               time.Time `json:"at"`
+	NextAt           time.Time `json:"next_at,omitzero"`
 }
 
 // Apply folds change c, written at clock by origin, into d. It reports
@@ -297,7 +303,7 @@ func (d *Delivery) Apply(c *DeliveryChange, clock uint64, origin string) bool {
 	d.Version = v
 	d.Status = c.Status
 	d.Round = c.Round
-	d.Provider, d.ProviderID, d.Segments = c.Provider, c.ProviderID, c.Segments
+	d.Provider, d.ProviderID, d.Segments, d.ProviderSegments = c.Provider, c.ProviderID, c.Segments, c.ProviderSegments
 	d.Error, d.Reason, d.Code = c.Error, c.Reason, c.Code
 	d.Owner = c.Owner
 	d.UpdatedAt = c.At

@@ -94,23 +94,26 @@ type Step struct {
 
 // DeliveryView is one delivery's state.
 type DeliveryView struct {
-	ID            string       `json:"id"`
-	Person        string       `json:"person,omitempty"`
-	Channel       string       `json:"channel"`
-	Status        relay.Status `json:"status"`
-	Attempts      int          `json:"attempts"`
-	Provider      string       `json:"provider,omitempty"`
-	ProviderID    string       `json:"provider_id,omitempty"`
-	Segments      int          `json:"segments,omitempty"`
-	Error         string       `json:"error,omitempty"`
-	Reason        relay.Reason `json:"reason,omitempty"`
-	Code          string       `json:"code,omitempty"`
-	Node          string       `json:"node,omitempty"`
-	CreatedAt     time.Time    `json:"created_at"`
-	UpdatedAt     time.Time    `json:"updated_at"`
-	NextAttemptAt *time.Time   `json:"next_attempt_at,omitempty"`
-	StartedAt     *time.Time   `json:"started_at,omitempty"`
-	SentAt        *time.Time   `json:"sent_at,omitempty"`
+	ID         string       `json:"id"`
+	Person     string       `json:"person,omitempty"`
+	Channel    string       `json:"channel"`
+	Status     relay.Status `json:"status"`
+	Attempts   int          `json:"attempts"`
+	Provider   string       `json:"provider,omitempty"`
+	ProviderID string       `json:"provider_id,omitempty"`
+	Segments   int          `json:"segments,omitempty"`
+	// ProviderSegments is the provider's count of SMS parts when it
+	// differs from relay's own (Segments).
+	ProviderSegments int          `json:"provider_segments,omitempty"`
+	Error            string       `json:"error,omitempty"`
+	Reason           relay.Reason `json:"reason,omitempty"`
+	Code             string       `json:"code,omitempty"`
+	Node             string       `json:"node,omitempty"`
+	CreatedAt        time.Time    `json:"created_at"`
+	UpdatedAt        time.Time    `json:"updated_at"`
+	NextAttemptAt    *time.Time   `json:"next_attempt_at,omitempty"`
+	StartedAt        *time.Time   `json:"started_at,omitempty"`
+	SentAt           *time.Time   `json:"sent_at,omitempty"`
 	// Round counts the times the delivery was reopened (a busy or
 	// unanswered call called again).
 	Round int `json:"round,omitempty"`
@@ -177,7 +180,7 @@ func unconfirmed(m *relay.Message, d *relay.Delivery, now time.Time) bool {
 func deliveryView(m *relay.Message, d *relay.Delivery, now time.Time) DeliveryView {
 	v := DeliveryView{
 		ID: d.ID, Person: d.Person, Channel: d.Channel, Status: d.Status, Attempts: d.Attempts,
-		Provider: d.Provider, ProviderID: d.ProviderID, Segments: d.Segments,
+		Provider: d.Provider, ProviderID: d.ProviderID, Segments: d.Segments, ProviderSegments: d.ProviderSegments,
 		Error: d.Error, Reason: d.Reason, Code: d.Code, Node: d.Owner,
 		CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt, Round: d.Round, Unconfirmed: unconfirmed(m, d, now),
 	}

@@ -60,7 +60,7 @@ func (l *lane) attempt(j *job) {
 			status = relay.StatusDelivered
 		}
 		change = relay.DeliveryChange{ID: j.d.ID, Status: status, Round: j.d.Round, Attempt: j.attempt, Provider: p.Name,
-			ProviderID: rcpt.ProviderID, Segments: rcpt.Segments, Owner: e.opts.Node, At: now}
+			ProviderID: rcpt.ProviderID, Segments: rcpt.Segments, ProviderSegments: rcpt.ProviderSegments, Owner: e.opts.Node, At: now}
 		e.m.attempts.WithLabelValues(l.channel, p.Name, "ok").Inc()
 		e.m.settled(l.channel, status)
 		l.noteRecovery(p)

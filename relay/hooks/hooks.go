@@ -162,7 +162,7 @@ func (h *Hooks) status(w http.ResponseWriter, r *http.Request, id string) {
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
-	d, err := h.opts.Node.RecordReceipt(r.Context(), id, node.Receipt{
+	d, err := h.opts.Node.RecordReceipt(r.Context(), id, relay.Report{
 		ProviderID: rep.SID, Status: rep.Status, Reason: rep.Reason, Code: rep.Code, Error: rep.Error, Temporary: rep.Temporary,
 	})
 	switch {
