@@ -73,9 +73,15 @@ type Store struct {
 	max    int
 
 	reqs    chan *writeReq
-	closing chan struct{}
-	stopped chan struct{}
+	closing chan struct{} // closed once no write can come any more
+	stopped chan struct{} // closed when the writer has returned
 	once    sync.Once
+	// closeMu guards closed; inflight counts the writes admitted before
+	// Close, which the writer answers before it stops.
+	closeMu  sync.RWMutex
+	closed   bool
+	inflight sync.WaitGroup
+	closeErr error
 
 	obsMu     sync.RWMutex
 	observers []func([]relay.Event)
@@ -203,25 +209,39 @@ func (s *Store) Merge(ctx context.Context, events []relay.Event) ([]relay.Event,
 
 // write hands r to the writer. Once handed over, it waits for the outcome
 // even if ctx ends: the write may already be durable, and a caller must not
-// be told otherwise.
+// be told otherwise. After Close it returns ErrClosed at once.
 func (s *Store) write(ctx context.Context, r *writeReq) ([]relay.Event, error) {
+	s.closeMu.RLock()
+	if s.closed {
+		s.closeMu.RUnlock()
+		return nil, ErrClosed
+	}
+	s.inflight.Add(1)
+	s.closeMu.RUnlock()
+	defer s.inflight.Done()
 	select {
 	case s.reqs <- r:
 	case <-ctx.Done():
 		return nil, ctx.Err()
-	case <-s.closing:
-		return nil, ErrClosed
 	}
 	res := <-r.res
 	return res.events, res.err
 }
 
-// Close stops the writer after the writes already handed to it and closes
-// the file.
+// Close refuses new writes, lets the writer answer the writes already
+// admitted, stops it and closes the file. Later calls return the first
+// call's result.
 func (s *Store) Close() error {
-	s.once.Do(func() { close(s.closing) })
-	<-s.stopped
-	return s.db.Close()
+	s.once.Do(func() {
+		s.closeMu.Lock()
+		s.closed = true
+		s.closeMu.Unlock()
+		s.inflight.Wait()
+		close(s.closing)
+		<-s.stopped
+		s.closeErr = s.db.Close()
+	})
+	return s.closeErr
 }
 
 func (s *Store) writer() {
@@ -231,8 +251,7 @@ func (s *Store) writer() {
 		select {
 		case first = <-s.reqs:
 		case <-s.closing:
-			s.drain()
-			return
+			return // every admitted write was answered (see Close)
 		}
 		batch := []*writeReq{first}
 		n := len(first.local) + len(first.remote)
@@ -247,18 +266,6 @@ func (s *Store) writer() {
 			}
 		}
 		s.commit(batch)
-	}
-}
-
-// drain answers writes that were queued when Close was called.
-func (s *Store) drain() {
-	for {
-		select {
-		case r := <-s.reqs:
-			s.commit([]*writeReq{r})
-		default:
-			return
-		}
 	}
 }
 

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -235,5 +236,89 @@ func TestEventsFrom(t *testing.T) {
 	evs, err := s.EventsFrom(s.Origin(), 3, 4)
 	if err != nil || len(evs) != 4 || evs[0].Seq != 4 || evs[3].Seq != 7 {
 		t.Fatalf("EventsFrom(3, 4) = %d events starting %v, %v", len(evs), evs, err)
+	}
+}
+
+// TestWriteAfterCloseFailsAtOnce: a write that comes after Close (a
+// peer's push during shutdown) returns ErrClosed at once; it never hangs
+// in a queue that nobody reads any more.
+func TestWriteAfterCloseFailsAtOnce(t *testing.T) {
+	s := open(t, t.TempDir(), "seoul")
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background() // no deadline: a hang must show as a hang
+	var wg sync.WaitGroup
+	errs := make(chan error, 100)
+	for i := range 50 {
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			_, err := s.Append(ctx, relay.Event{Ack: &relay.Ack{Message: "M1", Person: "kim"}})
+			errs <- err
+		}()
+		go func() {
+			defer wg.Done()
+			_, err := s.Merge(ctx, []relay.Event{{Origin: "other", Seq: uint64(i + 1), Ack: &relay.Ack{Message: "M1", Person: "lee"}}})
+			errs <- err
+		}()
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("writes after Close still blocked after 5 s")
+	}
+	close(errs)
+	for err := range errs {
+		if !errors.Is(err, ErrClosed) {
+			t.Fatalf("write after Close = %v, want ErrClosed", err)
+		}
+	}
+}
+
+// TestCloseRacingWrites: writes racing Close either succeed (and are on
+// disk after a reopen) or fail with ErrClosed; none hangs.
+func TestCloseRacingWrites(t *testing.T) {
+	dir := t.TempDir()
+	s := open(t, dir, "seoul")
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	ok := 0
+	for range 50 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := s.Append(ctx, relay.Event{Ack: &relay.Ack{Message: "M1", Person: "kim"}})
+			switch {
+			case err == nil:
+				mu.Lock()
+				ok++
+				mu.Unlock()
+			case !errors.Is(err, ErrClosed):
+				t.Errorf("write racing Close = %v, want nil or ErrClosed", err)
+			}
+		}()
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("writes racing Close still blocked after 5 s")
+	}
+	s = open(t, dir, "seoul")
+	defer s.Close()
+	marks, err := s.Marks()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := marks[s.Origin()]; got != uint64(ok) {
+		t.Fatalf("%d writes succeeded but %d are on disk", ok, got)
 	}
 }
