@@ -57,8 +57,10 @@ func (e *Emulator) routes() http.Handler {
 	mux := http.NewServeMux()
 	const base = "/" + APIVersion + "/Accounts/{AccountSid}/"
 	mux.Handle("POST "+base+"Messages.json", e.api(e.createMessage))
+	mux.Handle("GET "+base+"Messages.json", e.api(e.listMessages))
 	mux.Handle("GET "+base+"Messages/{file}", e.api(e.fetchMessage))
 	mux.Handle("POST "+base+"Calls.json", e.api(e.createCall))
+	mux.Handle("GET "+base+"Calls.json", e.api(e.listCalls))
 	mux.Handle("GET "+base+"Calls/{file}", e.api(e.fetchCall))
 	mux.Handle("/", e.api(func(q *request) answer {
 		return twilioError(http.StatusNotFound, 20404, "The requested resource %s was not found", q.r.URL.Path)

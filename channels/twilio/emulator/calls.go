@@ -173,6 +173,10 @@ func callJSON(c *Call) *callResource {
 		ToFormatted:     c.To,
 		URI:             uri(c.AccountSID, "Calls", c.SID),
 	}
+	if !c.Started.IsZero() {
+		start := c.Started.Format(time.RFC1123Z)
+		res.StartTime = &start
+	}
 	if Final(c.Status) {
 		d, end := strconv.Itoa(c.Duration), c.Updated.Format(time.RFC1123Z)
 		res.Duration, res.EndTime = &d, &end

@@ -58,6 +58,30 @@ func TestContractTwilioSpec(t *testing.T) {
 	if _, err := svc.FetchCall(*call.Sid, nil); err != nil {
 		t.Fatal(err)
 	}
+	day := time.Now().UTC().Truncate(24 * time.Hour)
+	if _, err := svc.ListMessage((&openapi.ListMessageParams{}).SetTo("+821012345678").SetFrom("+15005550006").
+		SetDateSent(day).SetDateSentBefore(day.Add(24 * time.Hour)).SetDateSentAfter(day.Add(-24 * time.Hour)).
+		SetPageSize(1)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.ListCall((&openapi.ListCallParams{}).SetTo("+821012345678").SetFrom("+15005550006").
+		SetStatus("completed").SetStartTime(day).SetStartTimeBefore(day.Add(24 * time.Hour)).SetStartTimeAfter(day).
+		SetEndTime(day).SetEndTimeBefore(day.Add(24 * time.Hour)).SetEndTimeAfter(day).SetPageSize(1)); err != nil {
+		t.Fatal(err)
+	}
+	// Dates as Twilio documents them (YYYY-MM-DD), empty pages, paging
+	// links followed as given.
+	for _, resource := range []string{
+		"Messages.json?DateSent=2026-11-03",
+		"Messages.json?DateSent%3C=2026-11-03&DateSent%3E=2026-11-02&PageSize=1000&Page=0",
+		"Messages.json?To=%2B821000000000",
+		"Calls.json?StartTime%3C=2026-11-03&StartTime%3E=2026-11-02&EndTime=2026-11-03",
+		"Calls.json?PageSize=1&Page=3",
+	} {
+		if resp, body := get(t, em, resource, nil); resp.StatusCode != http.StatusOK {
+			t.Errorf("%s: answered %d %s", resource, resp.StatusCode, body)
+		}
+	}
 	if v := em.Violations(); len(v) != 0 {
 		t.Fatalf("valid traffic gave violations: %q", v)
 	}
@@ -84,6 +108,23 @@ func TestContractTwilioSpec(t *testing.T) {
 	}
 	if n := len(em.Messages()); n != 1 {
 		t.Errorf("%d messages recorded, want only the valid one", n)
+	}
+	for _, resource := range []string{
+		"Messages.json?PageSize=0",
+		"Messages.json?PageSize=1001",
+		"Messages.json?Page=-1",
+		"Messages.json?DateSent%3E=soon",
+		"Calls.json?StartTime=yesterday",
+		"Calls.json?Status=ringing-ish",
+	} {
+		before := len(em.Violations())
+		resp, body := get(t, em, resource, nil)
+		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, `"status":400`) {
+			t.Errorf("%s: answered %d %s", resource, resp.StatusCode, body)
+		}
+		if after := em.Violations(); len(after) != before+1 {
+			t.Errorf("%s: violations %d -> %d, want one more", resource, before, len(after))
+		}
 	}
 
 	// An operation Twilio does not have: 404, and recorded.

@@ -2,9 +2,17 @@
 // Twilio's REST API 2010-04-01 for the resources relay uses, for tests and
 // for a local demo cluster.
 //
-// It accepts messages (POST and GET .../Messages.json) and calls (POST and
-// GET .../Calls.json) with Twilio's JSON, status codes and error bodies,
-// after checking HTTP basic auth against its accounts. With a Spec, each
+// It accepts messages (POST .../Messages.json) and calls (POST
+// .../Calls.json), fetches each by SID (GET .../Messages/{Sid}.json,
+// .../Calls/{Sid}.json) and lists them (GET .../Messages.json,
+// .../Calls.json), with Twilio's JSON, status codes and error bodies,
+// after checking HTTP basic auth against its accounts. Lists are newest
+// first, filtered as Twilio filters them (messages by To, From and
+// DateSent, calls by To, From, Status, StartTime and EndTime; dates as
+// YYYY-MM-DD in UTC, or RFC 3339 times as twilio-go sends them, which
+// count as their UTC date), and paged with PageSize, Page and the
+// PageToken in each page's next_page_uri, so twilio-go's ListMessage and
+// ListCall read them across pages. With a Spec, each
 // request and answer is also checked against Twilio's own OpenAPI
 // description, and every mismatch is recorded as a violation (and the
 // request refused), so code that passes against the emulator speaks the

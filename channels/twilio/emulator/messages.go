@@ -139,13 +139,13 @@ func (e *Emulator) fetchMessage(q *request) answer {
 
 // messageJSON renders m as Twilio does; e.mu must be held.
 func messageJSON(m *Message) *messageResource {
-	created := m.Created.Format(time.RFC1123Z)
+	created, sent := m.Created.Format(time.RFC1123Z), sentAt(m).Format(time.RFC1123Z)
 	res := &messageResource{
 		AccountSID:      m.AccountSID,
 		APIVersion:      APIVersion,
 		Body:            m.Body,
 		DateCreated:     created,
-		DateSent:        &created,
+		DateSent:        &sent,
 		DateUpdated:     m.Updated.Format(time.RFC1123Z),
 		Direction:       "outbound-api",
 		NumMedia:        "0",

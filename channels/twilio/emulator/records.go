@@ -55,6 +55,9 @@ type Call struct {
 	Timeout              int
 	// Duration is the answered time in seconds, set when completed.
 	Duration int
+	// Started is when the call was dialed (its initiated step); zero
+	// while it is queued, and for a call that failed before dialing.
+	Started time.Time
 	// Digits are the digits pressed into a Gather; GatherStatus and
 	// GatherReply are what its action URL answered.
 	Digits       string

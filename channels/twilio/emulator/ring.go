@@ -40,6 +40,8 @@ func (e *Emulator) ring(c *Call, outcome CallOutcome, digits string, lost bool) 
 		e.mu.Lock()
 		if st.status != "initiated" {
 			c.Status = st.status
+		} else {
+			c.Started = now
 		}
 		c.Updated = now
 		switch {

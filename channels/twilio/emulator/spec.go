@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
@@ -20,9 +21,10 @@ import (
 // check requests and responses against. It is safe for concurrent use and
 // is meant to be loaded once and shared.
 type Spec struct {
-	doc    *openapi3.T
-	router routers.Router
-	opts   []openapi3.SchemaValidationOption
+	doc      *openapi3.T
+	router   routers.Router
+	requests []openapi3.SchemaValidationOption
+	answers  []openapi3.SchemaValidationOption
 }
 
 // LoadSpec reads and checks the description at path, usually
@@ -52,15 +54,34 @@ func LoadSpec(path string) (*Spec, error) {
 	// a real mistake. The rest (phone-number, twiml, endpoint...) are
 	// looser than any check the emulator could make, and it checks
 	// numbers itself.
-	formats := map[string]openapi3.StringFormatValidator{
+	//
+	// The description marks the date filters of its lists (DateSent,
+	// StartTime, EndTime, DateCreated... and nothing else) date-time, yet
+	// documents each as a date, YYYY-MM-DD, and gives dates as examples;
+	// twilio-go sends RFC 3339 times. Both are accepted. And the paging
+	// links of a list page (first_page_uri, next_page_uri...) are marked
+	// uri, yet Twilio answers them as paths on its API host, as the
+	// description's examples show and as twilio-go reads them; an answer
+	// may give a path there, while a URL in a request (a StatusCallback)
+	// must be absolute.
+	requests := map[string]openapi3.StringFormatValidator{
+		"date-time":          openapi3.NewCallbackValidator(checkDateFilter),
 		"date-time-rfc-2822": openapi3.NewCallbackValidator(checkRFC2822),
 		"uri":                openapi3.NewCallbackValidator(checkURI),
+	}
+	answers := map[string]openapi3.StringFormatValidator{
+		"date-time-rfc-2822": openapi3.NewCallbackValidator(checkRFC2822),
+		"uri":                openapi3.NewCallbackValidator(checkURIOrPath),
 	}
 	return &Spec{
 		doc:    doc,
 		router: router,
-		opts: []openapi3.SchemaValidationOption{
-			openapi3.WithStringFormatValidators(formats),
+		requests: []openapi3.SchemaValidationOption{
+			openapi3.WithStringFormatValidators(requests),
+			openapi3.DisableSchemaErrorDetails(),
+		},
+		answers: []openapi3.SchemaValidationOption{
+			openapi3.WithStringFormatValidators(answers),
 			openapi3.DisableSchemaErrorDetails(),
 		},
 	}, nil
@@ -77,6 +98,27 @@ func checkURI(s string) error {
 	u, err := url.Parse(s)
 	if err != nil || !u.IsAbs() || u.Host == "" {
 		return errors.New("not an absolute URL")
+	}
+	return nil
+}
+
+// checkURIOrPath accepts an absolute URL or an absolute path.
+func checkURIOrPath(s string) error {
+	u, err := url.Parse(s)
+	if err == nil && !u.IsAbs() && u.Host == "" && strings.HasPrefix(u.Path, "/") {
+		return nil
+	}
+	if checkURI(s) != nil {
+		return errors.New("neither an absolute URL nor an absolute path")
+	}
+	return nil
+}
+
+// checkDateFilter accepts a date filter's value: a date (YYYY-MM-DD) or
+// an RFC 3339 time.
+func checkDateFilter(s string) error {
+	if _, ok := parseDay(s); !ok {
+		return fmt.Errorf("neither a date such as %q nor an RFC 3339 time", "2026-11-03")
 	}
 	return nil
 }
@@ -107,7 +149,7 @@ func (s *Spec) checkRequest(ctx context.Context, r *http.Request, body []byte) (
 		Options: &openapi3filter.Options{
 			AuthenticationFunc:      openapi3filter.NoopAuthenticationFunc,
 			MultiError:              true,
-			SchemaValidationOptions: s.opts,
+			SchemaValidationOptions: s.requests,
 		},
 	}
 	if err := openapi3filter.ValidateRequest(ctx, in); err != nil {
@@ -126,7 +168,7 @@ func (s *Spec) checkResponse(ctx context.Context, ex *exchange, status int, head
 		Body:                   io.NopCloser(bytes.NewReader(body)),
 		Options: &openapi3filter.Options{
 			MultiError:              true,
-			SchemaValidationOptions: s.opts,
+			SchemaValidationOptions: s.answers,
 		},
 	}
 	if err := openapi3filter.ValidateResponse(ctx, in); err != nil {
