@@ -360,7 +360,7 @@ func (m *Membership) Alive() []string {
 // positive) for the news to go out: first directly to every alive member
 // over TCP, for up to half of timeout, then through gossip. Members that
 // only hear of it later, through others, see it as dead. Call Shutdown
-// afterwards, not at the same time.
+// afterwards, not at the same time. After Shutdown, Leave does nothing.
 func (m *Membership) Leave(timeout time.Duration) error {
 	if timeout <= 0 {
 		return errors.New("gossip: leave: the timeout must be positive")
@@ -380,7 +380,10 @@ func (m *Membership) Leave(timeout time.Duration) error {
 		m.leaving = true
 	}
 	m.mu.Unlock()
-	if list == nil || stopped {
+	switch {
+	case stopped:
+		return nil // already gone: nothing to announce
+	case list == nil:
 		return errors.New("gossip: not running")
 	}
 

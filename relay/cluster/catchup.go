@@ -34,9 +34,7 @@ func (r *Replicator) greet(t Transport, p *peer) bool {
 			break
 		}
 		r.log.Debug("hello to peer failed; retrying", "peer", p.name, "err", err)
-		select {
-		case <-time.After(r.opts.Retry):
-		case <-p.stop:
+		if !r.sleep(r.opts.Retry, p.stop) {
 			return false
 		}
 	}
@@ -56,49 +54,68 @@ func (r *Replicator) greet(t Transport, p *peer) bool {
 			return true
 		case <-p.stop:
 			return false
+		case <-r.done:
+			return false
 		}
 	}
 }
 
-// onHello takes a peer's hello, notes its marks (where pushes to it
-// start) and answers with this node's marks. The answer is retried for a
-// while: a hello can come before this node's membership knows its sender.
-func (r *Replicator) onHello(from string, marks map[string]uint64) {
+// noteHello takes a peer's hello: its marks are where pushes to it start
+// and what this node must hold before it claims again. The inbox answers
+// it.
+func (r *Replicator) noteHello(from string, marks map[string]uint64) {
 	r.mu.Lock()
 	r.hellos[from] = hello{marks: marks, at: r.opts.Now()}
-	closed := r.closed
-	if !closed {
-		r.wg.Add(1)
-	}
 	r.mu.Unlock()
 	r.noteMarks(from, marks, false)
-	time.AfterFunc(r.opts.CatchUpTimeout, r.checkReady)
 	r.checkReady()
-	if closed {
-		return
+	r.poke()
+}
+
+// poke has the watcher check readiness again soon.
+func (r *Replicator) poke() {
+	select {
+	case r.recheck <- struct{}{}:
+	default:
 	}
-	go func() {
-		defer r.wg.Done()
-		for range 10 {
-			t := r.transport()
-			ours, err := r.st.Marks()
-			if t == nil || err != nil {
-				return
-			}
-			err = t.SendReliable(from, encode(wire{Kind: kindMarks, Marks: ours}))
-			if err == nil {
-				return
-			}
-			r.log.Debug("answering a hello failed; retrying", "peer", from, "err", err)
-			time.Sleep(r.opts.Retry)
+}
+
+// watch checks readiness while the node waits for peers: when a hello or
+// a new peer's timeout runs out, the node stops waiting for it. It ends at
+// Close.
+func (r *Replicator) watch() {
+	defer r.wg.Done()
+	tick := time.NewTicker(max(r.opts.CatchUpTimeout/10, 50*time.Millisecond))
+	defer tick.Stop()
+	for {
+		select {
+		case <-tick.C:
+		case <-r.recheck:
+		case <-r.done:
+			return
 		}
-	}()
+		if !r.CaughtUp() || !r.isReadyNow() {
+			r.checkReady()
+		}
+	}
+}
+
+func (r *Replicator) isReadyNow() bool {
+	select {
+	case <-r.ready:
+		return true
+	default:
+		return false
+	}
 }
 
 // checkReady works out CaughtUp, and marks the node ready once it has
 // heard a peer's state, holds everything its peers said they hold and is
-// caught up.
+// caught up. Calls are serialised, so that CaughtUp moves in order and
+// OnCaughtUp is called once per return to caught up.
 func (r *Replicator) checkReady() {
+	r.checkMu.Lock()
+	defer r.checkMu.Unlock()
 	now := r.opts.Now()
 	r.mu.Lock()
 	want := make(map[string]uint64, len(r.want))
@@ -121,7 +138,7 @@ func (r *Replicator) checkReady() {
 			}
 		}
 	}
-	wasCaught, ready, heard := r.caught.Load(), r.isReady, r.heard
+	ready, heard := r.isReady, r.heard
 	r.mu.Unlock()
 
 	caught := !waiting
@@ -137,7 +154,7 @@ func (r *Replicator) checkReady() {
 			}
 		}
 	}
-	r.caught.Store(caught)
+	wasCaught := r.caught.Swap(caught)
 	if caught && !ready && heard {
 		r.MarkReady()
 	}

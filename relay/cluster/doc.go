@@ -4,14 +4,24 @@
 // Replication. Every node's own events go to every live peer as soon as
 // they are on disk: one sender per peer reads them from the store (the log
 // is the queue, so nothing is ever dropped) and pushes them in batches over
-// memberlist's reliable, encrypted stream. The peer merges them (an
-// idempotent, order-independent fold), fsyncs and answers with its marks,
-// the highest sequence it holds without a gap for every origin. Those
-// answers let a node wait for a copy of a message on a peer before it
-// answers 202, and show each peer's replication lag. Anti-entropy rides on
+// memberlist's reliable, encrypted stream, with at most a window of events
+// unconfirmed. The peer queues each push in a bounded inbox per sender and
+// returns at once (memberlist's goroutines never wait on a disk); the
+// inbox's goroutine merges every push waiting in one store write (an
+// idempotent, order-independent fold, group-committed), and answers with
+// its marks, the highest sequence it holds without a gap for every origin.
+// Those answers let a node wait for a copy of a message on a peer before
+// it answers 202, and show each peer's replication lag. A push that finds
+// the inbox full is dropped, and a push lost on the way is gone: either
+// way the peer's marks do not move, and the sender sends again from them
+// after Options.Resend. Frames may arrive lost, twice or out of order;
+// the fold makes that harmless. Anti-entropy rides on
 // memberlist's push/pull, on every join and periodically: nodes exchange
 // marks and each sends the other what it lacks, of every origin, so a node
 // that missed a push, or came back with an empty data dir, catches up.
+//
+// Every goroutine and timer the Replicator starts (senders, inboxes,
+// catch-ups, the readiness watcher) ends with Close.
 //
 // Ownership. Each unsettled delivery belongs to the live member that ranks
 // highest for its id (rendezvous hashing), so every node agrees without

@@ -8,6 +8,8 @@ type metrics struct {
 	mergedEvents   prometheus.Counter
 	repairedEvents prometheus.Counter
 	refused        prometheus.Counter
+	dropped        prometheus.Counter
+	resends        prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer, r *Replicator) *metrics {
@@ -22,6 +24,10 @@ func newMetrics(reg prometheus.Registerer, r *Replicator) *metrics {
 			Help: "Events sent to peers that lacked them, found by anti-entropy."}),
 		refused: prometheus.NewCounter(prometheus.CounterOpts{Name: "relay_cluster_refused_messages_total",
 			Help: "Cluster messages refused as malformed."}),
+		dropped: prometheus.NewCounter(prometheus.CounterOpts{Name: "relay_cluster_dropped_frames_total",
+			Help: "Frames from peers dropped because their sender's queue was full; the sender sends them again."}),
+		resends: prometheus.NewCounter(prometheus.CounterOpts{Name: "relay_cluster_resends_total",
+			Help: "Times a sender sent events again because the peer confirmed nothing in time."}),
 	}
 	lag := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "relay_cluster_replication_lag_events",
 		Help: "The most events of this node any live peer has not confirmed."}, func() float64 {
@@ -33,6 +39,6 @@ func newMetrics(reg prometheus.Registerer, r *Replicator) *metrics {
 	})
 	peers := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "relay_cluster_peers",
 		Help: "Live peers this node replicates to."}, func() float64 { return float64(len(r.Peers())) })
-	reg.MustRegister(m.pushes, m.pushedEvents, m.mergedEvents, m.repairedEvents, m.refused, lag, peers)
+	reg.MustRegister(m.pushes, m.pushedEvents, m.mergedEvents, m.repairedEvents, m.refused, m.dropped, m.resends, lag, peers)
 	return m
 }

@@ -2,7 +2,6 @@ package cluster
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -19,15 +18,29 @@ import (
 	"github.com/oob-relay/relay/relay/store"
 )
 
-// Options configures a Replicator.
+// Options configures a Replicator. Each zero field takes the default its
+// comment gives.
 type Options struct {
 	Store *store.Store
 	// Batch bounds the events in one push. Zero means 256: messages are up
 	// to 64 KiB, so a push stays within a few MiB.
 	Batch int
+	// Window bounds this node's events sent to a peer and not yet
+	// confirmed by it; the sender waits for the peer's marks beyond it, so
+	// a slow peer is not flooded. Zero means 4 × Batch.
+	Window int
+	// Resend is how long a sender waits for a peer to confirm what it
+	// sent before it sends again from what the peer last confirmed: a
+	// push the peer dropped (its queue was full) or lost is sent again.
+	// Zero means 1 s.
+	Resend time.Duration
 	// Retry is the wait before pushing again to a live peer after a
 	// failed push. Zero means 200 ms.
-	Retry      time.Duration
+	Retry time.Duration
+	// Inbox bounds the frames from one peer waiting to be merged. A frame
+	// that finds it full is dropped (and sent again by its sender, see
+	// Resend). Zero means 64.
+	Inbox      int
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer
 	Now        func() time.Time
@@ -36,11 +49,56 @@ type Options struct {
 	// anyway (see CaughtUp). Zero means 10 s.
 	CatchUpTimeout time.Duration
 	// OnCaughtUp is called when the node has caught up again after a
-	// peer appeared: the time to take up the deliveries it owns.
+	// peer appeared: the time to take up the deliveries it owns. It runs
+	// on a goroutine of the replicator and must not block.
 	OnCaughtUp func()
 }
 
+func (o *Options) setDefaults() error {
+	if o.Store == nil {
+		return errors.New("cluster: Store is required")
+	}
+	if o.Batch <= 0 {
+		o.Batch = 256
+	}
+	if o.Window <= 0 {
+		o.Window = 4 * o.Batch
+	}
+	if o.Resend <= 0 {
+		o.Resend = time.Second
+	}
+	if o.Retry <= 0 {
+		o.Retry = 200 * time.Millisecond
+	}
+	if o.Inbox <= 0 {
+		o.Inbox = 64
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Registerer == nil {
+		o.Registerer = prometheus.NewRegistry()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.CatchUpTimeout <= 0 {
+		o.CatchUpTimeout = 10 * time.Second
+	}
+	return nil
+}
+
+// maxInboxes bounds the peers whose frames wait to be merged at once: a
+// cluster has a handful of nodes, and a stranger holding the gossip key
+// must not make this node start goroutines without end.
+const maxInboxes = 64
+
 // Replicator copies this node's events to its peers and merges theirs.
+//
+// Its methods are safe for concurrent use. The Transport callbacks
+// (OnMessage, LocalState, MergeState) and OnChange return quickly: they
+// never write to the store or send over the network themselves; merges
+// and answers run on goroutines the Replicator owns, which Close stops.
 type Replicator struct {
 	opts   Options
 	st     *store.Store
@@ -50,19 +108,23 @@ type Replicator struct {
 
 	t      atomic.Pointer[Transport]
 	latest atomic.Uint64 // this node's latest own sequence
+	done   chan struct{} // closed by Close
+	wg     sync.WaitGroup
 
 	mu      sync.Mutex
 	peers   map[string]*peer
+	inboxes map[string]*inbox
 	changed chan struct{} // closed and replaced when a peer's marks move
 	want    map[string]uint64
 	heard   bool             // some peer's state has arrived
 	hellos  map[string]hello // by live peer name: its hello, once it came
-	caught  atomic.Bool      // see CaughtUp
 	ready   chan struct{}
 	isReady bool
 	closed  bool
 
-	wg sync.WaitGroup
+	checkMu sync.Mutex  // serialises checkReady
+	caught  atomic.Bool // see CaughtUp
+	recheck chan struct{}
 }
 
 // peer is one other live member, as this node sees it.
@@ -79,31 +141,13 @@ type peer struct {
 // New prepares a replicator over opts.Store and starts following its
 // writes. Nothing is sent until Attach.
 func New(opts Options) (*Replicator, error) {
-	if opts.Store == nil {
-		return nil, errors.New("cluster: Store is required")
-	}
-	if opts.Batch <= 0 {
-		opts.Batch = 256
-	}
-	if opts.Retry <= 0 {
-		opts.Retry = 200 * time.Millisecond
-	}
-	if opts.Logger == nil {
-		opts.Logger = slog.New(slog.DiscardHandler)
-	}
-	if opts.Registerer == nil {
-		opts.Registerer = prometheus.NewRegistry()
-	}
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
-	if opts.CatchUpTimeout <= 0 {
-		opts.CatchUpTimeout = 10 * time.Second
+	if err := opts.setDefaults(); err != nil {
+		return nil, err
 	}
 	r := &Replicator{
-		opts: opts, st: opts.Store, log: opts.Logger, origin: opts.Store.Origin(),
-		peers: map[string]*peer{}, changed: make(chan struct{}), want: map[string]uint64{},
-		hellos: map[string]hello{}, ready: make(chan struct{}),
+		opts: opts, st: opts.Store, log: opts.Logger, origin: opts.Store.Origin(), done: make(chan struct{}),
+		peers: map[string]*peer{}, inboxes: map[string]*inbox{}, changed: make(chan struct{}), want: map[string]uint64{},
+		hellos: map[string]hello{}, ready: make(chan struct{}), recheck: make(chan struct{}, 1),
 	}
 	marks, err := r.st.Marks()
 	if err != nil {
@@ -113,6 +157,8 @@ func New(opts Options) (*Replicator, error) {
 	r.caught.Store(true)
 	r.m = newMetrics(opts.Registerer, r)
 	r.st.Observe(r.observe)
+	r.wg.Add(1)
+	go r.watch()
 	return r, nil
 }
 
@@ -191,7 +237,6 @@ func (r *Replicator) syncPeers() bool {
 		if h, ok := r.hellos[name]; ok {
 			maps.Copy(p.marks, h.marks) // its hello came first
 		}
-		time.AfterFunc(r.opts.CatchUpTimeout, r.checkReady)
 		r.peers[name] = p
 		r.wg.Add(1)
 		go r.push(t, p)
@@ -206,49 +251,6 @@ func (r *Replicator) signal() {
 	r.changed = make(chan struct{})
 }
 
-// push sends this node's events to p, in order, as they come, until p is
-// gone. A failed push is retried from what p last confirmed.
-func (r *Replicator) push(t Transport, p *peer) {
-	defer r.wg.Done()
-	if !r.greet(t, p) {
-		return
-	}
-	sent := r.peerMark(p.name, r.origin)
-	for {
-		sent = max(sent, r.peerMark(p.name, r.origin))
-		if sent >= r.latest.Load() {
-			select {
-			case <-p.wake:
-				continue
-			case <-p.stop:
-				return
-			}
-		}
-		events, err := r.st.EventsFrom(r.origin, sent, r.opts.Batch)
-		if err == nil && len(events) == 0 {
-			sent = r.latest.Load()
-			continue
-		}
-		if err == nil {
-			err = t.SendReliable(p.name, encode(wire{Kind: kindPush, Events: events}))
-		}
-		if err != nil {
-			r.m.pushes.WithLabelValues("failed").Inc()
-			r.log.Debug("push to peer failed; retrying", "peer", p.name, "err", err)
-			sent = r.peerMark(p.name, r.origin)
-			select {
-			case <-time.After(r.opts.Retry):
-				continue
-			case <-p.stop:
-				return
-			}
-		}
-		r.m.pushes.WithLabelValues("ok").Inc()
-		r.m.pushedEvents.Add(float64(len(events)))
-		sent = events[len(events)-1].Seq
-	}
-}
-
 func (r *Replicator) peerMark(name, origin string) uint64 {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -256,63 +258,6 @@ func (r *Replicator) peerMark(name, origin string) uint64 {
 		return p.marks[origin]
 	}
 	return 0
-}
-
-// OnMessage handles a message from another member: it merges pushed
-// events and answers with this node's marks, or records a peer's answer.
-func (r *Replicator) OnMessage(from string, payload []byte) {
-	w, err := decodeWire(payload)
-	if err != nil {
-		r.m.refused.Inc()
-		r.log.Warn("cluster message refused", "from", from, "err", err)
-		return
-	}
-	switch w.Kind {
-	case kindMarks:
-		r.noteMarks(from, w.Marks, true)
-	case kindHello:
-		r.onHello(from, w.Marks)
-	case kindPush:
-		if err := r.merge(w.Events); err != nil {
-			r.log.Error("merging pushed events failed", "from", from, "events", len(w.Events), "err", err)
-			return
-		}
-		t := r.transport()
-		marks, err := r.st.Marks()
-		if t == nil || err != nil {
-			return
-		}
-		if err := t.SendReliable(from, encode(wire{Kind: kindMarks, Marks: marks})); err != nil {
-			r.log.Debug("answering a push failed", "peer", from, "err", err)
-		}
-	}
-}
-
-// merge folds events from a peer into the store, skipping any of this
-// node's own origin (a peer may offer them back).
-func (r *Replicator) merge(events []relay.Event) error {
-	events = slices.DeleteFunc(slices.Clone(events), func(e relay.Event) bool { return e.Origin == r.origin })
-	if len(events) == 0 {
-		return nil
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	fresh, err := r.st.Merge(ctx, events)
-	if err != nil {
-		return err
-	}
-	r.m.mergedEvents.Add(float64(len(fresh)))
-	// Once ready and caught up, only a hello or a new peer calls for a
-	// check, and they make one themselves.
-	select {
-	case <-r.ready:
-		if r.caught.Load() {
-			return nil
-		}
-	default:
-	}
-	r.checkReady()
-	return nil
 }
 
 // noteMarks records what peer from holds.
@@ -330,88 +275,6 @@ func (r *Replicator) noteMarks(from string, marks map[string]uint64, ack bool) {
 		p.ackedAt = r.opts.Now()
 	}
 	r.signal()
-}
-
-// LocalState is this node's offer in a push/pull: its marks.
-func (r *Replicator) LocalState(join bool) []byte {
-	marks, err := r.st.Marks()
-	if err != nil {
-		r.log.Error("reading marks for anti-entropy failed", "err", err)
-		return nil
-	}
-	b, _ := json.Marshal(state{Marks: marks})
-	return b
-}
-
-// MergeState takes a peer's marks from a push/pull: it sends the peer
-// every event it lacks, of every origin, and notes what the peer has that
-// this node must wait for before it is ready.
-func (r *Replicator) MergeState(from string, raw []byte, join bool) {
-	var s state
-	if err := json.Unmarshal(raw, &s); err != nil {
-		r.m.refused.Inc()
-		r.log.Warn("anti-entropy state refused", "from", from, "err", err)
-		return
-	}
-	r.OnChange() // the peer may be news
-	r.noteMarks(from, s.Marks, false)
-	r.mu.Lock()
-	for o, m := range s.Marks {
-		if o != r.origin {
-			r.want[o] = max(r.want[o], m)
-		}
-	}
-	r.heard = true
-	p := r.peers[from]
-	start := p != nil && !p.catchUp
-	if start {
-		p.catchUp = true
-		r.wg.Add(1)
-	}
-	r.mu.Unlock()
-	r.checkReady()
-	if start {
-		go r.catchUp(p, s.Marks)
-	}
-}
-
-// catchUp sends p what it lacks according to its marks.
-func (r *Replicator) catchUp(p *peer, theirs map[string]uint64) {
-	defer r.wg.Done()
-	defer func() {
-		r.mu.Lock()
-		p.catchUp = false
-		r.mu.Unlock()
-	}()
-	t := r.transport()
-	ours, err := r.st.Marks()
-	if err != nil || t == nil {
-		return
-	}
-	sent := 0
-	for origin, mark := range ours {
-		for after := theirs[origin]; after < mark; {
-			select {
-			case <-p.stop:
-				return
-			default:
-			}
-			events, err := r.st.EventsFrom(origin, after, r.opts.Batch)
-			if err != nil || len(events) == 0 {
-				break
-			}
-			if err := t.SendReliable(p.name, encode(wire{Kind: kindPush, Events: events})); err != nil {
-				r.log.Debug("anti-entropy push failed", "peer", p.name, "err", err)
-				return
-			}
-			sent += len(events)
-			after = events[len(events)-1].Seq
-		}
-	}
-	if sent > 0 {
-		r.m.repairedEvents.Add(float64(sent))
-		r.log.Info("anti-entropy sent a peer what it lacked", "peer", p.name, "events", sent)
-	}
 }
 
 // MarkReady declares the node reconciled: it has caught up with what its
@@ -478,11 +341,14 @@ func (r *Replicator) Peers() []PeerStatus {
 	return out
 }
 
-// Close stops every sender and catch-up and waits for them.
+// Close stops every sender, merge and catch-up, waits for them, and
+// ignores whatever the transport delivers afterwards. Merges in progress
+// finish first, so Close must come before the store's.
 func (r *Replicator) Close() {
 	r.mu.Lock()
 	if !r.closed {
 		r.closed = true
+		close(r.done)
 		for name, p := range r.peers {
 			close(p.stop)
 			delete(r.peers, name)
@@ -491,4 +357,18 @@ func (r *Replicator) Close() {
 	}
 	r.mu.Unlock()
 	r.wg.Wait()
+}
+
+// sleep waits d, or until stop or Close; it reports whether to go on.
+func (r *Replicator) sleep(d time.Duration, stop <-chan struct{}) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-stop:
+		return false
+	case <-r.done:
+		return false
+	}
 }

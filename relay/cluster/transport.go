@@ -1,6 +1,12 @@
 package cluster
 
 // Transport is the membership a cluster runs over: gossip.Membership.
+//
+// Its methods are safe for concurrent use and never call back into the
+// Replicator while they run. SendReliable may block for as long as the
+// network takes (bounded by the transport's own timeout, such as
+// memberlist's TCP timeout), so the Replicator calls it only from
+// goroutines of its own, one per peer, never from a Transport callback.
 type Transport interface {
 	// LocalNode returns this node's name.
 	LocalNode() string
@@ -8,7 +14,10 @@ type Transport interface {
 	// included, sorted.
 	Alive() []string
 	// SendReliable sends payload to the named member over an encrypted,
-	// authenticated stream.
+	// authenticated stream. It returns once the payload is written, not
+	// once the member has handled it; a nil error does not mean the
+	// member took it (it may drop it when overloaded). The payload is not
+	// kept after it returns.
 	SendReliable(to string, payload []byte) error
 }
 

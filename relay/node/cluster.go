@@ -213,6 +213,32 @@ func (n *Node) Cluster() (*ClusterStatus, error) {
 	return st, nil
 }
 
+// leaveTimeout bounds how long a node stopping waits to tell the others
+// it is leaving, so they take its deliveries over at once rather than
+// after failure detection.
+const leaveTimeout = 3 * time.Second
+
+// leaver is a membership that can say this node is going and stop.
+type leaver interface {
+	Leave(timeout time.Duration) error
+	Shutdown() error
+}
+
+// leave tells the cluster this node is going, when its membership can,
+// and stops the membership, so that no frame comes in any more.
+func (n *Node) leave() {
+	l, ok := n.membership().(leaver)
+	if !ok {
+		return
+	}
+	if err := l.Leave(leaveTimeout); err != nil {
+		n.log.Warn("leaving the cluster", "err", err)
+	}
+	if err := l.Shutdown(); err != nil {
+		n.log.Warn("stopping cluster membership", "err", err)
+	}
+}
+
 // flush waits, for at most 2 s, until every live peer holds this node's
 // events, so that what it recorded last (the results of its final
 // attempts) is known before it leaves.

@@ -198,13 +198,17 @@ func (n *Node) Start(ctx context.Context) error {
 	return nil
 }
 
-// Close stops delivering, waiting for attempts in flight until ctx is done,
-// and closes the store. Attempts cut short are made again after a restart.
+// Close stops the node in order: it stops claiming deliveries and waits
+// for the attempts in flight until ctx is done (attempts cut short are
+// made again after a restart, or by another node), waits briefly until
+// the peers hold its last events, leaves the cluster, stops replicating,
+// and closes the store last, so that nothing writes to a closed store.
 func (n *Node) Close(ctx context.Context) error {
 	n.closeOnce.Do(func() {
 		err := n.engine.Stop(ctx)
 		n.mesh.stop()
 		n.flush(ctx)
+		n.leave()
 		n.repl.Close()
 		n.closeErr = errors.Join(err, n.store.Close())
 	})

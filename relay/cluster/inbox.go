@@ -1,0 +1,171 @@
+package cluster
+
+import (
+	"context"
+	"slices"
+	"time"
+
+	"github.com/oob-relay/relay/relay"
+)
+
+// inboxIdle is how long an inbox waits for another frame before its
+// goroutine ends; the next frame starts it again.
+const inboxIdle = time.Minute
+
+// mergeTimeout bounds one merge of a peer's frames into the store.
+const mergeTimeout = 10 * time.Second
+
+// inbox holds the frames one peer sent that wait to be merged, and the
+// goroutine that merges them and answers with this node's marks.
+type inbox struct {
+	from   string
+	frames chan wire
+}
+
+// OnMessage takes a message from another member. Marks are noted at
+// once; pushes and hellos go to the sender's inbox, whose goroutine
+// merges and answers. It never blocks: a frame that finds the inbox full
+// is dropped, and its sender sends it again (Options.Resend).
+func (r *Replicator) OnMessage(from string, payload []byte) {
+	w, err := decodeWire(payload)
+	if err != nil {
+		r.m.refused.Inc()
+		r.log.Warn("cluster message refused", "from", from, "err", err)
+		return
+	}
+	switch w.Kind {
+	case kindMarks:
+		r.noteMarks(from, w.Marks, true)
+		return
+	case kindHello:
+		r.noteHello(from, w.Marks)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return
+	}
+	in := r.inboxes[from]
+	if in == nil {
+		if len(r.inboxes) >= maxInboxes {
+			r.m.dropped.Inc()
+			return
+		}
+		in = &inbox{from: from, frames: make(chan wire, r.opts.Inbox)}
+		r.inboxes[from] = in
+		r.wg.Add(1)
+		go r.drain(in)
+	}
+	select {
+	case in.frames <- w:
+	default:
+		r.m.dropped.Inc()
+	}
+}
+
+// drain merges what arrives in an inbox, every frame waiting at the
+// moment in one store write, and answers each batch with this node's
+// marks. It ends after inboxIdle without frames, or at Close.
+func (r *Replicator) drain(in *inbox) {
+	defer r.wg.Done()
+	idle := time.NewTimer(inboxIdle)
+	defer idle.Stop()
+	for {
+		var first wire
+		select {
+		case first = <-in.frames:
+		case <-idle.C:
+			r.mu.Lock()
+			if len(in.frames) > 0 { // a frame came just now
+				r.mu.Unlock()
+				idle.Reset(inboxIdle)
+				continue
+			}
+			delete(r.inboxes, in.from)
+			r.mu.Unlock()
+			return
+		case <-r.done:
+			return
+		}
+		batch := []wire{first}
+	more:
+		for {
+			select {
+			case w := <-in.frames:
+				batch = append(batch, w)
+			default:
+				break more
+			}
+		}
+		r.handle(in.from, batch)
+		idle.Reset(inboxIdle)
+	}
+}
+
+// handle merges a batch of frames from one peer and answers it.
+func (r *Replicator) handle(from string, batch []wire) {
+	var events []relay.Event
+	hello := false
+	for _, w := range batch {
+		switch w.Kind {
+		case kindPush:
+			events = append(events, w.Events...)
+		case kindHello:
+			hello = true
+		}
+	}
+	if len(events) > 0 {
+		if err := r.merge(events); err != nil {
+			r.log.Error("merging pushed events failed", "from", from, "events", len(events), "err", err)
+			return // no answer: the sender sends them again
+		}
+	}
+	// A hello's answer is retried for a while: a hello can come before
+	// this node's membership knows its sender. A push's answer is not:
+	// the sender sends again when no answer comes.
+	tries := 1
+	if hello {
+		tries = 10
+	}
+	for i := range tries {
+		t := r.transport()
+		marks, err := r.st.Marks()
+		if t == nil || err != nil {
+			return
+		}
+		if err = t.SendReliable(from, encode(wire{Kind: kindMarks, Marks: marks})); err == nil {
+			return
+		}
+		r.log.Debug("answering a peer failed", "peer", from, "try", i+1, "err", err)
+		if i+1 < tries && !r.sleep(r.opts.Retry, nil) {
+			return
+		}
+	}
+}
+
+// merge folds events from a peer into the store, skipping any of this
+// node's own origin (a peer may offer them back).
+func (r *Replicator) merge(events []relay.Event) error {
+	events = slices.DeleteFunc(events, func(e relay.Event) bool { return e.Origin == r.origin })
+	if len(events) == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), mergeTimeout)
+	defer cancel()
+	fresh, err := r.st.Merge(ctx, events)
+	if err != nil {
+		return err
+	}
+	r.m.mergedEvents.Add(float64(len(fresh)))
+	// Once ready and caught up, only a hello or a new peer calls for a
+	// check, and they make one themselves.
+	select {
+	case <-r.ready:
+		if r.caught.Load() {
+			return nil
+		}
+	default:
+	}
+	r.checkReady()
+	return nil
+}

@@ -1,0 +1,194 @@
+package cluster
+
+import (
+	"bytes"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/oob-relay/relay/relay/store"
+)
+
+// memNet is an in-memory network of replicators. Frames go through
+// faults: each is lost, delivered twice, or delayed by a random time (so
+// frames overtake each other) with the configured probabilities, and
+// nothing crosses a cut between two nodes. Deliveries run on goroutines
+// of the network, as memberlist calls its delegate from its own, and
+// Close waits for them.
+type memNet struct {
+	mu    sync.Mutex
+	rng   *rand.Rand
+	nodes map[string]*memNode
+	cut   map[[2]string]bool
+	loss  float64
+	dup   float64
+	delay time.Duration // the most a frame is delayed
+	sent  int
+	wg    sync.WaitGroup
+	done  chan struct{}
+}
+
+func newMemNet(seed uint64) *memNet {
+	return &memNet{rng: rand.New(rand.NewPCG(seed, seed)), nodes: map[string]*memNode{}, cut: map[[2]string]bool{},
+		done: make(chan struct{})}
+}
+
+// memNode is one member: a replicator over its own store.
+type memNode struct {
+	name string
+	net  *memNet
+	st   *store.Store
+	r    *Replicator
+	up   bool
+}
+
+// add starts a node with a store in dir and attaches it.
+func (n *memNet) add(t *testing.T, name, dir string, opts Options) *memNode {
+	t.Helper()
+	st, err := store.Open(store.Options{Dir: dir, Node: name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.Store = st
+	if opts.Resend == 0 {
+		opts.Resend = 100 * time.Millisecond
+	}
+	if opts.Retry == 0 {
+		opts.Retry = 10 * time.Millisecond
+	}
+	if opts.CatchUpTimeout == 0 {
+		opts.CatchUpTimeout = 2 * time.Second
+	}
+	r, err := New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &memNode{name: name, net: n, st: st, r: r, up: true}
+	n.mu.Lock()
+	n.nodes[name] = m
+	n.mu.Unlock()
+	r.Attach(m)
+	n.changed()
+	return m
+}
+
+// stop closes a node's replicator and store, as a node shutting down
+// does, and takes it off the network.
+func (m *memNode) stop() {
+	m.net.mu.Lock()
+	m.up = false
+	m.net.mu.Unlock()
+	m.net.changed()
+	m.r.Close()
+	m.st.Close()
+}
+
+// changed tells every live node that membership changed.
+func (n *memNet) changed() {
+	n.mu.Lock()
+	var live []*memNode
+	for _, m := range n.nodes {
+		if m.up {
+			live = append(live, m)
+		}
+	}
+	n.mu.Unlock()
+	for _, m := range live {
+		m.r.OnChange()
+	}
+}
+
+// setCut cuts or heals the link between a and b, both ways, and tells
+// both that membership changed.
+func (n *memNet) setCut(a, b string, cut bool) {
+	n.mu.Lock()
+	n.cut[[2]string{a, b}], n.cut[[2]string{b, a}] = cut, cut
+	n.mu.Unlock()
+	n.changed()
+}
+
+// pushPull runs memberlist's anti-entropy between a and b: each sends its
+// state to the other.
+func (n *memNet) pushPull(a, b *memNode) {
+	sa, sb := a.r.LocalState(false), b.r.LocalState(false)
+	b.r.MergeState(a.name, sa, false)
+	a.r.MergeState(b.name, sb, false)
+}
+
+// close waits for the frames in flight.
+func (n *memNet) close() {
+	close(n.done)
+	n.wg.Wait()
+}
+
+func (m *memNode) LocalNode() string { return m.name }
+
+// Alive lists the live nodes this one is not cut from.
+func (m *memNode) Alive() []string {
+	m.net.mu.Lock()
+	defer m.net.mu.Unlock()
+	var out []string
+	for name, o := range m.net.nodes {
+		if o.up && !m.net.cut[[2]string{m.name, name}] {
+			out = append(out, name)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+func (m *memNode) SendReliable(to string, payload []byte) error {
+	n := m.net
+	n.mu.Lock()
+	dst := n.nodes[to]
+	if dst == nil || !dst.up || n.cut[[2]string{m.name, to}] {
+		n.mu.Unlock()
+		return errUnreachable
+	}
+	n.sent++
+	copies := 1
+	switch x := n.rng.Float64(); {
+	case x < n.loss:
+		copies = 0
+	case x < n.loss+n.dup:
+		copies = 2
+	}
+	delays := make([]time.Duration, copies)
+	for i := range delays {
+		if n.delay > 0 {
+			delays[i] = time.Duration(n.rng.Int64N(int64(n.delay)))
+		}
+	}
+	n.mu.Unlock()
+	for _, d := range delays {
+		frame := bytes.Clone(payload)
+		n.wg.Add(1)
+		go func() {
+			defer n.wg.Done()
+			if d > 0 {
+				t := time.NewTimer(d)
+				defer t.Stop()
+				select {
+				case <-t.C:
+				case <-n.done:
+					return
+				}
+			}
+			n.mu.Lock()
+			ok := dst.up && !n.cut[[2]string{m.name, to}]
+			n.mu.Unlock()
+			if ok {
+				dst.r.OnMessage(m.name, frame)
+			}
+		}()
+	}
+	return nil
+}
+
+type unreachable struct{}
+
+func (unreachable) Error() string { return "node unreachable" }
+
+var errUnreachable error = unreachable{}

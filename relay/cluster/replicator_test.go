@@ -1,0 +1,298 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"go.uber.org/goleak"
+
+	"github.com/oob-relay/relay/relay"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// ack returns an event draft: a small payload that folds anywhere.
+func ack(i int) relay.Event {
+	return relay.Event{Ack: &relay.Ack{Message: fmt.Sprintf("M%d", i), Person: "kim", Channel: "sms"}}
+}
+
+// write appends n events to m's store, one write each.
+func (m *memNode) write(t *testing.T, n int) {
+	t.Helper()
+	for i := range n {
+		if _, err := m.st.Append(context.Background(), ack(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func (m *memNode) marks(t *testing.T) map[string]uint64 {
+	t.Helper()
+	marks, err := m.st.Marks()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return marks
+}
+
+// converged waits until every node holds the same marks, each with
+// every origin's events up to want[origin].
+func converged(t *testing.T, within time.Duration, nodes ...*memNode) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		first := nodes[0].marks(t)
+		same := len(first) == len(nodes)
+		for _, m := range nodes[1:] {
+			same = same && maps.Equal(first, m.marks(t))
+		}
+		if same {
+			return
+		}
+		if time.Now().After(deadline) {
+			for _, m := range nodes {
+				t.Logf("%s holds %v", m.name, m.marks(t))
+			}
+			t.Fatalf("nodes did not converge within %v", within)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestPushReachesEveryPeer(t *testing.T) {
+	net := newMemNet(1)
+	defer net.close()
+	a := net.add(t, "a", t.TempDir(), Options{})
+	b := net.add(t, "b", t.TempDir(), Options{})
+	c := net.add(t, "c", t.TempDir(), Options{})
+	defer a.stop()
+	defer b.stop()
+	defer c.stop()
+
+	evs, err := a.st.Append(context.Background(), ack(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if n, err := a.r.WaitCopies(ctx, evs[0].Seq, 2); err != nil || n != 2 {
+		t.Fatalf("WaitCopies = %d, %v; want both peers", n, err)
+	}
+	for _, m := range []*memNode{b, c} {
+		if got := m.marks(t)[a.st.Origin()]; got != 1 {
+			t.Fatalf("%s holds a's events up to %d, want 1", m.name, got)
+		}
+	}
+	for _, p := range a.r.Peers() {
+		if p.Behind != 0 || p.AckedAt.IsZero() {
+			t.Fatalf("peer status %+v, want caught up and confirmed", p)
+		}
+	}
+}
+
+// TestConvergesThroughLossDuplicationAndReordering: three nodes write at
+// once over a network that loses a fifth of the frames, delivers a fifth
+// twice and delays every frame by up to 20 ms so frames overtake each
+// other. Every node ends with every event, and the resend counter shows
+// the losses were repaired by the senders, not by luck.
+func TestConvergesThroughLossDuplicationAndReordering(t *testing.T) {
+	net := newMemNet(7)
+	net.loss, net.dup, net.delay = 0.2, 0.2, 20*time.Millisecond
+	defer net.close()
+	reg := prometheus.NewRegistry()
+	a := net.add(t, "a", t.TempDir(), Options{Registerer: reg, Batch: 16})
+	b := net.add(t, "b", t.TempDir(), Options{Batch: 16})
+	c := net.add(t, "c", t.TempDir(), Options{Batch: 16})
+	defer a.stop()
+	defer b.stop()
+	defer c.stop()
+
+	done := make(chan struct{}, 3)
+	for _, m := range []*memNode{a, b, c} {
+		go func() {
+			for i := range 300 {
+				if _, err := m.st.Append(context.Background(), ack(i)); err != nil {
+					t.Error(err)
+				}
+			}
+			done <- struct{}{}
+		}()
+	}
+	for range 3 {
+		<-done
+	}
+	converged(t, 20*time.Second, a, b, c)
+	for _, m := range []*memNode{a, b, c} {
+		marks := m.marks(t)
+		for _, o := range []*memNode{a, b, c} {
+			if marks[o.st.Origin()] != 300 {
+				t.Fatalf("%s holds %d of %s's 300 events", m.name, marks[o.st.Origin()], o.name)
+			}
+		}
+	}
+	if testutil.ToFloat64(a.r.m.resends) == 0 {
+		t.Fatal("no resend counted on a network that lost a fifth of the frames")
+	}
+}
+
+// TestAntiEntropyBringsWhatPushesMissed: c is cut off while a and b
+// write; after the cut heals, a push/pull with a alone gives c b's events
+// too (anti-entropy sends every origin, not just the sender's own).
+func TestAntiEntropyBringsWhatPushesMissed(t *testing.T) {
+	net := newMemNet(3)
+	defer net.close()
+	reg := prometheus.NewRegistry()
+	a := net.add(t, "a", t.TempDir(), Options{Registerer: reg})
+	b := net.add(t, "b", t.TempDir(), Options{})
+	c := net.add(t, "c", t.TempDir(), Options{})
+	defer a.stop()
+	defer b.stop()
+	defer c.stop()
+
+	net.setCut("a", "c", true)
+	net.setCut("b", "c", true)
+	a.write(t, 50)
+	b.write(t, 70)
+	converged(t, 5*time.Second, a, b)
+	if got := c.marks(t)[b.st.Origin()]; got != 0 {
+		t.Fatalf("c holds %d of b's events across the cut", got)
+	}
+	// Heal only a-c; b stays cut off from c, so b's events can reach c
+	// only through a's anti-entropy.
+	net.setCut("a", "c", false)
+	net.pushPull(a, c)
+	deadline := time.Now().Add(5 * time.Second)
+	for c.marks(t)[b.st.Origin()] != 70 || c.marks(t)[a.st.Origin()] != 50 {
+		if time.Now().After(deadline) {
+			t.Fatalf("c holds %v after anti-entropy with a, want a's 50 and b's 70", c.marks(t))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if testutil.ToFloat64(a.r.m.repairedEvents) < 70 {
+		t.Fatalf("a repaired %v events, want at least b's 70", testutil.ToFloat64(a.r.m.repairedEvents))
+	}
+}
+
+// TestCaughtUpWaitsForAnnouncedEvents: a node that sees a peer appear
+// claims nothing (CaughtUp false) until it holds what the peer's hello
+// announced, and then says so once through OnCaughtUp.
+func TestCaughtUpWaitsForAnnouncedEvents(t *testing.T) {
+	net := newMemNet(5)
+	defer net.close()
+	a := net.add(t, "a", t.TempDir(), Options{})
+	defer a.stop()
+	a.write(t, 200)
+
+	var calls atomic.Int32
+	// c's events reach a slowly: frames from a to c are delayed, so c is
+	// not caught up for a while after it sees a.
+	net.delay = 30 * time.Millisecond
+	c := net.add(t, "c", t.TempDir(), Options{Batch: 10, Window: 10, OnCaughtUp: func() { calls.Add(1) }})
+	defer c.stop()
+	if c.r.CaughtUp() {
+		t.Fatal("c counts itself caught up the moment it saw a, before a's hello")
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !c.r.CaughtUp() {
+		if got := c.marks(t)[a.st.Origin()]; got == 200 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("c never caught up: holds %v", c.marks(t))
+		}
+		time.Sleep(time.Millisecond)
+	}
+	// CaughtUp may only be true once c holds what a announced.
+	if c.r.CaughtUp() && c.marks(t)[a.st.Origin()] < 200 {
+		t.Fatalf("c caught up while holding %d of a's 200 announced events", c.marks(t)[a.st.Origin()])
+	}
+	for !c.r.CaughtUp() {
+		if time.Now().After(deadline) {
+			t.Fatal("c holds everything but does not count itself caught up")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if n := calls.Load(); n != 1 {
+		t.Fatalf("OnCaughtUp called %d times, want once", n)
+	}
+}
+
+// TestOnMessageNeverBlocks: a flood of pushes from one peer while the
+// replicator merges returns at once each time; frames beyond the inbox are
+// dropped and counted, not queued without bound.
+func TestOnMessageNeverBlocks(t *testing.T) {
+	net := newMemNet(9)
+	defer net.close()
+	reg := prometheus.NewRegistry()
+	a := net.add(t, "a", t.TempDir(), Options{Registerer: reg, Inbox: 4})
+	defer a.stop()
+	frame := encode(wire{Kind: kindPush, Events: []relay.Event{{Origin: "x", Seq: 1, Ack: &relay.Ack{Message: "M", Person: "p"}}}})
+	start := time.Now()
+	for range 10_000 {
+		a.r.OnMessage("x", frame)
+	}
+	if took := time.Since(start); took > 2*time.Second {
+		t.Fatalf("10,000 frames took %v to hand over", took)
+	}
+	if testutil.ToFloat64(a.r.m.dropped) == 0 {
+		t.Fatal("no frame dropped although the inbox holds 4")
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for a.marks(t)["x"] != 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("the flooded event was never merged")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestMalformedFramesChangeNothing: garbage, a wrong version, an unknown
+// kind or an invalid event is refused and counted; the store is left as
+// it was.
+func TestMalformedFramesChangeNothing(t *testing.T) {
+	net := newMemNet(11)
+	defer net.close()
+	a := net.add(t, "a", t.TempDir(), Options{})
+	defer a.stop()
+	for _, frame := range [][]byte{
+		[]byte("not json"),
+		[]byte(`{"v":9,"kind":"push"}`),
+		[]byte(`{"v":1,"kind":"shout"}`),
+	} {
+		a.r.OnMessage("x", frame)
+	}
+	if got := testutil.ToFloat64(a.r.m.refused); got != 3 {
+		t.Fatalf("refused = %v, want 3", got)
+	}
+	// An event without a payload is refused by the merge: nothing folds.
+	a.r.OnMessage("x", encode(wire{Kind: kindPush, Events: []relay.Event{{Origin: "x", Seq: 1}}}))
+	time.Sleep(50 * time.Millisecond)
+	if got := a.marks(t)["x"]; got != 0 {
+		t.Fatalf("an invalid event was merged: marks %v", a.marks(t))
+	}
+}
+
+// TestCloseStopsEverything: closing replicators with frames in flight,
+// senders waiting on a window and inboxes merging leaves no goroutine
+// (TestMain checks with goleak), and a frame after Close changes nothing.
+func TestCloseStopsEverything(t *testing.T) {
+	net := newMemNet(13)
+	net.delay = 10 * time.Millisecond
+	a := net.add(t, "a", t.TempDir(), Options{Batch: 4, Window: 8})
+	b := net.add(t, "b", t.TempDir(), Options{Batch: 4, Window: 8})
+	a.write(t, 100)
+	a.stop()
+	b.r.Close()
+	b.r.OnMessage("a", encode(wire{Kind: kindPush, Events: []relay.Event{{Origin: "a2", Seq: 1, Ack: &relay.Ack{Message: "M", Person: "p"}}}}))
+	if got := b.marks(t)["a2"]; got != 0 {
+		t.Fatalf("a frame after Close was merged: %v", b.marks(t))
+	}
+	b.st.Close()
+	net.close()
+}
