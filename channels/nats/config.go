@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/oob-relay/relay/relay/problem"
 	"github.com/oob-relay/relay/relay/secret"
 )
 
@@ -161,7 +162,7 @@ func (c *Config) Validate() error {
 		bad("jetstream.stream", "%q must be a stream name without spaces, '.', '*', '>', '/' or '\\'", s)
 	}
 	if c.Ingest.Enabled {
-		for _, e := range flattenErrors(c.Ingest.Validate()) {
+		for _, e := range problem.Flatten(c.Ingest.Validate()) {
 			errs = append(errs, fmt.Errorf("ingest.%w", e))
 		}
 	}

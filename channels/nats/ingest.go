@@ -15,6 +15,7 @@ import (
 	natsgo "github.com/nats-io/nats.go"
 
 	"github.com/oob-relay/relay/relay"
+	"github.com/oob-relay/relay/relay/problem"
 )
 
 // confirmTimeout bounds the wait for the server to confirm the
@@ -26,11 +27,13 @@ const confirmTimeout = 5 * time.Second
 // and should answer refusals as errors the reply can explain:
 //
 //   - *relay.FieldError values, possibly joined with errors.Join, become
-//     CodeInvalidField with every field listed;
-//   - a *Problem whose Code is one of the Code constants is sent as it is
-//     (CodeKeyReused for an idempotency key used for another request);
-//   - errors wrapping relay.ErrNotFound become CodeNotFound;
-//   - anything else is logged and answered CodeInternal without its text.
+//     problem.CodeInvalidField with every field listed;
+//   - a *problem.Problem whose Code is one of Codes is sent as it is
+//     (problem.CodeKeyReused for an idempotency key used for another
+//     request), its Details as the fields at fault;
+//   - errors wrapping relay.ErrNotFound become problem.CodeNotFound;
+//   - anything else is logged and answered problem.CodeInternal without
+//     its text.
 type Inbox interface {
 	// Post accepts a validated post. author is the post's author field or
 	// the configured default: what the client claims, vouched for only by
@@ -228,31 +231,26 @@ func (in *Ingest) answer(m *natsgo.Msg, reply any, err error) {
 
 // problem turns a refusal into what the reply says. Errors the client
 // cannot act on are logged here and answered without their text.
-func (in *Ingest) problem(subject string, err error) *Problem {
-	var p *Problem
-	var fields []ProblemField
-	for _, e := range flattenErrors(err) {
-		var fe *relay.FieldError
-		if !errors.As(e, &fe) {
-			fields = nil
-			break
-		}
-		fields = append(fields, ProblemField{Field: fe.Field, Message: fe.Message})
+func (in *Ingest) problem(subject string, err error) *problem.Problem {
+	var p *problem.Problem
+	var fields []problem.Detail
+	for _, fe := range problem.FieldErrors(err) {
+		fields = append(fields, problem.Detail{Field: fe.Field, Message: fe.Message})
 	}
 	switch {
 	case errors.As(err, &p) && slices.Contains(Codes, p.Code) && p.Message != "":
 		return p
 	case len(fields) > 0:
-		return fieldProblem(CodeInvalidField, fields)
+		return fieldProblem(problem.CodeInvalidField, fields)
 	case errors.Is(err, relay.ErrNotFound):
-		return &Problem{Code: CodeNotFound, Message: err.Error()}
+		return &problem.Problem{Code: problem.CodeNotFound, Message: err.Error()}
 	case errors.Is(err, context.DeadlineExceeded):
-		return &Problem{Code: CodeTimeout, Message: fmt.Sprintf("not done within %s and may still take effect; retry, a post with the same idempotency_key", in.cfg.Timeout)}
+		return &problem.Problem{Code: problem.CodeTimeout, Message: fmt.Sprintf("not done within %s and may still take effect; retry, a post with the same idempotency_key", in.cfg.Timeout)}
 	case errors.Is(err, context.Canceled):
-		return &Problem{Code: CodeUnavailable, Message: "this node is shutting down; retry"}
+		return &problem.Problem{Code: problem.CodeUnavailable, Message: "this node is shutting down; retry"}
 	}
 	in.log.Error("nats request failed", "subject", subject, "err", err)
-	return &Problem{Code: CodeInternal, Message: "internal error; the node's log has the cause"}
+	return &problem.Problem{Code: problem.CodeInternal, Message: "internal error; the node's log has the cause"}
 }
 
 // Close stops taking requests: it drains the subscriptions, so requests

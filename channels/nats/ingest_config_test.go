@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/oob-relay/relay/relay/problem"
 )
 
 func TestIngestConfigDefaults(t *testing.T) {
@@ -60,7 +62,7 @@ func TestIngestConfigValidate(t *testing.T) {
 		})
 	}
 	c := IngestConfig{QueueGroup: "a b", PostSubject: "x", AckSubject: "x", Author: "-", Timeout: -1, Concurrency: 2000}
-	if n := len(flattenErrors(c.Validate())); n != 5 {
+	if n := len(problem.Flatten(c.Validate())); n != 5 {
 		t.Errorf("Validate reported %d problems, want all 5: %v", n, c.Validate())
 	}
 	if _, err := Subscribe(t.Context(), nil, IngestConfig{Author: "X"}, &fakeInbox{}, nil); err == nil || !strings.Contains(err.Error(), "author:") {

@@ -13,6 +13,8 @@ import (
 	"testing"
 
 	"github.com/getkin/kin-openapi/openapi3"
+
+	"github.com/oob-relay/relay/relay/problem"
 )
 
 // ingestSchemas loads post.v1.schema.json and ack.v1.schema.json once:
@@ -132,7 +134,7 @@ func TestIngestDocErrorExamples(t *testing.T) {
 		if tc.kind == "ack.reply" {
 			decode = func(b []byte) error { _, err := decodeAck(b); return err }
 		}
-		var p *Problem
+		var p *problem.Problem
 		if !errors.As(decode([]byte(tc.request)), &p) {
 			t.Fatalf("%s was not refused", tc.request)
 		}
@@ -206,7 +208,7 @@ func fuzzDecode[T any](f *testing.F, kind string, decode func([]byte) (*T, error
 	f.Fuzz(func(t *testing.T, data []byte) {
 		got, err := decode(data)
 		if err != nil {
-			var p *Problem
+			var p *problem.Problem
 			if !errors.As(err, &p) || !slices.Contains(Codes, p.Code) || p.Message == "" {
 				t.Fatalf("refusal %#v is not a Problem with a known code", err)
 			}

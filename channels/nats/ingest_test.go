@@ -18,6 +18,7 @@ import (
 	natsgo "github.com/nats-io/nats.go"
 
 	"github.com/oob-relay/relay/relay"
+	"github.com/oob-relay/relay/relay/problem"
 )
 
 // fakeInbox records what it is given. By default Post answers as the core
@@ -58,7 +59,7 @@ func (f *fakeInbox) Post(ctx context.Context, p *relay.Post, author, key string)
 	}
 	prev, seen := f.keys[author+"\x00"+key]
 	if seen && prev != p.Hash() {
-		return "", false, &Problem{Code: CodeKeyReused, Message: "idempotency_key was already used for a different message"}
+		return "", false, &problem.Problem{Code: problem.CodeKeyReused, Message: "idempotency_key was already used for a different message"}
 	}
 	f.keys[author+"\x00"+key] = p.Hash()
 	return relay.IdempotentMessageID(author, key), seen, nil
@@ -199,7 +200,7 @@ func TestIngestPost(t *testing.T) {
 		t.Errorf("retry reply = %v, want id %s replayed", reply, wantID)
 	}
 	req.Text = "다른 내용"
-	wantCode(t, ask(t, bot, "relay.post", mustJSON(t, req)), CodeKeyReused, "already used")
+	wantCode(t, ask(t, bot, "relay.post", mustJSON(t, req)), problem.CodeKeyReused, "already used")
 
 	// A named author is passed on; it scopes the key.
 	req.Author = "oncall-bot"
@@ -223,8 +224,8 @@ func TestIngestAck(t *testing.T) {
 	inbox.onAck(func(context.Context, AckRequest) ([]string, error) {
 		return nil, fmt.Errorf("message 01JC3Z7M8Q4X2V5T9R6N1B0K7E: %w", relay.ErrNotFound)
 	})
-	wantCode(t, ask(t, bot, "relay.ack", []byte(`{"person":"kim","message":"01JC3Z7M8Q4X2V5T9R6N1B0K7E"}`)), CodeNotFound, "01JC3Z7M8Q4X2V5T9R6N1B0K7E: not found")
-	wantCode(t, ask(t, bot, "relay.ack", []byte(`{"person":"kim","incident":"a","message":"b"}`)), CodeInvalidField, "message: cannot be combined with incident")
+	wantCode(t, ask(t, bot, "relay.ack", []byte(`{"person":"kim","message":"01JC3Z7M8Q4X2V5T9R6N1B0K7E"}`)), problem.CodeNotFound, "01JC3Z7M8Q4X2V5T9R6N1B0K7E: not found")
+	wantCode(t, ask(t, bot, "relay.ack", []byte(`{"person":"kim","incident":"a","message":"b"}`)), problem.CodeInvalidField, "message: cannot be combined with incident")
 	want := []AckRequest{{Person: "kim", Incident: "pangyo-fire"}, {Person: "kim", Message: "01JC3Z7M8Q4X2V5T9R6N1B0K7D"}, {Person: "kim", Message: "01JC3Z7M8Q4X2V5T9R6N1B0K7E"}}
 	if got := inbox.ackCalls(); !slices.Equal(got, want) {
 		t.Errorf("inbox got %+v, want %+v (the refused request never reaches it)", got, want)
@@ -240,23 +241,23 @@ func TestIngestRefusals(t *testing.T) {
 		name, subject, body, code, want string
 		fields                          []string
 	}{
-		{"malformed", "relay.post", `{"incident":"a",`, CodeInvalidJSON, "ends in the middle", nil},
-		{"syntax", "relay.post", `{"incident" "a"}`, CodeInvalidJSON, "malformed JSON at byte", nil},
-		{"not an object", "relay.post", `["everyone"]`, CodeInvalidJSON, "must be a JSON object, not an array", nil},
-		{"empty", "relay.ack", ``, CodeInvalidJSON, "request is empty", nil},
-		{"not UTF-8", "relay.post", "{\"incident\":\"a\",\"text\":\"\xff\",\"to\":[\"everyone\"]}", CodeInvalidJSON, "not valid UTF-8", nil},
-		{"trailing data", "relay.post", `{"incident":"a","text":"t","to":["everyone"]} {}`, CodeInvalidJSON, "unexpected data after", nil},
-		{"oversized", "relay.post", string(big), CodeTooLarge, "the limit is 262144", nil},
-		{"unknown fields", "relay.post", `{"incident":"a","text":"t","to":["everyone"],"phone":"+8210","Text":"x"}`, CodeUnknownField, "phone: is not a field", []string{"phone", "Text"}},
-		{"twice", "relay.post", `{"incident":"a","text":"t","to":["everyone"],"text":"u"}`, CodeInvalidJSON, "text: is given twice", []string{"text"}},
-		{"wrong types", "relay.post", `{"incident":7,"text":"t","to":["everyone",1],"severity":null}`, CodeInvalidJSON, "incident: must be a string, not a number", []string{"incident", "to[1]", "severity"}},
-		{"invalid", "relay.post", `{"incident":"Pangyo Fire","text":" ","to":[],"severity":"urgent","channels":["sms","fax"],"author":"Bot"}`, CodeInvalidField, `incident: "Pangyo Fire" must be`,
+		{"malformed", "relay.post", `{"incident":"a",`, problem.CodeInvalidJSON, "ends in the middle", nil},
+		{"syntax", "relay.post", `{"incident" "a"}`, problem.CodeInvalidJSON, "malformed JSON at byte", nil},
+		{"not an object", "relay.post", `["everyone"]`, problem.CodeInvalidJSON, "must be a JSON object, not an array", nil},
+		{"empty", "relay.ack", ``, problem.CodeInvalidJSON, "request is empty", nil},
+		{"not UTF-8", "relay.post", "{\"incident\":\"a\",\"text\":\"\xff\",\"to\":[\"everyone\"]}", problem.CodeInvalidJSON, "not valid UTF-8", nil},
+		{"trailing data", "relay.post", `{"incident":"a","text":"t","to":["everyone"]} {}`, problem.CodeInvalidJSON, "unexpected data after", nil},
+		{"oversized", "relay.post", string(big), problem.CodeBodyTooLarge, "the limit is 262144", nil},
+		{"unknown fields", "relay.post", `{"incident":"a","text":"t","to":["everyone"],"phone":"+8210","Text":"x"}`, problem.CodeUnknownField, "phone: is not a field", []string{"phone", "Text"}},
+		{"twice", "relay.post", `{"incident":"a","text":"t","to":["everyone"],"text":"u"}`, problem.CodeInvalidJSON, "text: is given twice", []string{"text"}},
+		{"wrong types", "relay.post", `{"incident":7,"text":"t","to":["everyone",1],"severity":null}`, problem.CodeInvalidJSON, "incident: must be a string, not a number", []string{"incident", "to[1]", "severity"}},
+		{"invalid", "relay.post", `{"incident":"Pangyo Fire","text":" ","to":[],"severity":"urgent","channels":["sms","fax"],"author":"Bot"}`, problem.CodeInvalidField, `incident: "Pangyo Fire" must be`,
 			[]string{"incident", "text", "to", "severity", "channels[1]", "author"}},
-		{"long key", "relay.post", `{"incident":"a","text":"t","to":["everyone"],"idempotency_key":"` + strings.Repeat("k", 256) + `"}`, CodeInvalidField, "idempotency_key: is 256 bytes", []string{"idempotency_key"}},
-		{"ack without target", "relay.ack", `{"person":"kim"}`, CodeInvalidField, "incident: is required unless message", []string{"incident"}},
-		{"ack without person", "relay.ack", `{"incident":"a","message":"b"}`, CodeInvalidField, "person: is required", []string{"person", "message"}},
-		{"ack bad ids", "relay.ack", `{"person":"Kim","message":"a.b"}`, CodeInvalidField, `person: "Kim" must be`, []string{"person", "message"}},
-		{"ack unknown field", "relay.ack", `{"person":"kim","incident":"a","at":"now"}`, CodeUnknownField, "at: is not a field; the fields are person, incident, message", []string{"at"}},
+		{"long key", "relay.post", `{"incident":"a","text":"t","to":["everyone"],"idempotency_key":"` + strings.Repeat("k", 256) + `"}`, problem.CodeInvalidField, "idempotency_key: is 256 bytes", []string{"idempotency_key"}},
+		{"ack without target", "relay.ack", `{"person":"kim"}`, problem.CodeInvalidField, "incident: is required unless message", []string{"incident"}},
+		{"ack without person", "relay.ack", `{"incident":"a","message":"b"}`, problem.CodeInvalidField, "person: is required", []string{"person", "message"}},
+		{"ack bad ids", "relay.ack", `{"person":"Kim","message":"a.b"}`, problem.CodeInvalidField, `person: "Kim" must be`, []string{"person", "message"}},
+		{"ack unknown field", "relay.ack", `{"person":"kim","incident":"a","at":"now"}`, problem.CodeUnknownField, "at: is not a field; the fields are person, incident, message", []string{"at"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := wantCode(t, ask(t, bot, tc.subject, []byte(tc.body)), tc.code, tc.want)
@@ -287,13 +288,13 @@ func TestIngestInboxErrors(t *testing.T) {
 		return errors.Join(&relay.FieldError{Field: "to[1]", Message: `"person:lee" is not on the roster`},
 			&relay.FieldError{Field: "channels[0]", Message: `"voice" has no provider configured on this node`})
 	})
-	e := wantCode(t, ask(t, bot, "relay.post", body), CodeInvalidField, `to[1]: "person:lee" is not on the roster; channels[0]:`)
+	e := wantCode(t, ask(t, bot, "relay.post", body), problem.CodeInvalidField, `to[1]: "person:lee" is not on the roster; channels[0]:`)
 	if len(e["fields"].([]any)) != 2 {
 		t.Errorf("fields = %v, want both", e["fields"])
 	}
 
 	inbox.onPost(func(context.Context, *relay.Post) error { return errors.New("bbolt: disk I/O error at page 4711") })
-	e = wantCode(t, ask(t, bot, "relay.post", body), CodeInternal, "the node's log has the cause")
+	e = wantCode(t, ask(t, bot, "relay.post", body), problem.CodeInternal, "the node's log has the cause")
 	if strings.Contains(fmt.Sprint(e), "4711") {
 		t.Errorf("the internal cause reached the client: %v", e)
 	}
@@ -301,8 +302,8 @@ func TestIngestInboxErrors(t *testing.T) {
 		t.Errorf("the internal cause is not in the log:\n%s", logs)
 	}
 
-	inbox.onPost(func(context.Context, *relay.Post) error { return &Problem{Code: "made_up", Message: "x"} })
-	wantCode(t, ask(t, bot, "relay.post", body), CodeInternal, "")
+	inbox.onPost(func(context.Context, *relay.Post) error { return &problem.Problem{Code: "made_up", Message: "x"} })
+	wantCode(t, ask(t, bot, "relay.post", body), problem.CodeInternal, "")
 }
 
 func TestIngestTimeout(t *testing.T) {
@@ -312,7 +313,7 @@ func TestIngestTimeout(t *testing.T) {
 		return ctx.Err()
 	}
 	bot := ingestSetup(t, IngestConfig{Timeout: 50 * time.Millisecond}, inbox, nil)
-	wantCode(t, ask(t, bot, "relay.post", mustJSON(t, koreanPost())), CodeTimeout, "not done within 50ms and may still take effect; retry, a post with the same idempotency_key")
+	wantCode(t, ask(t, bot, "relay.post", mustJSON(t, koreanPost())), problem.CodeTimeout, "not done within 50ms and may still take effect; retry, a post with the same idempotency_key")
 }
 
 // TestIngestWithoutReply: a request with no reply subject is carried out,

@@ -11,29 +11,19 @@ import (
 	"unicode/utf8"
 
 	"github.com/oob-relay/relay/relay"
+	"github.com/oob-relay/relay/relay/problem"
 )
 
 // MaxRequestBytes bounds a request's payload: ample for a message of
 // relay.MaxTextBytes written as JSON escapes.
 const MaxRequestBytes = 256 << 10
 
-// Error codes of a refusal. Clients branch on them; timeout and
-// unavailable are worth retrying with the same idempotency key.
-const (
-	CodeInvalidJSON  = "invalid_json"
-	CodeUnknownField = "unknown_field"
-	CodeInvalidField = "invalid_field"
-	CodeTooLarge     = "body_too_large"
-	CodeKeyReused    = "idempotency_key_reused"
-	CodeNotFound     = "not_found"
-	CodeTimeout      = "timeout"
-	CodeUnavailable  = "unavailable"
-	CodeInternal     = "internal"
-)
-
-// Codes lists every error code.
-var Codes = []string{CodeInvalidJSON, CodeUnknownField, CodeInvalidField, CodeTooLarge, CodeKeyReused,
-	CodeNotFound, CodeTimeout, CodeUnavailable, CodeInternal}
+// Codes lists every error code a reply may carry, those of package
+// problem that NATS ingest answers with. Clients branch on them; timeout
+// and unavailable are worth retrying with the same idempotency key.
+var Codes = []string{problem.CodeInvalidJSON, problem.CodeUnknownField, problem.CodeInvalidField,
+	problem.CodeBodyTooLarge, problem.CodeKeyReused, problem.CodeNotFound, problem.CodeTimeout,
+	problem.CodeUnavailable, problem.CodeInternal}
 
 // PostRequest is the body of a post request (post.v1.schema.json).
 type PostRequest struct {
@@ -62,36 +52,65 @@ type AckReply struct {
 	Acked []string `json:"acked"`
 }
 
-// ErrorReply answers a refused request.
+// ErrorReply answers a refused request. Its JSON is the error of the
+// reply schemas: the problem's code and message and, when the problem is
+// with fields, fields listing its Details, every one naming its field
+// (a JSON path such as "to[1]"), even when there is only one.
 type ErrorReply struct {
-	Error *Problem `json:"error"`
+	Error *problem.Problem
 }
 
-// Problem says why a request was refused. An Inbox may return one to
-// choose the answer.
-type Problem struct {
-	Code    string `json:"code"`
-	Message string `json:"message"`
-	// Fields lists every field at fault, when the problem is with fields.
-	Fields []ProblemField `json:"fields,omitempty"`
+// errorWire is ErrorReply's JSON.
+type errorWire struct {
+	Error *struct {
+		Code    string      `json:"code"`
+		Message string      `json:"message"`
+		Fields  []fieldWire `json:"fields,omitempty"`
+	} `json:"error"`
 }
 
-func (p *Problem) Error() string { return p.Code + ": " + p.Message }
-
-// ProblemField is what is wrong with one field. Field is the JSON path,
-// such as "to[1]".
-type ProblemField struct {
+// fieldWire is one of the fields at fault, as a reply lists them.
+type fieldWire struct {
 	Field   string `json:"field"`
 	Message string `json:"message"`
 }
 
-// fieldProblem lists fields in a Problem whose message joins them.
-func fieldProblem(code string, fields []ProblemField) *Problem {
-	parts := make([]string, len(fields))
-	for i, f := range fields {
-		parts[i] = f.Field + ": " + f.Message
+// MarshalJSON encodes the reply as compact UTF-8 JSON, Korean as is.
+func (r ErrorReply) MarshalJSON() ([]byte, error) {
+	var w errorWire
+	if p := r.Error; p != nil {
+		w.Error = &struct {
+			Code    string      `json:"code"`
+			Message string      `json:"message"`
+			Fields  []fieldWire `json:"fields,omitempty"`
+		}{Code: p.Code, Message: p.Message}
+		for _, d := range p.Details {
+			w.Error.Fields = append(w.Error.Fields, fieldWire(d))
+		}
 	}
-	return &Problem{Code: code, Message: strings.Join(parts, "; "), Fields: fields}
+	return renderReply(w), nil
+}
+
+// UnmarshalJSON decodes a reply MarshalJSON encoded.
+func (r *ErrorReply) UnmarshalJSON(data []byte) error {
+	var w errorWire
+	if err := json.Unmarshal(data, &w); err != nil {
+		return err
+	}
+	r.Error = nil
+	if w.Error != nil {
+		r.Error = &problem.Problem{Code: w.Error.Code, Message: w.Error.Message}
+		for _, f := range w.Error.Fields {
+			r.Error.Details = append(r.Error.Details, problem.Detail(f))
+		}
+	}
+	return nil
+}
+
+// fieldProblem is the problem of the fields at fault: its message joins
+// them, and its Details list every one.
+func fieldProblem(code string, fields []problem.Detail) *problem.Problem {
+	return &problem.Problem{Code: code, Message: problem.Join(fields), Details: fields}
 }
 
 // renderReply encodes a reply: compact UTF-8 JSON, Korean as is.
@@ -103,7 +122,7 @@ func renderReply(v any) []byte {
 	return bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 }
 
-// decodePost reads and checks a post request; problems are a *Problem.
+// decodePost reads and checks a post request; problems are a *problem.Problem.
 func decodePost(data []byte) (*PostRequest, error) {
 	var r PostRequest
 	fields, p := decodeObject(data, []wireField{
@@ -118,27 +137,27 @@ func decodePost(data []byte) (*PostRequest, error) {
 	if len(r.Channels) == 0 {
 		r.Channels = nil // an empty list means no restriction, as an absent one
 	}
-	for _, e := range flattenErrors(r.Validate()) {
+	for _, e := range problem.Flatten(r.Validate()) {
 		if fe, ok := e.(*relay.FieldError); ok {
-			fields = append(fields, ProblemField{fe.Field, fe.Message})
+			fields = append(fields, problem.Detail{Field: fe.Field, Message: fe.Message})
 		}
 	}
 	switch k := r.IdempotencyKey; {
 	case len(k) > relay.MaxIdempotencyKey:
-		fields = append(fields, ProblemField{"idempotency_key", fmt.Sprintf("is %d bytes; the limit is %d", len(k), relay.MaxIdempotencyKey)})
+		fields = append(fields, problem.Detail{Field: "idempotency_key", Message: fmt.Sprintf("is %d bytes; the limit is %d", len(k), relay.MaxIdempotencyKey)})
 	case strings.ContainsFunc(k, isControl):
-		fields = append(fields, ProblemField{"idempotency_key", "must not contain control characters"})
+		fields = append(fields, problem.Detail{Field: "idempotency_key", Message: "must not contain control characters"})
 	}
 	if r.Author != "" && !relay.ValidID(r.Author) {
-		fields = append(fields, ProblemField{"author", fmt.Sprintf("%q must be 1-64 characters of a-z, 0-9 and '-', not starting or ending with '-'", r.Author)})
+		fields = append(fields, problem.Detail{Field: "author", Message: fmt.Sprintf("%q must be 1-64 characters of a-z, 0-9 and '-', not starting or ending with '-'", r.Author)})
 	}
 	if len(fields) > 0 {
-		return nil, fieldProblem(CodeInvalidField, fields)
+		return nil, fieldProblem(problem.CodeInvalidField, fields)
 	}
 	return &r, nil
 }
 
-// decodeAck reads and checks an ack request; problems are a *Problem.
+// decodeAck reads and checks an ack request; problems are a *problem.Problem.
 func decodeAck(data []byte) (*AckRequest, error) {
 	var r AckRequest
 	fields, p := decodeObject(data, []wireField{
@@ -149,8 +168,8 @@ func decodeAck(data []byte) (*AckRequest, error) {
 		return nil, p
 	}
 	bad := func(field, format string, args ...any) {
-		if !slices.ContainsFunc(fields, func(f ProblemField) bool { return f.Field == field }) {
-			fields = append(fields, ProblemField{field, fmt.Sprintf(format, args...)})
+		if !slices.ContainsFunc(fields, func(f problem.Detail) bool { return f.Field == field }) {
+			fields = append(fields, problem.Detail{Field: field, Message: fmt.Sprintf(format, args...)})
 		}
 	}
 	const badID = "must be 1-64 characters of a-z, 0-9 and '-', not starting or ending with '-'"
@@ -171,7 +190,7 @@ func decodeAck(data []byte) (*AckRequest, error) {
 		bad("message", "%q must be a message id: 1-64 characters of A-Z, a-z, 0-9 and '-'", r.Message)
 	}
 	if len(fields) > 0 {
-		return nil, fieldProblem(CodeInvalidField, fields)
+		return nil, fieldProblem(problem.CodeInvalidField, fields)
 	}
 	return &r, nil
 }
@@ -200,17 +219,17 @@ type wireField struct {
 // fields, given once, spelled exactly, with a value of its kind (null is
 // no value). Every bad key is reported, not only the first. Empty values
 // of noEmpty fields are returned for the caller's validation to add to.
-func decodeObject(data []byte, fields []wireField) ([]ProblemField, *Problem) {
+func decodeObject(data []byte, fields []wireField) ([]problem.Detail, *problem.Problem) {
 	switch {
 	case len(data) > MaxRequestBytes:
-		return nil, &Problem{Code: CodeTooLarge, Message: fmt.Sprintf("request is %d bytes; the limit is %d", len(data), MaxRequestBytes)}
+		return nil, &problem.Problem{Code: problem.CodeBodyTooLarge, Message: fmt.Sprintf("request is %d bytes; the limit is %d", len(data), MaxRequestBytes)}
 	case len(bytes.TrimSpace(data)) == 0:
-		return nil, &Problem{Code: CodeInvalidJSON, Message: "request is empty; send a JSON object"}
+		return nil, &problem.Problem{Code: problem.CodeInvalidJSON, Message: "request is empty; send a JSON object"}
 	case !utf8.Valid(data):
-		return nil, &Problem{Code: CodeInvalidJSON, Message: "request is not valid UTF-8"}
+		return nil, &problem.Problem{Code: problem.CodeInvalidJSON, Message: "request is not valid UTF-8"}
 	}
 	if t := bytes.TrimSpace(data); t[0] != '{' && json.Valid(t) {
-		return nil, &Problem{Code: CodeInvalidJSON, Message: "request must be a JSON object, not " + rawKind(t)}
+		return nil, &problem.Problem{Code: problem.CodeInvalidJSON, Message: "request must be a JSON object, not " + rawKind(t)}
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	if _, err := dec.Token(); err != nil {
@@ -220,7 +239,7 @@ func decodeObject(data []byte, fields []wireField) ([]ProblemField, *Problem) {
 	for i, f := range fields {
 		names[i] = f.name
 	}
-	var unknown, wrong, empty []ProblemField
+	var unknown, wrong, empty []problem.Detail
 	seen := map[string]bool{}
 	for dec.More() {
 		tok, err := dec.Token()
@@ -235,11 +254,11 @@ func decodeObject(data []byte, fields []wireField) ([]ProblemField, *Problem) {
 		i := slices.Index(names, key)
 		switch {
 		case i < 0:
-			unknown = append(unknown, ProblemField{key, "is not a field; the fields are " + strings.Join(names, ", ")})
+			unknown = append(unknown, problem.Detail{Field: key, Message: "is not a field; the fields are " + strings.Join(names, ", ")})
 		case seen[key]:
-			wrong = append(wrong, ProblemField{key, "is given twice"})
+			wrong = append(wrong, problem.Detail{Field: key, Message: "is given twice"})
 		case fields[i].noEmpty && string(raw) == `""`:
-			empty = append(empty, ProblemField{key, "must not be empty; leave the field out instead"})
+			empty = append(empty, problem.Detail{Field: key, Message: "must not be empty; leave the field out instead"})
 		default:
 			if p := decodeValue(key, raw, fields[i]); p != nil {
 				wrong = append(wrong, *p)
@@ -251,31 +270,31 @@ func decodeObject(data []byte, fields []wireField) ([]ProblemField, *Problem) {
 		return nil, syntaxProblem(err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return nil, &Problem{Code: CodeInvalidJSON, Message: "unexpected data after the JSON object"}
+		return nil, &problem.Problem{Code: problem.CodeInvalidJSON, Message: "unexpected data after the JSON object"}
 	}
 	switch {
 	case len(unknown) > 0:
-		return nil, fieldProblem(CodeUnknownField, slices.Concat(unknown, wrong, empty))
+		return nil, fieldProblem(problem.CodeUnknownField, slices.Concat(unknown, wrong, empty))
 	case len(wrong) > 0:
-		return nil, fieldProblem(CodeInvalidJSON, slices.Concat(wrong, empty))
+		return nil, fieldProblem(problem.CodeInvalidJSON, slices.Concat(wrong, empty))
 	}
 	return empty, nil
 }
 
-func syntaxProblem(err error) *Problem {
+func syntaxProblem(err error) *problem.Problem {
 	var syntax *json.SyntaxError
 	switch {
 	case errors.As(err, &syntax):
-		return &Problem{Code: CodeInvalidJSON, Message: fmt.Sprintf("malformed JSON at byte %d: %v", syntax.Offset, err)}
+		return &problem.Problem{Code: problem.CodeInvalidJSON, Message: fmt.Sprintf("malformed JSON at byte %d: %v", syntax.Offset, err)}
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
-		return &Problem{Code: CodeInvalidJSON, Message: "request ends in the middle of the JSON object"}
+		return &problem.Problem{Code: problem.CodeInvalidJSON, Message: "request ends in the middle of the JSON object"}
 	}
-	return &Problem{Code: CodeInvalidJSON, Message: err.Error()}
+	return &problem.Problem{Code: problem.CodeInvalidJSON, Message: err.Error()}
 }
 
 // decodeValue decodes one field's value, or says what is wrong with it;
 // in an array of strings, it names the first element at fault.
-func decodeValue(key string, raw json.RawMessage, f wireField) *ProblemField {
+func decodeValue(key string, raw json.RawMessage, f wireField) *problem.Detail {
 	if string(raw) != "null" && json.Unmarshal(raw, f.dst) == nil {
 		return nil
 	}
@@ -283,11 +302,11 @@ func decodeValue(key string, raw json.RawMessage, f wireField) *ProblemField {
 	if f.kind == kindStrings && raw[0] == '[' && json.Unmarshal(raw, &elems) == nil {
 		for i, e := range elems {
 			if e[0] != '"' {
-				return &ProblemField{fmt.Sprintf("%s[%d]", key, i), "must be a string, not " + rawKind(e)}
+				return &problem.Detail{Field: fmt.Sprintf("%s[%d]", key, i), Message: "must be a string, not " + rawKind(e)}
 			}
 		}
 	}
-	return &ProblemField{key, "must be " + f.kind + ", not " + rawKind(raw)}
+	return &problem.Detail{Field: key, Message: "must be " + f.kind + ", not " + rawKind(raw)}
 }
 
 // rawKind names the kind of a valid JSON value.
@@ -305,20 +324,4 @@ func rawKind(raw []byte) string {
 		return "null"
 	}
 	return "a number"
-}
-
-// flattenErrors lists the errors inside a tree of joined errors; nil
-// holds none.
-func flattenErrors(err error) []error {
-	if err == nil {
-		return nil
-	}
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		var out []error
-		for _, e := range j.Unwrap() {
-			out = append(out, flattenErrors(e)...)
-		}
-		return out
-	}
-	return []error{err}
 }

@@ -2,18 +2,21 @@ package nats
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"testing"
 
 	"github.com/oob-relay/relay/relay"
+	"github.com/oob-relay/relay/relay/problem"
 )
 
 // TestIngestRepliesGolden pins the replies' bytes: compact, Korean as is.
 func TestIngestRepliesGolden(t *testing.T) {
 	refusal := func(err error) any {
-		var p *Problem
+		var p *problem.Problem
 		if !errors.As(err, &p) {
 			t.Fatalf("%v is not a Problem", err)
 		}
@@ -59,5 +62,25 @@ func TestIngestRepliesGolden(t *testing.T) {
 	}
 	if !bytes.Contains(renderReply(korean), []byte("[긴급] 판교 데이터센터 화재로")) {
 		t.Errorf("Korean text is escaped or changed: %s", renderReply(korean))
+	}
+}
+
+// TestErrorReplyRoundTrip: a reply decodes to the problem it was made of,
+// its fields as the problem's Details.
+func TestErrorReplyRoundTrip(t *testing.T) {
+	_, err := decodePost([]byte(`{"incident":"판교","text":"<b>","to":[]}`))
+	var p *problem.Problem
+	if !errors.As(err, &p) || len(p.Details) != 2 {
+		t.Fatalf("refusal %v, want a problem with two fields", err)
+	}
+	var back ErrorReply
+	if err := json.Unmarshal(renderReply(ErrorReply{p}), &back); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(back.Error, p) {
+		t.Errorf("decoded %+v, want %+v", back.Error, p)
+	}
+	if got := string(renderReply(ErrorReply{})); got != `{"error":null}` {
+		t.Errorf("reply without a problem: %s", got)
 	}
 }

@@ -18,5 +18,6 @@
 //
 // Handler answers 200 when the notification is stored, 4xx when it never
 // can be (Alertmanager does not retry those), and 503 when storing failed
-// for now (Alertmanager retries).
+// for now (Alertmanager retries). An error answer is a problem.Envelope,
+// as the HTTP API's are, with code no_route for alerts no route takes.
 package alertmanager

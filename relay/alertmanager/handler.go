@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/oob-relay/relay/relay"
+	"github.com/oob-relay/relay/relay/problem"
 )
 
 // Options configures Handler.
@@ -50,36 +51,6 @@ type Posted struct {
 	// Replayed is true when an earlier delivery of the same notification
 	// had already posted it.
 	Replayed bool `json:"replayed,omitempty"`
-}
-
-// Error codes of error answers, the same the HTTP API uses where they mean
-// the same, and no_route.
-const (
-	CodeInvalidJSON     = "invalid_json"
-	CodeInvalidField    = "invalid_field"
-	CodeBodyTooLarge    = "body_too_large"
-	CodeUnsupportedType = "unsupported_media_type"
-	CodeUnauthorized    = "unauthorized"
-	CodeMethod          = "method_not_allowed"
-	CodeUnavailable     = "unavailable"
-	// CodeNoRoute: alerts matched no route and there is no default.
-	CodeNoRoute = "no_route"
-)
-
-// Problem is the body of an error answer, inside {"error": ...}, in the
-// shape the HTTP API answers errors.
-type Problem struct {
-	Code    string `json:"code"`
-	Message string `json:"message"`
-	Field   string `json:"field,omitempty"`
-	// Details lists every problem when there are several.
-	Details []Detail `json:"details,omitempty"`
-}
-
-// Detail is one of several problems.
-type Detail struct {
-	Field   string `json:"field,omitempty"`
-	Message string `json:"message"`
 }
 
 // Outcomes of a notification, the values of the metric's outcome label.
@@ -174,7 +145,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
 		h.refuse(w, r, http.StatusMethodNotAllowed, "method_not_allowed",
-			Problem{Code: CodeMethod, Message: r.Method + " is not allowed; Alertmanager posts notifications with POST"})
+			problem.Problem{Code: problem.CodeMethod, Message: r.Method + " is not allowed; Alertmanager posts notifications with POST"})
 		return
 	}
 	if !h.authenticate(w, r) {
@@ -183,7 +154,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
 			h.refuse(w, r, http.StatusUnsupportedMediaType, "unsupported_media_type",
-				Problem{Code: CodeUnsupportedType, Message: fmt.Sprintf("Content-Type %q is not supported; send application/json", ct)})
+				problem.Problem{Code: problem.CodeUnsupportedType, Message: fmt.Sprintf("Content-Type %q is not supported; send application/json", ct)})
 			return
 		}
 	}
@@ -204,7 +175,7 @@ func (h *handler) post(w http.ResponseWriter, r *http.Request, n *Notification) 
 	reqs, routeErr := h.rt.posts(n)
 	resp := Response{Incident: IncidentID(n), Messages: []Posted{}}
 	var (
-		details  []Detail
+		details  []problem.Detail
 		failures int
 		replays  int
 	)
@@ -227,19 +198,15 @@ func (h *handler) post(w http.ResponseWriter, r *http.Request, n *Notification) 
 	var noRoute *NoRouteError
 	switch {
 	case failures > 0:
-		h.refuse(w, r, http.StatusServiceUnavailable, "unavailable", Problem{Code: CodeUnavailable,
+		h.refuse(w, r, http.StatusServiceUnavailable, "unavailable", problem.Problem{Code: problem.CodeUnavailable,
 			Message: fmt.Sprintf("%d of %d messages could not be stored; the node's log has the cause, and a retry posts the rest once", failures, len(reqs))})
 	case len(details) > 0:
-		p := Problem{Code: CodeInvalidField, Field: details[0].Field, Message: joinDetails(details)}
-		if len(details) > 1 {
-			p.Details = details
-		}
-		h.refuse(w, r, http.StatusUnprocessableEntity, "rejected", p)
+		h.refuse(w, r, http.StatusUnprocessableEntity, "rejected", problem.Invalid(details))
 	case errors.As(routeErr, &noRoute):
-		h.refuse(w, r, http.StatusUnprocessableEntity, "no_route", Problem{Code: CodeNoRoute,
+		h.refuse(w, r, http.StatusUnprocessableEntity, "no_route", problem.Problem{Code: problem.CodeNoRoute,
 			Message: fmt.Sprintf("%s (%d messages posted for the other alerts)", noRoute.Error(), len(resp.Messages))})
 	case routeErr != nil:
-		h.refuse(w, r, http.StatusServiceUnavailable, "unavailable", Problem{Code: CodeUnavailable, Message: routeErr.Error()})
+		h.refuse(w, r, http.StatusServiceUnavailable, "unavailable", problem.Problem{Code: problem.CodeUnavailable, Message: routeErr.Error()})
 	default:
 		outcome := "posted"
 		if replays > 0 && replays == len(resp.Messages) {
@@ -254,35 +221,12 @@ func (h *handler) post(w http.ResponseWriter, r *http.Request, n *Notification) 
 
 // fieldDetails lists err's problems when every one is a
 // *relay.FieldError, each field prefixed with the route's config key.
-func fieldDetails(err error, route string) ([]Detail, bool) {
-	var out []Detail
-	for _, e := range flatten(err) {
-		var fe *relay.FieldError
-		if !errors.As(e, &fe) {
-			return nil, false
-		}
-		out = append(out, Detail{Field: route + "." + fe.Field, Message: fe.Message})
+func fieldDetails(err error, route string) ([]problem.Detail, bool) {
+	var out []problem.Detail
+	for _, fe := range problem.FieldErrors(err) {
+		out = append(out, problem.Detail{Field: route + "." + fe.Field, Message: fe.Message})
 	}
 	return out, len(out) > 0
-}
-
-func flatten(err error) []error {
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		var out []error
-		for _, e := range j.Unwrap() {
-			out = append(out, flatten(e)...)
-		}
-		return out
-	}
-	return []error{err}
-}
-
-func joinDetails(ds []Detail) string {
-	parts := make([]string, len(ds))
-	for i, d := range ds {
-		parts[i] = d.Field + ": " + d.Message
-	}
-	return strings.Join(parts, "; ")
 }
 
 // authenticate checks the request's credentials against every kind
@@ -316,7 +260,7 @@ func (h *handler) authenticate(w http.ResponseWriter, r *http.Request) bool {
 	if header == "" {
 		msg = "missing credentials: configure Alertmanager's http_config with this receiver's bearer token or basic auth"
 	}
-	h.refuse(w, r, http.StatusUnauthorized, "unauthorized", Problem{Code: CodeUnauthorized, Message: msg})
+	h.refuse(w, r, http.StatusUnauthorized, "unauthorized", problem.Problem{Code: problem.CodeUnauthorized, Message: msg})
 	return false
 }
 
@@ -327,28 +271,24 @@ func (h *handler) refuseDecode(w http.ResponseWriter, r *http.Request, err error
 		h.refuse(w, r, http.StatusRequestEntityTooLarge, "too_large", tooLarge(tooBig.Limit))
 		return
 	}
-	var details []Detail
-	for _, e := range flatten(err) {
-		var fe *relay.FieldError
-		if !errors.As(e, &fe) {
-			h.refuse(w, r, http.StatusBadRequest, "bad_request", Problem{Code: CodeInvalidJSON, Message: err.Error()})
-			return
-		}
-		details = append(details, Detail{Field: fe.Field, Message: fe.Message})
+	fes := problem.FieldErrors(err)
+	if len(fes) == 0 {
+		h.refuse(w, r, http.StatusBadRequest, "bad_request", problem.Problem{Code: problem.CodeInvalidJSON, Message: err.Error()})
+		return
 	}
-	p := Problem{Code: CodeInvalidField, Field: details[0].Field, Message: joinDetails(details)}
-	if len(details) > 1 {
-		p.Details = details
+	details := make([]problem.Detail, len(fes))
+	for i, fe := range fes {
+		details[i] = problem.Detail{Field: fe.Field, Message: fe.Message}
 	}
-	h.refuse(w, r, http.StatusBadRequest, "bad_request", p)
+	h.refuse(w, r, http.StatusBadRequest, "bad_request", problem.Invalid(details))
 }
 
-func tooLarge(limit int64) Problem {
-	return Problem{Code: CodeBodyTooLarge, Message: fmt.Sprintf("notification is larger than %d bytes; lower max_alerts in Alertmanager's webhook_config or raise max_body_bytes", limit)}
+func tooLarge(limit int64) problem.Problem {
+	return problem.Problem{Code: problem.CodeBodyTooLarge, Message: fmt.Sprintf("notification is larger than %d bytes; lower max_alerts in Alertmanager's webhook_config or raise max_body_bytes", limit)}
 }
 
 // refuse counts and logs a refused notification and answers it.
-func (h *handler) refuse(w http.ResponseWriter, r *http.Request, status int, outcome string, p Problem) {
+func (h *handler) refuse(w http.ResponseWriter, r *http.Request, status int, outcome string, p problem.Problem) {
 	h.notifications.WithLabelValues(outcome).Inc()
 	level := slog.LevelWarn
 	if status == http.StatusServiceUnavailable {
@@ -356,9 +296,7 @@ func (h *handler) refuse(w http.ResponseWriter, r *http.Request, status int, out
 	}
 	h.log.Log(r.Context(), level, "alertmanager notification refused", "status", status, "code", p.Code,
 		"field", p.Field, "problem", p.Message, "remote", r.RemoteAddr)
-	writeJSON(w, status, struct {
-		Error Problem `json:"error"`
-	}{p})
+	writeJSON(w, status, problem.Envelope{Error: p})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/oob-relay/relay/relay"
 	"github.com/oob-relay/relay/relay/alertmanager"
+	"github.com/oob-relay/relay/relay/problem"
 	"github.com/oob-relay/relay/relay/secret"
 )
 
@@ -189,7 +190,7 @@ func TestAuth(t *testing.T) {
 					a.response(t)
 					return
 				}
-				p := a.problem(t, http.StatusUnauthorized, alertmanager.CodeUnauthorized)
+				p := a.problem(t, http.StatusUnauthorized, problem.CodeUnauthorized)
 				if p.Message != c.msg {
 					t.Errorf("message %q, want %q", p.Message, c.msg)
 				}
@@ -210,7 +211,7 @@ func TestMethod(t *testing.T) {
 		req, _ := http.NewRequest(m, h.url, bytes.NewReader(fixture(t, "firing")))
 		bearer(testToken)(req)
 		a := h.do(t, req)
-		a.problem(t, http.StatusMethodNotAllowed, alertmanager.CodeMethod)
+		a.problem(t, http.StatusMethodNotAllowed, problem.CodeMethod)
 		if got := a.header.Get("Allow"); got != "POST" {
 			t.Errorf("%s: Allow %q", m, got)
 		}
@@ -286,8 +287,8 @@ func TestRefusedPosts(t *testing.T) {
 	cfg.Routes[1].Channels = []string{"voice"}
 	h := newHarness(t, cfg)
 	body := fixture(t, "multiple")
-	p := h.send(t, body, bearer(testToken)).problem(t, http.StatusUnprocessableEntity, alertmanager.CodeInvalidField)
-	want := []alertmanager.Detail{
+	p := h.send(t, body, bearer(testToken)).problem(t, http.StatusUnprocessableEntity, problem.CodeInvalidField)
+	want := []problem.Detail{
 		{Field: "routes[0].to[0]", Message: `"group:dba" is not a group in the roster`},
 		{Field: "routes[1].channels[0]", Message: `"voice" has no provider configured on this node`},
 	}
@@ -301,7 +302,7 @@ func TestRefusedPosts(t *testing.T) {
 
 	cfg.Routes[1].Channels = nil
 	h.serve(t, cfg, nil)
-	h.send(t, body, bearer(testToken)).problem(t, http.StatusUnprocessableEntity, alertmanager.CodeInvalidField)
+	h.send(t, body, bearer(testToken)).problem(t, http.StatusUnprocessableEntity, problem.CodeInvalidField)
 	if ms := h.messages(t, alertmanager.IncidentID(decode(t, body))); len(ms) != 1 || !slices.Equal(ms[0].To, []string{"person:lee"}) {
 		t.Errorf("the acceptable post was not stored: %+v", ms)
 	}
@@ -314,7 +315,7 @@ func TestNoRouteAnswer(t *testing.T) {
 	cfg.Routes = cfg.Routes[:1]
 	h := newHarness(t, cfg)
 	body := fixture(t, "multiple")
-	p := h.send(t, body, bearer(testToken)).problem(t, http.StatusUnprocessableEntity, alertmanager.CodeNoRoute)
+	p := h.send(t, body, bearer(testToken)).problem(t, http.StatusUnprocessableEntity, problem.CodeNoRoute)
 	if want := "alerts[1] (InstanceDown), alerts[2] (InstanceDown) matched no route and there is no default route (1 messages posted for the other alerts)"; p.Message != want {
 		t.Errorf("message %q, want %q", p.Message, want)
 	}
@@ -330,7 +331,7 @@ func TestUnavailableThenRetried(t *testing.T) {
 	h := newHarness(t, baseConfig())
 	body := fixture(t, "multiple")
 	h.faults.Store(1)
-	p := h.send(t, body, bearer(testToken)).problem(t, http.StatusServiceUnavailable, alertmanager.CodeUnavailable)
+	p := h.send(t, body, bearer(testToken)).problem(t, http.StatusServiceUnavailable, problem.CodeUnavailable)
 	if want := "1 of 2 messages could not be stored; the node's log has the cause, and a retry posts the rest once"; p.Message != want {
 		t.Errorf("message %q, want %q", p.Message, want)
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/oob-relay/relay/relay/alertmanager"
 	"github.com/oob-relay/relay/relay/delivery"
 	"github.com/oob-relay/relay/relay/node"
+	"github.com/oob-relay/relay/relay/problem"
 )
 
 // author is the name the webhook posts under on the node.
@@ -140,7 +141,7 @@ func (a answer) response(t *testing.T) alertmanager.Response {
 	return r
 }
 
-func (a answer) problem(t *testing.T, status int, code string) alertmanager.Problem {
+func (a answer) problem(t *testing.T, status int, code string) problem.Problem {
 	t.Helper()
 	if a.status != status {
 		t.Fatalf("status %d, want %d: %s", a.status, status, a.body)
@@ -149,7 +150,7 @@ func (a answer) problem(t *testing.T, status int, code string) alertmanager.Prob
 		t.Errorf("Content-Type %q", ct)
 	}
 	var body struct {
-		Error alertmanager.Problem `json:"error"`
+		Error problem.Problem `json:"error"`
 	}
 	dec := json.NewDecoder(bytes.NewReader(a.body))
 	dec.DisallowUnknownFields()

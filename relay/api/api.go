@@ -16,6 +16,7 @@ import (
 
 	"github.com/oob-relay/relay/relay"
 	"github.com/oob-relay/relay/relay/node"
+	"github.com/oob-relay/relay/relay/problem"
 	"github.com/oob-relay/relay/relay/secret"
 )
 
@@ -119,7 +120,7 @@ func New(opts Options) (*API, error) {
 		a.allow("/metrics", "GET")
 	}
 	a.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		a.fail(w, http.StatusNotFound, Problem{Code: CodeNotFound, Message: "no such endpoint: " + r.Method + " " + r.URL.Path})
+		a.fail(w, http.StatusNotFound, problem.Problem{Code: problem.CodeNotFound, Message: "no such endpoint: " + r.Method + " " + r.URL.Path})
 	})
 	return a, nil
 }
@@ -128,7 +129,7 @@ func New(opts Options) (*API, error) {
 func (a *API) allow(path, methods string) {
 	a.mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Allow", methods)
-		a.fail(w, http.StatusMethodNotAllowed, Problem{Code: CodeMethod, Message: r.Method + " " + r.URL.Path + " is not allowed; use " + methods})
+		a.fail(w, http.StatusMethodNotAllowed, problem.Problem{Code: problem.CodeMethod, Message: r.Method + " " + r.URL.Path + " is not allowed; use " + methods})
 	})
 }
 
@@ -174,7 +175,7 @@ func (a *API) route(pattern string, need relay.Role, h http.HandlerFunc) {
 				return
 			}
 			if !c.role.Allows(need) {
-				a.fail(rec, http.StatusForbidden, Problem{Code: CodeForbidden, Message: "token " + c.name + " has role " + string(c.role) + "; " + method + " " + path + " needs " + string(need)})
+				a.fail(rec, http.StatusForbidden, problem.Problem{Code: problem.CodeForbidden, Message: "token " + c.name + " has role " + string(c.role) + "; " + method + " " + path + " needs " + string(need)})
 				return
 			}
 			r = r.WithContext(context.WithValue(r.Context(), callerKey{}, c))
@@ -195,7 +196,7 @@ func (a *API) authenticate(w http.ResponseWriter, r *http.Request) (caller, bool
 		case h != "":
 			msg = "Authorization header is not a bearer token"
 		}
-		a.fail(w, http.StatusUnauthorized, Problem{Code: CodeUnauthorized, Message: msg})
+		a.fail(w, http.StatusUnauthorized, problem.Problem{Code: problem.CodeUnauthorized, Message: msg})
 		return caller{}, false
 	}
 	sum := sha256.Sum256([]byte(strings.TrimSpace(tok)))
@@ -207,7 +208,7 @@ func (a *API) authenticate(w http.ResponseWriter, r *http.Request) (caller, bool
 	}
 	if found == nil {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="relay", error="invalid_token"`)
-		a.fail(w, http.StatusUnauthorized, Problem{Code: CodeUnauthorized, Message: "bearer token is not valid on this node"})
+		a.fail(w, http.StatusUnauthorized, problem.Problem{Code: problem.CodeUnauthorized, Message: "bearer token is not valid on this node"})
 		return caller{}, false
 	}
 	return caller{name: found.Name, role: found.Role}, true
@@ -233,7 +234,7 @@ func (a *API) healthz(w http.ResponseWriter, r *http.Request) {
 func (a *API) readyz(w http.ResponseWriter, r *http.Request) {
 	if a.opts.Ready != nil {
 		if err := a.opts.Ready(); err != nil {
-			a.fail(w, http.StatusServiceUnavailable, Problem{Code: CodeUnavailable, Message: "not ready: " + err.Error()})
+			a.fail(w, http.StatusServiceUnavailable, problem.Problem{Code: problem.CodeUnavailable, Message: "not ready: " + err.Error()})
 			return
 		}
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/oob-relay/relay/relay"
 	"github.com/oob-relay/relay/relay/api"
+	"github.com/oob-relay/relay/relay/problem"
 )
 
 // request is one HTTP request a test makes.
@@ -158,10 +159,10 @@ func (a *answer) decode(t testing.TB, v any) {
 }
 
 // problem decodes an error answer.
-func (a *answer) problem(t testing.TB) api.Problem {
+func (a *answer) problem(t testing.TB) problem.Problem {
 	t.Helper()
 	var env struct {
-		Error api.Problem `json:"error"`
+		Error problem.Problem `json:"error"`
 	}
 	a.decode(t, &env)
 	return env.Error

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/oob-relay/relay/relay/api"
+	"github.com/oob-relay/relay/relay/problem"
 )
 
 // TestTypeErrorsSpeakJSON sends bodies with values of the wrong JSON type.
@@ -31,8 +31,8 @@ func TestTypeErrorsSpeakJSON(t *testing.T) {
 				t.Fatalf("status %d, want 400; body %s", a.status, a.body)
 			}
 			p := a.problem(t)
-			if p.Code != api.CodeInvalidJSON || p.Field != c.field {
-				t.Errorf("code %q field %q, want %q field %q", p.Code, p.Field, api.CodeInvalidJSON, c.field)
+			if p.Code != problem.CodeInvalidJSON || p.Field != c.field {
+				t.Errorf("code %q field %q, want %q field %q", p.Code, p.Field, problem.CodeInvalidJSON, c.field)
 			}
 			if p.Message != strings.TrimSpace(p.Message) {
 				t.Errorf("message %q has a blank where a field name should be", p.Message)

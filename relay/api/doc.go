@@ -2,9 +2,10 @@
 // deliveries, incidents and the roster, and the health and metrics
 // endpoints. The API is described in openapi.yaml beside this file.
 //
-// Every error answer has the shape
+// Every error answer is a problem.Envelope:
 //
 //	{"error": {"code": "invalid_field", "message": "to[0]: ...", "field": "to[0]"}}
 //
-// with a stable code (see the Code constants) a client can branch on.
+// with a stable code (the Code constants of package problem; openapi.yaml
+// lists those the API answers with) a client can branch on.
 package api

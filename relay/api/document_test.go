@@ -5,6 +5,7 @@ import (
 	"go/parser"
 	"go/token"
 	"net/http"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strconv"
@@ -14,26 +15,71 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 
 	"github.com/oob-relay/relay/relay"
-	"github.com/oob-relay/relay/relay/api"
+	"github.com/oob-relay/relay/relay/problem"
 )
 
 // roleKey is the extension naming the least role an operation needs.
 const roleKey = "x-relay-role"
 
 // TestDocumentErrorCodes checks that the ErrorCode enum lists exactly the
-// Code constants of errors.go, so a new code cannot go undocumented.
+// codes the API answers with, the problem.Code constants its source
+// names (problem.Invalid stands for CodeInvalidField), so a new code
+// cannot go undocumented.
 func TestDocumentErrorCodes(t *testing.T) {
 	spec := specFor(t)
 	var documented []string
 	for _, v := range spec.doc.Components.Schemas["ErrorCode"].Value.Enum {
 		documented = append(documented, v.(string))
 	}
-	fset := token.NewFileSet()
-	f, err := parser.ParseFile(fset, "errors.go", nil, 0)
+	values := codeConstants(t, filepath.Join("..", "problem", "problem.go"))
+	values["Invalid"] = problem.CodeInvalidField
+	files, err := filepath.Glob("*.go")
 	if err != nil {
 		t.Fatal(err)
 	}
 	var declared []string
+	fset := token.NewFileSet()
+	for _, name := range files {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, name, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ast.Inspect(f, func(n ast.Node) bool {
+			sel, ok := n.(*ast.SelectorExpr)
+			if !ok || !strings.HasPrefix(sel.Sel.Name, "Code") && sel.Sel.Name != "Invalid" {
+				return true
+			}
+			if pkg, ok := sel.X.(*ast.Ident); ok && pkg.Name == "problem" {
+				v, ok := values[sel.Sel.Name]
+				if !ok {
+					t.Fatalf("%s names problem.%s, which problem.go does not declare", name, sel.Sel.Name)
+				}
+				if !slices.Contains(declared, v) {
+					declared = append(declared, v)
+				}
+			}
+			return true
+		})
+	}
+	sort.Strings(documented)
+	sort.Strings(declared)
+	if len(declared) == 0 || !slices.Equal(documented, declared) {
+		t.Errorf("ErrorCode enum = %q\nthe API answers with %q", documented, declared)
+	}
+}
+
+// codeConstants returns the values of the Code constants a Go file
+// declares, by name.
+func codeConstants(t *testing.T, path string) map[string]string {
+	t.Helper()
+	f, err := parser.ParseFile(token.NewFileSet(), path, nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
 	for _, decl := range f.Decls {
 		gd, ok := decl.(*ast.GenDecl)
 		if !ok || gd.Tok != token.CONST {
@@ -53,15 +99,11 @@ func TestDocumentErrorCodes(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				declared = append(declared, v)
+				out[name.Name] = v
 			}
 		}
 	}
-	sort.Strings(documented)
-	sort.Strings(declared)
-	if len(declared) == 0 || !slices.Equal(documented, declared) {
-		t.Errorf("ErrorCode enum = %q\nerrors.go declares %q", documented, declared)
-	}
+	return out
 }
 
 // TestDocumentErrorsUseEnvelope checks that every error answer the
@@ -205,7 +247,7 @@ func TestWrongMethod(t *testing.T) {
 		p := a.problem(t)
 		switch a.status {
 		case http.StatusMethodNotAllowed:
-			if p.Code != api.CodeMethod || a.header.Get("Allow") == "" {
+			if p.Code != problem.CodeMethod || a.header.Get("Allow") == "" {
 				t.Errorf("%s %s: 405 with code %q and Allow %q", r.method, r.path, p.Code, a.header.Get("Allow"))
 			}
 		default:

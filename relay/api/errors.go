@@ -10,114 +10,50 @@ import (
 	"reflect"
 	"strings"
 
-	"github.com/oob-relay/relay/relay"
+	"github.com/oob-relay/relay/relay/problem"
 )
 
-// Error codes. They are part of the API: clients branch on them.
-const (
-	CodeInvalidJSON     = "invalid_json"
-	CodeUnknownField    = "unknown_field"
-	CodeInvalidField    = "invalid_field"
-	CodeBodyTooLarge    = "body_too_large"
-	CodeUnsupportedType = "unsupported_media_type"
-	CodeUnauthorized    = "unauthorized"
-	CodeForbidden       = "forbidden"
-	CodeNotFound        = "not_found"
-	CodeMethod          = "method_not_allowed"
-	CodeKeyReused       = "idempotency_key_reused"
-	CodeUnavailable     = "unavailable"
-	CodeInternal        = "internal"
-)
-
-// Problem is the body of an error answer.
-type Problem struct {
-	Code    string `json:"code"`
-	Message string `json:"message"`
-	Field   string `json:"field,omitempty"`
-	// Details lists every problem when there are several.
-	Details []Detail `json:"details,omitempty"`
-}
-
-// Detail is one of several problems.
-type Detail struct {
-	Field   string `json:"field,omitempty"`
-	Message string `json:"message"`
-}
-
-type problemBody struct {
-	Error Problem `json:"error"`
-}
-
-func (a *API) fail(w http.ResponseWriter, status int, p Problem) {
-	writeJSON(w, status, problemBody{p})
+func (a *API) fail(w http.ResponseWriter, status int, p problem.Problem) {
+	writeJSON(w, status, problem.Envelope{Error: p})
 }
 
 // failErr answers err: field errors as 422 listing each, anything else
 // as a 500 whose cause goes to the log, not to the client.
 func (a *API) failErr(w http.ResponseWriter, r *http.Request, err error) {
-	var details []Detail
-	for _, e := range flatten(err) {
-		var fe *relay.FieldError
-		if !errors.As(e, &fe) {
-			details = nil
-			break
-		}
-		details = append(details, Detail{Field: fe.Field, Message: fe.Message})
-	}
-	if len(details) == 0 {
+	fes := problem.FieldErrors(err)
+	if len(fes) == 0 {
 		a.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
-		a.fail(w, http.StatusInternalServerError, Problem{Code: CodeInternal, Message: "internal error; the node's log has the cause"})
+		a.fail(w, http.StatusInternalServerError, problem.Problem{Code: problem.CodeInternal, Message: "internal error; the node's log has the cause"})
 		return
 	}
-	p := Problem{Code: CodeInvalidField, Field: details[0].Field, Message: joinDetails(details)}
-	if len(details) > 1 {
-		p.Details = details
+	details := make([]problem.Detail, len(fes))
+	for i, fe := range fes {
+		details[i] = problem.Detail{Field: fe.Field, Message: fe.Message}
 	}
-	a.fail(w, http.StatusUnprocessableEntity, p)
+	a.fail(w, http.StatusUnprocessableEntity, problem.Invalid(details))
 }
 
 // failRoster answers a refused roster: every problem listed.
 func (a *API) failRoster(w http.ResponseWriter, err error) {
-	var details []Detail
-	for _, e := range flatten(err) {
+	var details []problem.Detail
+	for _, e := range problem.Flatten(err) {
 		msg := e.Error()
 		field, rest, ok := strings.Cut(msg, ": ")
 		if !ok || strings.Contains(field, `"`) {
 			field, rest = "", msg
 		}
-		details = append(details, Detail{Field: field, Message: rest})
+		details = append(details, problem.Detail{Field: field, Message: rest})
 	}
-	p := Problem{Code: CodeInvalidField, Field: details[0].Field, Message: "roster refused, the current one stays: " + err.Error()}
-	if len(details) > 1 {
-		p.Details = details
-	}
+	p := problem.Invalid(details)
+	p.Message = "roster refused, the current one stays: " + err.Error()
 	a.fail(w, http.StatusUnprocessableEntity, p)
-}
-
-func joinDetails(ds []Detail) string {
-	parts := make([]string, len(ds))
-	for i, d := range ds {
-		parts[i] = d.Field + ": " + d.Message
-	}
-	return strings.Join(parts, "; ")
-}
-
-func flatten(err error) []error {
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		var out []error
-		for _, e := range j.Unwrap() {
-			out = append(out, flatten(e)...)
-		}
-		return out
-	}
-	return []error{err}
 }
 
 // decodeJSON reads one JSON object into v, refusing unknown fields,
 // trailing data and bodies over the limit. On failure it has answered.
 func (a *API) decodeJSON(w http.ResponseWriter, r *http.Request, v any) bool {
 	if ct := r.Header.Get("Content-Type"); ct != "" && !mediaType(ct, "application/json") {
-		a.fail(w, http.StatusUnsupportedMediaType, Problem{Code: CodeUnsupportedType, Message: fmt.Sprintf("Content-Type %q is not supported; send application/json", ct)})
+		a.fail(w, http.StatusUnsupportedMediaType, problem.Problem{Code: problem.CodeUnsupportedType, Message: fmt.Sprintf("Content-Type %q is not supported; send application/json", ct)})
 		return false
 	}
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, a.opts.MaxBodyBytes))
@@ -146,22 +82,22 @@ func (a *API) failDecode(w http.ResponseWriter, err error) {
 	)
 	switch {
 	case errors.As(err, &tooBig):
-		a.fail(w, http.StatusRequestEntityTooLarge, Problem{Code: CodeBodyTooLarge, Message: fmt.Sprintf("request body is larger than %d bytes", tooBig.Limit)})
+		a.fail(w, http.StatusRequestEntityTooLarge, problem.Problem{Code: problem.CodeBodyTooLarge, Message: fmt.Sprintf("request body is larger than %d bytes", tooBig.Limit)})
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-		a.fail(w, http.StatusBadRequest, Problem{Code: CodeUnknownField, Field: name, Message: fmt.Sprintf("unknown field %q", name)})
+		a.fail(w, http.StatusBadRequest, problem.Problem{Code: problem.CodeUnknownField, Field: name, Message: fmt.Sprintf("unknown field %q", name)})
 	case errors.As(err, &syntax):
-		a.fail(w, http.StatusBadRequest, Problem{Code: CodeInvalidJSON, Message: fmt.Sprintf("malformed JSON at byte %d: %s", syntax.Offset, syntax.Error())})
+		a.fail(w, http.StatusBadRequest, problem.Problem{Code: problem.CodeInvalidJSON, Message: fmt.Sprintf("malformed JSON at byte %d: %s", syntax.Offset, syntax.Error())})
 	case errors.As(err, &typ) && typ.Field == "":
-		a.fail(w, http.StatusBadRequest, Problem{Code: CodeInvalidJSON, Message: fmt.Sprintf("request body must be a JSON object, not %s", typ.Value)})
+		a.fail(w, http.StatusBadRequest, problem.Problem{Code: problem.CodeInvalidJSON, Message: fmt.Sprintf("request body must be a JSON object, not %s", typ.Value)})
 	case errors.As(err, &typ):
-		a.fail(w, http.StatusBadRequest, Problem{Code: CodeInvalidJSON, Field: typ.Field, Message: fmt.Sprintf("%s must be %s, not %s", typ.Field, jsonKind(typ.Type), typ.Value)})
+		a.fail(w, http.StatusBadRequest, problem.Problem{Code: problem.CodeInvalidJSON, Field: typ.Field, Message: fmt.Sprintf("%s must be %s, not %s", typ.Field, jsonKind(typ.Type), typ.Value)})
 	case errors.Is(err, io.EOF):
-		a.fail(w, http.StatusBadRequest, Problem{Code: CodeInvalidJSON, Message: "request body is empty; send a JSON object"})
+		a.fail(w, http.StatusBadRequest, problem.Problem{Code: problem.CodeInvalidJSON, Message: "request body is empty; send a JSON object"})
 	case errors.Is(err, io.ErrUnexpectedEOF):
-		a.fail(w, http.StatusBadRequest, Problem{Code: CodeInvalidJSON, Message: "request body ends in the middle of the JSON object"})
+		a.fail(w, http.StatusBadRequest, problem.Problem{Code: problem.CodeInvalidJSON, Message: "request body ends in the middle of the JSON object"})
 	default:
-		a.fail(w, http.StatusBadRequest, Problem{Code: CodeInvalidJSON, Message: err.Error()})
+		a.fail(w, http.StatusBadRequest, problem.Problem{Code: problem.CodeInvalidJSON, Message: err.Error()})
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/oob-relay/relay/relay"
 	"github.com/oob-relay/relay/relay/api"
+	"github.com/oob-relay/relay/relay/problem"
 )
 
 func idemPost() relay.Post {
@@ -94,8 +95,8 @@ func TestIdempotencyKeyReused(t *testing.T) {
 				t.Fatalf("status %d, want 422; body %s", a.status, a.body)
 			}
 			pr := a.problem(t)
-			if pr.Code != api.CodeKeyReused || pr.Field != "Idempotency-Key" {
-				t.Errorf("problem = %+v, want code %s on Idempotency-Key", pr, api.CodeKeyReused)
+			if pr.Code != problem.CodeKeyReused || pr.Field != "Idempotency-Key" {
+				t.Errorf("problem = %+v, want code %s on Idempotency-Key", pr, problem.CodeKeyReused)
 			}
 			if want := `Idempotency-Key "deploy-42" was already used for a different message`; !strings.Contains(pr.Message, want) {
 				t.Errorf("message %q does not say %q", pr.Message, want)

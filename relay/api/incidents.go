@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/oob-relay/relay/relay"
+	"github.com/oob-relay/relay/relay/problem"
 )
 
 func (a *API) listIncidents(w http.ResponseWriter, r *http.Request) {
@@ -28,7 +29,7 @@ func (a *API) getIncident(w http.ResponseWriter, r *http.Request) {
 	st := a.opts.Node.Store()
 	inc, err := st.Incident(id)
 	if errors.Is(err, relay.ErrNotFound) {
-		a.fail(w, http.StatusNotFound, Problem{Code: CodeNotFound, Field: "id", Message: "no incident " + quote(id)})
+		a.fail(w, http.StatusNotFound, problem.Problem{Code: problem.CodeNotFound, Field: "id", Message: "no incident " + quote(id)})
 		return
 	}
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/oob-relay/relay/relay"
 	"github.com/oob-relay/relay/relay/node"
+	"github.com/oob-relay/relay/relay/problem"
 )
 
 func (a *API) postMessage(w http.ResponseWriter, r *http.Request) {
@@ -19,7 +20,7 @@ func (a *API) postMessage(w http.ResponseWriter, r *http.Request) {
 	acc, err := a.opts.Node.Post(r.Context(), &p, node.Author{Name: c.name, Commander: c.role == relay.RoleAdmin}, key)
 	switch {
 	case errors.Is(err, node.ErrKeyReused):
-		a.fail(w, http.StatusUnprocessableEntity, Problem{Code: CodeKeyReused, Field: "Idempotency-Key",
+		a.fail(w, http.StatusUnprocessableEntity, problem.Problem{Code: problem.CodeKeyReused, Field: "Idempotency-Key",
 			Message: "Idempotency-Key " + quote(key) + " was already used for a different message; use a new key for a new message"})
 		return
 	case err != nil:
@@ -47,7 +48,7 @@ func (a *API) getMessage(w http.ResponseWriter, r *http.Request) {
 	st := a.opts.Node.Store()
 	m, err := st.Message(id)
 	if errors.Is(err, relay.ErrNotFound) {
-		a.fail(w, http.StatusNotFound, Problem{Code: CodeNotFound, Field: "id", Message: "no message " + quote(id)})
+		a.fail(w, http.StatusNotFound, problem.Problem{Code: problem.CodeNotFound, Field: "id", Message: "no message " + quote(id)})
 		return
 	}
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/oob-relay/relay/relay"
 	"github.com/oob-relay/relay/relay/api"
+	"github.com/oob-relay/relay/relay/problem"
 )
 
 // TestHealthAndReadiness checks /healthz and /readyz, which need no token.
@@ -35,7 +36,7 @@ func TestHealthAndReadiness(t *testing.T) {
 	if a.status != http.StatusServiceUnavailable {
 		t.Fatalf("GET /readyz while not ready: %d %s", a.status, a.body)
 	}
-	if p := a.problem(t); p.Code != api.CodeUnavailable || !strings.Contains(p.Message, "store is replaying its log") {
+	if p := a.problem(t); p.Code != problem.CodeUnavailable || !strings.Contains(p.Message, "store is replaying its log") {
 		t.Errorf("not ready: %+v", p)
 	}
 	if a := h.do(t, t.Context(), request{method: http.MethodGet, path: "/healthz"}); a.status != http.StatusOK {
@@ -77,7 +78,7 @@ func TestNoMetricsWithoutGatherer(t *testing.T) {
 	h.url = h.serve(t, api.Options{Node: h.node, Tokens: testTokens, Registerer: prometheus.NewRegistry()})
 	ctx, _ := offContract(t.Context())
 	a := h.do(t, ctx, request{method: http.MethodGet, path: "/metrics"})
-	if a.status != http.StatusNotFound || a.problem(t).Code != api.CodeNotFound {
+	if a.status != http.StatusNotFound || a.problem(t).Code != problem.CodeNotFound {
 		t.Errorf("GET /metrics without a gatherer: %d %s, want 404 not_found", a.status, a.body)
 	}
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/oob-relay/relay/relay"
 	"github.com/oob-relay/relay/relay/node"
+	"github.com/oob-relay/relay/relay/problem"
 )
 
 func (a *API) getRoster(w http.ResponseWriter, r *http.Request) {
@@ -28,7 +29,7 @@ func (a *API) getRoster(w http.ResponseWriter, r *http.Request) {
 func (a *API) putRoster(w http.ResponseWriter, r *http.Request) {
 	ct := r.Header.Get("Content-Type")
 	if ct != "" && !mediaType(ct, "application/json", "application/yaml", "application/x-yaml", "text/yaml") {
-		a.fail(w, http.StatusUnsupportedMediaType, Problem{Code: CodeUnsupportedType,
+		a.fail(w, http.StatusUnsupportedMediaType, problem.Problem{Code: problem.CodeUnsupportedType,
 			Message: fmt.Sprintf("Content-Type %q is not supported; send application/yaml or application/json", ct)})
 		return
 	}
@@ -36,10 +37,10 @@ func (a *API) putRoster(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			a.fail(w, http.StatusRequestEntityTooLarge, Problem{Code: CodeBodyTooLarge, Message: fmt.Sprintf("request body is larger than %d bytes", tooBig.Limit)})
+			a.fail(w, http.StatusRequestEntityTooLarge, problem.Problem{Code: problem.CodeBodyTooLarge, Message: fmt.Sprintf("request body is larger than %d bytes", tooBig.Limit)})
 			return
 		}
-		a.fail(w, http.StatusBadRequest, Problem{Code: CodeInvalidJSON, Message: "cannot read the request body: " + err.Error()})
+		a.fail(w, http.StatusBadRequest, problem.Problem{Code: problem.CodeInvalidJSON, Message: "cannot read the request body: " + err.Error()})
 		return
 	}
 	ros, err := relay.DecodeRoster(bytes.NewReader(body))

@@ -20,6 +20,7 @@ import (
 
 	"github.com/oob-relay/relay/relay"
 	"github.com/oob-relay/relay/relay/api"
+	"github.com/oob-relay/relay/relay/problem"
 )
 
 // Client talks to one relay cluster.
@@ -68,7 +69,7 @@ func New(addrs []*url.URL, token string, httpClient *http.Client) *Client {
 // Error is an error answer from a node.
 type Error struct {
 	Status int
-	api.Problem
+	problem.Problem
 	Node string
 }
 
@@ -117,11 +118,9 @@ func (c *Client) do(ctx context.Context, method, path string, header http.Header
 		}
 		c.next.Store(int32(idx))
 		if resp.StatusCode >= 300 {
-			var pb struct {
-				Error api.Problem `json:"error"`
-			}
+			var pb problem.Envelope
 			if json.Unmarshal(data, &pb) != nil || pb.Error.Code == "" {
-				pb.Error = api.Problem{Code: "http_" + fmt.Sprint(resp.StatusCode), Message: strings.TrimSpace(string(data))}
+				pb.Error = problem.Problem{Code: "http_" + fmt.Sprint(resp.StatusCode), Message: strings.TrimSpace(string(data))}
 			}
 			return resp.Header, &Error{Status: resp.StatusCode, Problem: pb.Error, Node: base.Host}
 		}

@@ -17,6 +17,7 @@ import (
 	"github.com/oob-relay/relay/relay"
 	"github.com/oob-relay/relay/relay/alertmanager"
 	"github.com/oob-relay/relay/relay/node"
+	"github.com/oob-relay/relay/relay/problem"
 )
 
 // AlertmanagerPath is where a node takes Alertmanager's webhooks.
@@ -96,7 +97,7 @@ type natsInbox struct{ n *node.Node }
 func (b natsInbox) Post(ctx context.Context, p *relay.Post, author, key string) (string, bool, error) {
 	acc, err := b.n.Post(ctx, p, node.Author{Name: author}, key)
 	if errors.Is(err, node.ErrKeyReused) {
-		return "", false, &nats.Problem{Code: nats.CodeKeyReused, Message: err.Error()}
+		return "", false, &problem.Problem{Code: problem.CodeKeyReused, Message: err.Error()}
 	}
 	if err != nil {
 		return "", false, err
