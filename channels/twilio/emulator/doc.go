@@ -26,7 +26,8 @@
 //
 // Failures are scripted with methods: RejectNumber, FailDelivery,
 // LoseCallbacks, SetCallOutcome, FailNext, RateLimitNext, SlowNext,
-// HangNext and RandomFailures. Messages and Calls return snapshots of what
-// was accepted, and the Wait methods block until something happened,
-// without sleeping.
+// HangNext and RandomFailures; UpdateMessage and UpdateCall move a record
+// to where Twilio might take it (read, canceled, another segment count).
+// Messages and Calls return snapshots of what was accepted, and the Wait
+// methods block until something happened, without sleeping.
 package emulator

@@ -185,6 +185,10 @@ func (e *Emulator) deliver(m *Message, fault deliveryFault, lost bool) {
 			return
 		}
 		e.mu.Lock()
+		if m.held {
+			e.mu.Unlock()
+			return
+		}
 		if m.From == "" {
 			m.From = e.opts.ServiceFrom
 			m.Segments = segment.Count(m.Body).Segments

@@ -32,6 +32,8 @@ type Message struct {
 	Updated   time.Time
 	// Form holds every parameter of the create request.
 	Form url.Values
+
+	held bool // changed by UpdateMessage: the emulator moves it no further
 }
 
 // Call is an outbound call the emulator accepted, as it stands now.
@@ -69,6 +71,8 @@ type Call struct {
 	Updated   time.Time
 	// Form holds every parameter of the create request.
 	Form url.Values
+
+	held bool // changed by UpdateCall: the emulator moves it no further
 }
 
 func (m *Message) clone() Message {
@@ -160,6 +164,43 @@ func (e *Emulator) WaitCall(ctx context.Context, sid string, done func(Call) boo
 		return done(got)
 	})
 	return got, err
+}
+
+// UpdateMessage changes the accepted message with the given SID as Twilio
+// might change it on its way, such as to a status the emulator never
+// reaches by itself (sending, read, canceled...) or to another segment
+// count. update is called with the record under the emulator's lock and
+// must not call the emulator; the answers that follow show what it set,
+// and are checked against the contract like any other (a status Twilio
+// does not have is a violation). From then on the emulator moves the
+// message no further and posts no more callbacks for it. UpdateMessage
+// reports false when there is no such message.
+func (e *Emulator) UpdateMessage(sid string, update func(*Message)) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	m := e.messageLocked(sid)
+	if m == nil {
+		return false
+	}
+	update(m)
+	m.held, m.Updated = true, e.now()
+	e.notifyLocked()
+	return true
+}
+
+// UpdateCall changes the accepted call with the given SID as UpdateMessage
+// changes a message: the emulator moves it no further.
+func (e *Emulator) UpdateCall(sid string, update func(*Call)) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	c := e.callLocked(sid)
+	if c == nil {
+		return false
+	}
+	update(c)
+	c.held, c.Updated = true, e.now()
+	e.notifyLocked()
+	return true
 }
 
 func (e *Emulator) messageLocked(sid string) *Message {

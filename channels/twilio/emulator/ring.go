@@ -38,6 +38,10 @@ func (e *Emulator) ring(c *Call, outcome CallOutcome, digits string, lost bool) 
 		}
 		now := e.now()
 		e.mu.Lock()
+		if c.held {
+			e.mu.Unlock()
+			return
+		}
 		if st.status != "initiated" {
 			c.Status = st.status
 		} else {
