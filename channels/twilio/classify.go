@@ -32,11 +32,12 @@ var codeReasons = map[int]relay.Reason{
 	21408: relay.ReasonPermission,  // sending to the region is not enabled
 }
 
-// classify turns a failed create into a *relay.SendError. status and
-// retryAfter are what the transport saw of the last answer; ctx is the
-// attempt's context.
-func classify(ctx context.Context, err error, status int, retryAfter time.Duration) *relay.SendError {
-	err = fmt.Errorf("twilio: create message: %w", err)
+// classify turns a failed request into a *relay.SendError. op names the
+// request ("create message") for the error's text; status and retryAfter
+// are what the transport saw of the last answer; ctx is the request's
+// context.
+func classify(ctx context.Context, op string, err error, status int, retryAfter time.Duration) *relay.SendError {
+	err = fmt.Errorf("twilio: %s: %w", op, err)
 	var rest *client.TwilioRestError
 	if errors.As(err, &rest) {
 		if rest.Status != 0 {

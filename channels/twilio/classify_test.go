@@ -51,7 +51,7 @@ func TestClassify(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			se := classify(context.Background(), tt.err, tt.status, tt.retryAfter)
+			se := classify(context.Background(), "create message", tt.err, tt.status, tt.retryAfter)
 			if se.Reason != tt.reason || se.Temporary != tt.temporary || se.Code != tt.code || se.RetryAfter != tt.wantRetry {
 				t.Errorf("classify = %+v, want reason %s temporary %v code %q retry %v",
 					se, tt.reason, tt.temporary, tt.code, tt.wantRetry)
@@ -66,7 +66,7 @@ func TestClassify(t *testing.T) {
 func TestClassifyCanceledContext(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	se := classify(ctx, fmt.Errorf("Post: %w", context.Canceled), 0, 0)
+	se := classify(ctx, "create message", fmt.Errorf("Post: %w", context.Canceled), 0, 0)
 	if se.Reason != relay.ReasonTimeout || !se.Temporary {
 		t.Errorf("canceled attempt: %+v", se)
 	}

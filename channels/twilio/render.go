@@ -89,6 +89,14 @@ func WithReplyCode(body, code, lang string) string {
 	return truncate(body, MaxBodyChars-utf8.RuneCountInString(hint)) + hint
 }
 
+// smsBody returns the text an SMS for out carries: RenderBody in the
+// person's language, ending in the person's reply code (WithReplyCode).
+// Send sends it and Find looks for it.
+func smsBody(out *relay.Outgoing) string {
+	lang := out.Person.LangOrDefault()
+	return WithReplyCode(RenderBody(out.Message, lang), out.ReplyCode, lang)
+}
+
 // truncate cuts s to at most n characters, ending it in truncated when cut.
 func truncate(s string, n int) string {
 	if utf8.RuneCountInString(s) <= n {

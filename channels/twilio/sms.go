@@ -87,7 +87,7 @@ func (s *SMS) send(ctx context.Context, out *relay.Outgoing) (relay.Receipt, err
 			fmt.Errorf("twilio: phone number %q is not an E.164 number", p.Phone))
 	}
 	now := s.now()
-	body := WithReplyCode(RenderBody(out.Message, p.LangOrDefault()), out.ReplyCode, p.LangOrDefault())
+	body := smsBody(out)
 	params := (&openapi.CreateMessageParams{}).SetTo(p.Phone).SetBody(body)
 	if s.cfg.From != "" {
 		params.SetFrom(s.cfg.From)
@@ -116,21 +116,29 @@ func (s *SMS) send(ctx context.Context, out *relay.Outgoing) (relay.Receipt, err
 	msg, err := api.CreateMessage(params)
 	if err != nil {
 		status, retryAfter := x.answer(s.now())
-		return relay.Receipt{}, classify(ctx, err, status, retryAfter)
+		return relay.Receipt{}, classify(ctx, "create message", err, status, retryAfter)
 	}
 	if msg.Sid == nil || *msg.Sid == "" {
 		return relay.Receipt{}, relay.Temporary(relay.ReasonProvider, errors.New("twilio: create message: answer has no sid"))
 	}
 	rc := relay.Receipt{ProviderID: *msg.Sid}
-	if msg.NumSegments != nil {
-		rc.Segments, _ = strconv.Atoi(*msg.NumSegments)
-	}
-	if rc.Segments == 0 {
-		// A messaging service counts segments only once it has picked a
-		// sender; count them as Twilio will.
-		rc.Segments = segment.Count(body).Segments
-	}
+	rc.Segments, rc.ProviderSegments = segments(body, msg.NumSegments)
 	return rc, nil
+}
+
+// segments returns relay's count of body's SMS parts (package segment),
+// and Twilio's num_segments when Twilio gave a figure that differs, else
+// zero. Twilio answers 0 for a message a messaging service has not yet
+// given a sender, and may count otherwise than relay, as when it replaces
+// characters to stay in GSM-7 (smart encoding).
+func segments(body string, twilio *string) (ours, theirs int) {
+	ours = segment.Count(body).Segments
+	if twilio != nil {
+		if n, err := strconv.Atoi(*twilio); err == nil && n > 0 && n != ours {
+			theirs = n
+		}
+	}
+	return ours, theirs
 }
 
 // validity returns the ValidityPeriod for a message with left to live:

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"github.com/oob-relay/relay/channels/twilio"
 	"github.com/oob-relay/relay/channels/twilio/emulator"
 	"github.com/oob-relay/relay/channels/twilio/emulator/emulatortest"
+	"github.com/oob-relay/relay/channels/twilio/segment"
 	"github.com/oob-relay/relay/relay"
 	"github.com/oob-relay/relay/relay/secret"
 )
@@ -266,4 +268,52 @@ func proxyAnswer(t *testing.T, status int, retryAfter string) string {
 	}))
 	t.Cleanup(srv.Close)
 	return srv.URL
+}
+
+func TestSendCountsSegments(t *testing.T) {
+	em, cfg := start(t)
+	s := newSMS(t, cfg, nil)
+	service := cfg
+	service.From, service.MessagingServiceSID = "", serviceSID
+	viaService := newSMS(t, service, nil)
+	tests := []struct {
+		name     string
+		sender   *twilio.SMS
+		lang     string
+		text     string
+		encoding segment.Encoding
+		want     int
+	}{
+		// "[긴급] db-fire\n" and 57 Hangul: 70 UTF-16 units, one part.
+		{"korean, one part", s, "ko", strings.Repeat("가", 57), segment.UCS2, 1},
+		// One more: 71 units, two parts of at most 67.
+		{"korean, two parts", s, "ko", strings.Repeat("가", 58), segment.UCS2, 2},
+		// "[CRITICAL] db-fire\n" (21 septets: brackets take two) and 139
+		// letters: 160 septets, one part.
+		{"english, one part", s, "en", strings.Repeat("a", 139), segment.GSM7, 1},
+		{"english, two parts", s, "en", strings.Repeat("a", 140), segment.GSM7, 2},
+		// Twilio answers 0 until the service picks a sender: relay's count.
+		{"service", viaService, "ko", strings.Repeat("가", 80), segment.UCS2, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out := outgoing("+821012345678", tt.lang)
+			out.Message.Text = tt.text
+			rc, err := tt.sender.Send(sendCtx(t), out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			info := segment.Count(twilio.RenderBody(out.Message, tt.lang))
+			if info.Encoding != tt.encoding || info.Segments != tt.want {
+				t.Fatalf("body is %s in %d parts, want %s in %d", info.Encoding, info.Segments, tt.encoding, tt.want)
+			}
+			if rc.Segments != tt.want || rc.ProviderSegments != 0 {
+				t.Errorf("receipt segments %d, provider's %d; want %d and 0", rc.Segments, rc.ProviderSegments, tt.want)
+			}
+			m, _ := em.WaitMessage(sendCtx(t), rc.ProviderID, func(emulator.Message) bool { return true })
+			if m.Encoding != tt.encoding {
+				t.Errorf("Twilio sends it as %s, want %s", m.Encoding, tt.encoding)
+			}
+		})
+	}
 }

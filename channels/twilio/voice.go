@@ -126,8 +126,7 @@ func (v *Voice) call(ctx context.Context, out *relay.Outgoing) (relay.Receipt, e
 // classifyCall turns a failed call create into a *relay.SendError: as
 // classify does for messages, with the call codes of callCodeReasons.
 func classifyCall(ctx context.Context, err error, status int, retryAfter time.Duration) *relay.SendError {
-	se := classify(ctx, err, status, retryAfter)
-	se.Err = fmt.Errorf("twilio: create call: %w", err)
+	se := classify(ctx, "create call", err, status, retryAfter)
 	var rest *client.TwilioRestError
 	if errors.As(err, &rest) {
 		if reason, ok := callCodeReasons[rest.Code]; ok {

@@ -199,23 +199,9 @@ func ParseStatus(form url.Values) (Report, error) {
 		return Report{}, fmt.Errorf("Digits: %s are not phone keys", quote(digits))
 	}
 
-	r := Report{SID: sid, Kind: kind, TwilioStatus: status, Status: oc.status, Digits: digits, Final: oc.status.Final()}
-	if oc.status != relay.StatusFailed {
-		return r, nil
-	}
-	r.Reason, r.Temporary, r.Code = oc.reason, oc.temporary, code
-	r.Error = kind + " " + status
-	if n, _ := strconv.Atoi(code); n != 0 {
-		rc, known := codeMeaning(n)
-		if known {
-			r.Reason, r.Temporary = rc.reason, rc.temporary
-		}
-		if rc.text != "" {
-			r.Error += ": " + rc.text
-		}
-		r.Error += " (Twilio error " + code + ")"
-	}
-	return r, nil
+	v := oc.judge(kind, status, code)
+	return Report{SID: sid, Kind: kind, TwilioStatus: status, Status: v.status, Reason: v.reason, Code: v.code,
+		Temporary: v.temporary, Digits: digits, Final: v.status.Final(), Error: v.err}, nil
 }
 
 // codeMeaning returns what a Twilio error code in a status callback
