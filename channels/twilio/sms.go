@@ -55,11 +55,14 @@ func New(cfg Config, opts Options) (*SMS, error) {
 // Send makes one attempt to send out's message to its person's phone as
 // an SMS. See relay.Sender.
 //
-// The body is RenderBody in the person's language. The attempt is refused
-// without a request (permanent, expired) once the message deadline has
-// passed; before that, Twilio is told to drop the message if it is still
-// queued at the deadline. Delivery receipts go to out.StatusCallback when
-// it is set.
+// The body is RenderBody in the person's language, ending in the
+// person's reply code (WithReplyCode); see the package documentation. The
+// attempt is refused without a request (permanent, expired) once the
+// message deadline has passed; before that, Twilio is told to drop the
+// message if it is still queued at the deadline. Delivery receipts go to
+// out.StatusCallback when it is set. The receipt's Segments is relay's
+// count of the body's parts, and its ProviderSegments Twilio's when that
+// differs.
 func (s *SMS) Send(ctx context.Context, out *relay.Outgoing) (relay.Receipt, error) {
 	if out == nil || out.Message == nil {
 		return relay.Receipt{}, relay.Permanent(relay.ReasonRejected, errors.New("twilio: nothing to send"))
