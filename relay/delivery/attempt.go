@@ -8,8 +8,10 @@ import (
 	"github.com/oob-relay/relay/relay"
 )
 
-// attempt makes one attempt and returns once the recorder wrote its
-// outcome. Stopping leaves the claim for a later run and records nothing.
+// attempt makes one attempt and hands its outcome to the recorder. It
+// first takes one of the lane's unrecorded tokens, which confirm gives
+// back once the outcome is on disk and on the peers. Stopping leaves the
+// claim for a later run and records nothing.
 func (l *lane) attempt(j *job) {
 	e := l.e
 	p := j.provider
@@ -23,6 +25,17 @@ func (l *lane) attempt(j *job) {
 	if err := p.limiter.Wait(e.sendCtx); err != nil {
 		return // stopping: the claim stands and a later run re-sends
 	}
+	select {
+	case l.unrecorded <- struct{}{}:
+	case <-e.sendCtx.Done():
+		return
+	}
+	recording := false
+	defer func() {
+		if !recording {
+			<-l.unrecorded
+		}
+	}()
 	if lease := e.opts.Lease; lease > 0 && e.opts.Now().Sub(j.claimed) > lease/2 {
 		// The claim went stale waiting: leave the delivery to whoever
 		// owns it now, this node included, through a fresh claim.
@@ -116,9 +129,8 @@ func (l *lane) attempt(j *job) {
 			retryAt = time.Time{}
 		}
 	}
-	done := make(chan struct{})
-	l.results <- outcome{change: change, d: &j.d, retryAt: retryAt, done: done}
-	<-done
+	recording = true
+	l.results <- outcome{change: change, d: &j.d, retryAt: retryAt}
 }
 
 func failure(d *relay.Delivery, attempt int, provider string, reason relay.Reason, msg, code, node string, at time.Time) relay.DeliveryChange {

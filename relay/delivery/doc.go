@@ -12,10 +12,13 @@
 // waiting: then the delivery is claimed afresh), and record the result: sent
 // (or delivered), pending with a next attempt time after a temporary
 // error, or failed after a permanent error or when the message's deadline
-// leaves no room for another attempt. A worker takes its next attempt
-// only once its last result is on disk and, in a cluster, held by the
-// peers; so the attempts a takeover after a crash repeats never exceed the
-// workers. Retries back off exponentially with jitter (Backoff); they live
+// leaves no room for another attempt. Results are written in batches by
+// one recorder per lane, group-committed with everything else the store
+// writes, while the workers go on; each attempt holds one of the lane's
+// unrecorded tokens until its result is on disk and, in a cluster, held
+// by the peers. So the attempts a takeover after a crash may repeat never
+// exceed a lane's slots, and no worker waits for an fsync of its own.
+// Retries back off exponentially with jitter (Backoff); they live
 // here and nowhere else. Each provider has a circuit breaker (Breaker):
 // while every provider of a channel is open, the lane waits for a probe
 // rather than retrying into an outage.

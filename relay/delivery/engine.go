@@ -60,11 +60,14 @@ type Options struct {
 	// (a single node).
 	Lease time.Duration
 	// Copied, when set, waits until the event seq that recorded attempt
-	// results is held by the node's peers, or gives up; the workers that
-	// made those attempts take no new one before it returns. So the
-	// attempts sent but unknown to the rest of the cluster, which a
-	// takeover after this node's death would repeat, never exceed the
-	// workers. Nil means a single node: nothing to wait for.
+	// results is held by the node's peers, or gives up. Each lane holds
+	// one token per attempt from before it is sent until Copied returned
+	// for its result, and has as many tokens as claim slots (Workers, or
+	// Workers × 4 on a lane without a rate limit). So the attempts sent
+	// but unknown to the rest of the cluster, which a takeover after this
+	// node's death could repeat, never exceed a lane's slots, while the
+	// workers go on sending as results are written and copied in the
+	// background. Nil means a single node: nothing to wait for.
 	Copied func(ctx context.Context, seq uint64)
 	// ReplyCode, when set, gives the person's reply code for a delivery's
 	// incident (see relay.Outgoing.ReplyCode).
@@ -140,7 +143,7 @@ type Engine struct {
 	sendCtx      context.Context
 	stopSends    context.CancelFunc
 	wg           sync.WaitGroup // dispatchers and workers
-	recWG        sync.WaitGroup // recorders
+	recWG        sync.WaitGroup // recorders and confirmers
 	stopOnce     sync.Once
 }
 
@@ -185,7 +188,8 @@ func New(opts Options) (*Engine, error) {
 				slots *= claimAhead
 			}
 			l = &lane{e: e, channel: p.Channel, q: newQueue(), free: make(chan struct{}, slots),
-				jobs: make(chan *job, slots), results: make(chan outcome, maxOutcomes), inflight: map[string]bool{}}
+				jobs: make(chan *job, slots), results: make(chan outcome, maxOutcomes), inflight: map[string]bool{},
+				recorded: make(chan recorded, 4), unrecorded: make(chan struct{}, slots)}
 			for range slots {
 				l.free <- struct{}{}
 			}
@@ -233,8 +237,9 @@ func (e *Engine) Start() error {
 		for _, l := range e.lanes {
 			e.wg.Add(1 + e.opts.Workers)
 			go l.dispatch()
-			e.recWG.Add(1)
+			e.recWG.Add(2)
 			go l.record()
+			go l.confirm()
 			for range e.opts.Workers {
 				go l.work()
 			}

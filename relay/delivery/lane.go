@@ -22,6 +22,11 @@ type lane struct {
 	free      chan struct{} // one token per idle worker
 	jobs      chan *job
 	results   chan outcome // attempt results for the recorder
+	recorded  chan recorded
+	// unrecorded holds one token per attempt made and not yet confirmed
+	// on disk and on the peers: its capacity bounds what a crash of this
+	// node could make another node repeat.
+	unrecorded chan struct{}
 	swept     time.Time    // the dispatcher's last sweep of expired deliveries
 
 	// inflight holds the deliveries claimed here whose result is not yet
@@ -263,9 +268,7 @@ func (l *lane) pick(d *relay.Delivery, now time.Time) (p *provider, probe bool) 
 	return nil, false
 }
 
-// work makes the attempts the dispatcher hands over. A worker takes its
-// next attempt only once the recorder wrote the result of the last (and
-// peers hold it): until then that attempt is in flight.
+// work makes the attempts the dispatcher hands over.
 func (l *lane) work() {
 	defer l.e.wg.Done()
 	for j := range l.jobs {

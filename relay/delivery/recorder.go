@@ -7,12 +7,19 @@ import (
 	"github.com/oob-relay/relay/relay"
 )
 
-// outcome is the recorded result of one attempt, and when to try again.
+// outcome is the result of one attempt to record, and when to try again.
 type outcome struct {
 	change  relay.DeliveryChange
 	d       *relay.Delivery
 	retryAt time.Time
-	done    chan struct{} // closed once recorded (or recording failed)
+}
+
+// recorded is a batch of outcomes on disk (or that failed to get there),
+// on its way to being confirmed by the peers.
+type recorded struct {
+	outcomes []outcome
+	seq      uint64 // the event that holds them, when err is nil
+	err      error
 }
 
 // maxOutcomes bounds the attempt results written in one event.
@@ -20,13 +27,13 @@ const maxOutcomes = 1024
 
 // record writes attempt results as they come, every result waiting at
 // the moment in one event, so that a fast fan-out costs one commit per
-// batch of results rather than one per attempt. Each result's worker
-// waits until its result is on disk and, in a cluster, held by the peers
-// (Options.Copied): so the attempts a crash could repeat (sent, but not
-// known to the nodes that take over) never exceed the workers. It
-// returns when results is closed and drained.
+// batch of results rather than one per attempt. Workers do not wait for
+// it: they hold a lane's unrecorded token per attempt until confirm has
+// seen the result on disk and on the peers, which bounds the attempts a
+// crash could repeat. It returns when results is closed and drained.
 func (l *lane) record() {
 	defer l.e.recWG.Done()
+	defer close(l.recorded)
 	for first := range l.results {
 		batch := []outcome{first}
 	more:
@@ -49,19 +56,35 @@ func (l *lane) record() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		evs, err := l.e.store.Append(ctx, relay.Event{Deliveries: changes})
 		cancel()
-		if err == nil && l.e.opts.Copied != nil {
-			l.e.opts.Copied(context.Background(), evs[len(evs)-1].Seq)
+		r := recorded{outcomes: batch, err: err}
+		if err == nil {
+			r.seq = evs[len(evs)-1].Seq
 		}
-		for _, o := range batch {
+		l.recorded <- r
+	}
+}
+
+// confirm waits, batch by batch in order, until the peers hold what the
+// recorder wrote (Options.Copied), then frees the batch's unrecorded
+// tokens and queues its retries. Waiting here rather than in record lets
+// the next batch commit meanwhile. It returns when recorded is closed
+// and drained.
+func (l *lane) confirm() {
+	defer l.e.recWG.Done()
+	for r := range l.recorded {
+		if r.err == nil && l.e.opts.Copied != nil {
+			l.e.opts.Copied(context.Background(), r.seq)
+		}
+		for _, o := range r.outcomes {
 			l.setBusy(o.d.ID, false)
-			close(o.done)
+			<-l.unrecorded
 		}
-		if err != nil {
+		if r.err != nil {
 			// The claims stand: a restart re-sends them (a bounded duplicate).
-			l.e.log.Error("recording attempts failed", "channel", l.channel, "attempts", len(batch), "err", err)
+			l.e.log.Error("recording attempts failed", "channel", l.channel, "attempts", len(r.outcomes), "err", r.err)
 			continue
 		}
-		for _, o := range batch {
+		for _, o := range r.outcomes {
 			if !o.retryAt.IsZero() {
 				l.q.push(item{id: o.d.ID, msgID: o.d.MessageID, priority: o.d.Priority, due: o.retryAt})
 			}
