@@ -285,8 +285,8 @@ func (f *folder) delivery(id string) (*relay.Delivery, error) {
 	if raw == nil {
 		return nil, nil
 	}
-	d := new(relay.Delivery)
-	return d, decode(raw, d)
+	d, err := decodeDelivery(id, raw)
+	return &d, err
 }
 
 func (f *folder) incident(id string) (*relay.Incident, error) {
@@ -327,15 +327,17 @@ func (f *folder) count(msgID string, from, to relay.Status) {
 func (f *folder) flush() error {
 	db, ob := f.tx.Bucket(bucketDeliv), f.tx.Bucket(bucketOpen)
 	// In key order: bbolt inserts sorted keys without shifting its pages.
+	var buf []byte
 	for _, id := range slices.Sorted(maps.Keys(f.deliveries)) {
 		d := f.deliveries[id]
-		raw, err := json.Marshal(d)
-		if err != nil {
+		// bbolt keeps the value's bytes until the commit: each needs its
+		// own slice, so buf only grows.
+		start := len(buf)
+		buf = encodeDelivery(buf, d)
+		if err := db.Put([]byte(id), buf[start:len(buf):len(buf)]); err != nil {
 			return err
 		}
-		if err := db.Put([]byte(id), raw); err != nil {
-			return err
-		}
+		var err error
 		if d.Status.Settled() {
 			err = ob.Delete([]byte(id))
 		} else {

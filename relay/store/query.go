@@ -33,8 +33,8 @@ func (s *Store) Deliveries(msgID string) ([]relay.Delivery, error) {
 	err := s.db.View(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketDeliv).Cursor()
 		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
-			var d relay.Delivery
-			if err := decode(v, &d); err != nil {
+			d, err := decodeDelivery(string(k), v)
+			if err != nil {
 				return err
 			}
 			out = append(out, d)
@@ -55,7 +55,9 @@ func (s *Store) Delivery(id string) (*relay.Delivery, error) {
 		if raw == nil {
 			return relay.ErrNotFound
 		}
-		return decode(raw, &d)
+		var err error
+		d, err = decodeDelivery(id, raw)
+		return err
 	})
 	if err != nil {
 		return nil, err
@@ -82,8 +84,8 @@ func (s *Store) OpenDeliveries() ([]relay.Delivery, error) {
 	err := s.db.View(func(tx *bolt.Tx) error {
 		db := tx.Bucket(bucketDeliv)
 		return tx.Bucket(bucketOpen).ForEach(func(k, _ []byte) error {
-			var d relay.Delivery
-			if err := decode(db.Get(k), &d); err != nil {
+			d, err := decodeDelivery(string(k), db.Get(k))
+			if err != nil {
 				return err
 			}
 			out = append(out, d)
