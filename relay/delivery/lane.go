@@ -27,7 +27,7 @@ type lane struct {
 	// on disk and on the peers: its capacity bounds what a crash of this
 	// node could make another node repeat.
 	unrecorded chan struct{}
-	swept     time.Time    // the dispatcher's last sweep of expired deliveries
+	swept      time.Time // the dispatcher's last sweep of expired deliveries
 
 	// inflight holds the deliveries claimed here whose result is not yet
 	// recorded: a second queue entry for one (a kick from a membership
