@@ -2,6 +2,7 @@ package relay
 
 import (
 	"context"
+	"errors"
 	"time"
 )
 
@@ -77,6 +78,11 @@ type Outgoing struct {
 	ReplyCode string
 }
 
+// WebhookPrefix is the path under which a node serves provider webhooks:
+// a delivery's CallbackBase is the node's public URL, WebhookPrefix and
+// the delivery's id, and its webhooks are under it, one per kind.
+const WebhookPrefix = "/v1/hooks/twilio/"
+
 // Webhook kinds under a delivery's CallbackBase.
 const (
 	// CallbackStatus receives delivery receipts (message and call status).
@@ -145,6 +151,10 @@ type Tracker interface {
 	// reached the provider since then.
 	Find(ctx context.Context, out *Outgoing, since time.Time) (r Report, found bool, err error)
 }
+
+// ErrStaleReceipt is returned for a receipt about an attempt other than
+// the delivery's latest: it is true but no longer news.
+var ErrStaleReceipt = errors.New("receipt is for an earlier attempt")
 
 // Report is what a provider says of an attempt it accepted: a delivery
 // receipt from a status callback, or the answer to a Tracker lookup.

@@ -22,11 +22,11 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/oob-relay/relay/channels/email/mailsink"
+	"github.com/oob-relay/relay/channels/twilio"
 	"github.com/oob-relay/relay/channels/twilio/emulator"
 	"github.com/oob-relay/relay/channels/twilio/emulator/emulatortest"
 	"github.com/oob-relay/relay/relay"
 	"github.com/oob-relay/relay/relay/api"
-	"github.com/oob-relay/relay/relay/hooks"
 )
 
 // TestClusterConversation holds a conversation on three relay serve
@@ -318,7 +318,7 @@ func incomingSMS(tb testing.TB, n *clusterNode, from, to, body string) inboundSM
 // validator.
 func (s inboundSMS) to(tb testing.TB, n *clusterNode) inboundSMS {
 	tb.Helper()
-	s.url = n.api + hooks.InboundSMSPath
+	s.url = n.api + twilio.InboundSMSPath
 	s.sig = emulator.Sign(emulatortest.AuthToken, s.url, s.form)
 	params := map[string]string{}
 	for k := range s.form {
@@ -335,7 +335,7 @@ func (s inboundSMS) to(tb testing.TB, n *clusterNode) inboundSMS {
 // for a 200, the text of the TwiML answer's message.
 func (cl *testCluster) deliver(tb testing.TB, ctx context.Context, n *clusterNode, s inboundSMS) (int, string) {
 	tb.Helper()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, n.api+hooks.InboundSMSPath, strings.NewReader(s.form.Encode()))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, n.api+twilio.InboundSMSPath, strings.NewReader(s.form.Encode()))
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -21,7 +21,6 @@ import (
 	"github.com/oob-relay/relay/channels/twilio/emulator/emulatortest"
 	"github.com/oob-relay/relay/relay"
 	"github.com/oob-relay/relay/relay/delivery"
-	"github.com/oob-relay/relay/relay/hooks"
 	"github.com/oob-relay/relay/relay/node"
 	"github.com/oob-relay/relay/relay/secret"
 )
@@ -184,13 +183,13 @@ func startRig(tb testing.TB, opts rigOptions) *rig {
 	}
 	r.node, r.reg = n, reg
 	n.Store().Observe(r.hist.observe)
-	hk, err := hooks.New(hooks.Options{Node: n, PublicURL: publicURL, AuthTokens: tokens, Logger: log, Registerer: reg})
+	hk, err := twilio.NewHooks(twilio.HookOptions{Node: hooksNode{n}, PublicURL: publicURL, AuthTokens: tokens, Logger: log, Registerer: reg})
 	if err != nil {
 		web.Listener.Close()
 		tb.Fatal(err)
 	}
 	mux := http.NewServeMux()
-	mux.Handle(node.WebhookPrefix, hk)
+	mux.Handle(relay.WebhookPrefix, hk)
 	web.Config.Handler = mux
 	web.Start()
 	tb.Cleanup(web.Close)
@@ -208,6 +207,12 @@ func startRig(tb testing.TB, opts rigOptions) *rig {
 	}
 	return r
 }
+
+// hooksNode is the node as Twilio's webhooks see it.
+type hooksNode struct{ *node.Node }
+
+func (n hooksNode) Delivery(id string) (*relay.Delivery, error) { return n.Store().Delivery(id) }
+func (n hooksNode) Message(id string) (*relay.Message, error)   { return n.Store().Message(id) }
 
 // a and b are the rig's first and second accounts.
 func (r *rig) a() *side { return r.sides[0] }

@@ -246,15 +246,12 @@ func sameRoster(a, b *relay.Roster) bool {
 	})
 }
 
-// WebhookPrefix is the path under which a node serves provider webhooks;
-// a delivery's are at WebhookPrefix + "<delivery id>/<kind>".
-const WebhookPrefix = "/v1/hooks/twilio/"
-
-// callbacks gives the base URL of a delivery's webhooks.
+// callbacks gives the base URL of a delivery's webhooks: the public URL,
+// relay.WebhookPrefix and the delivery's id.
 func callbacks(publicURL string) func(*relay.Delivery) string {
 	if publicURL == "" {
 		return nil
 	}
-	base := strings.TrimSuffix(publicURL, "/") + WebhookPrefix
+	base := strings.TrimSuffix(publicURL, "/") + relay.WebhookPrefix
 	return func(d *relay.Delivery) string { return base + d.ID }
 }

@@ -2,19 +2,17 @@ package node
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
 	"github.com/oob-relay/relay/relay"
 )
 
-// ErrStaleReceipt is returned for a receipt about an attempt other than
-// the delivery's latest: it is true but no longer news.
-var ErrStaleReceipt = errors.New("receipt is for an earlier attempt")
-
 // RecordReceipt records a provider's receipt for a delivery. The change
 // keeps the delivery's provider details, so the state shows who carried it.
+// A receipt for an unknown delivery is an error wrapping relay.ErrNotFound;
+// one for an attempt other than the delivery's latest returns the delivery
+// and relay.ErrStaleReceipt.
 func (n *Node) RecordReceipt(ctx context.Context, deliveryID string, r relay.Report) (*relay.Delivery, error) {
 	if r.Status != relay.StatusDelivered && r.Status != relay.StatusFailed {
 		return nil, fmt.Errorf("node: a receipt is delivered or failed, not %q", r.Status)
@@ -28,7 +26,7 @@ func (n *Node) RecordReceipt(ctx context.Context, deliveryID string, r relay.Rep
 	// with no provider id, the receipt is for the attempt under way.
 	early := d.Status == relay.StatusSending && d.ProviderID == "" && r.ProviderID != ""
 	if d.ProviderID != r.ProviderID && !early {
-		return d, ErrStaleReceipt
+		return d, relay.ErrStaleReceipt
 	}
 	now := n.opts.Now().UTC()
 	c := relay.DeliveryChange{

@@ -13,6 +13,7 @@ import (
 
 	"github.com/oob-relay/relay/channels/email/inbound"
 	"github.com/oob-relay/relay/channels/nats"
+	"github.com/oob-relay/relay/channels/twilio"
 	"github.com/oob-relay/relay/config"
 	"github.com/oob-relay/relay/relay"
 	"github.com/oob-relay/relay/relay/alertmanager"
@@ -116,6 +117,14 @@ func (b natsInbox) Ack(ctx context.Context, a nats.AckRequest) ([]string, error)
 	}
 	return b.n.AckIncident(ctx, a.Person, incident, relay.ChannelNATS)
 }
+
+// twilioNode is the node as Twilio's webhooks see it.
+type twilioNode struct{ *node.Node }
+
+var _ twilio.Node = twilioNode{}
+
+func (n twilioNode) Delivery(id string) (*relay.Delivery, error) { return n.Store().Delivery(id) }
+func (n twilioNode) Message(id string) (*relay.Message, error)   { return n.Store().Message(id) }
 
 func alertmanagerHandler(n *node.Node, cfg *alertmanager.Config, log *slog.Logger, reg prometheus.Registerer) http.Handler {
 	return alertmanager.Handler(alertmanager.Options{

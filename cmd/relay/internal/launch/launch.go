@@ -1,6 +1,9 @@
 // Package launch starts a relay node from its configuration: it builds the
-// channel providers, opens the node, serves the HTTP API and stops it all
-// in order. relay serve and relay dev both use it.
+// channel providers, opens the node, serves the HTTP API with the webhooks
+// beside it (Twilio's callbacks and incoming SMS, Alertmanager's
+// notifications), joins the cluster, starts what takes replies and posts
+// besides the API (the SMTP server, NATS ingest), and stops it all in
+// order. relay serve and relay dev both use it.
 package launch
 
 import (
@@ -18,12 +21,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/oob-relay/relay/channels/nats"
+	"github.com/oob-relay/relay/channels/twilio"
 	"github.com/oob-relay/relay/config"
 	"github.com/oob-relay/relay/gossip"
 	"github.com/oob-relay/relay/relay"
 	"github.com/oob-relay/relay/relay/api"
 	"github.com/oob-relay/relay/relay/delivery"
-	"github.com/oob-relay/relay/relay/hooks"
 	"github.com/oob-relay/relay/relay/node"
 )
 
@@ -138,13 +141,13 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Server, erro
 	mux := http.NewServeMux()
 	mux.Handle("/", h)
 	if cfg.HTTP.PublicURL != "" && len(twilioTokens(cfg)) > 0 {
-		hk, err := hooks.New(hooks.Options{Node: n, PublicURL: cfg.HTTP.PublicURL, AuthTokens: twilioTokens(cfg),
-			OwnNumbers: ownNumbers(cfg), Logger: log, Registerer: reg})
+		hk, err := twilio.NewHooks(twilio.HookOptions{Node: twilioNode{n}, PublicURL: cfg.HTTP.PublicURL,
+			AuthTokens: twilioTokens(cfg), OwnNumbers: ownNumbers(cfg), Logger: log, Registerer: reg})
 		if err != nil {
 			s.abort()
 			return nil, err
 		}
-		mux.Handle(node.WebhookPrefix, hk)
+		mux.Handle(relay.WebhookPrefix, hk)
 	}
 	if am := cfg.Inbound.Alertmanager; am != nil {
 		mux.Handle(AlertmanagerPath, alertmanagerHandler(n, am, log, reg))

@@ -1,0 +1,344 @@
+package twilio
+
+// Twilio's webhooks on a node: status callbacks (delivery receipts for
+// messages and calls), the digits a person presses during a call, and the
+// SMS people send to relay's numbers. Hooks serves them under
+// relay.WebhookPrefix and hands what they say to the node through the
+// small Node interface, so this package never imports the node.
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/oob-relay/relay/relay"
+	"github.com/oob-relay/relay/relay/secret"
+)
+
+// hookMaxForm bounds a webhook body; Twilio's are a few hundred bytes.
+const hookMaxForm = 64 << 10
+
+// InboundSMSPath is where Twilio posts the SMS people send to relay's
+// numbers: set it as each number's messaging webhook, on one node, and
+// as its fallback URL on another.
+const InboundSMSPath = relay.WebhookPrefix + "sms"
+
+// Node is what the webhooks need of the relay node. It is implemented by
+// the core; every method is called from many goroutines at once and must
+// honour ctx.
+type Node interface {
+	// RecordReceipt records a final status callback about a delivery and
+	// returns the delivery as it is now. It returns an error wrapping
+	// relay.ErrNotFound for an unknown delivery, and relay.ErrStaleReceipt
+	// for a receipt about an attempt other than the delivery's latest.
+	RecordReceipt(ctx context.Context, deliveryID string, r relay.Report) (*relay.Delivery, error)
+	// Acknowledge records that the person of a delivery acknowledged its
+	// message on channel.
+	Acknowledge(ctx context.Context, deliveryID, channel string) (*relay.Ack, error)
+	// Delivery returns a delivery, or an error wrapping relay.ErrNotFound.
+	Delivery(id string) (*relay.Delivery, error)
+	// Message returns a message, or an error wrapping relay.ErrNotFound.
+	Message(id string) (*relay.Message, error)
+	// Receive takes an SMS a person sent to one of relay's numbers, keyed
+	// by its MessageSid so that Twilio's retry of it is taken once. It
+	// returns relay.ErrUnknownSender and relay.ErrNoIncident as
+	// relay.Receiver documents.
+	relay.Receiver
+}
+
+// HookOptions configure the webhooks.
+type HookOptions struct {
+	Node Node
+	// PublicURL is the node's URL as Twilio sees it: the signature is
+	// computed over PublicURL plus the request path.
+	PublicURL string
+	// AuthTokens are the auth tokens of the Twilio accounts that may call.
+	AuthTokens []secret.String
+	// OwnNumbers are relay's own sending numbers: a text from one of them
+	// is relay talking to itself, and is never taken as a reply.
+	OwnNumbers []string
+	// Logger defaults to a logger that discards.
+	Logger *slog.Logger
+	// Registerer receives the metrics; nil means a private registry.
+	Registerer prometheus.Registerer
+	// Now defaults to time.Now.
+	Now func() time.Time
+}
+
+// Hooks serves Twilio's webhooks on a node, mounted at
+// relay.WebhookPrefix:
+//
+//   - POST <prefix><delivery id>/status, a message's or call's status
+//     callback: a final one is recorded as the delivery's receipt;
+//   - POST <prefix><delivery id>/gather, the digits pressed during a
+//     call: 1 acknowledges, and the answer is TwiML to say next;
+//   - POST InboundSMSPath, an SMS a person sent to one of relay's numbers:
+//     the node takes it as a reply or a command, and the answer is TwiML
+//     with the node's automatic answer, if any.
+//
+// Every request must carry a valid X-Twilio-Signature computed over
+// HookOptions.PublicURL and the request, keyed by one of the accounts'
+// auth tokens; a forged, unsigned or (for status and gather) replayed
+// request is refused with 403 and changes nothing. A malformed form is
+// refused with 400, an unknown delivery with 404, and a failure to record
+// is answered 503 so that Twilio retries. Hooks is safe for concurrent
+// use.
+type Hooks struct {
+	opts    HookOptions
+	log     *slog.Logger
+	replays *replayGuard
+	refused *prometheus.CounterVec
+	handled *prometheus.CounterVec
+}
+
+// NewHooks returns the webhook handler, to be mounted at
+// relay.WebhookPrefix. It registers relay_webhook_refused_total and
+// relay_webhook_handled_total.
+func NewHooks(opts HookOptions) (*Hooks, error) {
+	if opts.Node == nil || opts.PublicURL == "" {
+		return nil, errors.New("twilio hooks: Node and PublicURL are required")
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Registerer == nil {
+		opts.Registerer = prometheus.NewRegistry()
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	opts.PublicURL = strings.TrimSuffix(opts.PublicURL, "/")
+	h := &Hooks{opts: opts, log: opts.Logger, replays: newReplayGuard(24*time.Hour, 100_000)}
+	h.refused = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "relay", Subsystem: "webhook", Name: "refused_total",
+		Help: "Webhook requests refused, by reason (signature, replay, malformed, unknown).",
+	}, []string{"reason"})
+	h.handled = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "relay", Subsystem: "webhook", Name: "handled_total",
+		Help: "Webhook requests taken, by kind and outcome.",
+	}, []string{"kind", "outcome"})
+	for _, c := range []prometheus.Collector{h.refused, h.handled} {
+		if err := opts.Registerer.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	return h, nil
+}
+
+// ServeHTTP handles POST <prefix><delivery id>/<kind>, and incoming SMS
+// at InboundSMSPath.
+func (h *Hooks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", "POST")
+		http.Error(w, "webhooks take POST", http.StatusMethodNotAllowed)
+		return
+	}
+	rest := strings.TrimPrefix(r.URL.Path, relay.WebhookPrefix)
+	id, kind, ok := strings.Cut(rest, "/")
+	inbound := r.URL.Path == InboundSMSPath
+	if !inbound && (!ok || id == "" || (kind != relay.CallbackStatus && kind != relay.CallbackGather)) {
+		h.refuse(w, http.StatusNotFound, "unknown", "no such webhook")
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, hookMaxForm)
+	if err := r.ParseForm(); err != nil {
+		h.refuse(w, http.StatusBadRequest, "malformed", "the body is not a form")
+		return
+	}
+	sig := r.Header.Get("X-Twilio-Signature")
+	full := h.opts.PublicURL + r.URL.RequestURI()
+	if !h.signed(full, r, sig) {
+		h.refuse(w, http.StatusForbidden, "signature", "X-Twilio-Signature does not match this request")
+		return
+	}
+	if inbound {
+		// A retried incoming SMS posts once whatever happens here: the
+		// node keys it by its MessageSid.
+		h.incoming(w, r)
+		return
+	}
+	if !h.replays.first(sha256.Sum256([]byte(sig+"\x00"+full+"\x00"+r.PostForm.Encode())), h.opts.Now()) {
+		h.refuse(w, http.StatusForbidden, "replay", "this request was already received")
+		return
+	}
+	switch kind {
+	case relay.CallbackStatus:
+		h.status(w, r, id)
+	case relay.CallbackGather:
+		h.gather(w, r, id)
+	}
+}
+
+func (h *Hooks) signed(full string, r *http.Request, sig string) bool {
+	if sig == "" {
+		return false
+	}
+	for _, tok := range h.opts.AuthTokens {
+		if ValidSignature(tok.Reveal(), full, r.PostForm, sig) {
+			return true
+		}
+	}
+	return false
+}
+
+func (h *Hooks) refuse(w http.ResponseWriter, code int, reason, msg string) {
+	h.refused.WithLabelValues(reason).Inc()
+	h.log.Warn("webhook refused", "reason", reason, "status", code)
+	http.Error(w, msg, code)
+}
+
+// status records a message or call receipt.
+func (h *Hooks) status(w http.ResponseWriter, r *http.Request, id string) {
+	rep, err := ParseStatus(r.PostForm)
+	if err != nil {
+		h.refuse(w, http.StatusBadRequest, "malformed", err.Error())
+		return
+	}
+	if !rep.Final {
+		h.handled.WithLabelValues("status", "progress").Inc()
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	d, err := h.opts.Node.RecordReceipt(r.Context(), id, relay.Report{
+		ProviderID: rep.SID, Status: rep.Status, Reason: rep.Reason, Code: rep.Code, Error: rep.Error, Temporary: rep.Temporary,
+	})
+	switch {
+	case errors.Is(err, relay.ErrNotFound):
+		h.refuse(w, http.StatusNotFound, "unknown", "no such delivery")
+		return
+	case errors.Is(err, relay.ErrStaleReceipt):
+		h.handled.WithLabelValues("status", "stale").Inc()
+		w.WriteHeader(http.StatusNoContent)
+		return
+	case err != nil:
+		h.log.Error("recording a receipt failed", "delivery", id, "err", err)
+		http.Error(w, "receipt not recorded; retry", http.StatusServiceUnavailable)
+		return
+	}
+	h.handled.WithLabelValues("status", string(rep.Status)).Inc()
+	h.log.Info("receipt recorded", "delivery", id, "status", d.Status, "code", rep.Code)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// gather records an acknowledgement when the person pressed 1 and answers
+// the call with what to say next.
+func (h *Hooks) gather(w http.ResponseWriter, r *http.Request, id string) {
+	_, digits, err := ParseGather(r.PostForm)
+	if err != nil {
+		h.refuse(w, http.StatusBadRequest, "malformed", err.Error())
+		return
+	}
+	d, err := h.opts.Node.Delivery(id)
+	if errors.Is(err, relay.ErrNotFound) {
+		h.refuse(w, http.StatusNotFound, "unknown", "no such delivery")
+		return
+	}
+	if err != nil {
+		http.Error(w, "try again", http.StatusServiceUnavailable)
+		return
+	}
+	lang := relay.DefaultLang
+	if m, err := h.opts.Node.Message(d.MessageID); err == nil {
+		if rc, ok := m.Recipient(d.Person); ok {
+			lang = rc.Person.LangOrDefault()
+		}
+	}
+	acked := strings.HasPrefix(digits, "1")
+	if acked {
+		if _, err := h.opts.Node.Acknowledge(r.Context(), id, relay.ChannelVoice); err != nil {
+			h.log.Error("recording an acknowledgement failed", "delivery", id, "err", err)
+			http.Error(w, "try again", http.StatusServiceUnavailable)
+			return
+		}
+		h.log.Info("acknowledged by phone", "delivery", id, "person", d.Person)
+	}
+	h.handled.WithLabelValues("gather", fmt.Sprint(acked)).Inc()
+	w.Header().Set("Content-Type", "text/xml; charset=utf-8")
+	fmt.Fprint(w, RenderGatherReply(lang, acked))
+}
+
+// incoming takes an SMS a person sent to one of relay's numbers and
+// answers with TwiML: the node's automatic answer, if any.
+func (h *Hooks) incoming(w http.ResponseWriter, r *http.Request) {
+	sms, err := ParseIncoming(r.PostForm)
+	if err != nil {
+		h.refuse(w, http.StatusBadRequest, "malformed", err.Error())
+		return
+	}
+	if slices.Contains(h.opts.OwnNumbers, sms.From) {
+		h.handled.WithLabelValues("sms", "own-number").Inc()
+		h.log.Warn("an SMS from one of relay's own numbers was ignored", "number", sms.From)
+		writeMessageReply(w, "")
+		return
+	}
+	ans, err := h.opts.Node.Receive(r.Context(), &relay.Inbound{Channel: relay.ChannelSMS, From: sms.From, To: sms.To,
+		Text: sms.Body, ID: sms.MessageSID, At: h.opts.Now()})
+	outcome := "posted"
+	switch {
+	case errors.Is(err, relay.ErrUnknownSender):
+		outcome = "unknown-sender"
+		h.log.Info("an SMS from a number on no roster entry was not passed on", "message", sms.MessageSID)
+	case errors.Is(err, relay.ErrNoIncident):
+		outcome = "no-incident"
+		h.log.Info("an SMS answered no open incident", "message", sms.MessageSID, "err", err)
+	case err != nil:
+		h.log.Error("taking an incoming SMS failed", "message", sms.MessageSID, "err", err)
+		http.Error(w, "not taken; retry", http.StatusServiceUnavailable)
+		return
+	case len(ans.Acked) > 0:
+		outcome = "acked"
+	case ans.Message == nil:
+		outcome = "command"
+	}
+	h.handled.WithLabelValues("sms", outcome).Inc()
+	text := ""
+	if ans != nil {
+		text = ans.Reply
+	}
+	writeMessageReply(w, text)
+}
+
+// writeMessageReply answers an incoming SMS with TwiML that texts back
+// text, or nothing when text is empty.
+func writeMessageReply(w http.ResponseWriter, text string) {
+	w.Header().Set("Content-Type", "text/xml; charset=utf-8")
+	fmt.Fprint(w, RenderMessageReply(text))
+}
+
+// replayGuard remembers what it was shown for a while, to refuse replays.
+type replayGuard struct {
+	mu    sync.Mutex
+	ttl   time.Duration
+	max   int
+	at    map[[32]byte]time.Time
+	order [][32]byte
+}
+
+func newReplayGuard(ttl time.Duration, max int) *replayGuard {
+	return &replayGuard{ttl: ttl, max: max, at: map[[32]byte]time.Time{}}
+}
+
+// first reports whether k is new, and remembers it.
+func (g *replayGuard) first(k [32]byte, now time.Time) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for len(g.order) > 0 && (len(g.order) >= g.max || now.Sub(g.at[g.order[0]]) > g.ttl) {
+		delete(g.at, g.order[0])
+		g.order = g.order[1:]
+	}
+	if _, dup := g.at[k]; dup {
+		return false
+	}
+	g.at[k] = now
+	g.order = append(g.order, k)
+	return true
+}
