@@ -1,5 +1,33 @@
-// Package node assembles one relay node from its parts: the durable store,
-// the delivery engine and the roster. It is the seam the HTTP API, the
-// command line and, later, the cluster talk to; it knows nothing of HTTP or
-// of configuration files, so several nodes can run in one process.
+// Package node assembles one relay node from its parts: the durable store
+// (relay/store), the delivery engine (relay/delivery), the replication of
+// the event log and the ownership of deliveries (relay/cluster), and the
+// roster. It knows nothing of HTTP, configuration files or memberlist, so
+// several nodes can run in one process; the HTTP API, the webhooks, the
+// inbound servers and the command line all talk to a *Node.
+//
+// What a Node does:
+//
+//   - Post accepts a message: it validates the post, resolves its
+//     audience against the roster, and returns once the message is on disk
+//     here and, while a peer is alive, held by Options.Copies peers; an
+//     idempotency key makes a retried post the same message.
+//   - Start reconciles with the peers, then delivers: the engine sends
+//     each delivery this node owns through its providers, retrying within
+//     the severity's deadline.
+//   - Attach and MembershipChanged join the node to its cluster's
+//     membership: deliveries are owned by rendezvous hashing over the live
+//     members, and a member takes over the unfinished deliveries of one
+//     that died or whose lease ran out.
+//   - RecordReceipt and Acknowledge record what providers' webhooks report
+//     (a delivery receipt, a key pressed during a call); a busy or
+//     unanswered call is called again as Options.Calls allows.
+//   - Receive takes what people send back on any channel: a reply posted
+//     to their incident's audience, ACK, STOP and START, HELP, with
+//     rate-limited automatic answers. AckIncident acknowledges an incident
+//     for a person; ReplyCode gives the code that names an incident in an
+//     SMS reply.
+//   - Roster and SetRoster read and replace the roster; Cluster reports
+//     the node's view of its cluster: each member, how many of this
+//     node's events it has yet to confirm, and the unsettled deliveries it
+//     owns.
 package node
