@@ -182,6 +182,17 @@ func TestSMSFindOnlyThisDeliverySinceThen(t *testing.T) {
 	}
 }
 
+func TestSMSFindWithoutSince(t *testing.T) {
+	_, cfg, clk := startAt(t)
+	s := newSMS(t, cfg, nil)
+	out := replyOut("+821012345678", "ko", "KP47")
+	clk.Set(now.AddDate(0, -1, 0))
+	sid := mustSend(t, s, out)
+	if r, found := find(t, s, out, time.Time{}); !found || r.ProviderID != sid {
+		t.Errorf("found %v %s, want %s", found, r.ProviderID, sid)
+	}
+}
+
 func TestSMSFindOldestOfSeveral(t *testing.T) {
 	_, cfg, clk := startAt(t)
 	s := newSMS(t, cfg, nil)

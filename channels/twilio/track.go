@@ -68,9 +68,9 @@ func (s *SMS) Track(ctx context.Context, providerID string) (relay.Report, error
 //
 // It lists the messages to the person's phone from the configured sender
 // (with a messaging service: of that service) sent on or after the day
-// before since (Twilio filters by UTC date), newest first, and keeps those
-// created at or after since (less a second for clock skew) whose body is
-// exactly the body Send renders for out. The body is the delivery's
+// before since (Twilio filters by UTC date; a zero since is no bound),
+// newest first, and keeps those created at or after since (less a second
+// for clock skew) whose body is exactly the body Send renders for out. The body is the delivery's
 // marker: it holds the incident, the text and the person's reply code. The
 // oldest such message is the one found, reported with its status as Track
 // reports it (a status relay does not know reads as still on its way) and
@@ -92,10 +92,10 @@ func (s *SMS) Find(ctx context.Context, out *relay.Outgoing, since time.Time) (r
 	}
 	body := smsBody(out)
 	earliest := since.Add(-findSkew)
-	params := (&openapi.ListMessageParams{}).
-		SetTo(p.Phone).
-		SetDateSentAfter(day(since).AddDate(0, 0, -1)).
-		SetPageSize(findPageSize)
+	params := (&openapi.ListMessageParams{}).SetTo(p.Phone).SetPageSize(findPageSize)
+	if !since.IsZero() {
+		params.SetDateSentAfter(day(since).AddDate(0, 0, -1))
+	}
 	if s.cfg.From != "" {
 		params.SetFrom(s.cfg.From)
 	}
