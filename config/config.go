@@ -37,6 +37,8 @@ const (
 	// engine's own defaults (see delivery.Backoff).
 	DefaultBackoffInitial = delivery.DefaultBackoffInitial
 	DefaultBackoffMax     = delivery.DefaultBackoffMax
+	// DefaultReceiptTimeout is the delivery engine's own default.
+	DefaultReceiptTimeout = delivery.DefaultReceiptTimeout
 	// DefaultCriticalDeadline gives up on a critical message after an hour:
 	// later it is history rather than news.
 	DefaultCriticalDeadline = time.Hour
@@ -137,6 +139,11 @@ type Delivery struct {
 	// AttemptTimeout bounds one delivery attempt. Default
 	// DefaultAttemptTimeout.
 	AttemptTimeout time.Duration `yaml:"attempt_timeout"`
+	// ReceiptTimeout is how long an SMS or call waits for its provider's
+	// receipt before the node that owns it asks the provider what became
+	// of it (Twilio: the message or call fetched by its SID). Default
+	// DefaultReceiptTimeout.
+	ReceiptTimeout time.Duration `yaml:"receipt_timeout"`
 	Backoff        Backoff       `yaml:"backoff"`
 	Deadlines      Deadlines     `yaml:"deadlines"`
 	Policy         Policies      `yaml:"policy"`

@@ -173,6 +173,7 @@ channels:
 	want := Delivery{
 		Workers:        16,
 		AttemptTimeout: 30 * time.Second,
+		ReceiptTimeout: time.Minute,
 		Backoff:        Backoff{Initial: time.Second, Max: time.Minute},
 		Deadlines:      Deadlines{Critical: time.Hour, Warning: 4 * time.Hour, Info: 24 * time.Hour},
 		Policy: Policies{
@@ -209,7 +210,7 @@ func TestSetDefaultsKeepsValues(t *testing.T) {
 	if c.HTTP != (HTTP{Listen: ":9000", PublicURL: "https://relay.example.com/hooks", MaxBodyBytes: 2 << 20}) {
 		t.Errorf("http = %+v", c.HTTP)
 	}
-	want := Delivery{Workers: 4, AttemptTimeout: time.Second,
+	want := Delivery{Workers: 4, AttemptTimeout: time.Second, ReceiptTimeout: time.Minute,
 		// A long initial wait raises the default cap rather than failing.
 		Backoff:   Backoff{Initial: 2 * time.Minute, Max: 2 * time.Minute},
 		Deadlines: Deadlines{Critical: time.Minute, Warning: -time.Second, Info: 24 * time.Hour}}

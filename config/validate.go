@@ -34,6 +34,9 @@ func (c *Config) SetDefaults() {
 	if d.AttemptTimeout == 0 {
 		d.AttemptTimeout = DefaultAttemptTimeout
 	}
+	if d.ReceiptTimeout == 0 {
+		d.ReceiptTimeout = DefaultReceiptTimeout
+	}
 	if d.Backoff.Initial == 0 {
 		d.Backoff.Initial = DefaultBackoffInitial
 	}
@@ -202,6 +205,7 @@ func (c *Config) validateDelivery(bad func(key, format string, args ...any)) {
 		}
 	}
 	positive("delivery.attempt_timeout", d.AttemptTimeout, "30s")
+	positive("delivery.receipt_timeout", d.ReceiptTimeout, "1m")
 	positive("delivery.backoff.initial", d.Backoff.Initial, "1s")
 	positive("delivery.backoff.max", d.Backoff.Max, "1m")
 	if d.Backoff.Initial > 0 && d.Backoff.Max > 0 && d.Backoff.Max < d.Backoff.Initial {

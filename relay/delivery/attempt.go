@@ -55,6 +55,16 @@ func (l *lane) attempt(j *job) {
 		out.CallbackBase = e.opts.Callbacks(&j.d)
 		out.StatusCallback = out.CallbackURL(relay.CallbackStatus)
 	}
+	if j.orphan {
+		if change, ok := l.lookup(ctx, j, out); ok {
+			cancelDeadline()
+			cancel()
+			e.m.settled(l.channel, change.Status)
+			recording = true
+			l.results <- outcome{change: change, d: &j.d}
+			return
+		}
+	}
 	start := e.opts.Now()
 	rcpt, err := p.Sender.Send(ctx, out)
 	cancelDeadline()

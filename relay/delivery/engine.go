@@ -74,7 +74,16 @@ type Options struct {
 	ReplyCode func(d *relay.Delivery) string
 	// Callbacks returns the base URL of a delivery's webhooks (see
 	// relay.Outgoing.CallbackBase), or "". Nil means no receipts.
-	Callbacks  func(*relay.Delivery) string
+	Callbacks func(*relay.Delivery) string
+	// ReceiptTimeout is how long a delivery sent on a channel whose
+	// provider reports arrival (SMS, voice) waits for that report before
+	// the node that owns it asks the provider (relay.Tracker). Zero means
+	// DefaultReceiptTimeout.
+	ReceiptTimeout time.Duration
+	// Receipt records what a provider answered about a late receipt, as
+	// if its status callback had come (the node's RecordReceipt). Nil
+	// means late receipts are not looked up.
+	Receipt    func(ctx context.Context, deliveryID string, r relay.Report) error
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer
 	// Now reads the time; nil means time.Now.
@@ -111,6 +120,9 @@ func (o *Options) validate() error {
 	if o.AttemptTimeout <= 0 {
 		o.AttemptTimeout = 30 * time.Second
 	}
+	if o.ReceiptTimeout <= 0 {
+		o.ReceiptTimeout = DefaultReceiptTimeout
+	}
 	o.Backoff = o.Backoff.WithDefaults()
 	o.Breaker = o.Breaker.WithDefaults()
 	if o.Logger == nil {
@@ -125,6 +137,12 @@ func (o *Options) validate() error {
 	return errors.Join(errs...)
 }
 
+// DefaultReceiptTimeout asks a provider about a receipt a minute late:
+// most arrive within seconds, and the answer comes before a fallback
+// policy would treat the delivery as unconfirmed (two minutes at the
+// earliest by default).
+const DefaultReceiptTimeout = time.Minute
+
 // Engine delivers the deliveries of accepted messages. Create it before
 // the store's first write, so that it sees every message.
 type Engine struct {
@@ -134,6 +152,7 @@ type Engine struct {
 	m     *metrics
 	lanes map[string]*lane
 	msgs  *messageCache
+	late  lateReceipts
 
 	startOnce sync.Once
 	started   chan struct{}
@@ -174,7 +193,7 @@ func New(opts Options) (*Engine, error) {
 	}
 	e := &Engine{
 		opts: opts, store: opts.Store, log: opts.Logger,
-		lanes: make(map[string]*lane), msgs: newMessageCache(64, opts.Store),
+		lanes: make(map[string]*lane), msgs: newMessageCache(64, opts.Store), late: lateReceipts{next: map[string]receiptCheck{}},
 		started: make(chan struct{}),
 	}
 	e.m = newMetrics(opts.Registerer, opts.Providers)
@@ -234,6 +253,8 @@ func (e *Engine) Start() error {
 		if len(open) > 0 {
 			e.log.Info("resuming unsettled deliveries", "count", len(open))
 		}
+		e.wg.Add(1)
+		go e.reconcile()
 		for _, l := range e.lanes {
 			e.wg.Add(1 + e.opts.Workers)
 			go l.dispatch()

@@ -69,6 +69,10 @@ type job struct {
 	attempt  int
 	provider *provider
 	probe    bool // the attempt is its provider's half-open probe
+	// orphan marks a delivery found in flight (sending): a node claimed
+	// it and never recorded the result, so that attempt may have reached
+	// the provider. It is looked up there before it is made again.
+	orphan bool
 }
 
 // dispatch claims due deliveries for idle workers until the engine stops.
@@ -219,7 +223,8 @@ func (l *lane) claim(ctx context.Context, items []item, expireOnly bool) []*job 
 			l.q.push(item{id: d.ID, msgID: d.MessageID, priority: d.Priority, due: now, fresh: it.fresh})
 			continue
 		}
-		j := &job{claimed: now, d: *d, msg: msg, attempt: d.Attempts + 1, provider: p, probe: probe}
+		j := &job{claimed: now, d: *d, msg: msg, attempt: d.Attempts + 1, provider: p, probe: probe,
+			orphan: d.Status == relay.StatusSending}
 		jobs = append(jobs, j)
 		changes = append(changes, relay.DeliveryChange{ID: d.ID, Status: relay.StatusSending, Round: d.Round,
 			Attempt: j.attempt, Provider: p.Name, Owner: e.opts.Node, At: now})

@@ -14,6 +14,8 @@ type metrics struct {
 	attemptSeconds *prometheus.HistogramVec
 	breakerOpen    *prometheus.GaugeVec
 	staleClaims    *prometheus.CounterVec
+	lookups        *prometheus.CounterVec
+	receiptChecks  *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer, providers []Provider) *metrics {
@@ -44,8 +46,22 @@ func newMetrics(reg prometheus.Registerer, providers []Provider) *metrics {
 			Namespace: "relay", Subsystem: "delivery", Name: "stale_claims_total",
 			Help: "Claimed attempts not made because the claim waited half its lease for a worker; the delivery was queued again.",
 		}, []string{"channel"}),
+		lookups: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "relay", Subsystem: "delivery", Name: "lookups_total",
+			Help: "Attempts left in flight by a node that died, looked up at the provider before being made again, by channel and result (found, not_found, error, unsupported).",
+		}, []string{"channel", "result"}),
+		receiptChecks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "relay", Subsystem: "delivery", Name: "receipt_checks_total",
+			Help: "Deliveries whose receipt was late, asked about at the provider, by channel and result (final, pending, error, unsupported).",
+		}, []string{"channel", "result"}),
 	}
 	for _, p := range providers {
+		for _, r := range []string{"found", "not_found", "error", "unsupported"} {
+			m.lookups.WithLabelValues(p.Channel, r)
+		}
+		for _, r := range []string{"final", "pending", "error", "unsupported"} {
+			m.receiptChecks.WithLabelValues(p.Channel, r)
+		}
 		m.breakerOpen.WithLabelValues(p.Channel, p.Name)
 		m.staleClaims.WithLabelValues(p.Channel)
 		for _, r := range []string{"ok", "temporary", "permanent"} {
@@ -58,7 +74,7 @@ func newMetrics(reg prometheus.Registerer, providers []Provider) *metrics {
 			m.outcomes.WithLabelValues(p.Channel, string(s))
 		}
 	}
-	reg.MustRegister(m.attempts, m.failures, m.outcomes, m.attemptSeconds, m.breakerOpen, m.staleClaims)
+	reg.MustRegister(m.attempts, m.failures, m.outcomes, m.attemptSeconds, m.breakerOpen, m.staleClaims, m.lookups, m.receiptChecks)
 	return m
 }
 

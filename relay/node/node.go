@@ -40,6 +40,10 @@ type Options struct {
 	Workers        int
 	AttemptTimeout time.Duration
 	Backoff        delivery.Backoff
+	// ReceiptTimeout is how long an SMS or call waits for its receipt
+	// before the node that owns it asks the provider; zero takes the
+	// engine's default (delivery.DefaultReceiptTimeout).
+	ReceiptTimeout time.Duration
 	// PublicURL is where providers reach this node's webhooks; empty
 	// means providers send no receipts.
 	PublicURL string
@@ -160,11 +164,16 @@ func Open(opts Options) (*Node, error) {
 		Workers:        opts.Workers,
 		AttemptTimeout: opts.AttemptTimeout,
 		Backoff:        opts.Backoff,
-		Callbacks:      callbacks(opts.PublicURL),
-		ReplyCode:      func(d *relay.Delivery) string { return n.smsReplyCode(d) },
-		Logger:         opts.Logger,
-		Registerer:     opts.Registerer,
-		Now:            opts.Now,
+		ReceiptTimeout: opts.ReceiptTimeout,
+		Receipt: func(ctx context.Context, id string, r relay.Report) error {
+			_, err := n.RecordReceipt(ctx, id, r)
+			return err
+		},
+		Callbacks:  callbacks(opts.PublicURL),
+		ReplyCode:  func(d *relay.Delivery) string { return n.smsReplyCode(d) },
+		Logger:     opts.Logger,
+		Registerer: opts.Registerer,
+		Now:        opts.Now,
 	})
 	if err != nil {
 		st.Close()

@@ -325,7 +325,7 @@ func (f *folder) count(msgID string, from, to relay.Status) {
 
 // flush writes every record the batch touched.
 func (f *folder) flush() error {
-	db, ob := f.tx.Bucket(bucketDeliv), f.tx.Bucket(bucketOpen)
+	db, ob, ab := f.tx.Bucket(bucketDeliv), f.tx.Bucket(bucketOpen), f.tx.Bucket(bucketAwaiting)
 	// In key order: bbolt inserts sorted keys without shifting its pages.
 	var buf []byte
 	for _, id := range slices.Sorted(maps.Keys(f.deliveries)) {
@@ -337,13 +337,10 @@ func (f *folder) flush() error {
 		if err := db.Put([]byte(id), buf[start:len(buf):len(buf)]); err != nil {
 			return err
 		}
-		var err error
-		if d.Status.Settled() {
-			err = ob.Delete([]byte(id))
-		} else {
-			err = ob.Put([]byte(id), nil)
+		if err := index(ob, id, !d.Status.Settled()); err != nil {
+			return err
 		}
-		if err != nil {
+		if err := index(ab, id, awaitsReceipt(d)); err != nil {
 			return err
 		}
 	}
@@ -374,6 +371,20 @@ func (f *folder) flush() error {
 		}
 	}
 	return nil
+}
+
+// awaitsReceipt reports whether d was sent on a channel whose provider
+// reports arrival, and the report has not come yet.
+func awaitsReceipt(d *relay.Delivery) bool {
+	return d.Status == relay.StatusSent && d.ProviderID != "" && relay.ReportsReceipts(d.Channel)
+}
+
+// index puts id in an index bucket, or deletes it from there.
+func index(b *bolt.Bucket, id string, in bool) error {
+	if in {
+		return b.Put([]byte(id), nil)
+	}
+	return b.Delete([]byte(id))
 }
 
 func decode(raw []byte, v any) error {

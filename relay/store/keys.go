@@ -10,6 +10,7 @@ var (
 	bucketMessages  = []byte("messages")   // message id → relay.Message
 	bucketDeliv     = []byte("deliveries") // delivery id → relay.Delivery
 	bucketOpen      = []byte("open")       // delivery id → nothing: not yet settled
+	bucketAwaiting  = []byte("awaiting")   // delivery id → nothing: sent, its receipt not yet in
 	bucketCounts    = []byte("counts")     // message id → statusCounts
 	bucketIncidents = []byte("incidents")  // incident id → relay.Incident
 	bucketTimeline  = []byte("timeline")   // incident id 0x00 clock(8) message id → nothing
@@ -18,7 +19,7 @@ var (
 	bucketConsent   = []byte("consent")    // person 0x00 channel → consentRecord
 
 	allBuckets = [][]byte{bucketMeta, bucketLog, bucketMarks, bucketMessages, bucketDeliv,
-		bucketOpen, bucketCounts, bucketIncidents, bucketTimeline, bucketRoster, bucketAcks, bucketConsent}
+		bucketOpen, bucketAwaiting, bucketCounts, bucketIncidents, bucketTimeline, bucketRoster, bucketAcks, bucketConsent}
 
 	keyOrigin  = []byte("origin")
 	keyCurrent = []byte("current")

@@ -95,6 +95,24 @@ func (s *Store) OpenDeliveries() ([]relay.Delivery, error) {
 	return out, err
 }
 
+// AwaitingReceipts returns every delivery sent on a channel whose
+// provider reports arrival (SMS, voice) whose report has not come yet.
+func (s *Store) AwaitingReceipts() ([]relay.Delivery, error) {
+	var out []relay.Delivery
+	err := s.db.View(func(tx *bolt.Tx) error {
+		db := tx.Bucket(bucketDeliv)
+		return tx.Bucket(bucketAwaiting).ForEach(func(k, _ []byte) error {
+			d, err := decodeDelivery(string(k), db.Get(k))
+			if err != nil {
+				return err
+			}
+			out = append(out, d)
+			return nil
+		})
+	})
+	return out, err
+}
+
 // Incidents returns every incident, most recently active first.
 func (s *Store) Incidents() ([]relay.Incident, error) {
 	var out []relay.Incident

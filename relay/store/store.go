@@ -134,8 +134,23 @@ func Open(opts Options) (*Store, error) {
 }
 
 func (s *Store) init(tx *bolt.Tx) error {
+	// A data dir from before the awaiting index gets it built.
+	buildAwaiting := tx.Bucket(bucketAwaiting) == nil && tx.Bucket(bucketDeliv) != nil
 	for _, b := range allBuckets {
 		if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+			return err
+		}
+	}
+	if buildAwaiting {
+		ab := tx.Bucket(bucketAwaiting)
+		err := tx.Bucket(bucketDeliv).ForEach(func(k, v []byte) error {
+			d, err := decodeDelivery(string(k), v)
+			if err != nil || !awaitsReceipt(&d) {
+				return err
+			}
+			return ab.Put(k, nil)
+		})
+		if err != nil {
 			return err
 		}
 	}

@@ -106,6 +106,7 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Server, erro
 		Calls:            node.Calls{Retries: *cfg.Delivery.Calls.Retries, RetryAfter: cfg.Delivery.Calls.RetryAfter},
 		Workers:          cfg.Delivery.Workers,
 		AttemptTimeout:   cfg.Delivery.AttemptTimeout,
+		ReceiptTimeout:   cfg.Delivery.ReceiptTimeout,
 		Backoff:          delivery.Backoff{Initial: cfg.Delivery.Backoff.Initial, Max: cfg.Delivery.Backoff.Max},
 		Roster:           roster,
 		PublicURL:        cfg.HTTP.PublicURL,
