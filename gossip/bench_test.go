@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/oob-relay/relay/internal/testkit"
 )
 
 // BenchmarkDeadDetection measures how long the LAN preset takes to declare
@@ -29,7 +31,7 @@ func BenchmarkDeadDetection(b *testing.B) {
 				}
 				victim, survivors := nodes[size-1], nodes[:size-1]
 				for _, n := range nodes {
-					eventually(b, 10*time.Second, "cluster forms", func() bool { return len(n.Alive()) == size })
+					testkit.Eventually(b, 10*time.Second, "cluster forms", func() bool { return len(n.Alive()) == size })
 				}
 				b.StartTimer()
 
@@ -38,7 +40,7 @@ func BenchmarkDeadDetection(b *testing.B) {
 					b.Fatal(err)
 				}
 				for _, n := range survivors {
-					eventually(b, 10*time.Second, "victim declared dead", func() bool {
+					testkit.Eventually(b, 10*time.Second, "victim declared dead", func() bool {
 						m, ok := memberOf(n, victim.LocalNode())
 						return ok && m.State == StateDead
 					})

@@ -1,14 +1,11 @@
 package gossip
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"fmt"
 	"log/slog"
-	"net"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -16,6 +13,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/oob-relay/relay/internal/testkit"
 	"github.com/oob-relay/relay/relay/secret"
 )
 
@@ -109,22 +107,7 @@ func (r *recorder) lastChange() []string {
 }
 
 // logBuffer collects a node's logs.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+type logBuffer struct{ testkit.LogBuffer }
 
 // rejections counts the packets and streams memberlist refused.
 func (b *logBuffer) rejections() int {
@@ -197,23 +180,11 @@ func seededBy(seeds ...*node) func(*Options) {
 	}
 }
 
-// eventually fails the test unless cond holds within d.
-func eventually(t testing.TB, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("after %s: %s", d, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // waitAlive waits until every node sees exactly want alive.
 func waitAlive(t testing.TB, want []string, nodes ...*node) {
 	t.Helper()
 	for _, n := range nodes {
-		eventually(t, 5*time.Second, fmt.Sprintf("%s sees %v alive", n.LocalNode(), want), func() bool {
+		testkit.Eventually(t, 5*time.Second, fmt.Sprintf("%s sees %v alive", n.LocalNode(), want), func() bool {
 			return slices.Equal(n.Alive(), want)
 		})
 	}
@@ -227,24 +198,4 @@ func memberOf(n *node, name string) (Member, bool) {
 		}
 	}
 	return Member{}, false
-}
-
-// freePort returns a port free for both TCP and UDP on host.
-func freePort(t testing.TB, host string) int {
-	t.Helper()
-	for range 20 {
-		l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		u, err := net.ListenPacket("udp", net.JoinHostPort(host, strconv.Itoa(port)))
-		l.Close()
-		if err == nil {
-			u.Close()
-			return port
-		}
-	}
-	t.Fatalf("no free port on %s", host)
-	return 0
 }

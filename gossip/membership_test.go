@@ -9,6 +9,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/oob-relay/relay/internal/testkit"
 )
 
 func TestThreeMembersJoinThroughSeeds(t *testing.T) {
@@ -34,7 +36,7 @@ func TestThreeMembersJoinThroughSeeds(t *testing.T) {
 			}
 		}
 		// OnChange fired, and could read the membership from inside.
-		eventually(t, 5*time.Second, n.LocalNode()+"'s OnChange sees all three", func() bool {
+		testkit.Eventually(t, 5*time.Second, n.LocalNode()+"'s OnChange sees all three", func() bool {
 			return slices.Equal(n.rec.lastChange(), all)
 		})
 	}
@@ -54,12 +56,12 @@ func TestSendReachesOnMessage(t *testing.T) {
 	if err := a.SendReliable("b", []byte("불이야: 판교 데이터센터")); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 5*time.Second, "b receives a's reliable message", func() bool {
+	testkit.Eventually(t, 5*time.Second, "b receives a's reliable message", func() bool {
 		return b.rec.hasMessage("a", "불이야: 판교 데이터센터")
 	})
 	// Best effort is UDP and may be lost; on loopback it arrives, so retry
 	// until it does rather than expect the first packet.
-	eventually(t, 5*time.Second, "a receives b's best-effort message", func() bool {
+	testkit.Eventually(t, 5*time.Second, "a receives b's best-effort message", func() bool {
 		if err := b.SendBestEffort("a", []byte("ping")); err != nil {
 			t.Fatal(err)
 		}
@@ -92,11 +94,11 @@ func TestStateExchangedWithSenderName(t *testing.T) {
 	if !b.rec.hasState(received{from: "a", payload: "state of a", join: true}) {
 		t.Errorf("b did not merge a's state on join: %+v", b.rec.states)
 	}
-	eventually(t, 5*time.Second, "a merges b's state on join", func() bool {
+	testkit.Eventually(t, 5*time.Second, "a merges b's state on join", func() bool {
 		return a.rec.hasState(received{from: "b", payload: "state of b", join: true})
 	})
 	// Periodic anti-entropy: a starts a push/pull with b every 100 ms.
-	eventually(t, 5*time.Second, "b merges a's state in a periodic push/pull", func() bool {
+	testkit.Eventually(t, 5*time.Second, "b merges a's state in a periodic push/pull", func() bool {
 		return b.rec.hasState(received{from: "a", payload: "state of a", join: false})
 	})
 }
@@ -112,7 +114,7 @@ func TestDeadAndLeftMembers(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, n := range []*node{a, b} {
-		eventually(t, 5*time.Second, n.LocalNode()+" declares c dead", func() bool {
+		testkit.Eventually(t, 5*time.Second, n.LocalNode()+" declares c dead", func() bool {
 			m, ok := memberOf(n, "c")
 			return ok && m.State == StateDead
 		})
@@ -131,7 +133,7 @@ func TestDeadAndLeftMembers(t *testing.T) {
 	if err := b.Shutdown(); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 5*time.Second, "a sees b left", func() bool {
+	testkit.Eventually(t, 5*time.Second, "a sees b left", func() bool {
 		m, ok := memberOf(a, "b")
 		return ok && m.State == StateLeft
 	})
@@ -141,7 +143,7 @@ func TestDeadAndLeftMembers(t *testing.T) {
 }
 
 func TestStartAloneWhenNoSeedAnswers(t *testing.T) {
-	port := freePort(t, "127.0.0.1")
+	port := testkit.FreePort(t, "127.0.0.1")
 	a := startNode(t, "a", func(o *Options) {
 		o.Config.Seeds = []string{"127.0.0.1:" + strconv.Itoa(port)}
 	})

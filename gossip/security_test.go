@@ -10,6 +10,7 @@ import (
 
 	"github.com/hashicorp/memberlist"
 
+	"github.com/oob-relay/relay/internal/testkit"
 	"github.com/oob-relay/relay/relay/secret"
 )
 
@@ -30,7 +31,7 @@ func waitRejection(t *testing.T, target *node, what string, act func()) {
 	t.Helper()
 	before := target.logs.rejections()
 	act()
-	eventually(t, 5*time.Second, target.LocalNode()+" refuses "+what, func() bool {
+	testkit.Eventually(t, 5*time.Second, target.LocalNode()+" refuses "+what, func() bool {
 		return target.logs.rejections() > before
 	})
 }
@@ -74,7 +75,7 @@ func TestOutsidersCannotJoinOrInject(t *testing.T) {
 			if err := b.SendReliable("a", []byte("genuine")); err != nil {
 				t.Fatal(err)
 			}
-			eventually(t, 5*time.Second, "a receives b's genuine message", func() bool {
+			testkit.Eventually(t, 5*time.Second, "a receives b's genuine message", func() bool {
 				return a.rec.hasMessage("b", "genuine")
 			})
 			if got := a.rec.messagesContaining("forged"); len(got) > 0 {
@@ -102,7 +103,7 @@ func TestKeyRotationKeepsMembersTalking(t *testing.T) {
 			if err := from.SendReliable(to.LocalNode(), []byte(payload)); err != nil {
 				t.Fatalf("%s: %s to %s: %v", step, from.LocalNode(), to.LocalNode(), err)
 			}
-			eventually(t, 5*time.Second, step+": "+to.LocalNode()+" receives", func() bool {
+			testkit.Eventually(t, 5*time.Second, step+": "+to.LocalNode()+" receives", func() bool {
 				return to.rec.hasMessage(from.LocalNode(), payload)
 			})
 		}
@@ -208,7 +209,7 @@ func TestInsiderRawSendArrives(t *testing.T) {
 	if err := x.list.SendReliable(nodeAt(t, a), frame(kindMessage, "x", []byte("raw"))); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 5*time.Second, "a receives x's raw message", func() bool {
+	testkit.Eventually(t, 5*time.Second, "a receives x's raw message", func() bool {
 		return a.rec.hasMessage("x", "raw")
 	})
 }

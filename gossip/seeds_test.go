@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/oob-relay/relay/internal/testkit"
 )
 
 // fakeDNS answers host lookups from a table the test changes.
@@ -63,7 +65,7 @@ func TestDNSSeedJoinsEveryAddress(t *testing.T) {
 	})
 	// Each of a, b and c was joined directly, not through gossip.
 	for _, n := range []*node{a, b, c} {
-		eventually(t, 5*time.Second, n.LocalNode()+" was joined by d", func() bool {
+		testkit.Eventually(t, 5*time.Second, n.LocalNode()+" was joined by d", func() bool {
 			return n.rec.hasState(received{from: "d", payload: "state of d", join: true})
 		})
 	}
@@ -74,7 +76,7 @@ func TestDNSSeedJoinsEveryAddress(t *testing.T) {
 }
 
 func TestSeedsResolvedAgainUntilTheyAnswer(t *testing.T) {
-	port := freePort(t, "127.0.0.1")
+	port := testkit.FreePort(t, "127.0.0.1")
 	dns := &fakeDNS{hosts: map[string][]string{}} // relay.test does not resolve yet
 	a := startNode(t, "a", func(o *Options) {
 		on("127.0.0.1", port)(o)
@@ -84,7 +86,7 @@ func TestSeedsResolvedAgainUntilTheyAnswer(t *testing.T) {
 	if got := a.Alive(); !slices.Equal(got, []string{"a"}) {
 		t.Fatalf("alive = %v before any seed resolves", got)
 	}
-	eventually(t, 5*time.Second, "a looks the seed up again", func() bool { return dns.count() >= 3 })
+	testkit.Eventually(t, 5*time.Second, "a looks the seed up again", func() bool { return dns.count() >= 3 })
 
 	// The seed appears, with its name in DNS: a finds it on its own.
 	b := startNode(t, "b", on("127.0.0.2", port))

@@ -17,6 +17,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	natsgo "github.com/nats-io/nats.go"
 
+	"github.com/oob-relay/relay/internal/testkit"
 	"github.com/oob-relay/relay/relay"
 	"github.com/oob-relay/relay/relay/problem"
 )
@@ -279,7 +280,7 @@ func TestIngestRefusals(t *testing.T) {
 // TestIngestInboxErrors: what the core refuses is explained; what fails
 // inside is logged and not shown.
 func TestIngestInboxErrors(t *testing.T) {
-	logs := &syncBuffer{}
+	logs := &testkit.LogBuffer{}
 	inbox := &fakeInbox{}
 	bot := ingestSetup(t, IngestConfig{}, inbox, logs)
 	body := mustJSON(t, koreanPost())
@@ -319,7 +320,7 @@ func TestIngestTimeout(t *testing.T) {
 // TestIngestWithoutReply: a request with no reply subject is carried out,
 // and a refused one is logged.
 func TestIngestWithoutReply(t *testing.T) {
-	logs := &syncBuffer{}
+	logs := &testkit.LogBuffer{}
 	inbox := &fakeInbox{}
 	bot := ingestSetup(t, IngestConfig{}, inbox, logs)
 	if err := bot.Publish("relay.post", mustJSON(t, koreanPost())); err != nil {
@@ -328,7 +329,7 @@ func TestIngestWithoutReply(t *testing.T) {
 	if err := bot.Publish("relay.post", []byte(`{"incident":"a","text":"t"}`)); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 5*time.Second, func() error {
+	testkit.EventuallyNil(t, 5*time.Second, func() error {
 		if n := len(inbox.postCalls()); n != 1 {
 			return fmt.Errorf("inbox got %d posts, want 1", n)
 		}
@@ -385,7 +386,7 @@ func TestIngestCredentials(t *testing.T) {
 			Subscribe: &server.SubjectPermission{Allow: []string{"relay.post"}},
 		}},
 	}})
-	logs := &syncBuffer{}
+	logs := &testkit.LogBuffer{}
 	connect := func(user, pw string) *natsgo.Conn {
 		cfg := testConfig(s.ClientURL())
 		cfg.User, cfg.Password = user, secretOf(pw)
@@ -394,7 +395,7 @@ func TestIngestCredentials(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(nc.Close)
-		eventually(t, 5*time.Second, func() error {
+		testkit.EventuallyNil(t, 5*time.Second, func() error {
 			if st := nc.Status(); st != natsgo.CONNECTED {
 				return fmt.Errorf("status %s", st)
 			}
@@ -460,7 +461,7 @@ func TestIngestCloseDrains(t *testing.T) {
 	}
 	<-started
 	post := in.subs[0]
-	eventually(t, 5*time.Second, func() error {
+	testkit.EventuallyNil(t, 5*time.Second, func() error {
 		if p, _, _ := post.Pending(); p != n-1 {
 			return fmt.Errorf("%d requests queued, want %d", p, n-1)
 		}
@@ -468,7 +469,7 @@ func TestIngestCloseDrains(t *testing.T) {
 	})
 	closed := make(chan error, 1)
 	go func() { closed <- in.Close(t.Context()) }()
-	eventually(t, 5*time.Second, func() error {
+	testkit.EventuallyNil(t, 5*time.Second, func() error {
 		if !post.IsDraining() {
 			return errors.New("not draining")
 		}
@@ -534,20 +535,20 @@ func TestIngestCloseDeadline(t *testing.T) {
 // TestIngestBeforeServer: an Ingest on a connection that has not reached
 // its server yet takes requests once it has.
 func TestIngestBeforeServer(t *testing.T) {
-	port := freePort(t)
+	port := testkit.FreePort(t, "127.0.0.1")
 	nc, err := Connect(new(testConfig(natsURL(port))), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(nc.Close)
-	logs := &syncBuffer{}
+	logs := &testkit.LogBuffer{}
 	in := testIngest(t, nc, IngestConfig{}, &fakeInbox{}, logs)
 	if !strings.Contains(logs.String(), "not connected yet") {
 		t.Errorf("no warning that the ingest waits for its server:\n%s", logs)
 	}
 	s := runServer(t, &server.Options{Port: port})
 	bot := connectClient(t, s.ClientURL())
-	eventually(t, 5*time.Second, func() error {
+	testkit.EventuallyNil(t, 5*time.Second, func() error {
 		msg, err := bot.Request("relay.ack", []byte(`{"person":"kim","incident":"a"}`), time.Second)
 		if err != nil {
 			return err

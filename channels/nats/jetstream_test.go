@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/oob-relay/relay/internal/testkit"
 	"github.com/oob-relay/relay/relay"
 )
 
@@ -134,13 +135,13 @@ func TestSendJetStreamAcrossRestart(t *testing.T) {
 	}
 
 	stopServer(s)
-	eventually(t, 5*time.Second, func() error {
+	testkit.EventuallyNil(t, 5*time.Second, func() error {
 		_, err := p.Send(sendCtx(t), koreanOutgoing())
 		return sendError(err, true, relay.ReasonNetwork)
 	})
 	s2 := runServer(t, &server.Options{JetStream: true, StoreDir: store, Port: port})
 	var rcpt relay.Receipt
-	eventually(t, 5*time.Second, func() error {
+	testkit.EventuallyNil(t, 5*time.Second, func() error {
 		rcpt, err = p.Send(sendCtx(t), koreanOutgoing())
 		return err
 	})

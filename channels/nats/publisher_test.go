@@ -16,6 +16,7 @@ import (
 	natsgo "github.com/nats-io/nats.go"
 	"github.com/nats-io/nkeys"
 
+	"github.com/oob-relay/relay/internal/testkit"
 	"github.com/oob-relay/relay/relay"
 )
 
@@ -154,14 +155,14 @@ func TestSendWrongPassword(t *testing.T) {
 	// New succeeds: a refused credential must not keep a node from
 	// starting; Send reports it.
 	p := newPublisher(t, cfg, nil)
-	eventually(t, 5*time.Second, func() error {
+	testkit.EventuallyNil(t, 5*time.Second, func() error {
 		_, err := p.Send(sendCtx(t), koreanOutgoing())
 		return sendError(err, false, relay.ReasonAuth)
 	})
 
 	cfg.Password = secretOf("right-Pw7")
 	ok := newPublisher(t, cfg, nil)
-	eventually(t, 5*time.Second, func() error {
+	testkit.EventuallyNil(t, 5*time.Second, func() error {
 		_, err := ok.Send(sendCtx(t), koreanOutgoing())
 		return err
 	})
@@ -176,7 +177,7 @@ func TestSendToken(t *testing.T) {
 	}
 	cfg.Token = secretOf("tok-wrong")
 	bad := newPublisher(t, cfg, nil)
-	eventually(t, 5*time.Second, func() error {
+	testkit.EventuallyNil(t, 5*time.Second, func() error {
 		_, err := bad.Send(sendCtx(t), koreanOutgoing())
 		return sendError(err, false, relay.ReasonAuth)
 	})
@@ -225,10 +226,10 @@ func TestSendTLS(t *testing.T) {
 
 	// Without the CA the server's certificate must not be trusted.
 	cfg.CAFile, cfg.TLS = "", true
-	logs := &syncBuffer{}
+	logs := &testkit.LogBuffer{}
 	_, err := newPublisher(t, cfg, logs).Send(sendCtx(t), koreanOutgoing())
 	wantSendError(t, err, true, relay.ReasonNetwork)
-	eventually(t, 5*time.Second, func() error {
+	testkit.EventuallyNil(t, 5*time.Second, func() error {
 		if !strings.Contains(logs.String(), "certificate signed by unknown authority") {
 			return fmt.Errorf("no certificate error logged yet:\n%s", logs.String())
 		}
@@ -245,14 +246,14 @@ func TestSendReconnects(t *testing.T) {
 	}
 
 	stopServer(s)
-	eventually(t, 5*time.Second, func() error {
+	testkit.EventuallyNil(t, 5*time.Second, func() error {
 		_, err := p.Send(sendCtx(t), koreanOutgoing())
 		return sendError(err, true, relay.ReasonNetwork)
 	})
 
 	s2 := runServer(t, &server.Options{Port: port})
 	sub := subscribe(t, s2.ClientURL(), "relay.incident.>")
-	eventually(t, 5*time.Second, func() error {
+	testkit.EventuallyNil(t, 5*time.Second, func() error {
 		_, err := p.Send(sendCtx(t), koreanOutgoing())
 		return err
 	})
@@ -262,13 +263,13 @@ func TestSendReconnects(t *testing.T) {
 }
 
 func TestNewWhileServerDown(t *testing.T) {
-	port := freePort(t)
+	port := testkit.FreePort(t, "127.0.0.1")
 	p := newPublisher(t, testConfig(natsURL(port)), nil)
 	_, err := p.Send(sendCtx(t), koreanOutgoing())
 	wantSendError(t, err, true, relay.ReasonNetwork)
 
 	runServer(t, &server.Options{Port: port})
-	eventually(t, 5*time.Second, func() error {
+	testkit.EventuallyNil(t, 5*time.Second, func() error {
 		_, err := p.Send(sendCtx(t), koreanOutgoing())
 		return err
 	})

@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/oob-relay/relay/internal/testkit"
 	"github.com/oob-relay/relay/relay"
 )
 
@@ -25,7 +26,7 @@ func TestSecretsStayHidden(t *testing.T) {
 	)
 	secrets := []string{password, wrongPW, token, wrongTok}
 	var texts []string
-	logs := &syncBuffer{}
+	logs := &testkit.LogBuffer{}
 
 	users := runServer(t, &server.Options{Users: []*server.User{{
 		Username: "relay", Password: password,
@@ -43,7 +44,7 @@ func TestSecretsStayHidden(t *testing.T) {
 	cfg.Password = secretOf(wrongPW)
 	texts = append(texts, fmt.Sprintf("%v|%+v|%#v|%s", cfg, cfg, cfg, cfg.Password))
 	refused := newPublisher(t, cfg, logs)
-	eventually(t, 5*time.Second, func() error {
+	testkit.EventuallyNil(t, 5*time.Second, func() error {
 		_, err := refused.Send(sendCtx(t), koreanOutgoing())
 		texts = append(texts, fmt.Sprint(err))
 		return sendError(err, false, relay.ReasonAuth)
@@ -61,13 +62,13 @@ func TestSecretsStayHidden(t *testing.T) {
 	}
 	texts = append(texts, string(b), string(y), fmt.Sprintf("%+v", tcfg))
 	badToken := newPublisher(t, tcfg, logs)
-	eventually(t, 5*time.Second, func() error {
+	testkit.EventuallyNil(t, 5*time.Second, func() error {
 		_, err := badToken.Send(sendCtx(t), koreanOutgoing())
 		texts = append(texts, fmt.Sprint(err))
 		return sendError(err, false, relay.ReasonAuth)
 	})
 
-	down := testConfig(natsURL(freePort(t)))
+	down := testConfig(natsURL(testkit.FreePort(t, "127.0.0.1")))
 	down.Token = secretOf(token)
 	_, err = newPublisher(t, down, logs).Send(sendCtx(t), koreanOutgoing())
 	texts = append(texts, fmt.Sprint(err))

@@ -1,7 +1,6 @@
 package nats
 
 import (
-	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -112,42 +111,6 @@ func newPublisher(t *testing.T, cfg Config, logs io.Writer) *Publisher {
 	}
 	t.Cleanup(p.Close)
 	return p
-}
-
-// eventually retries check until it returns nil or the deadline passes.
-func eventually(t *testing.T, within time.Duration, check func() error) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		err := check()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("still failing after %s: %v", within, err)
-		}
-		<-tick.C
-	}
-}
-
-// syncBuffer is a log sink safe for the connection's callback goroutine.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // freezeProxy forwards TCP connections to a server. While frozen it
@@ -304,17 +267,6 @@ func testCA(t *testing.T, dir string) (string, *tls.Config) {
 		Certificates: []tls.Certificate{{Certificate: [][]byte{leafDER}, PrivateKey: key}},
 		MinVersion:   tls.VersionTLS12,
 	}
-}
-
-// freePort returns a port nothing listens on right now.
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
 
 func natsURL(port int) string { return fmt.Sprintf("nats://127.0.0.1:%d", port) }

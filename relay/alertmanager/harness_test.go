@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/oob-relay/relay/channels/email"
 	"github.com/oob-relay/relay/channels/email/mailsink"
+	"github.com/oob-relay/relay/internal/testkit"
 	"github.com/oob-relay/relay/relay"
 	"github.com/oob-relay/relay/relay/alertmanager"
 	"github.com/oob-relay/relay/relay/delivery"
@@ -50,7 +50,7 @@ type harness struct {
 	url    string
 	client *http.Client
 	reg    *prometheus.Registry
-	logs   *syncBuffer
+	logs   *testkit.LogBuffer
 	// calls counts calls of Options.Post; faults makes that many of the
 	// next calls fail as a full disk would.
 	calls  atomic.Int32
@@ -59,7 +59,7 @@ type harness struct {
 
 func newHarness(t *testing.T, cfg *alertmanager.Config) *harness {
 	t.Helper()
-	h := &harness{logs: &syncBuffer{}, reg: prometheus.NewRegistry()}
+	h := &harness{logs: &testkit.LogBuffer{}, reg: prometheus.NewRegistry()}
 	log := slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	var err error
 	h.sink, err = mailsink.Start(mailsink.Options{Logger: log})
@@ -210,24 +210,6 @@ func (h *harness) messages(t *testing.T, incident string) []relay.Message {
 		t.Fatal(err)
 	}
 	return ms
-}
-
-// syncBuffer collects log output from many goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // metric returns the count of notifications with an outcome.

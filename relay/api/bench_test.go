@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/oob-relay/relay/internal/testkit"
 	"github.com/oob-relay/relay/relay"
 	"github.com/oob-relay/relay/relay/api"
 	"github.com/oob-relay/relay/relay/delivery"
@@ -37,32 +37,14 @@ const (
 	benchPostPayload = `{"incident":"db-outage","text":"DB 장애: 결제 지연, 당직자 확인 바랍니다","to":["group:oncall"],"severity":"critical"}`
 )
 
-// benchSender is a provider that accepts every attempt at once, so the
-// benchmark measures the node rather than a network. It counts what it
-// accepted.
-type benchSender struct {
-	sent atomic.Int64
-}
-
-func (s *benchSender) Send(ctx context.Context, out *relay.Outgoing) (relay.Receipt, error) {
-	if err := ctx.Err(); err != nil {
-		return relay.Receipt{}, relay.Temporary(relay.ReasonTimeout, err)
-	}
-	if out.Person == nil {
-		return relay.Receipt{}, relay.Permanent(relay.ReasonRecipient, errors.New("no recipient"))
-	}
-	s.sent.Add(1)
-	return relay.Receipt{ProviderID: "bench-" + out.DeliveryID}, nil
-}
-
 // benchNode is a node with instant providers served over loopback HTTP.
 type benchNode struct {
 	node     *node.Node
 	reg      *prometheus.Registry
 	url      string
 	client   *http.Client
-	sms      *benchSender
-	mail     *benchSender
+	sms      *testkit.Sender
+	mail     *testkit.Sender
 	sent     atomic.Int64 // delivery changes recorded sent
 	progress chan struct{}
 }
@@ -80,7 +62,7 @@ func benchStart(b *testing.B) *benchNode {
 			r.Groups[0].Members = append(r.Groups[0].Members, id)
 		}
 	}
-	bn := &benchNode{sms: &benchSender{}, mail: &benchSender{}, reg: prometheus.NewRegistry(),
+	bn := &benchNode{sms: &testkit.Sender{CountOnly: true}, mail: &testkit.Sender{CountOnly: true}, reg: prometheus.NewRegistry(),
 		progress: make(chan struct{}, 1)}
 	n, err := node.Open(node.Options{
 		Name:    "bench-1",
@@ -190,7 +172,7 @@ func (bn *benchNode) settle(b *testing.B, ids []string) {
 			b.Fatalf("%d of %d deliveries recorded sent: %v", bn.sent.Load(), want, ctx.Err())
 		}
 	}
-	if got := bn.sms.sent.Load() + bn.mail.sent.Load(); got != want {
+	if got := int64(bn.sms.Count() + bn.mail.Count()); got != want {
 		b.Fatalf("providers accepted %d attempts, want %d", got, want)
 	}
 	for _, id := range ids {

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/oob-relay/relay/internal/testkit"
 	"github.com/oob-relay/relay/relay"
 	"github.com/oob-relay/relay/relay/api"
 	"github.com/oob-relay/relay/relay/problem"
@@ -126,7 +127,7 @@ func (h *harness) message(t testing.TB, id string) api.MessageView {
 func (h *harness) settled(t testing.TB, id string) api.MessageView {
 	t.Helper()
 	var m api.MessageView
-	eventually(t, 10*time.Second, func() error {
+	testkit.EventuallyNil(t, 10*time.Second, func() error {
 		m = h.message(t, id)
 		open := slices.ContainsFunc(m.Deliveries, func(d api.DeliveryView) bool { return !d.Status.Settled() })
 		if !m.Settled || open {

@@ -1,14 +1,12 @@
 package api_test
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,6 +18,7 @@ import (
 	"github.com/oob-relay/relay/channels/email"
 	"github.com/oob-relay/relay/channels/email/mailsink"
 	relaynats "github.com/oob-relay/relay/channels/nats"
+	"github.com/oob-relay/relay/internal/testkit"
 	"github.com/oob-relay/relay/relay"
 	"github.com/oob-relay/relay/relay/api"
 	"github.com/oob-relay/relay/relay/delivery"
@@ -90,12 +89,12 @@ type harness struct {
 	sink   *mailsink.Sink
 	events *natsgo.Subscription
 	subs   *natsgo.Conn
-	logs   *syncBuffer
+	logs   *testkit.LogBuffer
 }
 
 func newHarness(t *testing.T) *harness {
 	t.Helper()
-	h := &harness{logs: &syncBuffer{}}
+	h := &harness{logs: &testkit.LogBuffer{}}
 	log := slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 
 	natsURL := startNATS(t)
@@ -273,44 +272,7 @@ func (h *harness) messages(t testing.TB) int {
 	return n
 }
 
-// eventually retries check every 10 ms until it returns nil, failing the
-// test when within passes first.
-func eventually(t testing.TB, within time.Duration, check func() error) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		err := check()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("still failing after %s: %v", within, err)
-		}
-		<-tick.C
-	}
-}
-
 // logLines returns the node's log so far, one line each.
 func (h *harness) logLines() []string {
 	return strings.Split(strings.TrimSpace(h.logs.String()), "\n")
-}
-
-// syncBuffer collects log output from many goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -3,7 +3,6 @@ package node_test
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"runtime"
@@ -14,30 +13,12 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"go.uber.org/goleak"
 
+	"github.com/oob-relay/relay/internal/testkit"
 	"github.com/oob-relay/relay/relay"
 	"github.com/oob-relay/relay/relay/delivery"
 	"github.com/oob-relay/relay/relay/node"
 )
-
-// benchSender is a provider that accepts every attempt at once, so a
-// benchmark measures the node rather than a network. It counts what it
-// accepted.
-type benchSender struct {
-	sent atomic.Int64
-}
-
-func (s *benchSender) Send(ctx context.Context, out *relay.Outgoing) (relay.Receipt, error) {
-	if err := ctx.Err(); err != nil {
-		return relay.Receipt{}, relay.Temporary(relay.ReasonTimeout, err)
-	}
-	if out.Person == nil {
-		return relay.Receipt{}, relay.Permanent(relay.ReasonRecipient, errors.New("no recipient"))
-	}
-	s.sent.Add(1)
-	return relay.Receipt{ProviderID: "bench-" + out.DeliveryID}, nil
-}
 
 // benchRoster returns n people, each with a phone and an email.
 func benchRoster(n int) *relay.Roster {
@@ -180,10 +161,9 @@ func (c benchCommits) report(b *testing.B, before benchCommits) {
 func BenchmarkFanOut10k(b *testing.B) {
 	const people = 10_000
 	const perMessage = 2 * people
-	leaks := goleak.IgnoreCurrent()
-	b.Cleanup(func() { goleak.VerifyNone(b, leaks) })
+	testkit.NoLeaks(b)
 
-	sms, mail := &benchSender{}, &benchSender{}
+	sms, mail := &testkit.Sender{CountOnly: true}, &testkit.Sender{CountOnly: true}
 	reg := prometheus.NewRegistry()
 	n, err := node.Open(node.Options{
 		Name:    "bench-1",
@@ -242,7 +222,7 @@ func BenchmarkFanOut10k(b *testing.B) {
 	b.StopTimer()
 	elapsed := b.Elapsed()
 
-	if got, want := sms.sent.Load()+mail.sent.Load(), int64(b.N*perMessage); got != want {
+	if got, want := sms.Count()+mail.Count(), b.N*perMessage; got != want {
 		b.Fatalf("providers accepted %d attempts, want %d", got, want)
 	}
 	benchReadCommits(b, reg).report(b, commits)

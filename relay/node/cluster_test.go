@@ -14,6 +14,7 @@ import (
 	"github.com/hashicorp/memberlist"
 
 	"github.com/oob-relay/relay/gossip"
+	"github.com/oob-relay/relay/internal/testkit"
 	"github.com/oob-relay/relay/relay"
 	"github.com/oob-relay/relay/relay/delivery"
 	"github.com/oob-relay/relay/relay/node"
@@ -139,17 +140,6 @@ func people(n int) *relay.Roster {
 	return r
 }
 
-func eventually(t *testing.T, within time.Duration, what string, ok func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %v", what, within)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 func TestClusterReplicatesAndSharesDeliveries(t *testing.T) {
 	counts := newDeliveryCounts()
 	roster := people(300)
@@ -168,11 +158,11 @@ func TestClusterReplicatesAndSharesDeliveries(t *testing.T) {
 		t.Fatalf("accepted with %d copies (only copy %v), want at least one peer copy", acc.Copies, acc.OnlyCopy)
 	}
 	// Visible on C at once: B or C held it before the 202.
-	eventually(t, 2*time.Second, "message on node C", func() bool {
+	testkit.Eventually(t, 2*time.Second, "message on node C", func() bool {
 		_, err := c.n.Store().Message(acc.Message.ID)
 		return err == nil
 	})
-	eventually(t, 10*time.Second, "every delivery sent", func() bool {
+	testkit.Eventually(t, 10*time.Second, "every delivery sent", func() bool {
 		m, _ := counts.snapshot()
 		return len(m) == 300
 	})
@@ -203,7 +193,7 @@ func TestClusterReplicatesAndSharesDeliveries(t *testing.T) {
 		t.Fatalf("retry on node C: %+v, %v; want the message %s", again, err, first.Message.ID)
 	}
 	update := relay.DeliveryID(first.Message.ID, relay.ChannelSMS, "p0001")
-	eventually(t, 5*time.Second, "the update sent", func() bool {
+	testkit.Eventually(t, 5*time.Second, "the update sent", func() bool {
 		m, _ := counts.snapshot()
 		return m[update] > 0
 	})
@@ -211,7 +201,7 @@ func TestClusterReplicatesAndSharesDeliveries(t *testing.T) {
 		t.Errorf("the retried update was sent %d times, want once", m[relay.DeliveryID(first.Message.ID, relay.ChannelSMS, "p0001")])
 	}
 	// All three agree on every delivery's state.
-	eventually(t, 5*time.Second, "states converge", func() bool {
+	testkit.Eventually(t, 5*time.Second, "states converge", func() bool {
 		for _, mb := range []*member{a, b, c} {
 			ds, _ := mb.n.Store().Deliveries(acc.Message.ID)
 			sent := 0
@@ -246,7 +236,7 @@ func TestSurvivorsFinishADeadMembersDeliveries(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	eventually(t, 10*time.Second, "every delivery sent by the survivors", func() bool {
+	testkit.Eventually(t, 10*time.Second, "every delivery sent by the survivors", func() bool {
 		m, _ := counts.snapshot()
 		return len(m) == 200
 	})
@@ -265,7 +255,7 @@ func TestSurvivorsFinishADeadMembersDeliveries(t *testing.T) {
 // measured elsewhere, not here.
 func settleMembership(t *testing.T, ms ...*member) {
 	t.Helper()
-	eventually(t, 5*time.Second, "every member sees the others", func() bool {
+	testkit.Eventually(t, 5*time.Second, "every member sees the others", func() bool {
 		for _, m := range ms {
 			if len(m.ms.Alive()) != len(ms) {
 				return false

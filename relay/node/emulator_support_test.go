@@ -1,7 +1,6 @@
 package node_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"fmt"
@@ -19,6 +18,7 @@ import (
 	"github.com/oob-relay/relay/channels/twilio"
 	"github.com/oob-relay/relay/channels/twilio/emulator"
 	"github.com/oob-relay/relay/channels/twilio/emulator/emulatortest"
+	"github.com/oob-relay/relay/internal/testkit"
 	"github.com/oob-relay/relay/relay"
 	"github.com/oob-relay/relay/relay/delivery"
 	"github.com/oob-relay/relay/relay/node"
@@ -92,7 +92,7 @@ type rig struct {
 	tb    testing.TB
 	node  *node.Node
 	sides []*side
-	logs  *logSink
+	logs  *testkit.LogBuffer
 	hist  *history
 	reg   *prometheus.Registry
 	// secrets are the auth tokens configured, and their HTTP basic
@@ -110,7 +110,7 @@ func startRig(tb testing.TB, opts rigOptions) *rig {
 	if opts.Deadline == 0 {
 		opts.Deadline = 3 * time.Second
 	}
-	r := &rig{tb: tb, logs: &logSink{}, hist: newHistory()}
+	r := &rig{tb: tb, logs: &testkit.LogBuffer{}, hist: newHistory()}
 	log := slog.New(slog.NewTextHandler(r.logs, &slog.HandlerOptions{Level: opts.LogLevel}))
 	spec := emulatortest.Spec(tb)
 
@@ -287,24 +287,6 @@ func (r *rig) checkLogs(tb testing.TB) string {
 		}
 	}
 	return out
-}
-
-// logSink is an io.Writer for a slog handler that keeps what it is given.
-type logSink struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logSink) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logSink) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
 }
 
 // history keeps every delivery change and acknowledgement the node's

@@ -9,9 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
-
 	"github.com/oob-relay/relay/channels/twilio/emulator"
+	"github.com/oob-relay/relay/internal/testkit"
 	"github.com/oob-relay/relay/relay"
 	"github.com/oob-relay/relay/relay/node"
 )
@@ -38,8 +37,7 @@ func BenchmarkProviderOutageFailover(b *testing.B) {
 		{"down", func(r *rig) { r.a().down() }},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
-			leaks := goleak.IgnoreCurrent()
-			b.Cleanup(func() { goleak.VerifyNone(b, leaks) })
+			testkit.NoLeaks(b)
 			var failover time.Duration
 			var afterA, retried int
 			for range b.N {
@@ -215,8 +213,7 @@ func runOutage(b *testing.B, outage func(*rig)) outageResult {
 // attempt it had not recorded yet, and s/settle the time until every
 // delivery settled.
 func BenchmarkTemporaryFailures30(b *testing.B) {
-	leaks := goleak.IgnoreCurrent()
-	b.Cleanup(func() { goleak.VerifyNone(b, leaks) })
+	testkit.NoLeaks(b)
 	const people = 1000
 	const deadline = 20 * time.Second
 	var ppl []relay.Person

@@ -9,9 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
-
 	"github.com/oob-relay/relay/channels/twilio/emulator"
+	"github.com/oob-relay/relay/internal/testkit"
 	"github.com/oob-relay/relay/relay"
 	"github.com/oob-relay/relay/relay/delivery"
 )
@@ -252,8 +251,7 @@ func faultRows() []faultRow {
 // that its retries keep to the backoff and Retry-After, that nothing was
 // sent twice, and that no auth token reaches the node's log.
 func TestFaults(t *testing.T) {
-	leaks := goleak.IgnoreCurrent()
-	t.Cleanup(func() { goleak.VerifyNone(t, leaks) })
+	testkit.NoLeaks(t)
 	for _, row := range faultRows() {
 		t.Run(row.name, func(t *testing.T) {
 			t.Parallel()

@@ -3,28 +3,20 @@ package node_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/oob-relay/relay/internal/testkit"
 	"github.com/oob-relay/relay/relay"
 	"github.com/oob-relay/relay/relay/delivery"
 	"github.com/oob-relay/relay/relay/node"
 )
 
-// recordingSender keeps what it was asked to send.
-type recordingSender struct {
-	sent chan *relay.Outgoing
-}
-
-func (s *recordingSender) Send(ctx context.Context, out *relay.Outgoing) (relay.Receipt, error) {
-	s.sent <- out
-	return relay.Receipt{ProviderID: "p-" + out.DeliveryID}, nil
-}
-
-func conversationNode(t *testing.T) (*node.Node, *recordingSender) {
+func conversationNode(t *testing.T) (*node.Node, *testkit.Sender) {
 	t.Helper()
-	rec := &recordingSender{sent: make(chan *relay.Outgoing, 1000)}
+	rec := &testkit.Sender{ProviderID: func(out *relay.Outgoing) string { return "p-" + out.DeliveryID }}
 	roster := &relay.Roster{
 		People: []relay.Person{
 			{ID: "kim", Name: "김민수", Phone: "+821011110001", Email: "kim@example.com"},
@@ -50,20 +42,21 @@ func conversationNode(t *testing.T) (*node.Node, *recordingSender) {
 
 // received collects what the sender got for message id until it has
 // want sends, or fails.
-func received(t *testing.T, rec *recordingSender, msgID string, want int) map[string]*relay.Outgoing {
+func received(t *testing.T, rec *testkit.Sender, msgID string, want int) map[string]*relay.Outgoing {
 	t.Helper()
-	got := map[string]*relay.Outgoing{}
-	deadline := time.After(10 * time.Second)
-	for len(got) < want {
-		select {
-		case out := <-rec.sent:
+	var got map[string]*relay.Outgoing
+	testkit.EventuallyNil(t, 10*time.Second, func() error {
+		got = map[string]*relay.Outgoing{}
+		for _, out := range rec.Sent() {
 			if out.Message.ID == msgID {
-				got[out.Person.ID] = out
+				got[out.Person.ID] = &out
 			}
-		case <-deadline:
-			t.Fatalf("message %s reached %d people, want %d", msgID, len(got), want)
 		}
-	}
+		if len(got) < want {
+			return fmt.Errorf("message %s reached %d people, want %d", msgID, len(got), want)
+		}
+		return nil
+	})
 	return got
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/hashicorp/memberlist"
 
+	"github.com/oob-relay/relay/internal/testkit"
 	"github.com/oob-relay/relay/relay"
 	"github.com/oob-relay/relay/relay/node"
 )
@@ -99,7 +100,7 @@ func TestPartitionHeals(t *testing.T) {
 	settleMembership(t, a, b, c)
 
 	nw.cut(c.ms.LocalAddr(), 1)
-	eventually(t, 10*time.Second, "each side sees the other as gone", func() bool {
+	testkit.Eventually(t, 10*time.Second, "each side sees the other as gone", func() bool {
 		return len(a.ms.Alive()) == 2 && len(b.ms.Alive()) == 2 && len(c.ms.Alive()) == 1
 	})
 
@@ -180,7 +181,7 @@ func TestPartitionHeals(t *testing.T) {
 // settled waits until m holds message id with every delivery settled.
 func settled(t *testing.T, what string, m *member, id string) {
 	t.Helper()
-	eventually(t, 15*time.Second, what+" settled", func() bool {
+	testkit.Eventually(t, 15*time.Second, what+" settled", func() bool {
 		ds, err := m.n.Store().Deliveries(id)
 		if err != nil || len(ds) == 0 {
 			return false

@@ -8,7 +8,6 @@ import (
 	"net/mail"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +16,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"github.com/oob-relay/relay/channels/email"
+	"github.com/oob-relay/relay/internal/testkit"
 	"github.com/oob-relay/relay/relay"
 	"github.com/oob-relay/relay/relay/secret"
 )
@@ -342,13 +342,7 @@ func TestListenAndServe(t *testing.T) {
 	}
 	done := make(chan error, 1)
 	go func() { done <- s.ListenAndServe() }()
-	deadline := time.Now().Add(10 * time.Second)
-	for s.Addr() == nil {
-		if time.Now().After(deadline) {
-			t.Fatal("ListenAndServe did not start listening")
-		}
-		runtime.Gosched()
-	}
+	testkit.Eventually(t, 10*time.Second, "ListenAndServe to start listening", func() bool { return s.Addr() != nil })
 	c := dial(t, s.Addr().String())
 	if err := c.Noop(); err != nil {
 		t.Fatal(err)
