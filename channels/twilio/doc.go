@@ -30,8 +30,8 @@
 // message text follows as written, with Windows line ends made plain,
 // surrounding space trimmed and invalid UTF-8 replaced. When the node
 // takes replies, a footer gives the reader's reply code for the incident
-// and how to acknowledge: "답장 코드 KP47 · 1=확인", or "Reply code KP47 ·
-// 1=ACK" in English. Korean is the default language; a reader whose
+// and how to acknowledge: "답장 코드 KP47 · 1=확인", or "Reply code KP47 -
+// 1=ACK" in English (all GSM-7, so an English body stays GSM-7). Korean is the default language; a reader whose
 // language relay does not speak reads Korean. The whole is at most
 // MaxBodyChars (1600) characters, Twilio's limit: a longer text is cut at
 // a character boundary and ends in "...", and the footer is kept whole.

@@ -325,3 +325,27 @@ func TestSMSFindErrors(t *testing.T) {
 		t.Error("Find(nil) gave no error")
 	}
 }
+
+// TestFindQueuedMessage: a message Twilio accepted but has not sent yet
+// (date_sent still empty) is found: a node that died right after the
+// create must not have it sent twice.
+func TestFindQueuedMessage(t *testing.T) {
+	clock := func() time.Time { return now }
+	em := emulatortest.Start(t, emulator.Options{CallbackDelay: time.Hour, Now: clock})
+	s, err := twilio.New(twilio.Config{AccountSID: emulatortest.AccountSID, AuthToken: secret.New(emulatortest.AuthToken),
+		From: "+15005550006", APIURL: em.URL()}, twilio.Options{Now: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	out := replyOut("+821012345678", "ko", "KP47")
+	since := now.Add(-time.Second)
+	sid := mustSend(t, s, out)
+	if ms := em.Messages(); len(ms) != 1 || ms[0].Status != "queued" || !ms[0].Sent.IsZero() {
+		t.Fatalf("emulator holds %+v, want one message still queued", ms)
+	}
+	r, found, err := s.Find(sendCtx(t), out, since)
+	if err != nil || !found || r.ProviderID != sid || r.Status != "" {
+		t.Fatalf("Find = %+v, %v, %v; want the queued message %s, still on its way", r, found, err, sid)
+	}
+}

@@ -70,7 +70,7 @@ func RenderBody(m *relay.Message, lang string) string {
 // replyHints tell a reader how to answer, in each language relay speaks.
 var replyHints = map[string]string{
 	"ko": "\n답장 코드 %s · 1=확인",
-	"en": "\nReply code %s · 1=ACK",
+	"en": "\nReply code %s - 1=ACK", // GSM-7 only: an English SMS stays 160 characters a part
 }
 
 // WithReplyCode ends an SMS body with the reader's reply code for its

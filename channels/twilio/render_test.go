@@ -123,7 +123,7 @@ func TestWithReplyCode(t *testing.T) {
 	}
 	long := &relay.Message{Incident: "x", Text: strings.Repeat("가", 2000)}
 	got := WithReplyCode(RenderBody(long, "en"), "KP47", "en")
-	if n := utf8.RuneCountInString(got); n > MaxBodyChars || !strings.HasSuffix(got, "Reply code KP47 · 1=ACK") {
+	if n := utf8.RuneCountInString(got); n > MaxBodyChars || !strings.HasSuffix(got, "Reply code KP47 - 1=ACK") {
 		t.Errorf("long body: %d characters, ends %q", n, got[len(got)-40:])
 	}
 }

@@ -67,10 +67,11 @@ func (s *SMS) Track(ctx context.Context, providerID string) (relay.Report, error
 // a takeover does not send it twice. See relay.Tracker.
 //
 // It lists the messages to the person's phone from the configured sender
-// (with a messaging service: of that service) sent on or after the day
-// before since (Twilio filters by UTC date; a zero since is no bound),
-// newest first, and keeps those created at or after since (less a second
-// for clock skew) whose body is exactly the body Send renders for out. The body is the delivery's
+// (with a messaging service: of that service), newest first, without a
+// date filter (Twilio's filters on the send date, which a queued message
+// does not have yet), and keeps those created at or after since (less a
+// second for clock skew; a zero since is no bound) whose body is exactly
+// the body Send renders for out. The body is the delivery's
 // marker: it holds the incident, the text and the person's reply code. The
 // oldest such message is the one found, reported with its status as Track
 // reports it (a status relay does not know reads as still on its way) and
@@ -92,10 +93,11 @@ func (s *SMS) Find(ctx context.Context, out *relay.Outgoing, since time.Time) (r
 	}
 	body := smsBody(out)
 	earliest := since.Add(-findSkew)
+	// No date filter: Twilio filters on date_sent, which stays empty
+	// while a message is queued, and the message a node died sending may
+	// well still be queued. The list is newest first, so reading stops at
+	// the first page that reaches back before since.
 	params := (&openapi.ListMessageParams{}).SetTo(p.Phone).SetPageSize(findPageSize)
-	if !since.IsZero() {
-		params.SetDateSentAfter(day(since).AddDate(0, 0, -1))
-	}
 	if s.cfg.From != "" {
 		params.SetFrom(s.cfg.From)
 	}
@@ -250,12 +252,6 @@ func parseDate(s *string) (time.Time, bool) {
 	}
 	t, err := time.Parse(time.RFC1123Z, *s)
 	return t, err == nil
-}
-
-// day returns midnight UTC of t's UTC date.
-func day(t time.Time) time.Time {
-	y, m, d := t.UTC().Date()
-	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
 }
 
 func deref(s *string) string {

@@ -110,16 +110,19 @@ type outcome struct {
 
 // messageOutcomes maps every MessageStatus of an outbound message.
 var messageOutcomes = map[string]outcome{
-	"accepted":    {},
-	"scheduled":   {},
-	"queued":      {},
-	"sending":     {},
-	"sent":        {status: relay.StatusSent},
-	"delivered":   {status: relay.StatusDelivered},
-	"read":        {status: relay.StatusDelivered},
-	"undelivered": {status: relay.StatusFailed, reason: relay.ReasonUnknown},
-	"failed":      {status: relay.StatusFailed, reason: relay.ReasonUnknown},
-	"canceled":    {status: relay.StatusFailed, reason: relay.ReasonUnknown},
+	"accepted":  {},
+	"scheduled": {},
+	"queued":    {},
+	"sending":   {},
+	"sent":      {status: relay.StatusSent},
+	"delivered": {status: relay.StatusDelivered},
+	"read":      {status: relay.StatusDelivered},
+	// Some parts of a long message reached the phone: the person has
+	// it, if not whole.
+	"partially_delivered": {status: relay.StatusDelivered},
+	"undelivered":         {status: relay.StatusFailed, reason: relay.ReasonUnknown},
+	"failed":              {status: relay.StatusFailed, reason: relay.ReasonUnknown},
+	"canceled":            {status: relay.StatusFailed, reason: relay.ReasonUnknown},
 }
 
 // callOutcomes maps every CallStatus of an outbound call.

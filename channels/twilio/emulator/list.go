@@ -265,7 +265,7 @@ func (e *Emulator) listMessages(q *request) answer {
 		if f.Has("To") && m.To != f.Get("To") || f.Has("From") && m.From != f.Get("From") {
 			continue
 		}
-		if !passes(days, sentAt(m)) {
+		if len(days) > 0 && (m.Sent.IsZero() || !passes(days, m.Sent)) {
 			continue
 		}
 		matched = append(matched, i)
@@ -361,5 +361,3 @@ func passes(filters map[string]dateFilter, t time.Time) bool {
 	return true
 }
 
-// sentAt is a message's date_sent as the emulator reports it.
-func sentAt(m *Message) time.Time { return m.Created }

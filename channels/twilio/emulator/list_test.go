@@ -112,6 +112,13 @@ func TestListMessagesFilters(t *testing.T) {
 	// Another account's messages are never listed.
 	otherSvc := api(t, em, otherAccount, otherToken)
 	f := send(t, otherSvc, kim, ours, "f")
+	// Date filters list only messages already sent (date_sent is empty
+	// before, as on Twilio).
+	for _, sid := range []string{a, b, c, d, e, f} {
+		if _, err := em.WaitMessage(t.Context(), sid, func(m emulator.Message) bool { return !m.Sent.IsZero() }); err != nil {
+			t.Fatal(err)
+		}
+	}
 
 	nov3 := time.Date(2026, 11, 3, 0, 0, 0, 0, time.UTC)
 	nov3Noon := nov3.Add(12 * time.Hour) // twilio-go sends a time; its date counts
@@ -205,6 +212,13 @@ func TestListMessagesPages(t *testing.T) {
 	for i := range 7 {
 		clk.Set(time.Date(2026, 11, 3, 9, i, 0, 0, time.UTC))
 		sids = append([]string{send(t, svc, "+821012345678", "+15005550006", "m")}, sids...)
+	}
+	// The DateSent filter lists only messages already sent: until then
+	// date_sent is empty, as on Twilio.
+	for _, sid := range sids {
+		if _, err := em.WaitMessage(t.Context(), sid, func(m emulator.Message) bool { return !m.Sent.IsZero() }); err != nil {
+			t.Fatal(err)
+		}
 	}
 	base := "/2010-04-01/Accounts/" + emulatortest.AccountSID + "/Messages.json?To=%2B821012345678&DateSent%3E=2026-11-03&PageSize=3&Page="
 

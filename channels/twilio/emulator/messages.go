@@ -139,13 +139,12 @@ func (e *Emulator) fetchMessage(q *request) answer {
 
 // messageJSON renders m as Twilio does; e.mu must be held.
 func messageJSON(m *Message) *messageResource {
-	created, sent := m.Created.Format(time.RFC1123Z), sentAt(m).Format(time.RFC1123Z)
+	created := m.Created.Format(time.RFC1123Z)
 	res := &messageResource{
 		AccountSID:      m.AccountSID,
 		APIVersion:      APIVersion,
 		Body:            m.Body,
 		DateCreated:     created,
-		DateSent:        &sent,
 		DateUpdated:     m.Updated.Format(time.RFC1123Z),
 		Direction:       "outbound-api",
 		NumMedia:        "0",
@@ -156,6 +155,10 @@ func messageJSON(m *Message) *messageResource {
 		To:              m.To,
 		URI:             uri(m.AccountSID, "Messages", m.SID),
 		SubresourceURIs: map[string]string{"media": uri(m.AccountSID, "Messages", m.SID+"/Media")},
+	}
+	if !m.Sent.IsZero() {
+		sent := m.Sent.Format(time.RFC1123Z)
+		res.DateSent = &sent
 	}
 	if m.From != "" {
 		res.From = &m.From
@@ -194,6 +197,11 @@ func (e *Emulator) deliver(m *Message, fault deliveryFault, lost bool) {
 			m.Segments = segment.Count(m.Body).Segments
 		}
 		m.Status, m.ErrorCode, m.Updated = string(st.status), st.code, e.now()
+		if st.status == "sent" {
+			// The emulator hands a message on the moment it accepts it:
+			// date_sent is its creation time, reported from this step on.
+			m.Sent = m.Created
+		}
 		e.notifyLocked()
 		params := messageCallbackParams(m)
 		account, callback := m.AccountSID, m.StatusCallback

@@ -30,6 +30,10 @@ type Message struct {
 	Callbacks int
 	Created   time.Time
 	Updated   time.Time
+	// Sent is when the message was handed to the carrier (its sent
+	// step); zero while it is queued, and for a message that failed
+	// before it left, as Twilio leaves date_sent empty then.
+	Sent time.Time
 	// Form holds every parameter of the create request.
 	Form url.Values
 
