@@ -360,4 +360,3 @@ func passes(filters map[string]dateFilter, t time.Time) bool {
 	}
 	return true
 }
-
