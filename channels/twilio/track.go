@@ -66,8 +66,9 @@ func (s *SMS) Track(ctx context.Context, providerID string) (relay.Report, error
 // Find looks for the message Send made of out at or after since, so that
 // a takeover does not send it twice. See relay.Tracker.
 //
-// It lists the messages to the person's phone from the configured sender
-// (with a messaging service: of that service), newest first, without a
+// It lists the account's messages to the person's phone, from any of its
+// numbers or services (the node that died may have sent from a number of
+// its own), newest first, without a
 // date filter (Twilio's filters on the send date, which a queued message
 // does not have yet), and keeps those created at or after since (less a
 // second for clock skew; a zero since is no bound) whose body is exactly
@@ -98,9 +99,6 @@ func (s *SMS) Find(ctx context.Context, out *relay.Outgoing, since time.Time) (r
 	// well still be queued. The list is newest first, so reading stops at
 	// the first page that reaches back before since.
 	params := (&openapi.ListMessageParams{}).SetTo(p.Phone).SetPageSize(findPageSize)
-	if s.cfg.From != "" {
-		params.SetFrom(s.cfg.From)
-	}
 
 	var found *openapi.ApiV2010Message
 	token, number := "", ""
@@ -119,7 +117,7 @@ func (s *SMS) Find(ctx context.Context, out *relay.Outgoing, since time.Time) (r
 				continue
 			}
 			// Newest first: a later match is an older message.
-			if ok && s.sentFor(m, p.Phone, body) {
+			if ok && deref(m.To) == p.Phone && deref(m.Body) == body {
 				found = m
 			}
 		}
@@ -154,18 +152,6 @@ func (s *SMS) page(ctx context.Context, params *openapi.ListMessageParams, token
 		return nil, classify(ctx, "list messages", err, status, retryAfter)
 	}
 	return page, nil
-}
-
-// sentFor reports whether m is a message this sender sent to phone with
-// body.
-func (s *SMS) sentFor(m *openapi.ApiV2010Message, phone, body string) bool {
-	if deref(m.To) != phone || deref(m.Body) != body {
-		return false
-	}
-	if s.cfg.From != "" {
-		return deref(m.From) == s.cfg.From
-	}
-	return deref(m.MessagingServiceSid) == s.cfg.MessagingServiceSID
 }
 
 // messageReport reads a fetched or listed message's status and error code
