@@ -94,6 +94,14 @@ type HTTP struct {
 	// this node to post delivery receipts, without query or fragment; a
 	// trailing slash is removed. Empty means providers send no receipts.
 	PublicURL string `yaml:"public_url"`
+	// CallbackURL is the absolute http or https URL that providers post
+	// receipts and call webhooks to, when it should not be this node's
+	// own: a URL every node of the cluster answers (a load balancer, or a
+	// DNS name over every node's public URL), so that a receipt still
+	// reaches the cluster when the node that sent is down. Empty means
+	// PublicURL. Receipts lost anyway are fetched from the provider after
+	// delivery.receipt_timeout.
+	CallbackURL string `yaml:"callback_url"`
 	// MaxBodyBytes bounds a request body, from MinBodyBytes to
 	// MaxBodyBytes. Default DefaultMaxBodyBytes.
 	MaxBodyBytes int64 `yaml:"max_body_bytes"`

@@ -120,7 +120,7 @@ func TestLoadExample(t *testing.T) {
 	if c.Level() != slog.LevelInfo || c.Log.Format != "text" {
 		t.Errorf("log = %+v", c.Log)
 	}
-	if c.HTTP != (HTTP{Listen: "127.0.0.1:8080", PublicURL: "https://relay-seoul-1.example.com", MaxBodyBytes: 1 << 20}) {
+	if c.HTTP != (HTTP{Listen: "127.0.0.1:8080", PublicURL: "https://relay-seoul-1.example.com", CallbackURL: "https://relay.example.com", MaxBodyBytes: 1 << 20}) {
 		t.Errorf("http = %+v", c.HTTP)
 	}
 }

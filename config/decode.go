@@ -28,7 +28,7 @@ var (
 // error. Every such problem is reported at once, joined with errors.Join,
 // each naming its line and, where it can be told, its key path:
 //
-//	line 12: unknown key "listn" in http (known: listen, public_url, max_body_bytes)
+//	line 12: unknown key "listn" in http (known: listen, public_url, callback_url, max_body_bytes)
 //	line 20: delivery.workers: want an integer, got "many"
 //
 // An empty document is the error "config is empty". Decode only decodes:

@@ -24,6 +24,7 @@ func (c *Config) SetDefaults() {
 		c.HTTP.Listen = DefaultListen
 	}
 	c.HTTP.PublicURL = strings.TrimRight(c.HTTP.PublicURL, "/")
+	c.HTTP.CallbackURL = strings.TrimRight(c.HTTP.CallbackURL, "/")
 	if c.HTTP.MaxBodyBytes == 0 {
 		c.HTTP.MaxBodyBytes = DefaultMaxBodyBytes
 	}
@@ -120,16 +121,22 @@ func (c *Config) validateHTTP(bad func(key, format string, args ...any)) {
 	} else if strings.ContainsFunc(host, isSpaceOrControl) {
 		bad("http.listen", "%q has a host with spaces or control characters", h.Listen)
 	}
-	if h.PublicURL != "" {
-		u, err := url.Parse(h.PublicURL)
+	for _, f := range []struct{ key, v string }{{"http.public_url", h.PublicURL}, {"http.callback_url", h.CallbackURL}} {
+		if f.v == "" {
+			continue
+		}
+		u, err := url.Parse(f.v)
 		switch {
 		case err != nil || !u.IsAbs() || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https"):
-			bad("http.public_url", "%q must be an absolute http or https URL, such as https://relay-1.example.com", h.PublicURL)
+			bad(f.key, "%q must be an absolute http or https URL, such as https://relay-1.example.com", f.v)
 		case u.User != nil:
-			bad("http.public_url", "%q must not carry credentials; providers sign what they post", u.Redacted())
+			bad(f.key, "%q must not carry credentials; providers sign what they post", u.Redacted())
 		case u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
-			bad("http.public_url", "%q must not have a query or fragment", h.PublicURL)
+			bad(f.key, "%q must not have a query or fragment", f.v)
 		}
+	}
+	if h.CallbackURL != "" && h.PublicURL == "" {
+		bad("http.callback_url", "needs http.public_url: the node serves the webhooks only with a public URL")
 	}
 	switch {
 	case h.MaxBodyBytes < MinBodyBytes:

@@ -61,6 +61,11 @@ type HookOptions struct {
 	// PublicURL is the node's URL as Twilio sees it: the signature is
 	// computed over PublicURL plus the request path.
 	PublicURL string
+	// CallbackURL, when set, is the URL every node of the cluster answers
+	// (a load balancer, or a DNS name over every node), which the node's
+	// status callbacks name so that a receipt reaches the cluster when
+	// the node that sent is down: signatures over it are accepted too.
+	CallbackURL string
 	// AuthTokens are the auth tokens of the Twilio accounts that may call.
 	AuthTokens []secret.String
 	// OwnNumbers are relay's own sending numbers: a text from one of them
@@ -117,6 +122,7 @@ func NewHooks(opts HookOptions) (*Hooks, error) {
 		opts.Now = time.Now
 	}
 	opts.PublicURL = strings.TrimSuffix(opts.PublicURL, "/")
+	opts.CallbackURL = strings.TrimSuffix(opts.CallbackURL, "/")
 	h := &Hooks{opts: opts, log: opts.Logger, replays: newReplayGuard(24*time.Hour, 100_000)}
 	h.refused = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "relay", Subsystem: "webhook", Name: "refused_total",
@@ -155,8 +161,14 @@ func (h *Hooks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sig := r.Header.Get("X-Twilio-Signature")
-	full := h.opts.PublicURL + r.URL.RequestURI()
-	if !h.signed(full, r, sig) {
+	full, signed := "", false
+	for _, base := range []string{h.opts.PublicURL, h.opts.CallbackURL} {
+		if base != "" && !signed {
+			full = base + r.URL.RequestURI()
+			signed = h.signed(full, r, sig)
+		}
+	}
+	if !signed {
 		h.refuse(w, http.StatusForbidden, "signature", "X-Twilio-Signature does not match this request")
 		return
 	}

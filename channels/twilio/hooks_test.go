@@ -313,3 +313,27 @@ func TestHooksIncomingSMS(t *testing.T) {
 		t.Fatalf("incident holds %d messages, want 2", got)
 	}
 }
+
+// TestHooksAcceptTheClusterURL: a receipt Twilio posted to the cluster's
+// callback URL (any node answers it) is signed over that URL, and is
+// taken; one signed over a URL that is neither is refused.
+func TestHooksAcceptTheClusterURL(t *testing.T) {
+	n, _, d := hooksSetup(t)
+	const clusterURL = "https://relay.example.com"
+	h, err := twilio.NewHooks(twilio.HookOptions{Node: hooksNode{n}, PublicURL: hooksURL, CallbackURL: clusterURL + "/",
+		AuthTokens: []secret.String{secret.New(hooksToken)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := relay.WebhookPrefix + d.ID + "/status"
+	form := url.Values{"MessageSid": {d.ProviderID}, "MessageStatus": {"delivered"}}
+	if w := postHook(h, path, form, emulator.Sign(hooksToken, "https://elsewhere.example.com"+path, form)); w.Code != http.StatusForbidden {
+		t.Fatalf("signed over another URL: %d %s, want 403", w.Code, w.Body)
+	}
+	if w := postHook(h, path, form, emulator.Sign(hooksToken, clusterURL+path, form)); w.Code != http.StatusNoContent {
+		t.Fatalf("signed over the cluster URL: %d %s, want 204", w.Code, w.Body)
+	}
+	if got, _ := n.Store().Delivery(d.ID); got.Status != relay.StatusDelivered {
+		t.Fatalf("after the receipt: %+v", got)
+	}
+}

@@ -47,6 +47,9 @@ type Options struct {
 	// PublicURL is where providers reach this node's webhooks; empty
 	// means providers send no receipts.
 	PublicURL string
+	// CallbackURL, when set, is the base of the webhook URLs given to
+	// providers instead of PublicURL: a URL every node answers.
+	CallbackURL string
 	// Roster, when set, is applied at start if it differs from the stored
 	// roster: the roster file an operator keeps beside the config.
 	Roster *relay.Roster
@@ -169,7 +172,7 @@ func Open(opts Options) (*Node, error) {
 			_, err := n.RecordReceipt(ctx, id, r)
 			return err
 		},
-		Callbacks:  callbacks(opts.PublicURL),
+		Callbacks:  callbacks(cmp.Or(opts.CallbackURL, opts.PublicURL)),
 		ReplyCode:  func(d *relay.Delivery) string { return n.smsReplyCode(d) },
 		Logger:     opts.Logger,
 		Registerer: opts.Registerer,

@@ -110,6 +110,7 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Server, erro
 		Backoff:          delivery.Backoff{Initial: cfg.Delivery.Backoff.Initial, Max: cfg.Delivery.Backoff.Max},
 		Roster:           roster,
 		PublicURL:        cfg.HTTP.PublicURL,
+		CallbackURL:      cfg.HTTP.CallbackURL,
 		Logger:           log,
 		Registerer:       reg,
 	})
@@ -142,7 +143,7 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Server, erro
 	mux := http.NewServeMux()
 	mux.Handle("/", h)
 	if cfg.HTTP.PublicURL != "" && len(twilioTokens(cfg)) > 0 {
-		hk, err := twilio.NewHooks(twilio.HookOptions{Node: twilioNode{n}, PublicURL: cfg.HTTP.PublicURL,
+		hk, err := twilio.NewHooks(twilio.HookOptions{Node: twilioNode{n}, PublicURL: cfg.HTTP.PublicURL, CallbackURL: cfg.HTTP.CallbackURL,
 			AuthTokens: twilioTokens(cfg), OwnNumbers: ownNumbers(cfg), Logger: log, Registerer: reg})
 		if err != nil {
 			s.abort()
