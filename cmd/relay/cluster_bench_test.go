@@ -12,6 +12,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/oob-relay/relay/gossip"
+	"github.com/oob-relay/relay/internal/testkit"
 	"github.com/oob-relay/relay/relay"
 	"github.com/oob-relay/relay/relay/delivery"
 	"github.com/oob-relay/relay/relay/node"
@@ -33,9 +34,7 @@ func BenchmarkReplicationLag(b *testing.B) {
 		b.Run(fmt.Sprintf("nodes=%d", size), func(b *testing.B) {
 			// memberlist's Shutdown does not wait for a probe in flight,
 			// and such a probe can stay blocked on its ack channel.
-			leaks := []goleak.Option{goleak.IgnoreCurrent(),
-				goleak.IgnoreTopFunction("github.com/hashicorp/memberlist.(*Memberlist).probeNode")}
-			b.Cleanup(func() { goleak.VerifyNone(b, leaks...) })
+			testkit.NoLeaks(b, goleak.IgnoreTopFunction("github.com/hashicorp/memberlist.(*Memberlist).probeNode"))
 			var lags, commits, accepts []time.Duration
 			for range b.N {
 				l, c, a := replicationLags(b, size, 300)
@@ -71,7 +70,7 @@ func replicationLags(b *testing.B, size, posts int) (lags, commits, accepts []ti
 		}
 		members = append(members, startInproc(b, fmt.Sprintf("node-%c", 'a'+i), seed, key, roster, observe))
 	}
-	within(b, 10*time.Second, "every member sees the others", func() bool {
+	testkit.Eventually(b, 10*time.Second, "every member sees the others", func() bool {
 		for _, m := range members {
 			if len(m.ms.Alive()) != size || len(m.n.Replicator().Peers()) != size-1 {
 				return false
@@ -176,16 +175,6 @@ type inprocMember struct {
 	ms *gossip.Membership
 }
 
-// okSender accepts every attempt at once.
-type okSender struct{}
-
-func (okSender) Send(ctx context.Context, out *relay.Outgoing) (relay.Receipt, error) {
-	if err := ctx.Err(); err != nil {
-		return relay.Receipt{}, relay.Temporary(relay.ReasonTimeout, err)
-	}
-	return relay.Receipt{ProviderID: "ok-" + out.DeliveryID}, nil
-}
-
 // startInproc starts a node in this process with an SMS provider that
 // accepts everything, joined to seed when given; observe, when given,
 // watches its store from the first write.
@@ -193,7 +182,7 @@ func startInproc(tb testing.TB, name, seed, key string, roster *relay.Roster, ob
 	tb.Helper()
 	n, err := node.Open(node.Options{
 		Name: name, DataDir: tb.TempDir(), Roster: roster,
-		Providers: []delivery.Provider{{Name: "sms-" + name, Channel: relay.ChannelSMS, Sender: okSender{}}},
+		Providers: []delivery.Provider{{Name: "sms-" + name, Channel: relay.ChannelSMS, Sender: &testkit.Sender{CountOnly: true}}},
 		Deadline:  func(relay.Severity) time.Duration { return time.Hour },
 	})
 	if err != nil {
@@ -237,8 +226,7 @@ func startInproc(tb testing.TB, name, seed, key string, roster *relay.Roster, ob
 // once a peer holds the message on disk. It reports p50_ms, p99_ms and
 // max_ms.
 func BenchmarkAcceptWithPeerCopy(b *testing.B) {
-	leaks := goleak.IgnoreCurrent()
-	b.Cleanup(func() { goleak.VerifyNone(b, leaks) })
+	testkit.NoLeaks(b)
 	cl := startCluster(b, clusterSpec{nodes: 3, people: 10})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -284,8 +272,7 @@ func reportPercentiles(b *testing.B, prefix string, ds []time.Duration) {
 // ms_kill_to_last_orphan (the kill to the last of those at the emulator),
 // orphans, and duplicates.
 func BenchmarkFailover(b *testing.B) {
-	leaks := goleak.IgnoreCurrent()
-	b.Cleanup(func() { goleak.VerifyNone(b, leaks) })
+	testkit.NoLeaks(b)
 	var total time.Duration
 	orphans, dups := 0, 0
 	for range b.N {
@@ -319,7 +306,7 @@ func failoverOnce(b *testing.B) (failover time.Duration, orphans, dups int) {
 	v := cl.nodes[victim]
 	// A and B have worked through their queues and C has sent part of
 	// its share.
-	waitFor(b, ctx, "A and B done with their share, C a third into its own", func() bool {
+	testkit.WaitFor(b, ctx, "A and B done with their share, C a third into its own", func() bool {
 		for _, i := range []int{0, 1} {
 			if sum(cl.metrics(i), "relay_delivery_queue_depth") != 0 {
 				return false
@@ -331,7 +318,7 @@ func failoverOnce(b *testing.B) (failover time.Duration, orphans, dups int) {
 	b.StartTimer()
 	killedAt := time.Now()
 	cl.kill(victim)
-	waitFor(b, ctx, "every person's SMS", func() bool { return len(perRecipient(cl.s.smsArrivals(text))) == people })
+	testkit.WaitFor(b, ctx, "every person's SMS", func() bool { return len(perRecipient(cl.s.smsArrivals(text))) == people })
 	b.StopTimer()
 	var last time.Time
 	for _, a := range cl.s.smsArrivals(text) {
@@ -345,7 +332,7 @@ func failoverOnce(b *testing.B) (failover time.Duration, orphans, dups int) {
 	if orphans == 0 {
 		b.Fatalf("nothing was taken over from node C (%d of %d at the emulator at the kill)", before, people)
 	}
-	waitFor(b, ctx, "the fan-out settled on A", func() bool {
+	testkit.WaitFor(b, ctx, "the fan-out settled on A", func() bool {
 		m, err := cl.nodes[0].c.Message(ctx, acc.ID)
 		return err == nil && m.Settled && m.Summary[relay.StatusSent] == people
 	})
@@ -359,8 +346,7 @@ func failoverOnce(b *testing.B) (failover time.Duration, orphans, dups int) {
 // never reached their sink within 30 s of the kill; target 0) and
 // duplicates over all rounds, per kill and the most in one round.
 func BenchmarkKillLoop(b *testing.B) {
-	leaks := goleak.IgnoreCurrent()
-	b.Cleanup(func() { goleak.VerifyNone(b, leaks) })
+	testkit.NoLeaks(b)
 	const people, rounds = 300, 20
 	cl := startCluster(b, clusterSpec{nodes: 3, people: people})
 	seed := uint64(time.Now().UnixNano())
@@ -379,12 +365,12 @@ func BenchmarkKillLoop(b *testing.B) {
 				b.Fatal(err)
 			}
 			share := rng.IntN(2 * people)
-			waitFor(b, ctx, "part of the fan-out at the sinks", func() bool {
+			testkit.WaitFor(b, ctx, "part of the fan-out at the sinks", func() bool {
 				return len(cl.s.smsArrivals(text))+len(cl.s.mailArrivals(text)) >= share
 			})
 			cl.kill(victim)
 			kills++
-			poll(ctx, 30*time.Second, func() bool {
+			testkit.Poll(ctx, 30*time.Second, func() bool {
 				return len(perRecipient(cl.s.smsArrivals(text)))+len(perRecipient(cl.s.mailArrivals(text))) == 2*people
 			})
 			sms, mails := cl.s.smsArrivals(text), cl.s.mailArrivals(text)

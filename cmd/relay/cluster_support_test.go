@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/oob-relay/relay/channels/twilio/emulator/emulatortest"
+	"github.com/oob-relay/relay/internal/testkit"
 	"github.com/oob-relay/relay/relay"
 	"github.com/oob-relay/relay/relay/client"
 )
@@ -266,7 +267,7 @@ func (cl *testCluster) waitWhole() {
 	cl.tb.Helper()
 	run := cl.running()
 	want := float64(len(run))
-	within(cl.tb, 15*time.Second, fmt.Sprintf("%d members alive on every running node", len(run)), func() bool {
+	testkit.Eventually(cl.tb, 15*time.Second, fmt.Sprintf("%d members alive on every running node", len(run)), func() bool {
 		for _, i := range run {
 			m := cl.metrics(i)
 			if m[`relay_gossip_members{state="alive"}`] != want || m["relay_cluster_peers"] != want-1 {
@@ -320,51 +321,11 @@ func sum(m map[string]float64, name string) float64 {
 	return total
 }
 
-// within is waitFor with its own deadline.
-func within(tb testing.TB, d time.Duration, what string, cond func() bool) {
-	tb.Helper()
-	if !poll(context.Background(), d, cond) {
-		tb.Fatalf("timed out waiting for %s", what)
-	}
-}
-
-// poll reports whether cond came true within d (or before ctx ended),
-// checking it as waitFor does.
-func poll(ctx context.Context, d time.Duration, cond func() bool) bool {
-	ctx, cancel := context.WithTimeout(ctx, d)
-	defer cancel()
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		select {
-		case <-tick.C:
-		case <-ctx.Done():
-			return cond()
-		}
-	}
-	return true
-}
-
 // gossipAddr returns 127.0.0.1:port with the port free for both TCP and
 // UDP, as memberlist needs.
 func gossipAddr(tb testing.TB) string {
 	tb.Helper()
-	for range 20 {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			tb.Fatal(err)
-		}
-		addr := ln.Addr().String()
-		pc, err := net.ListenPacket("udp", addr)
-		ln.Close()
-		if err != nil {
-			continue
-		}
-		pc.Close()
-		return addr
-	}
-	tb.Fatal("no port free for both TCP and UDP on 127.0.0.1")
-	return ""
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(testkit.FreePort(tb, "127.0.0.1")))
 }
 
 // newGossipKey returns a random base64 AES-256 key.

@@ -13,8 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
-
+	"github.com/oob-relay/relay/internal/testkit"
 	"github.com/oob-relay/relay/relay"
 	"github.com/oob-relay/relay/relay/api"
 	"github.com/oob-relay/relay/relay/client"
@@ -26,8 +25,7 @@ import (
 // message on disk before A answers, so C has it at once; the fan-out then
 // reaches every person once on each channel, sent by all three nodes.
 func TestClusterPostOnAReadOnC(t *testing.T) {
-	leaks := goleak.IgnoreCurrent()
-	t.Cleanup(func() { goleak.VerifyNone(t, leaks) })
+	testkit.NoLeaks(t)
 	const people = 20
 	cl := startCluster(t, clusterSpec{nodes: 3, people: people, copies: 2})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -77,11 +75,11 @@ func TestClusterPostOnAReadOnC(t *testing.T) {
 	}
 
 	// Everyone reached, once, by the three nodes together.
-	within(t, 30*time.Second, "every person's SMS and mail", func() bool {
+	testkit.Eventually(t, 30*time.Second, "every person's SMS and mail", func() bool {
 		return len(perRecipient(cl.s.smsArrivals(text))) == people && len(perRecipient(cl.s.mailArrivals(text))) == people
 	})
 	var m2 *api.MessageView
-	within(t, 30*time.Second, "the message settled on node C", func() bool {
+	testkit.Eventually(t, 30*time.Second, "the message settled on node C", func() bool {
 		m2, err = c.c.Message(ctx, acc.ID)
 		return err == nil && m2.Settled
 	})
@@ -110,8 +108,7 @@ func TestClusterPostOnAReadOnC(t *testing.T) {
 // delivery, C's share included, with no more duplicates than C had
 // attempts in flight.
 func TestClusterSIGKILLOwnerDuringFanOut(t *testing.T) {
-	leaks := goleak.IgnoreCurrent()
-	t.Cleanup(func() { goleak.VerifyNone(t, leaks) })
+	testkit.NoLeaks(t)
 	const people = 2000
 	cl := startCluster(t, clusterSpec{nodes: 3, people: people})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -128,7 +125,7 @@ func TestClusterSIGKILLOwnerDuringFanOut(t *testing.T) {
 	if acc.Deliveries != 2*people {
 		t.Fatalf("fan-out has %d deliveries, want %d", acc.Deliveries, 2*people)
 	}
-	waitFor(t, ctx, "a third of the fan-out at the sinks", func() bool {
+	testkit.WaitFor(t, ctx, "a third of the fan-out at the sinks", func() bool {
 		return cl.s.emu.Requests()+len(cl.s.mail.Mails()) >= 2*people/3
 	})
 	killedAt := time.Now()
@@ -143,13 +140,13 @@ func TestClusterSIGKILLOwnerDuringFanOut(t *testing.T) {
 		t.Fatalf("node C had sent nothing of the fan-out when it was killed; the test proves nothing")
 	}
 
-	waitFor(t, ctx, "every person's SMS and mail after the kill", func() bool {
+	testkit.WaitFor(t, ctx, "every person's SMS and mail after the kill", func() bool {
 		return len(perRecipient(cl.s.smsArrivals(blast))) == people && len(perRecipient(cl.s.mailArrivals(blast))) == people
 	})
 	done := time.Since(killedAt)
 	for _, i := range []int{0, 1} {
 		n := cl.nodes[i]
-		waitFor(t, ctx, "the fan-out settled on "+n.name, func() bool {
+		testkit.WaitFor(t, ctx, "the fan-out settled on "+n.name, func() bool {
 			m, err := n.c.Message(ctx, acc.ID)
 			if err != nil {
 				t.Fatalf("%s: %v", n.name, err)
@@ -251,8 +248,7 @@ func survivorDuplicates(as []arrival, killed string) int {
 // label: neither becomes a member of the real cluster, and a message
 // posted on it never reaches the real nodes, though it keeps trying.
 func TestClusterWrongKeyOrLabel(t *testing.T) {
-	leaks := goleak.IgnoreCurrent()
-	t.Cleanup(func() { goleak.VerifyNone(t, leaks) })
+	testkit.NoLeaks(t)
 	cl := startCluster(t, clusterSpec{nodes: 3, people: 5})
 	var seeds []string
 	for _, n := range cl.nodes {
@@ -272,7 +268,7 @@ func TestClusterWrongKeyOrLabel(t *testing.T) {
 			n.p = serve(t, n.cfg, n.api)
 
 			joinFailures := func() float64 { return scrape(cl.http, n.api)["relay_gossip_join_failures_total"] }
-			waitFor(t, ctx, "the rogue's joins to fail", func() bool { return joinFailures() >= 2 })
+			testkit.WaitFor(t, ctx, "the rogue's joins to fail", func() bool { return joinFailures() >= 2 })
 			acc, err := n.c.Post(ctx, &relay.Post{Incident: "rogue", Text: "이 메시지는 클러스터에 들어가면 안 됨",
 				To: []string{"person:p00001"}, Severity: relay.SeverityCritical}, "")
 			if err != nil {
@@ -284,7 +280,7 @@ func TestClusterWrongKeyOrLabel(t *testing.T) {
 			// Let it try to join several times more with the message on
 			// board, then look for it on every real node.
 			after := joinFailures()
-			waitFor(t, ctx, "the rogue to try joining again", func() bool { return joinFailures() >= after+3 })
+			testkit.WaitFor(t, ctx, "the rogue to try joining again", func() bool { return joinFailures() >= after+3 })
 			if memberlistErrors(cl) <= refusedBefore {
 				t.Errorf("no real node logged a refused connection, so the rogue may never have reached them")
 			}
@@ -329,8 +325,7 @@ func memberlistErrors(cl *testCluster) int {
 // every node with its deliveries settled and at the sinks. Then one node
 // comes back with an empty data dir and catches up.
 func TestClusterRollingRestart(t *testing.T) {
-	leaks := goleak.IgnoreCurrent()
-	t.Cleanup(func() { goleak.VerifyNone(t, leaks) })
+	testkit.NoLeaks(t)
 	const people = 30
 	cl := startCluster(t, clusterSpec{nodes: 3, people: people})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -340,15 +335,15 @@ func TestClusterRollingRestart(t *testing.T) {
 	defer b.halt()
 	for i := range cl.nodes {
 		n := b.count()
-		waitFor(t, ctx, "posts before restarting "+cl.nodes[i].name, func() bool { return b.count() >= n+5 })
+		testkit.WaitFor(t, ctx, "posts before restarting "+cl.nodes[i].name, func() bool { return b.count() >= n+5 })
 		cl.stop(i)
 		n = b.count()
-		waitFor(t, ctx, "posts while "+cl.nodes[i].name+" is down", func() bool { return b.count() >= n+5 })
+		testkit.WaitFor(t, ctx, "posts while "+cl.nodes[i].name+" is down", func() bool { return b.count() >= n+5 })
 		cl.start(i)
 		cl.waitWhole()
 	}
 	n := b.count()
-	waitFor(t, ctx, "posts after the restarts", func() bool { return b.count() >= n+5 })
+	testkit.WaitFor(t, ctx, "posts after the restarts", func() bool { return b.count() >= n+5 })
 	posts, failed := b.halt()
 	for _, f := range failed {
 		t.Errorf("post refused by every node: %s", f)
@@ -366,7 +361,7 @@ func TestClusterRollingRestart(t *testing.T) {
 		for _, i := range nodes {
 			nd := cl.nodes[i]
 			for _, p := range posts {
-				waitFor(t, ctx, fmt.Sprintf("message %s settled on %s", p.id, nd.name), func() bool {
+				testkit.WaitFor(t, ctx, fmt.Sprintf("message %s settled on %s", p.id, nd.name), func() bool {
 					m, err := nd.c.Message(ctx, p.id)
 					var ce *client.Error
 					if errors.As(err, &ce) && ce.Status == http.StatusNotFound {

@@ -8,8 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
-
+	"github.com/oob-relay/relay/internal/testkit"
 	"github.com/oob-relay/relay/relay"
 )
 
@@ -37,8 +36,7 @@ import (
 func BenchmarkReplyLatency(b *testing.B) {
 	for _, people := range []int{20, 200} {
 		b.Run(fmt.Sprintf("people=%d", people), func(b *testing.B) {
-			leaks := goleak.IgnoreCurrent()
-			b.Cleanup(func() { goleak.VerifyNone(b, leaks) })
+			testkit.NoLeaks(b)
 			cl := startCluster(b, clusterSpec{nodes: 3, people: people, replies: true})
 			var lags, accepts []time.Duration
 			dups := 0
@@ -67,7 +65,7 @@ func replyLatencies(b *testing.B, cl *testCluster, people, replies int, incident
 		Severity: relay.SeverityCritical}, ""); err != nil {
 		b.Fatal(err)
 	}
-	waitFor(b, ctx, "the alert at every person", func() bool {
+	testkit.WaitFor(b, ctx, "the alert at every person", func() bool {
 		return len(perRecipient(cl.s.smsArrivals(alert))) == people && len(perRecipient(cl.s.mailArrivals(alert))) == people
 	})
 	waitReplicating(b, cl)
@@ -84,7 +82,7 @@ func replyLatencies(b *testing.B, cl *testCluster, people, replies int, incident
 		if status != http.StatusOK || answer != "" {
 			b.Fatalf("reply %d: HTTP %d, TwiML message %q", i, status, answer)
 		}
-		waitFor(b, ctx, fmt.Sprintf("reply %d at every other person", i), func() bool {
+		testkit.WaitFor(b, ctx, fmt.Sprintf("reply %d at every other person", i), func() bool {
 			return len(perRecipient(cl.s.smsArrivals(text))) == people-1
 		})
 		b.StopTimer()
@@ -111,7 +109,7 @@ func waitReplicating(tb testing.TB, cl *testCluster) {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	waitFor(tb, ctx, "every node's events confirmed by every peer", func() bool {
+	testkit.WaitFor(tb, ctx, "every node's events confirmed by every peer", func() bool {
 		for _, n := range cl.nodes {
 			v, err := n.c.Cluster(ctx)
 			if err != nil || len(v.Members) != len(cl.nodes) {

@@ -19,12 +19,12 @@ import (
 
 	"github.com/emersion/go-smtp"
 	twclient "github.com/twilio/twilio-go/client"
-	"go.uber.org/goleak"
 
 	"github.com/oob-relay/relay/channels/email/mailsink"
 	"github.com/oob-relay/relay/channels/twilio"
 	"github.com/oob-relay/relay/channels/twilio/emulator"
 	"github.com/oob-relay/relay/channels/twilio/emulator/emulatortest"
+	"github.com/oob-relay/relay/internal/testkit"
 	"github.com/oob-relay/relay/relay"
 	"github.com/oob-relay/relay/relay/api"
 )
@@ -40,8 +40,7 @@ import (
 // node; Twilio's retries of a webhook post nothing new, and a forged
 // webhook is refused and posts nothing.
 func TestClusterConversation(t *testing.T) {
-	leaks := goleak.IgnoreCurrent()
-	t.Cleanup(func() { goleak.VerifyNone(t, leaks) })
+	testkit.NoLeaks(t)
 	const people = 20
 	cl := startCluster(t, clusterSpec{nodes: 3, people: people, replies: true})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -57,11 +56,11 @@ func TestClusterConversation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	within(t, 30*time.Second, "every person's SMS and mail of the alert", func() bool {
+	testkit.Eventually(t, 30*time.Second, "every person's SMS and mail of the alert", func() bool {
 		return len(perRecipient(cl.s.smsArrivals(alert))) == people && len(perRecipient(cl.s.mailArrivals(alert))) == people
 	})
 	for _, n := range cl.nodes {
-		within(t, 10*time.Second, "the alert on "+n.name, func() bool { _, err := n.c.Message(ctx, acc.ID); return err == nil })
+		testkit.Eventually(t, 10*time.Second, "the alert on "+n.name, func() bool { _, err := n.c.Message(ctx, acc.ID); return err == nil })
 	}
 	incs, err := a.c.Incidents(ctx)
 	if err != nil {
@@ -119,7 +118,7 @@ func TestClusterConversation(t *testing.T) {
 		author int
 	}{{reply1, 1}, {reply2, 2}} {
 		var m *api.MessageView
-		within(t, 30*time.Second, "person "+fmt.Sprint(r.author)+"'s reply settled on A", func() bool {
+		testkit.Eventually(t, 30*time.Second, "person "+fmt.Sprint(r.author)+"'s reply settled on A", func() bool {
 			m, err = a.c.Message(ctx, r.entry.Message)
 			return err == nil && m.Settled
 		})
@@ -169,7 +168,7 @@ func TestClusterConversation(t *testing.T) {
 	}
 	for _, n := range cl.nodes {
 		var v *api.IncidentView
-		within(t, 10*time.Second, "person 3's acknowledgement of all three messages on "+n.name, func() bool {
+		testkit.Eventually(t, 10*time.Second, "person 3's acknowledgement of all three messages on "+n.name, func() bool {
 			v, err = n.c.Incident(ctx, incident)
 			return err == nil && len(v.Timeline) == 3 && !slices.ContainsFunc(v.Timeline, func(e api.TimelineEntry) bool { return e.Acks == 0 })
 		})
@@ -238,7 +237,7 @@ func TestClusterConversation(t *testing.T) {
 
 	// Everything settled: one alert each on both channels, one SMS of
 	// each reply to the 19 others, nothing else.
-	within(t, 30*time.Second, "every message settled", func() bool {
+	testkit.Eventually(t, 30*time.Second, "every message settled", func() bool {
 		for _, e := range before.Timeline {
 			if m, err := a.c.Message(ctx, e.Message); err != nil || !m.Settled {
 				return false

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/oob-relay/relay/internal/testkit"
 	"github.com/oob-relay/relay/relay"
 	"github.com/oob-relay/relay/relay/client"
 )
@@ -69,7 +70,7 @@ func TestSIGKILLDuringFanOut(t *testing.T) {
 		}
 	}()
 
-	waitFor(t, ctx, "a third of the fan-out at the sinks", func() bool {
+	testkit.WaitFor(t, ctx, "a third of the fan-out at the sinks", func() bool {
 		return len(s.mail.Mails())+len(s.emu.Messages()) >= 2*people/3
 	})
 	p1.kill(t)
@@ -86,7 +87,7 @@ func TestSIGKILLDuringFanOut(t *testing.T) {
 
 	p2 := serve(t, cfg, base)
 	for _, id := range ids {
-		waitFor(t, ctx, "message "+id+" to settle", func() bool {
+		testkit.WaitFor(t, ctx, "message "+id+" to settle", func() bool {
 			m, err := c.Message(ctx, id)
 			if err != nil {
 				t.Fatalf("accepted message %s lost after the restart: %v", id, err)

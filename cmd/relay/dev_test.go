@@ -10,6 +10,7 @@ import (
 
 	"github.com/oob-relay/relay/channels/twilio/emulator/emulatortest"
 	"github.com/oob-relay/relay/cmd/relay/internal/devstack"
+	"github.com/oob-relay/relay/internal/testkit"
 	"github.com/oob-relay/relay/relay"
 	"github.com/oob-relay/relay/relay/client"
 )
@@ -34,7 +35,7 @@ func TestDevReceipts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, ctx, "SMS receipts", func() bool {
+	testkit.WaitFor(t, ctx, "SMS receipts", func() bool {
 		m, err := c.Message(ctx, acc.ID)
 		if err != nil {
 			t.Fatal(err)
@@ -65,7 +66,7 @@ func TestDevReceipts(t *testing.T) {
 	if !strings.Contains(calls[0].Twiml, "2차 대피 안내") || !strings.Contains(calls[0].Twiml, "ko-KR") {
 		t.Fatalf("call TwiML does not speak the Korean text: %s", calls[0].Twiml)
 	}
-	waitFor(t, ctx, "the acknowledgement", func() bool {
+	testkit.WaitFor(t, ctx, "the acknowledgement", func() bool {
 		m, err := c.Message(ctx, acc.ID)
 		if err != nil {
 			t.Fatal(err)

@@ -12,8 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
-
+	"github.com/oob-relay/relay/internal/testkit"
 	"github.com/oob-relay/relay/relay"
 	"github.com/oob-relay/relay/relay/client"
 )
@@ -32,8 +31,7 @@ const benchPeople = 2000
 // It reports rss_idle_MiB, rss_after_MiB, the process's peak resident
 // memory (rss_peak_MiB, VmHWM) and the deliveries settled per second.
 func BenchmarkServeRSS(b *testing.B) {
-	leaks := goleak.IgnoreCurrent()
-	b.Cleanup(func() { goleak.VerifyNone(b, leaks) })
+	testkit.NoLeaks(b)
 	dir := b.TempDir()
 	s := startSinks(b)
 	writeRoster(b, dir, benchPeople)

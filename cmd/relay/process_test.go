@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"fmt"
 	"net"
 	"net/http"
@@ -10,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -20,6 +17,7 @@ import (
 	"github.com/oob-relay/relay/channels/email/mailsink"
 	"github.com/oob-relay/relay/channels/twilio/emulator"
 	"github.com/oob-relay/relay/channels/twilio/emulator/emulatortest"
+	"github.com/oob-relay/relay/internal/testkit"
 )
 
 // sinks are the real counterparts a relay serve process delivers to.
@@ -111,22 +109,11 @@ const testToken = "test-token-0123456789abcdef"
 // proc is a running relay serve process.
 type proc struct {
 	cmd    *exec.Cmd
-	mu     sync.Mutex
-	stderr bytes.Buffer
+	output testkit.LogBuffer // stdout and stderr
 	exited chan struct{}
 }
 
-func (p *proc) Write(b []byte) (int, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.stderr.Write(b)
-}
-
-func (p *proc) log() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.stderr.String()
-}
+func (p *proc) log() string { return p.output.String() }
 
 // serve starts relay serve and waits until its API is ready.
 func serve(t testing.TB, cfgPath, url string) *proc {
@@ -138,8 +125,8 @@ func serve(t testing.TB, cfgPath, url string) *proc {
 	p := &proc{exited: make(chan struct{})}
 	p.cmd = exec.Command(bin, "serve", "--config", cfgPath)
 	p.cmd.Env = append(os.Environ(), "TEST_RELAY_TOKEN="+testToken, "TEST_TWILIO_TOKEN="+emulatortest.AuthToken)
-	p.cmd.Stderr = p
-	p.cmd.Stdout = p
+	p.cmd.Stderr = &p.output
+	p.cmd.Stdout = &p.output
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -226,15 +213,5 @@ func writeRoster(t testing.TB, dir string, n int) {
 	b.WriteString("]\n")
 	if err := os.WriteFile(filepath.Join(dir, "roster.yaml"), []byte(b.String()), 0o600); err != nil {
 		t.Fatal(err)
-	}
-}
-
-func waitFor(t testing.TB, ctx context.Context, what string, cond func() bool) {
-	t.Helper()
-	for !cond() {
-		if ctx.Err() != nil {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/oob-relay/relay/channels/twilio/emulator"
 	"github.com/oob-relay/relay/channels/twilio/emulator/emulatortest"
+	"github.com/oob-relay/relay/internal/testkit"
 	"github.com/oob-relay/relay/relay"
 	"github.com/oob-relay/relay/relay/client"
 )
@@ -113,7 +114,7 @@ func TestRetriesBackOffAgainstFailingProvider(t *testing.T) {
 	}
 	// Four attempts: the first at once, then after about 1, 2 and 4 s.
 	// The provider's breaker (five failures) does not open before.
-	within(t, 15*time.Second, "four attempts", func() bool { return len(log.times()) >= 4 })
+	testkit.Eventually(t, 15*time.Second, "four attempts", func() bool { return len(log.times()) >= 4 })
 	at := log.times()
 	for i := 1; i < 4; i++ {
 		want := time.Second << (i - 1)
@@ -138,7 +139,7 @@ func TestOpenBreakerHoldsBackRetries(t *testing.T) {
 		To: []string{"group:all"}, Severity: relay.SeverityCritical}, ""); err != nil {
 		t.Fatal(err)
 	}
-	within(t, 10*time.Second, "the first attempt of every delivery", func() bool { return len(log.times()) >= 20 })
+	testkit.Eventually(t, 10*time.Second, "the first attempt of every delivery", func() bool { return len(log.times()) >= 20 })
 	first := log.times()[0]
 	// The first probe goes about 5 s after the breaker opened; it fails
 	// and the next waits 10 s more. So by 9 s: the 20 first attempts,
