@@ -16,6 +16,10 @@
 // timeout. See Sender.Send for the full table, including how TLS failures
 // are treated.
 //
+// A ReplyKey signs the reply addresses a Sender can set as each mail's
+// Reply-To, so that a reply names its person and incident on whichever
+// node takes it; package inbound is the SMTP server that takes replies.
+//
 // Mailboxes with non-ASCII local parts and internationalized (IDN) domain
 // names are not supported; configuration and rendering reject them.
 package email

@@ -1,4 +1,5 @@
-// Package nats publishes incident messages to NATS.
+// Package nats publishes incident messages to NATS and takes posts and
+// acknowledgements from bots over it.
 //
 // NATS is a broadcast channel: each message is published once, not once per
 // person, as a JSON event of schema "relay.message.v1" (see
@@ -18,7 +19,9 @@
 // The ingest side (Subscribe, configured under ingest) takes posts and
 // acknowledgements from bots as NATS requests on <subject_prefix>.post and
 // <subject_prefix>.ack (see ingest.v1.md, post.v1.schema.json and
-// ack.v1.schema.json) and answers each with a JSON reply. Every node
+// ack.v1.schema.json) and answers each with a JSON reply: a refusal is a
+// problem.Problem, relay's one error shape, with every field at fault
+// listed. What ingest needs of the node is the Inbox interface. Every node
 // subscribes in the same queue group, so each request is taken by exactly
 // one node of a cluster.
 package nats

@@ -1,10 +1,11 @@
 // Command relay runs a relay node and talks to relay clusters.
 //
 //	relay serve --config relay.yaml    run a node
-//	relay dev                          run a local system with built-in sinks
+//	relay dev                          run a local three-node cluster with built-in sinks
 //	relay send --incident db-outage --to group:oncall "DB 장애: 결제 지연"
 //	relay message show ID
 //	relay incident list | show ID
+//	relay status                       the cluster as the node sees it
 //	relay roster apply FILE | show
 //	relay config check FILE
 //
