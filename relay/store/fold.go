@@ -120,6 +120,9 @@ func (f *folder) advanceMark(lb *bolt.Bucket, origin string, seq uint64) error {
 
 func (f *folder) message(e *relay.Event) error {
 	m := e.Message
+	if f.pruned(m.ID) {
+		return nil
+	}
 	mb := f.tx.Bucket(bucketMessages)
 	tb := f.tx.Bucket(bucketTimeline)
 	winner := true
@@ -219,6 +222,9 @@ func (f *folder) createDeliveries(m *relay.Message, source relay.Version) error 
 }
 
 func (f *folder) change(c *relay.DeliveryChange, e *relay.Event) error {
+	if f.pruned(messageOf(c.ID)) {
+		return nil
+	}
 	d, err := f.delivery(c.ID)
 	if err != nil {
 		return err
@@ -283,10 +289,33 @@ func (f *folder) delivery(id string) (*relay.Delivery, error) {
 	}
 	raw := f.tx.Bucket(bucketDeliv).Get([]byte(id))
 	if raw == nil {
-		return nil, nil
+		return f.packed(id)
 	}
 	d, err := decodeDelivery(id, raw)
 	return &d, err
+}
+
+// packed returns delivery id from its message's packed record, or nil.
+func (f *folder) packed(id string) (*relay.Delivery, error) {
+	msg := messageOf(id)
+	raw := f.tx.Bucket(bucketPacked).Get([]byte(msg))
+	if raw == nil {
+		return nil, nil
+	}
+	ds, err := decodePacked(msg, raw)
+	if err != nil {
+		return nil, err
+	}
+	if d, ok := packedDelivery(ds, id); ok {
+		return &d, nil
+	}
+	return nil, nil
+}
+
+// pruned reports whether message msgID was removed by retention: events
+// about it that come late are dropped, so it does not come back in part.
+func (f *folder) pruned(msgID string) bool {
+	return f.tx.Bucket(bucketPruned).Get([]byte(msgID)) != nil
 }
 
 func (f *folder) incident(id string) (*relay.Incident, error) {
@@ -404,6 +433,9 @@ type ackRecord struct {
 // ack keeps the earliest acknowledgement of a message by a person, by
 // event clock, so that any arrival order keeps the same one.
 func (f *folder) ack(e *relay.Event) error {
+	if f.pruned(e.Ack.Message) {
+		return nil
+	}
 	ab := f.tx.Bucket(bucketAcks)
 	key := ackKey(e.Ack.Message, e.Ack.Person)
 	if raw := ab.Get(key); raw != nil {

@@ -17,9 +17,11 @@ var (
 	bucketRoster    = []byte("roster")     // "current" → rosterRecord
 	bucketAcks      = []byte("acks")       // message id 0x00 person → ackRecord
 	bucketConsent   = []byte("consent")    // person 0x00 channel → consentRecord
+	bucketPacked    = []byte("packed")     // message id → its settled deliveries, packed (binary)
+	bucketPruned    = []byte("pruned")     // message id → when it was removed, Unix seconds (8 bytes)
 
 	allBuckets = [][]byte{bucketMeta, bucketLog, bucketMarks, bucketMessages, bucketDeliv,
-		bucketOpen, bucketAwaiting, bucketCounts, bucketIncidents, bucketTimeline, bucketRoster, bucketAcks, bucketConsent}
+		bucketOpen, bucketAwaiting, bucketCounts, bucketIncidents, bucketTimeline, bucketRoster, bucketAcks, bucketConsent, bucketPacked, bucketPruned}
 
 	keyOrigin  = []byte("origin")
 	keyCurrent = []byte("current")

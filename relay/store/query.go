@@ -2,7 +2,9 @@ package store
 
 import (
 	"bytes"
+	"slices"
 	"sort"
+	"strings"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -31,16 +33,33 @@ func (s *Store) Deliveries(msgID string) ([]relay.Delivery, error) {
 	var out []relay.Delivery
 	prefix := []byte(msgID + ".")
 	err := s.db.View(func(tx *bolt.Tx) error {
+		var at map[string]int // packed deliveries by id
+		if raw := tx.Bucket(bucketPacked).Get([]byte(msgID)); raw != nil {
+			ds, err := decodePacked(msgID, raw)
+			if err != nil {
+				return err
+			}
+			out, at = ds, make(map[string]int, len(ds))
+			for i := range ds {
+				at[ds[i].ID] = i
+			}
+		}
 		c := tx.Bucket(bucketDeliv).Cursor()
 		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
 			d, err := decodeDelivery(string(k), v)
 			if err != nil {
 				return err
 			}
-			out = append(out, d)
+			// A delivery's own record is newer than its packed form.
+			if i, ok := at[d.ID]; ok {
+				out[i] = d
+			} else {
+				out = append(out, d)
+			}
 		}
 		return nil
 	})
+	slices.SortFunc(out, func(a, b relay.Delivery) int { return strings.Compare(a.ID, b.ID) })
 	return out, err
 }
 
@@ -51,12 +70,14 @@ func (s *Store) Delivery(id string) (*relay.Delivery, error) {
 	}
 	var d relay.Delivery
 	err := s.db.View(func(tx *bolt.Tx) error {
-		raw := tx.Bucket(bucketDeliv).Get([]byte(id))
-		if raw == nil {
-			return relay.ErrNotFound
+		f := folder{tx: tx}
+		p, err := f.delivery(id)
+		if err == nil && p == nil {
+			err = relay.ErrNotFound
 		}
-		var err error
-		d, err = decodeDelivery(id, raw)
+		if err == nil {
+			d = *p
+		}
 		return err
 	})
 	if err != nil {

@@ -93,7 +93,10 @@ type Store struct {
 type writeReq struct {
 	local  []relay.Event // drafts to stamp and append
 	remote []relay.Event // events from elsewhere to merge
-	res    chan writeRes
+	// fn, when set, is upkeep (retention, packing, truncation) run in a
+	// transaction of its own.
+	fn  func(tx *bolt.Tx) error
+	res chan writeRes
 }
 
 type writeRes struct {
@@ -280,8 +283,28 @@ func (s *Store) writer() {
 				break gather
 			}
 		}
-		s.commit(batch)
+		events := batch[:0:0]
+		for _, r := range batch {
+			if r.fn == nil {
+				events = append(events, r)
+			}
+		}
+		if len(events) > 0 {
+			s.commit(events)
+		}
+		for _, r := range batch {
+			if r.fn != nil {
+				r.res <- writeRes{err: s.db.Update(r.fn)}
+			}
+		}
 	}
+}
+
+// exec runs fn in a write transaction of its own on the writer, between
+// commits of events, and returns its error.
+func (s *Store) exec(ctx context.Context, fn func(tx *bolt.Tx) error) error {
+	_, err := s.write(ctx, &writeReq{fn: fn, res: make(chan writeRes, 1)})
+	return err
 }
 
 func (s *Store) commit(batch []*writeReq) {
