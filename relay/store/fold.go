@@ -60,7 +60,16 @@ func newFolder(tx *bolt.Tx) *folder {
 	}
 }
 
+// has reports whether the event (origin, seq) is held: at or below the
+// origin's mark (whether or not the log still keeps it), or in the log.
 func (f *folder) has(origin string, seq uint64) (bool, error) {
+	mark, ok := f.marks[origin]
+	if !ok {
+		mark = getU64(f.tx.Bucket(bucketMarks).Get([]byte(origin)))
+	}
+	if seq <= mark {
+		return true, nil
+	}
 	lb := f.tx.Bucket(bucketLog).Bucket([]byte(origin))
 	return lb != nil && lb.Get(u64(seq)) != nil, nil
 }
@@ -81,6 +90,11 @@ func (f *folder) add(e *relay.Event) error {
 	if err := f.advanceMark(lb, e.Origin, e.Seq); err != nil {
 		return err
 	}
+	return f.fold(e)
+}
+
+// fold folds e into state.
+func (f *folder) fold(e *relay.Event) error {
 	switch {
 	case e.Message != nil:
 		return f.message(e)

@@ -7,6 +7,7 @@ var (
 	bucketMeta      = []byte("meta")       // "origin" → this store's origin id
 	bucketLog       = []byte("log")        // origin → nested bucket: seq (8 bytes) → relay.Event
 	bucketMarks     = []byte("marks")      // origin → contiguous high mark (8 bytes)
+	bucketFloors    = []byte("floors")     // origin → the log holds nothing at or below it (8 bytes)
 	bucketMessages  = []byte("messages")   // message id → relay.Message
 	bucketDeliv     = []byte("deliveries") // delivery id → relay.Delivery
 	bucketOpen      = []byte("open")       // delivery id → nothing: not yet settled
@@ -21,7 +22,7 @@ var (
 	bucketPruned    = []byte("pruned")     // message id → when it was removed, Unix seconds (8 bytes)
 
 	allBuckets = [][]byte{bucketMeta, bucketLog, bucketMarks, bucketMessages, bucketDeliv,
-		bucketOpen, bucketAwaiting, bucketCounts, bucketIncidents, bucketTimeline, bucketRoster, bucketAcks, bucketConsent, bucketPacked, bucketPruned}
+		bucketOpen, bucketAwaiting, bucketCounts, bucketIncidents, bucketTimeline, bucketRoster, bucketAcks, bucketConsent, bucketPacked, bucketPruned, bucketFloors}
 
 	keyOrigin  = []byte("origin")
 	keyCurrent = []byte("current")

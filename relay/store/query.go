@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"fmt"
 	"slices"
 	"sort"
 	"strings"
@@ -15,7 +16,7 @@ import (
 // Message returns a message, or relay.ErrNotFound.
 func (s *Store) Message(id string) (*relay.Message, error) {
 	var rec messageRecord
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		raw := tx.Bucket(bucketMessages).Get([]byte(id))
 		if raw == nil {
 			return relay.ErrNotFound
@@ -32,7 +33,7 @@ func (s *Store) Message(id string) (*relay.Message, error) {
 func (s *Store) Deliveries(msgID string) ([]relay.Delivery, error) {
 	var out []relay.Delivery
 	prefix := []byte(msgID + ".")
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		var at map[string]int // packed deliveries by id
 		if raw := tx.Bucket(bucketPacked).Get([]byte(msgID)); raw != nil {
 			ds, err := decodePacked(msgID, raw)
@@ -69,7 +70,7 @@ func (s *Store) Delivery(id string) (*relay.Delivery, error) {
 		return &d, nil
 	}
 	var d relay.Delivery
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		f := folder{tx: tx}
 		p, err := f.delivery(id)
 		if err == nil && p == nil {
@@ -89,7 +90,7 @@ func (s *Store) Delivery(id string) (*relay.Delivery, error) {
 // Counts returns a message's deliveries counted by status.
 func (s *Store) Counts(msgID string) (StatusCounts, error) {
 	c := StatusCounts{}
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		if raw := tx.Bucket(bucketCounts).Get([]byte(msgID)); raw != nil {
 			return decode(raw, &c)
 		}
@@ -102,7 +103,7 @@ func (s *Store) Counts(msgID string) (StatusCounts, error) {
 // sending when the node stopped mid-attempt.
 func (s *Store) OpenDeliveries() ([]relay.Delivery, error) {
 	var out []relay.Delivery
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		db := tx.Bucket(bucketDeliv)
 		return tx.Bucket(bucketOpen).ForEach(func(k, _ []byte) error {
 			d, err := decodeDelivery(string(k), db.Get(k))
@@ -120,7 +121,7 @@ func (s *Store) OpenDeliveries() ([]relay.Delivery, error) {
 // provider reports arrival (SMS, voice) whose report has not come yet.
 func (s *Store) AwaitingReceipts() ([]relay.Delivery, error) {
 	var out []relay.Delivery
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		db := tx.Bucket(bucketDeliv)
 		return tx.Bucket(bucketAwaiting).ForEach(func(k, _ []byte) error {
 			d, err := decodeDelivery(string(k), db.Get(k))
@@ -137,7 +138,7 @@ func (s *Store) AwaitingReceipts() ([]relay.Delivery, error) {
 // Incidents returns every incident, most recently active first.
 func (s *Store) Incidents() ([]relay.Incident, error) {
 	var out []relay.Incident
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketIncidents).ForEach(func(_, v []byte) error {
 			var inc relay.Incident
 			if err := decode(v, &inc); err != nil {
@@ -154,7 +155,7 @@ func (s *Store) Incidents() ([]relay.Incident, error) {
 // Incident returns an incident, or relay.ErrNotFound.
 func (s *Store) Incident(id string) (*relay.Incident, error) {
 	var inc relay.Incident
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		raw := tx.Bucket(bucketIncidents).Get([]byte(id))
 		if raw == nil {
 			return relay.ErrNotFound
@@ -172,7 +173,7 @@ func (s *Store) Incident(id string) (*relay.Incident, error) {
 func (s *Store) IncidentMessages(id string) ([]relay.Message, error) {
 	var out []relay.Message
 	prefix := append([]byte(id), 0)
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		mb := tx.Bucket(bucketMessages)
 		c := tx.Bucket(bucketTimeline).Cursor()
 		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
@@ -192,7 +193,7 @@ func (s *Store) IncidentMessages(id string) ([]relay.Message, error) {
 // and clock when none was ever set.
 func (s *Store) Roster() (*relay.Roster, hlc.Timestamp, error) {
 	var rec rosterRecord
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		if raw := tx.Bucket(bucketRoster).Get(keyCurrent); raw != nil {
 			return decode(raw, &rec)
 		}
@@ -205,7 +206,7 @@ func (s *Store) Roster() (*relay.Roster, hlc.Timestamp, error) {
 // no event is missing.
 func (s *Store) Marks() (map[string]uint64, error) {
 	out := make(map[string]uint64)
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketMarks).ForEach(func(k, v []byte) error {
 			out[string(k)] = getU64(v)
 			return nil
@@ -215,10 +216,15 @@ func (s *Store) Marks() (map[string]uint64, error) {
 }
 
 // EventsFrom returns up to limit events of origin with sequence above
-// after, in sequence order.
+// after, in sequence order. When the log no longer holds the event just
+// after after (it was truncated: every peer held it), it returns an error
+// wrapping ErrTruncated: whoever needs it needs a snapshot.
 func (s *Store) EventsFrom(origin string, after uint64, limit int) ([]relay.Event, error) {
 	var out []relay.Event
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
+		if floor := getU64(tx.Bucket(bucketFloors).Get([]byte(origin))); after < floor {
+			return fmt.Errorf("%w: events of %s after %d (the log starts after %d)", ErrTruncated, origin, after, floor)
+		}
 		lb := tx.Bucket(bucketLog).Bucket([]byte(origin))
 		if lb == nil {
 			return nil
@@ -241,7 +247,7 @@ func (s *Store) EventsFrom(origin string, after uint64, limit int) ([]relay.Even
 func (s *Store) Acks(msgID string) ([]relay.Ack, error) {
 	var out []relay.Ack
 	prefix := ackKey(msgID, "")
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketAcks).Cursor()
 		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
 			var rec ackRecord
@@ -258,7 +264,7 @@ func (s *Store) Acks(msgID string) ([]relay.Ack, error) {
 // Acked reports whether person has acknowledged message msgID.
 func (s *Store) Acked(msgID, person string) (bool, error) {
 	found := false
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		found = tx.Bucket(bucketAcks).Get(ackKey(msgID, person)) != nil
 		return nil
 	})
@@ -269,7 +275,7 @@ func (s *Store) Acked(msgID, person string) (bool, error) {
 // channel that is stopped now, in person order.
 func (s *Store) StoppedChannels() ([]relay.Consent, error) {
 	var out []relay.Consent
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketConsent).ForEach(func(_, v []byte) error {
 			var rec consentRecord
 			if err := decode(v, &rec); err != nil {

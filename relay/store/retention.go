@@ -26,7 +26,7 @@ const upkeepChunk = 64
 func (s *Store) Prune(ctx context.Context, now time.Time, keep time.Duration) (incidents, messages int, err error) {
 	cutoff := now.Add(-keep)
 	var due []string
-	err = s.db.View(func(tx *bolt.Tx) error {
+	err = s.view(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketIncidents).ForEach(func(k, v []byte) error {
 			var inc relay.Incident
 			if err := decode(v, &inc); err != nil {
@@ -123,7 +123,7 @@ func pruneIncident(tx *bolt.Tx, id string, cutoff, now time.Time) (int, error) {
 // packed.
 func (s *Store) Pack(ctx context.Context, cutoff time.Time) (int, error) {
 	var due []string
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		db, ob := tx.Bucket(bucketDeliv), tx.Bucket(bucketOpen)
 		return tx.Bucket(bucketMessages).ForEach(func(k, v []byte) error {
 			prefix := append(bytes.Clone(k), '.')
@@ -250,7 +250,7 @@ type Stats struct {
 // Stats reports the store's size and what it holds.
 func (s *Store) Stats() (Stats, error) {
 	var st Stats
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		st.Bytes = tx.Size()
 		st.Messages = tx.Bucket(bucketMessages).Stats().KeyN
 		st.Deliveries = tx.Bucket(bucketDeliv).Stats().KeyN
@@ -271,7 +271,7 @@ func (s *Store) Stats() (Stats, error) {
 			return nil
 		})
 	})
-	if fi, ferr := os.Stat(s.db.Path()); ferr == nil {
+	if fi, ferr := os.Stat(s.path); ferr == nil {
 		st.Bytes = fi.Size()
 	}
 	return st, err

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/oklog/ulid/v2"
@@ -64,7 +65,12 @@ func (o *Options) validate() error {
 // Store is a node's event log and folded state. It is safe for concurrent
 // use.
 type Store struct {
+	// db is replaced when the file is rewritten (CompactFile): readers
+	// take dbMu for reading; the writer, which alone replaces it, for
+	// writing.
+	dbMu   sync.RWMutex
 	db     *bolt.DB
+	path   string
 	node   string
 	origin string
 	clock  *hlc.Clock
@@ -88,6 +94,9 @@ type Store struct {
 
 	seq uint64 // this origin's last sequence; owned by the writer goroutine
 	hot *hotSet
+	// upkeeps counts the upkeep transactions run, so that a file
+	// compaction can tell whether upkeep changed the file under its copy.
+	upkeeps atomic.Uint64
 }
 
 type writeReq struct {
@@ -95,7 +104,10 @@ type writeReq struct {
 	remote []relay.Event // events from elsewhere to merge
 	// fn, when set, is upkeep (retention, packing, truncation) run in a
 	// transaction of its own.
-	fn  func(tx *bolt.Tx) error
+	fn func(tx *bolt.Tx) error
+	// run, when set, runs on the writer outside any transaction: the
+	// swap of a compacted file.
+	run func() error
 	res chan writeRes
 }
 
@@ -115,16 +127,12 @@ func Open(opts Options) (*Store, error) {
 		return nil, fmt.Errorf("store: create data dir: %w", err)
 	}
 	path := filepath.Join(opts.Dir, "relay.db")
-	db, err := bolt.Open(path, 0o600, &bolt.Options{
-		Timeout:        2 * time.Second, // another process holds the file: fail, do not hang
-		NoFreelistSync: true,            // faster commits; the freelist is rebuilt on open
-		FreelistType:   bolt.FreelistMapType,
-	})
+	db, err := openBolt(path)
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
 	s := &Store{
-		db: db, node: opts.Node, clock: opts.Clock, log: opts.Logger, max: opts.MaxBatch, hot: newHotSet(),
+		db: db, path: path, node: opts.Node, clock: opts.Clock, log: opts.Logger, max: opts.MaxBatch, hot: newHotSet(),
 		reqs: make(chan *writeReq, 1024), closing: make(chan struct{}), stopped: make(chan struct{}),
 	}
 	if err := db.Update(s.init); err != nil {
@@ -134,6 +142,14 @@ func Open(opts Options) (*Store, error) {
 	s.m = newMetrics(opts.Registerer)
 	go s.writer()
 	return s, nil
+}
+
+func openBolt(path string) (*bolt.DB, error) {
+	return bolt.Open(path, 0o600, &bolt.Options{
+		Timeout:        2 * time.Second, // another process holds the file: fail, do not hang
+		NoFreelistSync: true,            // faster commits; the freelist is rebuilt on open
+		FreelistType:   bolt.FreelistMapType,
+	})
 }
 
 func (s *Store) init(tx *bolt.Tx) error {
@@ -183,6 +199,13 @@ func (s *Store) init(tx *bolt.Tx) error {
 		}
 		return nil
 	})
+}
+
+// view runs fn in a read transaction.
+func (s *Store) view(fn func(tx *bolt.Tx) error) error {
+	s.dbMu.RLock()
+	defer s.dbMu.RUnlock()
+	return s.db.View(fn)
 }
 
 // Origin returns this store's origin id.
@@ -285,7 +308,7 @@ func (s *Store) writer() {
 		}
 		events := batch[:0:0]
 		for _, r := range batch {
-			if r.fn == nil {
+			if r.fn == nil && r.run == nil {
 				events = append(events, r)
 			}
 		}
@@ -293,8 +316,12 @@ func (s *Store) writer() {
 			s.commit(events)
 		}
 		for _, r := range batch {
-			if r.fn != nil {
+			switch {
+			case r.fn != nil:
+				s.upkeeps.Add(1)
 				r.res <- writeRes{err: s.db.Update(r.fn)}
+			case r.run != nil:
+				r.res <- writeRes{err: r.run()}
 			}
 		}
 	}
