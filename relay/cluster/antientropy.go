@@ -2,7 +2,10 @@ package cluster
 
 import (
 	"encoding/json"
+	"errors"
 	"time"
+
+	"github.com/oob-relay/relay/relay/store"
 )
 
 // LocalState is this node's offer in a push/pull: its marks.
@@ -114,9 +117,13 @@ func (r *Replicator) sendRange(t Transport, p *peer, origin string, from, to uin
 			continue
 		}
 		events, err := r.st.EventsFrom(origin, after, min(r.opts.Batch, r.opts.Window-int(after-acked)))
+		if errors.Is(err, store.ErrTruncated) {
+			// The log no longer holds what the peer lacks: it takes a
+			// snapshot instead.
+			r.snapshotNeeded(t, p.name)
+			return sent, false
+		}
 		if err != nil || len(events) == 0 {
-			// The range is no longer held here (compacted away): the
-			// peer gets it from a snapshot instead.
 			return sent, err == nil
 		}
 		if err := t.SendReliable(p.name, encode(wire{Kind: kindPush, Events: events})); err != nil {

@@ -39,6 +39,20 @@ func (r *Replicator) OnMessage(from string, payload []byte) {
 		return
 	case kindHello:
 		r.noteHello(from, w.Marks)
+	case kindSnapNeeded:
+		r.needSnapshot(from)
+		return
+	case kindSnapPart:
+		r.mu.Lock()
+		taking := r.fetching == from
+		r.mu.Unlock()
+		if taking {
+			select {
+			case r.snapIn <- w.Snap:
+			default: // asked for again when it does not come
+			}
+		}
+		return
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -112,7 +126,12 @@ func (r *Replicator) handle(from string, batch []wire) {
 			events = append(events, w.Events...)
 		case kindHello:
 			hello = true
+		case kindSnapGet:
+			r.serveSnapshot(from, w.Snap)
 		}
+	}
+	if len(events) == 0 && !hello {
+		return // snapshot requests only: answered
 	}
 	if len(events) > 0 {
 		if err := r.merge(events); err != nil {

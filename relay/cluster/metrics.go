@@ -10,6 +10,7 @@ type metrics struct {
 	refused        prometheus.Counter
 	dropped        prometheus.Counter
 	resends        prometheus.Counter
+	snapshots      *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer, r *Replicator) *metrics {
@@ -28,6 +29,11 @@ func newMetrics(reg prometheus.Registerer, r *Replicator) *metrics {
 			Help: "Frames from peers dropped because their sender's queue was full; the sender sends them again."}),
 		resends: prometheus.NewCounter(prometheus.CounterOpts{Name: "relay_cluster_resends_total",
 			Help: "Times a sender sent events again because the peer confirmed nothing in time."}),
+		snapshots: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "relay_cluster_snapshots_total",
+			Help: "Snapshots taken from a peer to catch up, by result (installed, failed)."}, []string{"result"}),
+	}
+	for _, r := range []string{"installed", "failed"} {
+		m.snapshots.WithLabelValues(r)
 	}
 	lag := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "relay_cluster_replication_lag_events",
 		Help: "The most events of this node any live peer has not confirmed."}, func() float64 {
@@ -39,6 +45,6 @@ func newMetrics(reg prometheus.Registerer, r *Replicator) *metrics {
 	})
 	peers := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "relay_cluster_peers",
 		Help: "Live peers this node replicates to."}, func() float64 { return float64(len(r.Peers())) })
-	reg.MustRegister(m.pushes, m.pushedEvents, m.mergedEvents, m.repairedEvents, m.refused, m.dropped, m.resends, lag, peers)
+	reg.MustRegister(m.pushes, m.pushedEvents, m.mergedEvents, m.repairedEvents, m.refused, m.dropped, m.resends, m.snapshots, lag, peers)
 	return m
 }

@@ -1,6 +1,11 @@
 package cluster
 
-import "time"
+import (
+	"errors"
+	"time"
+
+	"github.com/oob-relay/relay/relay/store"
+)
 
 // push sends this node's events to p, in order, as they come, until p is
 // gone. At most Options.Window events are out unconfirmed; when the peer
@@ -57,6 +62,16 @@ func (r *Replicator) push(t Transport, p *peer) {
 		}
 		limit := min(r.opts.Batch, r.opts.Window-int(sent-acked))
 		events, err := r.st.EventsFrom(r.origin, sent, limit)
+		if errors.Is(err, store.ErrTruncated) {
+			// The peer lacks events this node no longer keeps: it takes a
+			// snapshot, and tells its marks after.
+			r.snapshotNeeded(t, p.name)
+			if !r.sleep(r.opts.Resend, p.stop) {
+				return
+			}
+			sent = r.peerMark(p.name, r.origin)
+			continue
+		}
 		if err == nil && len(events) == 0 {
 			sent = latest
 			continue
@@ -79,5 +94,12 @@ func (r *Replicator) push(t Transport, p *peer) {
 		r.m.pushes.WithLabelValues("ok").Inc()
 		r.m.pushedEvents.Add(float64(len(events)))
 		sent = events[len(events)-1].Seq
+	}
+}
+
+// snapshotNeeded tells peer to to take a snapshot from this node.
+func (r *Replicator) snapshotNeeded(t Transport, to string) {
+	if err := t.SendReliable(to, encode(wire{Kind: kindSnapNeeded})); err != nil {
+		r.log.Debug("telling a peer to take a snapshot failed", "peer", to, "err", err)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -52,6 +53,12 @@ type Options struct {
 	// peer appeared: the time to take up the deliveries it owns. It runs
 	// on a goroutine of the replicator and must not block.
 	OnCaughtUp func()
+	// Dir holds the snapshots made for peers and taken from them (see
+	// store.WriteSnapshot); empty means os.TempDir().
+	Dir string
+	// MaxSnapshot bounds the snapshot a node takes from a peer. Zero
+	// means 16 GiB.
+	MaxSnapshot int64
 }
 
 func (o *Options) setDefaults() error {
@@ -84,6 +91,12 @@ func (o *Options) setDefaults() error {
 	}
 	if o.CatchUpTimeout <= 0 {
 		o.CatchUpTimeout = 10 * time.Second
+	}
+	if o.Dir == "" {
+		o.Dir = os.TempDir()
+	}
+	if o.MaxSnapshot <= 0 {
+		o.MaxSnapshot = 16 << 30
 	}
 	return nil
 }
@@ -125,6 +138,10 @@ type Replicator struct {
 	checkMu sync.Mutex  // serialises checkReady
 	caught  atomic.Bool // see CaughtUp
 	recheck chan struct{}
+
+	snaps    snapshots      // made for peers
+	fetching string         // the peer a snapshot is being taken from; guarded by mu
+	snapIn   chan *snapPart // parts of the snapshot being taken
 }
 
 // peer is one other live member, as this node sees it.
@@ -148,6 +165,7 @@ func New(opts Options) (*Replicator, error) {
 		opts: opts, st: opts.Store, log: opts.Logger, origin: opts.Store.Origin(), done: make(chan struct{}),
 		peers: map[string]*peer{}, inboxes: map[string]*inbox{}, changed: make(chan struct{}), want: map[string]uint64{},
 		hellos: map[string]hello{}, ready: make(chan struct{}), recheck: make(chan struct{}, 1),
+		snaps: snapshots{files: map[string]*snapFile{}}, snapIn: make(chan *snapPart, 2*snapInFlight),
 	}
 	marks, err := r.st.Marks()
 	if err != nil {
@@ -357,6 +375,7 @@ func (r *Replicator) Close() {
 	}
 	r.mu.Unlock()
 	r.wg.Wait()
+	r.removeSnapshots()
 }
 
 // sleep waits d, or until stop or Close; it reports whether to go on.

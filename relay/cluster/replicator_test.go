@@ -296,3 +296,44 @@ func TestCloseStopsEverything(t *testing.T) {
 	b.st.Close()
 	net.close()
 }
+
+// TestEmptyNodeCatchesUpFromSnapshot: a and b truncated their logs (every
+// peer held everything); a new node c cannot get the old events from any
+// log, so it takes a snapshot from a peer, installs it, and gets the
+// events written since from the pushes, as usual.
+func TestEmptyNodeCatchesUpFromSnapshot(t *testing.T) {
+	net := newMemNet(17)
+	defer net.close()
+	a := net.add(t, "a", t.TempDir(), Options{Dir: t.TempDir()})
+	b := net.add(t, "b", t.TempDir(), Options{Dir: t.TempDir()})
+	defer a.stop()
+	defer b.stop()
+	a.write(t, 300)
+	b.write(t, 200)
+	converged(t, 5*time.Second, a, b)
+	for _, m := range []*memNode{a, b} {
+		if _, err := m.st.TruncateLog(context.Background(), m.marks(t), time.Now().Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reg := prometheus.NewRegistry()
+	c := net.add(t, "c", t.TempDir(), Options{Dir: t.TempDir(), Registerer: reg})
+	defer c.stop()
+	a.write(t, 10) // written while c catches up: the tail
+	c.write(t, 1)
+	converged(t, 20*time.Second, a, b, c)
+	if got := testutil.ToFloat64(c.r.m.snapshots.WithLabelValues("installed")); got < 1 {
+		t.Fatalf("snapshots installed on c = %v, want at least 1", got)
+	}
+	marks := c.marks(t)
+	if marks[a.st.Origin()] != 310 || marks[b.st.Origin()] != 200 {
+		t.Fatalf("c holds %v, want a's 310 and b's 200", marks)
+	}
+	// c's state is the peers' (the acks folded from the snapshot).
+	for _, id := range []string{"M0", "M299"} {
+		acks, err := c.st.Acks(id)
+		if err != nil || len(acks) != 1 {
+			t.Fatalf("c's acks of %s = %v, %v", id, acks, err)
+		}
+	}
+}

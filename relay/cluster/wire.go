@@ -17,6 +17,15 @@ const (
 	// kindHello tells the receiver that the sender now counts it as a
 	// live peer, with the sender's marks then (see CaughtUp).
 	kindHello = "hello"
+	// kindSnapNeeded tells the receiver that the sender no longer holds
+	// events it lacks (its log was truncated): the receiver should ask it
+	// for a snapshot.
+	kindSnapNeeded = "snap-needed"
+	// kindSnapGet asks for a part of the sender's snapshot: at offset 0
+	// without an id, a new snapshot.
+	kindSnapGet = "snap-get"
+	// kindSnapPart carries a part of a snapshot.
+	kindSnapPart = "snap-part"
 )
 
 // wire is one message between nodes. Its version lets a node refuse what
@@ -26,6 +35,19 @@ type wire struct {
 	Kind   string            `json:"kind"`
 	Events []relay.Event     `json:"events,omitempty"`
 	Marks  map[string]uint64 `json:"marks,omitempty"`
+	Snap   *snapPart         `json:"snap,omitempty"`
+}
+
+// snapPart is a request for a part of a snapshot, or the part.
+type snapPart struct {
+	ID     string `json:"id,omitempty"`
+	Offset int64  `json:"offset"`
+	// Size and Sum (SHA-256, hex) describe the whole snapshot file.
+	Size int64  `json:"size,omitempty"`
+	Sum  string `json:"sum,omitempty"`
+	Data []byte `json:"data,omitempty"`
+	// Err says why the sender cannot give the part.
+	Err string `json:"err,omitempty"`
 }
 
 const wireVersion = 1
@@ -49,7 +71,11 @@ func decodeWire(b []byte) (wire, error) {
 		return wire{}, fmt.Errorf("cluster message version %d, this node speaks %d", w.V, wireVersion)
 	}
 	switch w.Kind {
-	case kindPush, kindMarks, kindHello:
+	case kindPush, kindMarks, kindHello, kindSnapNeeded:
+	case kindSnapGet, kindSnapPart:
+		if w.Snap == nil || w.Snap.Offset < 0 || int64(len(w.Snap.Data)) > snapPartBytes {
+			return wire{}, fmt.Errorf("malformed %s message", w.Kind)
+		}
 	default:
 		return wire{}, fmt.Errorf("unknown cluster message kind %q", w.Kind)
 	}
