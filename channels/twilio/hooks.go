@@ -91,8 +91,8 @@ type HookOptions struct {
 //     with the node's automatic answer, if any.
 //
 // Every request must carry a valid X-Twilio-Signature computed over
-// HookOptions.PublicURL and the request, keyed by one of the accounts'
-// auth tokens; a forged, unsigned or (for status and gather) replayed
+// HookOptions.PublicURL (or CallbackURL) and the request, keyed by one of
+// the accounts' auth tokens; a forged, unsigned or (for status and gather) replayed
 // request is refused with 403 and changes nothing. A malformed form is
 // refused with 400, an unknown delivery with 404, and a failure to record
 // is answered 503 so that Twilio retries. Hooks is safe for concurrent
