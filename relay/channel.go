@@ -79,8 +79,9 @@ type Outgoing struct {
 }
 
 // WebhookPrefix is the path under which a node serves provider webhooks:
-// a delivery's CallbackBase is the node's public URL, WebhookPrefix and
-// the delivery's id, and its webhooks are under it, one per kind.
+// a delivery's CallbackBase is the node's public URL (or the callback URL
+// every node of the cluster answers), WebhookPrefix and the delivery's id,
+// and its webhooks are under it, one per kind.
 const WebhookPrefix = "/v1/hooks/twilio/"
 
 // Webhook kinds under a delivery's CallbackBase.
