@@ -70,7 +70,9 @@ type Config struct {
 	Inbound Inbound `yaml:"inbound"`
 	// Cluster, when present, makes the node a member of a cluster.
 	Cluster *Cluster `yaml:"cluster"`
-	Log     Log      `yaml:"log"`
+	// Store bounds what the node keeps on disk.
+	Store Store `yaml:"store"`
+	Log   Log   `yaml:"log"`
 	// Dir is the folder relative paths resolve against: the folder of the
 	// config file. Load sets it; it is never read from YAML.
 	Dir string `yaml:"-"`

@@ -62,6 +62,7 @@ func (c *Config) SetDefaults() {
 	d.Policy.setDefaults()
 	d.Calls.setDefaults()
 	c.Inbound.setDefaults()
+	c.Store.setDefaults()
 	for _, p := range c.providers() {
 		p.limit.setDefaults()
 		p.conf.SetDefaults()
@@ -103,6 +104,7 @@ func (c *Config) Validate() error {
 	if c.Cluster != nil {
 		errs = append(errs, c.Cluster.validate(bad)...)
 	}
+	c.Store.validate(bad)
 	if _, ok := logLevels[c.Log.Level]; !ok {
 		bad("log.level", "unknown level %q (known: debug, info, warn, error)", c.Log.Level)
 	}

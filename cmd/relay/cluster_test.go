@@ -154,8 +154,10 @@ func TestClusterSIGKILLOwnerDuringFanOut(t *testing.T) {
 			if !m.Settled {
 				return false
 			}
-			if ok := m.Summary[relay.StatusSent]; ok != 2*people {
-				t.Fatalf("%s: settled with %v, want %d sent", n.name, m.Summary, 2*people)
+			// An SMS of C's found at the provider after the kill is
+			// recorded as the provider has it by then: delivered.
+			if ok := m.Summary[relay.StatusSent] + m.Summary[relay.StatusDelivered]; ok != 2*people {
+				t.Fatalf("%s: settled with %v, want %d sent or delivered", n.name, m.Summary, 2*people)
 			}
 			return true
 		})
@@ -163,11 +165,13 @@ func TestClusterSIGKILLOwnerDuringFanOut(t *testing.T) {
 
 	sms, mails := cl.s.smsArrivals(blast), cl.s.mailArrivals(blast)
 	dupSMS, dupMail := duplicates(sms), duplicates(mails)
-	// A delivery can only repeat if C had it in flight at the kill: at
-	// most one attempt per worker on each of its two channels.
-	if dupSMS > cl.workers || dupMail > cl.workers {
-		t.Errorf("duplicates: %d SMS and %d mails; node C has at most %d attempts in flight per channel (%d in all)",
-			dupSMS, dupMail, cl.workers, 2*cl.workers)
+	// No SMS repeats: the survivors look up at the provider what C had
+	// in flight before sending it again. A mail can repeat if C had it in
+	// flight: at most a claim slot each (the channel has no rate limit:
+	// four per worker); its Message-ID lets receivers drop the repeat.
+	if slots := 4 * cl.workers; dupSMS > 0 || dupMail > slots {
+		t.Errorf("duplicates: %d SMS (want none) and %d mails (node C had at most %d attempts in flight)",
+			dupSMS, dupMail, slots)
 	}
 	// What C's own disk says of each repeated delivery tells an attempt in
 	// flight (still sending) from a result C recorded but had not passed
@@ -180,8 +184,8 @@ func TestClusterSIGKILLOwnerDuringFanOut(t *testing.T) {
 	m0, m1 := cl.metrics(0), cl.metrics(1)
 	takeovers := m0["relay_cluster_takeovers_total"] + m1["relay_cluster_takeovers_total"]
 	t.Logf("killed node C with %d of %d deliveries at the sinks (%d of them sent by C); all sent %v after the kill; "+
-		"%d claims of C taken over; duplicates %d SMS, %d mails (bound %d per channel)",
-		atKill, 2*people, byVictim, done.Round(time.Millisecond), int(takeovers), dupSMS, dupMail, cl.workers)
+		"%d claims of C taken over; duplicates %d SMS, %d mails (bound %d)",
+		atKill, 2*people, byVictim, done.Round(time.Millisecond), int(takeovers), dupSMS, dupMail, 4*cl.workers)
 }
 
 // repeated returns the ids of the people, of the first n, with more

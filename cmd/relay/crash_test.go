@@ -100,13 +100,17 @@ func TestSIGKILLDuringFanOut(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, d := range m.Deliveries {
-		if d.Status != relay.StatusSent {
+		// An SMS left in flight at the kill is looked up at the provider
+		// after the restart, and recorded as the provider has it by then:
+		// delivered, in the emulator.
+		if d.Status != relay.StatusSent && !(d.Status == relay.StatusDelivered && d.Channel == relay.ChannelSMS) {
 			t.Errorf("delivery %s is %s (%s), want sent", d.ID, d.Status, d.Error)
 		}
 	}
 
-	// Every person got the blast on both channels; a delivery can only
-	// repeat if it was in flight at the kill.
+	// Every person got the blast on both channels. No SMS repeats: one in
+	// flight at the kill is looked up before it is sent again. A mail can
+	// repeat if it was in flight (its Message-ID lets receivers drop it).
 	sms := map[string]int{}
 	for _, msg := range s.emu.Messages() {
 		if msg.Body != "" && strings.Contains(msg.Body, blast) {
@@ -133,10 +137,12 @@ func TestSIGKILLDuringFanOut(t *testing.T) {
 		dupSMS += max(0, sms[phone]-1)
 		dupMail += max(0, mails[addr]-1)
 	}
-	// At most one attempt per worker was in flight on each channel.
+	// At most one attempt per claim slot was in flight on the mail
+	// channel: its workers, as the channel is rate limited.
 	const workers = 16
-	if dupSMS > workers || dupMail > workers {
-		t.Errorf("duplicates: %d SMS and %d mails, more than the %d attempts a channel has in flight", dupSMS, dupMail, workers)
+	if dupSMS > 0 || dupMail > workers {
+		t.Errorf("duplicates: %d SMS (want none) and %d mails (at most the %d attempts the channel has in flight)",
+			dupSMS, dupMail, workers)
 	}
 	t.Logf("duplicates after the kill: %d SMS, %d mails", dupSMS, dupMail)
 	if v := s.emu.Violations(); len(v) > 0 {

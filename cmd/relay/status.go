@@ -1,11 +1,17 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"net/url"
+	"sync"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/oob-relay/relay/relay/api"
+	"github.com/oob-relay/relay/relay/client"
 )
 
 func statusCmd(e *env) *cobra.Command {
@@ -31,8 +37,9 @@ func statusCmd(e *env) *cobra.Command {
 				ready = "catching up with its peers"
 			}
 			fmt.Fprintf(e.stdout, "as seen by %s (%s)\n\n", v.Self, ready)
+			stores := memberStores(cmd.Context(), e, v)
 			w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(w, "NODE\tSTATE\tGOSSIP\tAPI\tBEHIND\tLAST ACK\tPENDING")
+			fmt.Fprintln(w, "NODE\tSTATE\tGOSSIP\tAPI\tBEHIND\tLAST ACK\tPENDING\tSTORE\tOLDEST EVENT")
 			for _, m := range v.Members {
 				name, acked := m.Name, "-"
 				if m.Self {
@@ -41,12 +48,64 @@ func statusCmd(e *env) *cobra.Command {
 				if m.AckedAt != nil {
 					acked = m.AckedAt.Local().Format(time.TimeOnly)
 				}
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d\t%s\t%d\n", name, m.State, dash(m.Address), dash(m.API),
-					m.BehindEvents, acked, m.PendingDeliveries)
+				size, oldest := "-", "-"
+				if st, ok := stores[m.Name]; ok {
+					size = bytesText(st.Bytes)
+					if st.OldestEvent != nil {
+						oldest = st.OldestEvent.Local().Format(time.DateTime)
+					}
+				}
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d\t%s\t%d\t%s\t%s\n", name, m.State, dash(m.Address), dash(m.API),
+					m.BehindEvents, acked, m.PendingDeliveries, size, oldest)
 			}
 			return w.Flush()
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the API's JSON")
 	return cmd
+}
+
+// memberStores asks every alive member's API for its store, with the
+// same token; a member that does not answer in time is left out.
+func memberStores(ctx context.Context, e *env, v *api.ClusterView) map[string]api.StoreView {
+	out := map[string]api.StoreView{v.Self: v.Store}
+	tok := e.getenv("RELAY_TOKEN")
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, m := range v.Members {
+		if m.Self || m.State != "alive" || m.API == "" {
+			continue
+		}
+		u, err := url.Parse(m.API)
+		if err != nil {
+			continue
+		}
+		wg.Go(func() {
+			ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			defer cancel()
+			other, err := client.New([]*url.URL{u}, tok, nil).Cluster(ctx)
+			if err != nil || other.Self != m.Name {
+				return
+			}
+			mu.Lock()
+			out[m.Name] = other.Store
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	return out
+}
+
+// bytesText writes a size for people: 512 B, 3.1 MiB.
+func bytesText(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }

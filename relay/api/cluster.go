@@ -10,6 +10,20 @@ type ClusterView struct {
 	Self    string       `json:"self"`
 	Ready   bool         `json:"ready"`
 	Members []MemberView `json:"members"`
+	// Store is what the answering node's store holds.
+	Store StoreView `json:"store"`
+}
+
+// StoreView is what a node's store holds.
+type StoreView struct {
+	// Bytes is the size of its file; FreeBytes the free pages in it.
+	Bytes     int64 `json:"bytes"`
+	FreeBytes int64 `json:"free_bytes"`
+	// Events counts the events its log keeps; OldestEvent is when the
+	// oldest of them was written.
+	Events      int        `json:"events"`
+	OldestEvent *time.Time `json:"oldest_event,omitempty"`
+	Messages    int        `json:"messages"`
 }
 
 // MemberView is one member as the answering node sees it.
@@ -33,7 +47,17 @@ func (a *API) getCluster(w http.ResponseWriter, r *http.Request) {
 		a.failErr(w, r, err)
 		return
 	}
-	v := ClusterView{Self: st.Self, Ready: st.Ready, Members: make([]MemberView, 0, len(st.Members))}
+	ss, err := a.opts.Node.StoreStats()
+	if err != nil {
+		a.failErr(w, r, err)
+		return
+	}
+	v := ClusterView{Self: st.Self, Ready: st.Ready, Members: make([]MemberView, 0, len(st.Members)),
+		Store: StoreView{Bytes: ss.Bytes, FreeBytes: ss.Free, Events: ss.Events, Messages: ss.Messages}}
+	if !ss.Oldest.IsZero() {
+		t := ss.Oldest.UTC()
+		v.Store.OldestEvent = &t
+	}
 	for _, m := range st.Members {
 		mv := MemberView{Name: m.Name, Address: m.Addr, State: m.State, API: m.API, Self: m.Self,
 			BehindEvents: m.Behind, PendingDeliveries: m.Pending}

@@ -149,6 +149,7 @@ type peer struct {
 	name    string
 	marks   map[string]uint64 // what it holds, from its answers; guarded by Replicator.mu
 	ackedAt time.Time
+	told    bool          // it has told its marks: a hello, an answer or its state
 	wake    chan struct{} // a new own event is on disk
 	stop    chan struct{}
 	added   time.Time
@@ -289,6 +290,7 @@ func (r *Replicator) noteMarks(from string, marks map[string]uint64, ack bool) {
 	for o, m := range marks {
 		p.marks[o] = max(p.marks[o], m)
 	}
+	p.told = true
 	if ack {
 		p.ackedAt = r.opts.Now()
 	}
@@ -335,6 +337,28 @@ func (r *Replicator) WaitCopies(ctx context.Context, seq uint64, n int) (int, er
 			return have, ctx.Err()
 		}
 	}
+}
+
+// LowWater returns, for every origin this node holds, the highest
+// sequence that this node and every live peer hold: events at or below it
+// are on every live node. ok is false while a live peer has not told its
+// marks yet.
+func (r *Replicator) LowWater() (map[string]uint64, bool) {
+	ours, err := r.st.Marks()
+	if err != nil {
+		return nil, false
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, p := range r.peers {
+		if !p.told {
+			return nil, false
+		}
+		for o := range ours {
+			ours[o] = min(ours[o], p.marks[o])
+		}
+	}
+	return ours, true
 }
 
 // PeerStatus is what this node knows of one peer's replication.

@@ -84,14 +84,22 @@ func startMember(t *testing.T, name, seed string, counts *deliveryCounts, roster
 func startMemberOn(t *testing.T, name, seed string, counts *deliveryCounts, roster *relay.Roster,
 	wrap func(memberlist.NodeAwareTransport) memberlist.NodeAwareTransport) *member {
 	t.Helper()
-	n, err := node.Open(node.Options{
-		Name: name, DataDir: t.TempDir(),
+	return startMemberWith(t, name, seed, wrap, node.Options{
 		Providers: []delivery.Provider{{Name: "sms-" + name, Channel: relay.ChannelSMS, Sender: &countingSender{node: name, by: counts}}},
 		Deadline:  func(relay.Severity) time.Duration { return time.Minute },
 		Roster:    roster,
 		Lease:     2 * time.Second,
-		Logger:    testLogger(name),
 	})
+}
+
+// startMemberWith starts a node of the given options (its name, data
+// dir and logger set here) and its membership on loopback, joining seed
+// when given, with memberlist's transport wrapped by wrap when not nil.
+func startMemberWith(t *testing.T, name, seed string, wrap func(memberlist.NodeAwareTransport) memberlist.NodeAwareTransport,
+	opts node.Options) *member {
+	t.Helper()
+	opts.Name, opts.DataDir, opts.Logger = name, t.TempDir(), testLogger(name)
+	n, err := node.Open(opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -64,6 +64,14 @@ type Options struct {
 	// ReconcileTimeout bounds the wait at Start for catching up with the
 	// peers before delivering. Zero means 10 s.
 	ReconcileTimeout time.Duration
+	// Retention is how long a settled incident is kept after its last
+	// message; zero keeps everything. LogKeep is how long an event stays
+	// in the log after every live peer holds it; zero means 24 h.
+	// UpkeepEvery is how often the node runs its store upkeep (Upkeep);
+	// zero means an hour.
+	Retention   time.Duration
+	LogKeep     time.Duration
+	UpkeepEvery time.Duration
 	// Lease is how long a claim keeps a delivery with its node while the
 	// node is alive. Zero means the attempt timeout plus 10 s.
 	Lease      time.Duration
@@ -93,6 +101,7 @@ type Node struct {
 	answers answerLimit
 	// incidents caches the incident list for reply codes.
 	incidents incidentList
+	upkeep    *upkeeper
 
 	// keyed serialises posts that share an idempotency key, so that two
 	// concurrent retries on one node accept one message.
@@ -129,6 +138,12 @@ func Open(opts Options) (*Node, error) {
 	if opts.ReconcileTimeout <= 0 {
 		opts.ReconcileTimeout = 10 * time.Second
 	}
+	if opts.LogKeep <= 0 {
+		opts.LogKeep = 24 * time.Hour
+	}
+	if opts.UpkeepEvery <= 0 {
+		opts.UpkeepEvery = time.Hour
+	}
 	if opts.Lease <= 0 {
 		opts.Lease = cmp.Or(opts.AttemptTimeout, 30*time.Second) + 10*time.Second
 	}
@@ -138,8 +153,8 @@ func Open(opts Options) (*Node, error) {
 	}
 	var n *Node
 	repl, err := cluster.New(cluster.Options{Store: st, Logger: opts.Logger, Registerer: opts.Registerer, Now: opts.Now,
-		CatchUpTimeout: opts.ReconcileTimeout,
-		OnCaughtUp:     func() { n.mesh.poke() }})
+		CatchUpTimeout: opts.ReconcileTimeout, Dir: opts.DataDir,
+		OnCaughtUp: func() { n.mesh.poke() }})
 	if err != nil {
 		st.Close()
 		return nil, err
@@ -184,6 +199,7 @@ func Open(opts Options) (*Node, error) {
 	}
 	n = &Node{opts: opts, log: opts.Logger, store: st, engine: eng, repl: repl, owners: owners}
 	n.mesh = newMesh(n)
+	n.upkeep = newUpkeeper(n)
 	return n, nil
 }
 
@@ -207,6 +223,7 @@ func (n *Node) Start(ctx context.Context) error {
 		return err
 	}
 	n.mesh.start()
+	n.upkeep.start()
 	return nil
 }
 
@@ -217,6 +234,7 @@ func (n *Node) Start(ctx context.Context) error {
 // and closes the store last, so that nothing writes to a closed store.
 func (n *Node) Close(ctx context.Context) error {
 	n.closeOnce.Do(func() {
+		n.upkeep.stop()
 		err := n.engine.Stop(ctx)
 		n.mesh.stop()
 		n.flush(ctx)

@@ -236,8 +236,9 @@ func deletePrefix(b *bolt.Bucket, prefix []byte) error {
 
 // Stats is what a store holds, for operators.
 type Stats struct {
-	// Bytes is the size of the store's file.
-	Bytes int64
+	// Bytes is the size of the store's file; Free the part of it that is
+	// free pages, which a rewrite (CompactFile) gives back.
+	Bytes, Free int64
 	// Events counts the events in the log; Oldest is the clock time of
 	// the oldest, zero when the log is empty.
 	Events int
@@ -252,6 +253,7 @@ func (s *Store) Stats() (Stats, error) {
 	var st Stats
 	err := s.view(func(tx *bolt.Tx) error {
 		st.Bytes = tx.Size()
+		st.Free = int64(tx.DB().Stats().FreePageN) * int64(tx.DB().Info().PageSize)
 		st.Messages = tx.Bucket(bucketMessages).Stats().KeyN
 		st.Deliveries = tx.Bucket(bucketDeliv).Stats().KeyN
 		st.Packed = tx.Bucket(bucketPacked).Stats().KeyN

@@ -1,0 +1,183 @@
+package node_test
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/oob-relay/relay/internal/testkit"
+	"github.com/oob-relay/relay/relay"
+	"github.com/oob-relay/relay/relay/delivery"
+	"github.com/oob-relay/relay/relay/node"
+)
+
+// testClock is a clock a test moves.
+type testClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *testClock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// stuckSender accepts every attempt but those to person "stuck", which
+// fail for a while yet: that person's delivery stays open.
+type stuckSender struct{}
+
+func (stuckSender) Send(ctx context.Context, out *relay.Outgoing) (relay.Receipt, error) {
+	if out.Person != nil && out.Person.ID == "stuck" {
+		return relay.Receipt{}, relay.Temporary(relay.ReasonUnavailable, errors.New("503"))
+	}
+	return relay.Receipt{ProviderID: "ok-" + out.DeliveryID}, nil
+}
+
+// TestRetentionAcrossTheCluster: a test clock moves past the retention.
+// Settled history goes on every node alike, an incident still being
+// delivered stays, the logs are truncated, and a node with an empty data
+// dir catches up from a peer's snapshot.
+func TestRetentionAcrossTheCluster(t *testing.T) {
+	clock := &testClock{t: time.Now()}
+	roster := &relay.Roster{People: []relay.Person{{ID: "kim", Phone: "+821012345678"}, {ID: "lee", Phone: "+821087654321"},
+		{ID: "stuck", Phone: "+821000000000"}}}
+	opts := func(name string) node.Options {
+		return node.Options{
+			Providers: []delivery.Provider{{Name: "sms-" + name, Channel: relay.ChannelSMS, Sender: stuckSender{}}},
+			Deadline:  func(relay.Severity) time.Duration { return 200 * 24 * time.Hour },
+			Roster:    roster, Lease: 2 * time.Second, Now: clock.Now,
+			Retention: 90 * 24 * time.Hour, LogKeep: time.Hour,
+			Backoff: delivery.Backoff{Initial: time.Hour},
+		}
+	}
+	a := startMemberWith(t, "node-a", "", nil, opts("node-a"))
+	seed := a.ms.LocalAddr()
+	b := startMemberWith(t, "node-b", seed, nil, opts("node-b"))
+	c := startMemberWith(t, "node-c", seed, nil, opts("node-c"))
+	settleMembership(t, a, b, c)
+	ctx := t.Context()
+
+	post := func(m *member, incident string, to ...string) *relay.Message {
+		acc, err := m.n.Post(ctx, &relay.Post{Incident: incident, Text: "서버실 화재", To: to, Severity: relay.SeverityCritical},
+			node.Author{Name: "bot"}, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return acc.Message
+	}
+	settled := post(a, "old-fire", "person:kim", "person:lee")
+	open := post(b, "old-flood", "person:stuck")
+	for _, m := range []*member{a, b, c} {
+		testkit.Eventually(t, 10*time.Second, "old-fire settled on "+m.n.Name(), func() bool {
+			counts, err := m.n.Store().Counts(settled.ID)
+			return err == nil && counts[relay.StatusSent] == 2
+		})
+	}
+
+	clock.Add(91 * 24 * time.Hour)
+	recent := post(c, "new-fire", "person:kim")
+	for _, m := range []*member{a, b, c} {
+		testkit.Eventually(t, 10*time.Second, "new-fire on "+m.n.Name(), func() bool {
+			_, err := m.n.Store().Message(recent.ID)
+			return err == nil
+		})
+	}
+	for _, m := range []*member{a, b, c} {
+		up, err := m.n.Upkeep(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if up.Incidents != 1 || up.Messages != 1 || up.Truncated == 0 {
+			t.Fatalf("%s upkeep: %+v, want old-fire removed and the log truncated", m.n.Name(), up)
+		}
+	}
+	incidents := func(m *member) []string {
+		incs, err := m.n.Store().Incidents()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, inc := range incs {
+			ids = append(ids, inc.ID)
+		}
+		slices.Sort(ids)
+		return ids
+	}
+	want := []string{"new-fire", "old-flood"}
+	for _, m := range []*member{a, b, c} {
+		if got := incidents(m); !slices.Equal(got, want) {
+			t.Fatalf("%s holds incidents %v, want %v", m.n.Name(), got, want)
+		}
+		if _, err := m.n.Store().Message(settled.ID); !errors.Is(err, relay.ErrNotFound) {
+			t.Fatalf("%s still holds old-fire's message: %v", m.n.Name(), err)
+		}
+		if ds, err := m.n.Store().Deliveries(open.ID); err != nil || len(ds) != 1 || ds[0].Status.Settled() {
+			t.Fatalf("%s: the open incident's delivery = %+v, %v; want it kept, still open", m.n.Name(), ds, err)
+		}
+	}
+
+	// A node with an empty data dir: the others' logs no longer hold the
+	// early events, so it takes a snapshot, then the tail.
+	reg := prometheus.NewRegistry()
+	dOpts := opts("node-d")
+	dOpts.Registerer = reg
+	d := startMemberWith(t, "node-d", seed, nil, dOpts)
+	settleMembership(t, a, b, c, d)
+	later := post(a, "new-fire", "person:lee")
+	testkit.Eventually(t, 20*time.Second, "node-d caught up", func() bool {
+		if !slices.Equal(incidents(d), want) {
+			return false
+		}
+		for _, id := range []string{open.ID, recent.ID, later.ID} {
+			if _, err := d.n.Store().Message(id); err != nil {
+				return false
+			}
+		}
+		return true
+	})
+	if _, err := d.n.Store().Message(settled.ID); !errors.Is(err, relay.ErrNotFound) {
+		t.Fatalf("node-d holds the removed message: %v", err)
+	}
+	if n := gathered(t, reg, "relay_cluster_snapshots_total", "installed"); n < 1 {
+		t.Fatalf("node-d installed %v snapshots, want at least one", n)
+	}
+	st, err := d.n.StoreStats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("node-d caught up: %+v", st)
+}
+
+// gathered returns the value of metric name in reg whose only label has
+// value label.
+func gathered(t *testing.T, reg *prometheus.Registry, name, label string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			if len(m.GetLabel()) == 1 && m.GetLabel()[0].GetValue() == label {
+				return m.GetCounter().GetValue()
+			}
+		}
+	}
+	t.Fatalf("no %s{%s} in the registry", name, label)
+	return 0
+}
