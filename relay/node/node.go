@@ -276,8 +276,11 @@ func sameRoster(a, b *relay.Roster) bool {
 	})
 }
 
-// callbacks gives the base URL of a delivery's webhooks: the public URL,
-// relay.WebhookPrefix and the delivery's id.
+// callbacks gives the base URL of a delivery's webhooks: publicURL,
+// relay.WebhookPrefix and the delivery's id. Open passes the cluster's
+// callback URL (Options.CallbackURL) when one is set, so that a receipt
+// reaches any live node, and the node's own Options.PublicURL otherwise.
+// With neither, callbacks returns nil and providers send no receipts.
 func callbacks(publicURL string) func(*relay.Delivery) string {
 	if publicURL == "" {
 		return nil
