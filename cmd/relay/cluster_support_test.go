@@ -2,14 +2,17 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
+	"io"
 	mrand "math/rand/v2"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -17,6 +20,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -43,7 +47,17 @@ type clusterSpec struct {
 	// their reply codes, and each node runs an SMTP server for replies by
 	// email under replyDomain, all with one reply key.
 	replies bool
+	// receipts makes the nodes ask for receipts: http.public_url is each
+	// node's own API URL, and http.callback_url the URL of a balancer in
+	// front of the running nodes, as a load balancer would be, so that a
+	// receipt reaches the cluster when the node that sent is down;
+	// delivery.receipt_timeout is receiptTimeout.
+	receipts bool
 }
+
+// receiptTimeout is delivery.receipt_timeout in a cluster that asks for
+// receipts: short, so that a lost receipt is fetched within a test.
+const receiptTimeout = 2 * time.Second
 
 // replyDomain is the mail domain of reply addresses in a cluster that
 // takes replies.
@@ -83,6 +97,10 @@ type testCluster struct {
 	// replyKey signs reply addresses on every node when the cluster
 	// takes replies.
 	replyKey string
+	// balancer is the callback URL's server when the cluster asks for
+	// receipts; balanced counts the requests it forwarded.
+	balancer *httptest.Server
+	balanced atomic.Int64
 }
 
 // startCluster starts the sinks and spec.nodes relay serve processes that
@@ -100,6 +118,10 @@ func startCluster(tb testing.TB, spec clusterSpec) *testCluster {
 		cl.replyKey = newGossipKey(tb) // 44 characters; reply keys need 32 bytes
 	}
 	writeRoster(tb, root, spec.people)
+	if spec.receipts {
+		cl.balancer = httptest.NewServer(http.HandlerFunc(cl.balance))
+		tb.Cleanup(cl.balancer.Close)
+	}
 	for i := range spec.nodes {
 		cl.nodes = append(cl.nodes, cl.newNode(root, "node-"+string(rune('a'+i)), i+1))
 	}
@@ -164,7 +186,11 @@ func (cl *testCluster) writeConfig(n *clusterNode, seeds []string, key, label st
 	if copies == 0 {
 		copies = 1
 	}
-	publicURL, inbound := "", ""
+	publicURL, inbound, receipts := "", "", ""
+	if cl.spec.receipts {
+		publicURL = "\n  public_url: " + n.api + "\n  callback_url: " + cl.balancer.URL
+		receipts = fmt.Sprintf("\n  receipt_timeout: %s", receiptTimeout)
+	}
 	if cl.spec.replies {
 		publicURL = "\n  public_url: " + n.api
 		inbound = fmt.Sprintf("inbound:\n  email:\n    listen: %s\n    domain: %s\n    reply_keys: [\"%s\"]\n",
@@ -183,7 +209,7 @@ api:
 roster_file: %s
 delivery:
   workers: %d
-  backoff: {initial: 50ms, max: 500ms}
+  backoff: {initial: 50ms, max: 500ms}%s
 channels:
   sms:
     providers:
@@ -211,13 +237,45 @@ cluster:
   label: %s
   preset: lan
   copies: %d
-%s`, n.name, strings.TrimPrefix(n.api, "http://"), publicURL, cl.roster, cl.workers,
+%s`, n.name, strings.TrimPrefix(n.api, "http://"), publicURL, cl.roster, cl.workers, receipts,
 		n.name, limit(smsRate), emulatortest.AccountSID, n.smsFrom, cl.s.emu.URL(),
 		n.name, limit(emailRate), cl.s.mail.Addr(), n.mailFrom,
 		n.gossip, n.gossip, strings.Join(seeds, ", "), n.rejoin, key, label, copies, inbound)
 	if err := os.WriteFile(n.cfg, []byte(cfg), 0o600); err != nil {
 		cl.tb.Fatal(err)
 	}
+}
+
+// balance forwards a request to a running node, as a load balancer in
+// front of the cluster would: the first that answers, starting from a
+// different node each time.
+func (cl *testCluster) balance(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	start := int(cl.balanced.Add(1))
+	for k := range cl.nodes {
+		n := cl.nodes[(start+k)%len(cl.nodes)]
+		req, err := http.NewRequestWithContext(r.Context(), r.Method, n.api+r.URL.RequestURI(), bytes.NewReader(body))
+		if err != nil {
+			continue
+		}
+		req.Header = r.Header.Clone()
+		resp, err := cl.http.Do(req)
+		if err != nil {
+			continue // down: the next one
+		}
+		for k, vs := range resp.Header {
+			w.Header()[k] = vs
+		}
+		w.WriteHeader(resp.StatusCode)
+		io.Copy(w, resp.Body)
+		resp.Body.Close()
+		return
+	}
+	http.Error(w, "no node answers", http.StatusBadGateway)
 }
 
 // start starts node i and waits until it is ready: reconciled with the
