@@ -1,0 +1,183 @@
+// Package relay is the core of relay, an out-of-band emergency
+// communication relay: the domain (people, groups, incidents, messages,
+// deliveries, acknowledgements and the events of the replicated log),
+// audience resolution, delivery policies, what replies mean, and the
+// contract between the core and the channels. This comment also explains
+// how the whole module fits together.
+//
+// # Why relay exists
+//
+// In October 2022 a fire in one data center took down a national messenger
+// and, with it, the company's own internal messenger: failover, storage and
+// the operations tools all lived in that building, and staff had no second
+// channel to coordinate on for days. relay is that second channel. A few
+// nodes, each hosted apart from the rest (other regions, clouds, providers),
+// form a gossip cluster with no shared database, no central queue and no
+// single provider. Through any node that survives, bots and people post
+// incident messages; relay fans them out over SMS, voice calls, email and
+// NATS, and carries replies and acknowledgements back the same ways. A lone
+// surviving node still accepts, stores and delivers.
+//
+// # Packages
+//
+// This package imports no store, no provider SDK and no memberlist. It
+// holds the domain: a [Roster] of [Person] and [Group] entries, replaced
+// whole, whose [Roster.Resolve] turns "person:kim", "group:oncall" or
+// "everyone" into people; a [Message], built by [NewMessage] from a [Post]
+// and a [Plan] with its audience resolved at acceptance and never changed
+// after; one [Delivery] per (message, person, channel) plus one per
+// broadcast channel (NATS), which only moves forward ([Delivery.Apply]);
+// [Incident], [Ack] and [Consent] (STOP and START); and [Event], the one
+// entry of the log that carries each change. A message's [Severity] sets
+// its deadline and its [Policy]: every channel at once ([ModeAll]) or one
+// after another ([ModeFallback]). Replies are an [Inbound] handed to a
+// [Receiver], read by [ParseCommand]; [ReplyCodes] gives the codes, alike
+// on every node, that name an incident in an SMS reply. A [Sender] makes
+// exactly one attempt of an [Outgoing] and never retries; a [Tracker] can
+// be asked afterwards what became of an attempt; a failure is a
+// [SendError], temporary or permanent, with a [Reason] from a closed set.
+//
+// Around it:
+//
+//   - relay/store is a node's durable state: the append-only event log and
+//     the state folded from it, in one bbolt file. One goroutine writes,
+//     committing every waiting write with one fsync (group commit). The
+//     fold is idempotent and order-independent. Upkeep removes settled
+//     incidents past retention (tombstones keep them from coming back),
+//     packs a settled message's deliveries into one record, truncates the
+//     log below what every live peer holds, rewrites a file that is mostly
+//     free, and writes and restores snapshots for peers.
+//   - relay/delivery is the engine. Each channel has a lane: a queue by
+//     priority and due time, a dispatcher that claims due deliveries by
+//     recording them "sending" before any is sent, workers that wait for
+//     their provider's rate limit and circuit breaker and make one attempt,
+//     and a recorder that writes results in batches. Each attempt holds one
+//     of the lane's unrecorded tokens until its result is on disk and held
+//     by the peers. Retries back off exponentially with jitter within the
+//     message's deadline. Before repeating an attempt a node left in
+//     flight, and when a receipt is late, the engine asks the provider.
+//   - relay/cluster is what nodes do together. Each node pushes its events
+//     to every peer as soon as they are on disk, with a window of
+//     unconfirmed events, and sends again from the marks (what a peer
+//     holds) each peer answers with; a peer merges pushes through a bounded
+//     inbox per sender. Anti-entropy exchanges marks on every join and
+//     periodically. When a node starts counting a peer as live it says
+//     hello with its marks, and the peer claims nothing until it holds
+//     what the hello announced. A node that lacks events no peer's log
+//     keeps any more pulls a snapshot. Ownership: each unsettled delivery
+//     belongs to the live member that ranks highest for it (rendezvous
+//     hashing); a claim stays with its node while that node is alive and
+//     its lease runs.
+//   - relay/node assembles one node, with no HTTP, config file or
+//     memberlist in it, so tests run several nodes in one process. Open
+//     opens the store and prepares the engine and the replicator; Attach
+//     joins a membership; Start applies the roster file, reconciles with
+//     the peers, then delivers and starts the store upkeep; Close stops
+//     claiming, waits for the attempts in flight, lets the peers catch up,
+//     leaves the cluster and closes the store last. The node also records
+//     receipts and acknowledgements and takes replies.
+//   - relay/api serves HTTP API v1 (relay/api/openapi.yaml); relay/client
+//     is its Go client, which tries the next node when one is down;
+//     relay/alertmanager turns Alertmanager's webhook notifications into
+//     posts; relay/problem is the one error shape every interface refuses
+//     with; relay/hlc is the hybrid logical clock that stamps events;
+//     relay/secret holds credentials that print as "<secret>".
+//   - channels/twilio sends SMS and calls with twilio-go and serves
+//     Twilio's webhooks (receipts, keys pressed in a call, incoming SMS);
+//     channels/twilio/emulator stands in for Twilio in tests and relay dev,
+//     checked against Twilio's OpenAPI description. channels/email sends
+//     mail through a smarthost, with a signed Reply-To when the node takes
+//     replies; channels/email/inbound is the SMTP server that takes them;
+//     channels/email/mailsink is a mail server for tests and relay dev.
+//     channels/nats publishes one event per message and takes posts and
+//     acknowledgements from bots.
+//   - gossip is membership with hashicorp/memberlist (encrypted, labelled,
+//     SWIM failure detection, reliable sends, push/pull); config loads and
+//     checks a node's configuration file; cmd/relay is the binary, whose
+//     internal/launch builds a node from its config and stops it in order
+//     and whose internal/devstack is relay dev, a local three-node cluster
+//     with the emulator, a mail sink and an embedded NATS server.
+//
+// # The life of a message
+//
+// A bot posts to POST /v1/messages (or to relay.post over NATS, or through
+// Alertmanager's webhook); a person's reply by SMS or mail becomes a post
+// the same way. The node validates the post, derives the message id from
+// the idempotency key when there is one (so a retry on another node finds
+// the same message), resolves the audience against the roster and appends
+// one event. Once it is fsynced it is pushed to every live peer, and the
+// API answers 202 when cluster.copies peers (default 1) hold it too, or
+// after copy_timeout (default 2 s) with fewer: only_copy says when no peer
+// does.
+//
+// Folding the event creates the message's deliveries, pending, on every
+// node that holds it, but only each delivery's owner claims it. A lane's
+// dispatcher records a batch of due deliveries "sending"; its workers make
+// one attempt each through the channel's first provider whose breaker lets
+// them through; the recorder writes each result: sent (or delivered),
+// pending with a next attempt time after a temporary error, or failed
+// after a permanent one or when the deadline leaves no room. Under
+// ModeFallback a person's next channel starts when the previous one fails
+// or stays unconfirmed; once one confirms, or the person acknowledges, the
+// rest are skipped.
+//
+// SMS and calls are confirmed later: Twilio posts a signed status callback
+// to the delivery's callback URL and the node that takes it records
+// delivered or failed (a busy or unanswered call is made again as
+// delivery.calls allows). A receipt that has not come after
+// delivery.receipt_timeout is looked up at Twilio by the delivery's owner.
+// Pressing 1 in a call, or ACK by SMS, mail or NATS, records an [Ack];
+// free text is posted to the incident's audience, except its author.
+//
+// When a node dies, memberlist declares it dead (in about a second with
+// the LAN preset), or it leaves on SIGTERM. Every survivor recomputes
+// ownership over the live members and takes up what it now owns at once.
+// A delivery found "sending" was claimed by a node that never recorded the
+// result: the new owner first asks the provider whether that attempt got
+// through ([Tracker]), and records an SMS that did rather than sending it
+// again. A node that comes back catches up from its peers (their events,
+// or a snapshot and the log's tail) before it claims anything; /readyz
+// answers 503 until then.
+//
+// # Invariants
+//
+//   - Accepted means durable: 202 only after the message is fsynced here
+//     and, while a peer confirms within copy_timeout, on cluster.copies
+//     peers; otherwise the answer says it is the only copy. Replication
+//     then brings it to every node, and any order of arrival folds into
+//     the same state.
+//   - Each delivery is sent once in normal operation: it has one owner,
+//     which records its claim before sending, and a node that has not
+//     caught up claims nothing. A crash repeats at most the attempts in
+//     flight, never more than a lane's unrecorded tokens, and an SMS not
+//     even those while Twilio can be asked; a call or mail in flight may be
+//     repeated, and a NATS event repeated through JetStream is dropped by
+//     its id.
+//   - Failover takes seconds: takeover follows the failure detector's
+//     verdict, or a claim's lease running out, not fixed waits.
+//   - Everything from outside can fail: every provider call has a timeout
+//     and is classified; retries (in relay/delivery, nowhere else) back
+//     off within the deadline; a breaker moves on to the channel's next
+//     provider, and a fallback policy to the person's next channel. Bad
+//     input gets a clear error naming what is wrong, and changes nothing.
+//
+// # Where to look
+//
+//   - Messages, deliveries and events: message.go and event.go here;
+//     audience and policy: post.go, roster.go and policy.go; replies:
+//     reply.go and inbound.go here, and relay/node/inbound.go.
+//   - The channel contract and its errors: channel.go and senderror.go.
+//   - Group commit, the fold, retention and snapshots: relay/store
+//     (store.go, fold.go, retention.go, snapshot.go).
+//   - Claims, attempts and retries: relay/delivery (lane.go, attempt.go,
+//     recorder.go, backoff.go, breaker.go, fallback.go); lookups of
+//     attempts left in flight and of late receipts: lookup.go and
+//     receipts.go.
+//   - Replication and ownership: relay/cluster (push.go, inbox.go,
+//     antientropy.go, catchup.go, snapshot.go, owner.go).
+//   - Start and stop order: relay/node/node.go and
+//     cmd/relay/internal/launch; takeovers: relay/node/cluster.go; upkeep:
+//     relay/node/upkeep.go.
+//   - Every configuration key: config/testdata/full.yaml; the HTTP API:
+//     relay/api/openapi.yaml.
+package relay
