@@ -162,7 +162,11 @@ func (s *Sink) fault(conn *smtp.Conn, at Stage) error {
 		select {
 		case <-t.C:
 		case <-s.done:
+			// Closing ends the session here: going on would race the
+			// connections being dropped, and a stalled transaction could
+			// still go through.
 			t.Stop()
+			return &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 3, 2}, Message: "Sink shutting down"}
 		}
 	}
 	if drop {
