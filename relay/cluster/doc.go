@@ -20,6 +20,14 @@
 // marks and each sends the other what it lacks, of every origin, so a node
 // that missed a push, or came back with an empty data dir, catches up.
 //
+// Catching up. A node that starts counting a peer as live says hello with
+// its marks; the peer claims nothing (CaughtUp is false) until it holds
+// what the hello announced, so a node that comes back never repeats what
+// was sent while it was away. A peer whose log no longer holds the events
+// a node lacks (they were truncated once every live peer held them) tells
+// it to take a snapshot: the node pulls the peer's state file in checked
+// parts, installs it, and gets the rest from the log as usual.
+//
 // Every goroutine and timer the Replicator starts (senders, inboxes,
 // catch-ups, the readiness watcher) ends with Close.
 //

@@ -9,7 +9,8 @@
 //
 //   - Post accepts a message: it validates the post, resolves its
 //     audience against the roster, and returns once the message is on disk
-//     here and, while a peer is alive, held by Options.Copies peers; an
+//     here and, while a peer is alive, held by Options.Copies peers, or
+//     after Options.CopyTimeout with fewer (Accepted says how many); an
 //     idempotency key makes a retried post the same message.
 //   - Start reconciles with the peers, then delivers: the engine sends
 //     each delivery this node owns through its providers, retrying within

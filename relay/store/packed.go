@@ -12,7 +12,7 @@ import (
 
 // A settled message's deliveries are folded into one packed record, keyed
 // by the message id, once nothing more can happen to them but a late
-// receipt (see Store.Compact). Deliveries of one message repeat much:
+// receipt (see Store.Pack). Deliveries of one message repeat much:
 // the incident, priority, deadline and creation time are the message's,
 // and the statuses, providers, owners, origins, errors and reasons come
 // from a handful of values. A packed record says each of those once, in a

@@ -1,5 +1,6 @@
-// Package devstack runs a complete local relay for trying it out: a node
-// whose SMS goes to a Twilio emulator, whose email goes to an SMTP sink
+// Package devstack runs a complete local relay for trying it out: a
+// cluster of nodes (three unless told otherwise) whose SMS goes to a
+// Twilio emulator, whose email goes to an SMTP sink
 // over STARTTLS and whose NATS events go to an embedded NATS server, with a
 // demo roster. Everything the sinks receive is printed in readable form.
 package devstack
