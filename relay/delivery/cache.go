@@ -79,6 +79,20 @@ func (c *messageCache) get(id string) (*cachedMessage, error) {
 	return c.put(m), nil
 }
 
+// allAtOnce reports whether the message of delivery id is cached and
+// goes to every channel at once (not fallback), so that one channel's
+// outcome never moves another's turn. Like priority, it never reads the
+// store.
+func (c *messageCache) allAtOnce(deliveryID string) bool {
+	msgID, _, _ := strings.Cut(deliveryID, ".")
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if el, ok := c.byID[msgID]; ok {
+		return el.Value.(*cachedMessage).Mode != relay.ModeFallback
+	}
+	return false
+}
+
 // priority returns the priority of the message of delivery id when the
 // message is cached, and normal otherwise. It never reads the store, so it
 // is safe on the store's writer goroutine.

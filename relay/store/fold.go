@@ -48,7 +48,13 @@ type folder struct {
 	incidents  map[string]*relay.Incident
 	marks      map[string]uint64
 	hot        *hotSet // may be nil
+	// indexed says, for each delivery read from the store, whether the
+	// open and awaiting indexes held it then: flush touches an index only
+	// when that changes. A delivery created here was in neither.
+	indexed map[string]indexes
 }
+
+type indexes struct{ open, awaiting bool }
 
 func newFolder(tx *bolt.Tx) *folder {
 	return &folder{
@@ -57,6 +63,7 @@ func newFolder(tx *bolt.Tx) *folder {
 		counts:     make(map[string]StatusCounts),
 		incidents:  make(map[string]*relay.Incident),
 		marks:      make(map[string]uint64),
+		indexed:    make(map[string]indexes),
 	}
 }
 
@@ -298,14 +305,18 @@ func (f *folder) delivery(id string) (*relay.Delivery, error) {
 	}
 	if f.hot != nil {
 		if d, ok := f.hot.get(id); ok {
+			f.indexed[id] = indexes{open: true} // the hot set holds only open ones
 			return &d, nil
 		}
 	}
 	raw := f.tx.Bucket(bucketDeliv).Get([]byte(id))
 	if raw == nil {
-		return f.packed(id)
+		return f.packed(id) // packed deliveries are in no index
 	}
 	d, err := decodeDelivery(id, raw)
+	if err == nil && f.indexed != nil {
+		f.indexed[id] = indexes{open: !d.Status.Settled(), awaiting: awaitsReceipt(&d)}
+	}
 	return &d, err
 }
 
@@ -370,7 +381,7 @@ func (f *folder) count(msgID string, from, to relay.Status) {
 func (f *folder) flush() error {
 	db, ob, ab := f.tx.Bucket(bucketDeliv), f.tx.Bucket(bucketOpen), f.tx.Bucket(bucketAwaiting)
 	// In key order: bbolt inserts sorted keys without shifting its pages.
-	var buf []byte
+	buf := make([]byte, 0, 200*len(f.deliveries))
 	for _, id := range slices.Sorted(maps.Keys(f.deliveries)) {
 		d := f.deliveries[id]
 		// bbolt keeps the value's bytes until the commit: each needs its
@@ -380,11 +391,16 @@ func (f *folder) flush() error {
 		if err := db.Put([]byte(id), buf[start:len(buf):len(buf)]); err != nil {
 			return err
 		}
-		if err := index(ob, id, !d.Status.Settled()); err != nil {
-			return err
+		was, now := f.indexed[id], indexes{open: !d.Status.Settled(), awaiting: awaitsReceipt(d)}
+		if now.open != was.open {
+			if err := index(ob, id, now.open); err != nil {
+				return err
+			}
 		}
-		if err := index(ab, id, awaitsReceipt(d)); err != nil {
-			return err
+		if now.awaiting != was.awaiting {
+			if err := index(ab, id, now.awaiting); err != nil {
+				return err
+			}
 		}
 	}
 	cb := f.tx.Bucket(bucketCounts)
