@@ -37,7 +37,8 @@ func TestSetDefaults(t *testing.T) {
 
 	c = Config{Preset: PresetWAN, ProbeInterval: 7 * time.Second}
 	c.SetDefaults()
-	if c.ProbeInterval != 7*time.Second || c.ProbeTimeout != 3*time.Second || c.SuspicionMult != 6 {
+	wan := wanPreset()
+	if c.ProbeInterval != 7*time.Second || c.ProbeTimeout != wan.probeTimeout || c.SuspicionMult != wan.suspicionMult {
 		t.Errorf("wan with an override: %+v", c)
 	}
 
@@ -159,7 +160,7 @@ tcp_timeout: 15s
 		t.Fatal(err)
 	}
 	if c.RejoinInterval != time.Minute || c.ProbeInterval != 4*time.Second || c.TCPTimeout != 15*time.Second ||
-		c.ProbeTimeout != 3*time.Second || len(c.Keys) != 1 || c.Keys[0].Reveal() != testKey || c.Advertise != "203.0.113.7:7946" {
+		c.ProbeTimeout != wanPreset().probeTimeout || len(c.Keys) != 1 || c.Keys[0].Reveal() != testKey || c.Advertise != "203.0.113.7:7946" {
 		t.Errorf("decoded %+v", c)
 	}
 	out, err := yaml.Marshal(c)
@@ -281,8 +282,10 @@ func TestMemberlistConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if mc.ProbeInterval != 5*time.Second || mc.ProbeTimeout != 3*time.Second || mc.SuspicionMult != 6 ||
-		mc.PushPullInterval != time.Minute || mc.GossipNodes != 4 || mc.BindAddr != "0.0.0.0" || mc.AdvertiseAddr != "" {
+	wan := wanPreset()
+	if mc.ProbeInterval != wan.probeInterval || mc.ProbeTimeout != wan.probeTimeout || mc.SuspicionMult != wan.suspicionMult ||
+		mc.SuspicionMaxTimeoutMult != wan.suspicionMaxMult || mc.PushPullInterval != wan.pushPullInterval ||
+		mc.GossipNodes != 4 || mc.BindAddr != "0.0.0.0" || mc.AdvertiseAddr != "" {
 		t.Errorf("wan: %+v", mc)
 	}
 }

@@ -8,6 +8,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 func TestFrameRoundTrip(t *testing.T) {
@@ -79,7 +82,7 @@ func (r *records) WithGroup(string) slog.Handler      { return r }
 
 func TestLogBridgeLevels(t *testing.T) {
 	h := &records{}
-	l := newLogBridge(slog.New(h))
+	l := newLogBridge(slog.New(h), nil)
 	l.Printf("[DEBUG] memberlist: Stream connection from=127.0.0.1:1")
 	l.Printf("[INFO] memberlist: Marking c as failed, suspect timeout reached (1 peer confirmations)")
 	l.Printf("[WARN] memberlist: Refuting a suspect message (from: b)")
@@ -125,5 +128,28 @@ func TestMalformedMessagesAreDropped(t *testing.T) {
 	}
 	if got := strings.Count(a.logs.String(), "dropped a malformed"); got != 3 {
 		t.Errorf("logged %d drops, want 3", got)
+	}
+}
+
+// TestLogBridgeCountsTheFailureDetector: the failure detector's
+// suspicions, refutations and verdicts, which memberlist tells only in
+// its log, are counted whatever the log level lets through.
+func TestLogBridgeCountsTheFailureDetector(t *testing.T) {
+	m, err := newMetrics(prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := newLogBridge(slog.New(slog.DiscardHandler), m)
+	l.Printf("[INFO] memberlist: Suspect node-b has failed, no acks received")
+	l.Printf("[INFO] memberlist: Suspect node-c has failed, no acks received")
+	l.Printf("[WARN] memberlist: Refuting a suspect message (from: node-a)")
+	l.Printf("[WARN] memberlist: Refuting a dead message (from: node-a)")
+	l.Printf("[INFO] memberlist: Marking node-c as failed, suspect timeout reached (1 peer confirmations)")
+	l.Printf("[DEBUG] memberlist: Failed UDP ping: node-b (timeout reached)")
+	for name, c := range map[string]prometheus.Counter{"suspicions": m.suspicions, "refutations": m.refutations, "verdicts": m.verdicts} {
+		want := map[string]float64{"suspicions": 2, "refutations": 2, "verdicts": 1}[name]
+		if got := testutil.ToFloat64(c); got != want {
+			t.Errorf("%s = %v, want %v", name, got, want)
+		}
 	}
 }

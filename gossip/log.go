@@ -22,12 +22,41 @@ var levels = []struct {
 }
 
 // logWriter receives memberlist's log lines and passes each to a
-// slog.Logger at the level its prefix names, without the prefix.
-type logWriter struct{ logger *slog.Logger }
+// slog.Logger at the level its prefix names, without the prefix. It also
+// counts the failure detector's verdicts, which memberlist tells only in
+// its log: suspicions this node raised, and suspicions of this node that
+// it refuted. Where no member died, each is a false alarm.
+type logWriter struct {
+	logger *slog.Logger
+	m      *metrics // may be nil
+}
+
+// Failure detector lines of memberlist's log (memberlist v0.7, state.go).
+var (
+	lineSuspect = []byte("Suspect ")    // "Suspect %s has failed, no acks received"
+	lineRefute  = []byte("Refuting a ") // "Refuting a suspect message", "Refuting a dead message"
+	lineFailed  = []byte("Marking ")    // "Marking %s as failed, suspect timeout reached"
+	lineFailedT = []byte(" as failed")
+)
 
 // newLogBridge returns a log.Logger for memberlist.Config.Logger.
-func newLogBridge(logger *slog.Logger) *log.Logger {
-	return log.New(logWriter{logger}, "", 0)
+func newLogBridge(logger *slog.Logger, m *metrics) *log.Logger {
+	return log.New(logWriter{logger, m}, "", 0)
+}
+
+func (w logWriter) count(line []byte) {
+	if w.m == nil {
+		return
+	}
+	line = bytes.TrimPrefix(line, []byte("memberlist: "))
+	switch {
+	case bytes.HasPrefix(line, lineSuspect):
+		w.m.suspicions.Inc()
+	case bytes.HasPrefix(line, lineRefute):
+		w.m.refutations.Inc()
+	case bytes.HasPrefix(line, lineFailed) && bytes.Contains(line, lineFailedT):
+		w.m.verdicts.Inc()
+	}
 }
 
 func (w logWriter) Write(p []byte) (int, error) {
@@ -39,6 +68,7 @@ func (w logWriter) Write(p []byte) (int, error) {
 			break
 		}
 	}
+	w.count(line)
 	if !w.logger.Enabled(context.Background(), level) {
 		return len(p), nil
 	}

@@ -197,7 +197,7 @@ func (m *Membership) Start(ctx context.Context) error {
 	}
 	mc.Delegate = delegate{m}
 	mc.Events = delegate{m}
-	mc.Logger = newLogBridge(m.logger)
+	mc.Logger = newLogBridge(m.logger, m.metrics)
 	if m.opts.WrapTransport != nil {
 		nt, err := memberlist.NewNetTransport(&memberlist.NetTransportConfig{
 			BindAddrs: []string{mc.BindAddr}, BindPort: mc.BindPort, Logger: mc.Logger})

@@ -8,6 +8,9 @@ type metrics struct {
 	sent        *prometheus.CounterVec
 	sendErrors  *prometheus.CounterVec
 	joinFailure prometheus.Counter
+	suspicions  prometheus.Counter
+	refutations prometheus.Counter
+	verdicts    prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -32,6 +35,18 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Namespace: "relay", Subsystem: "gossip", Name: "join_failures_total",
 			Help: "Attempts to join the seeds that reached none of them.",
 		}),
+		suspicions: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "relay", Subsystem: "gossip", Name: "suspicions_total",
+			Help: "Members this node suspected of failure (a probe went unanswered); false alarms when they refute it.",
+		}),
+		refutations: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "relay", Subsystem: "gossip", Name: "refutations_total",
+			Help: "Suspicions of this node, alive, that it refuted: false alarms raised by others.",
+		}),
+		verdicts: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "relay", Subsystem: "gossip", Name: "failure_verdicts_total",
+			Help: "Members this node declared failed after their suspicion timed out.",
+		}),
 	}
 	for _, s := range []State{StateAlive, StateDead, StateLeft} {
 		m.members.WithLabelValues(string(s))
@@ -43,7 +58,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	if reg == nil {
 		return m, nil
 	}
-	collectors := []prometheus.Collector{m.members, m.received, m.sent, m.sendErrors, m.joinFailure}
+	collectors := []prometheus.Collector{m.members, m.received, m.sent, m.sendErrors, m.joinFailure, m.suspicions, m.refutations, m.verdicts}
 	for i, c := range collectors {
 		if err := reg.Register(c); err != nil {
 			for _, done := range collectors[:i] {

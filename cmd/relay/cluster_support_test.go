@@ -53,6 +53,12 @@ type clusterSpec struct {
 	// receipt reaches the cluster when the node that sent is down;
 	// delivery.receipt_timeout is receiptTimeout.
 	receipts bool
+	// gossip holds extra keys of the cluster section, such as failure
+	// detector timers, one "key: value" per line.
+	gossip []string
+	// shipped runs relay built as it ships (shippedRelay) rather than
+	// the tests' own binary, which carries the race detector.
+	shipped bool
 }
 
 // receiptTimeout is delivery.receipt_timeout in a cluster that asks for
@@ -101,6 +107,8 @@ type testCluster struct {
 	// receipts; balanced counts the requests it forwarded.
 	balancer *httptest.Server
 	balanced atomic.Int64
+	// binary is relay as it ships, when the spec asks for it.
+	binary string
 }
 
 // startCluster starts the sinks and spec.nodes relay serve processes that
@@ -236,14 +244,23 @@ cluster:
   keys: ["%s"]
   label: %s
   preset: lan
-  copies: %d
+  copies: %d%s
 %s`, n.name, strings.TrimPrefix(n.api, "http://"), publicURL, cl.roster, cl.workers, receipts,
 		n.name, limit(smsRate), emulatortest.AccountSID, n.smsFrom, cl.s.emu.URL(),
 		n.name, limit(emailRate), cl.s.mail.Addr(), n.mailFrom,
-		n.gossip, n.gossip, strings.Join(seeds, ", "), n.rejoin, key, label, copies, inbound)
+		n.gossip, n.gossip, strings.Join(seeds, ", "), n.rejoin, key, label, copies, gossipExtra(cl.spec.gossip), inbound)
 	if err := os.WriteFile(n.cfg, []byte(cfg), 0o600); err != nil {
 		cl.tb.Fatal(err)
 	}
+}
+
+// gossipExtra indents extra cluster keys under the cluster section.
+func gossipExtra(keys []string) string {
+	var b strings.Builder
+	for _, k := range keys {
+		b.WriteString("\n  " + k)
+	}
+	return b.String()
 }
 
 // balance forwards a request to a running node, as a load balancer in
@@ -283,6 +300,13 @@ func (cl *testCluster) balance(w http.ResponseWriter, r *http.Request) {
 func (cl *testCluster) start(i int) {
 	cl.tb.Helper()
 	n := cl.nodes[i]
+	if cl.spec.shipped {
+		if cl.binary == "" {
+			cl.binary = shippedRelay(cl.tb)
+		}
+		n.p = serveWith(cl.tb, cl.binary, n.cfg, n.api)
+		return
+	}
 	n.p = serve(cl.tb, n.cfg, n.api)
 }
 

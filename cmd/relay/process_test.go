@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -122,6 +123,12 @@ func serve(t testing.TB, cfgPath, url string) *proc {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return serveWith(t, bin, cfgPath, url)
+}
+
+// serveWith is serve with the relay binary at bin.
+func serveWith(t testing.TB, bin, cfgPath, url string) *proc {
+	t.Helper()
 	p := &proc{exited: make(chan struct{})}
 	p.cmd = exec.Command(bin, "serve", "--config", cfgPath)
 	p.cmd.Env = append(os.Environ(), "TEST_RELAY_TOKEN="+testToken, "TEST_TWILIO_TOKEN="+emulatortest.AuthToken)
@@ -214,4 +221,19 @@ func writeRoster(t testing.TB, dir string, n int) {
 	if err := os.WriteFile(filepath.Join(dir, "roster.yaml"), []byte(b.String()), 0o600); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// shippedRelay builds relay as it ships into the test's temporary
+// folder and returns its path: the race detector, which the tests' own
+// binary carries, slows a process several times over, and a test of
+// timing under load must run what production runs.
+func shippedRelay(t testing.TB) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "relay")
+	cmd := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-o", path, ".")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return path
 }
