@@ -48,6 +48,16 @@ type Answer struct {
 }
 
 // Receiver takes what comes in on every channel.
+//
+// Receive is called from many goroutines at once (one per webhook
+// request, SMTP session or NATS message) and is safe for concurrent use.
+// It blocks until what in says is durable: the reply posted (on disk here
+// and, while a peer is alive, on a peer, as a post is), the
+// acknowledgement or consent recorded; so it may take as long as a commit
+// and a peer's copy, and it returns when ctx is done, with ctx's error,
+// having changed nothing or everything. It must not keep in after it
+// returns. A reply received twice with the same Channel and ID (a
+// provider retrying its webhook) is posted once.
 type Receiver interface {
 	Receive(ctx context.Context, in *Inbound) (*Answer, error)
 }
