@@ -95,10 +95,13 @@ func startMemberOn(t *testing.T, name, seed string, counts *deliveryCounts, rost
 // startMemberWith starts a node of the given options (its name, data
 // dir and logger set here) and its membership on loopback, joining seed
 // when given, with memberlist's transport wrapped by wrap when not nil.
-func startMemberWith(t *testing.T, name, seed string, wrap func(memberlist.NodeAwareTransport) memberlist.NodeAwareTransport,
+func startMemberWith(t testing.TB, name, seed string, wrap func(memberlist.NodeAwareTransport) memberlist.NodeAwareTransport,
 	opts node.Options) *member {
 	t.Helper()
-	opts.Name, opts.DataDir, opts.Logger = name, t.TempDir(), testLogger(name)
+	opts.Name, opts.Logger = name, testLogger(name)
+	if opts.DataDir == "" {
+		opts.DataDir = t.TempDir()
+	}
 	n, err := node.Open(opts)
 	if err != nil {
 		t.Fatal(err)
