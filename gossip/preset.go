@@ -59,10 +59,12 @@ func lanPreset() preset {
 		// Spread suspicions and verdicts quickly; a few nodes make this
 		// cheap.
 		gossipInterval: 100 * time.Millisecond,
-		// Anti-entropy of the event log rides on push/pull. Version
-		// vectors are small, so every 10 s costs little and bounds how
-		// long a lost update stays missing.
-		pushPullInterval: 10 * time.Second,
+		// Anti-entropy of the event log rides on push/pull, and so does
+		// the repair of views that disagree after a partition heals (one
+		// side still counting a member of the other dead, which probes
+		// alone never correct). Marks are small, so every 3 s costs little
+		// and bounds both.
+		pushPullInterval: 3 * time.Second,
 		// A push/pull or a reliable message on a LAN takes milliseconds;
 		// a silent peer holds a send no longer than this.
 		tcpTimeout: 3 * time.Second,
@@ -93,8 +95,9 @@ func wanPreset() preset {
 		suspicionMaxMult: 2,
 		// Spread news in a few round trips.
 		gossipInterval: 200 * time.Millisecond,
-		// Anti-entropy of the event log every 30 s.
-		pushPullInterval: 30 * time.Second,
+		// Anti-entropy of the event log, and the repair of views after a
+		// partition heals, every 10 s.
+		pushPullInterval: 10 * time.Second,
 		// A push/pull or a reliable message across regions: seconds at
 		// worst.
 		tcpTimeout: 10 * time.Second,

@@ -125,16 +125,22 @@ func (m *Membership) rejoinLoop() {
 	}
 }
 
-// seedsMissing reports whether fewer other members are alive than there
-// are seed addresses other than this node's.
+// seedsMissing reports whether a seed may be missing: fewer other
+// members are alive than there are seed addresses other than this
+// node's, or a seed's address is not the address of a member alive now.
+// The second catches a node back from a partition that sees some members
+// again through gossip but still counts a seed dead, which would
+// otherwise wait for the next push/pull to find it.
 func (m *Membership) seedsMissing() bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	self := m.members[m.name].Addr
 	others := 0
+	alive := map[string]bool{}
 	for _, x := range m.members {
 		if !x.Self && x.State == StateAlive {
 			others++
+			alive[x.Addr] = true
 		}
 	}
 	seeds := map[string]bool{}
@@ -149,5 +155,25 @@ func (m *Membership) seedsMissing() bool {
 			}
 		}
 	}
-	return others < len(seeds)
+	if others < len(seeds) {
+		return true
+	}
+	for a := range seeds {
+		if !alive[a] && a[0] != '?' && m.deadMember(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// deadMember reports whether addr is the address of a member this node
+// knows and counts dead or left; m.mu is held. An address no member has
+// (a balancer in front of the nodes, say) is not rejoined for that alone.
+func (m *Membership) deadMember(addr string) bool {
+	for _, x := range m.members {
+		if x.Addr == addr && x.State != StateAlive {
+			return true
+		}
+	}
+	return false
 }

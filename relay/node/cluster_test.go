@@ -111,7 +111,7 @@ func startMemberWith(t testing.TB, name, seed string, wrap func(memberlist.NodeA
 		cfg.Seeds = []string{seed}
 	}
 	ms, err := gossip.New(gossip.Options{
-		Name: name, Config: cfg, Dev: true, Meta: gossip.NodeMeta{API: "http://" + name}.Encode(),
+		Name: name, Config: cfg, Dev: true, Meta: gossip.NodeMeta{API: "http://" + name}.Encode(), Logger: testLogger(name),
 		OnMessage: n.Replicator().OnMessage, LocalState: n.Replicator().LocalState,
 		MergeState: n.Replicator().MergeState, OnChange: n.MembershipChanged,
 		WrapTransport: wrap,
