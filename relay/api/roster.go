@@ -18,10 +18,11 @@ func (a *API) getRoster(w http.ResponseWriter, r *http.Request) {
 		a.failErr(w, r, err)
 		return
 	}
-	if ros.People == nil {
-		ros.People = []relay.Person{}
+	v := *ros // the node's roster is shared: change a copy
+	if v.People == nil {
+		v.People = []relay.Person{}
 	}
-	writeJSON(w, http.StatusOK, ros)
+	writeJSON(w, http.StatusOK, &v)
 }
 
 // putRoster replaces the roster with the body, in the roster file's YAML

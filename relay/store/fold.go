@@ -48,6 +48,8 @@ type folder struct {
 	incidents  map[string]*relay.Incident
 	marks      map[string]uint64
 	hot        *hotSet // may be nil
+	// rosterChanged is set when a roster change won.
+	rosterChanged bool
 	// indexed says, for each delivery read from the store, whether the
 	// open and awaiting indexes held it then: flush touches an index only
 	// when that changes. A delivery created here was in neither.
@@ -296,6 +298,7 @@ func (f *folder) roster(e *relay.Event) error {
 	if err != nil {
 		return err
 	}
+	f.rosterChanged = true
 	return rb.Put(keyCurrent, raw)
 }
 

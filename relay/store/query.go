@@ -190,8 +190,14 @@ func (s *Store) IncidentMessages(id string) ([]relay.Message, error) {
 }
 
 // Roster returns the current roster and when it was set; a zero roster
-// and clock when none was ever set.
+// and clock when none was ever set. The roster is shared: read it, do
+// not change it (Clone it to change it). It is decoded once per roster
+// change, not once per call: every post resolves its audience with it.
 func (s *Store) Roster() (*relay.Roster, hlc.Timestamp, error) {
+	gen := s.rosterGen.Load()
+	if c := s.roster.Load(); c != nil && c.gen == gen {
+		return c.roster, c.clock, nil
+	}
 	var rec rosterRecord
 	err := s.view(func(tx *bolt.Tx) error {
 		if raw := tx.Bucket(bucketRoster).Get(keyCurrent); raw != nil {
@@ -199,7 +205,20 @@ func (s *Store) Roster() (*relay.Roster, hlc.Timestamp, error) {
 		}
 		return nil
 	})
-	return &rec.Roster, rec.Clock, err
+	if err != nil {
+		return nil, 0, err
+	}
+	// Kept under the generation read before: if a roster change came in
+	// meanwhile, the next call reads again.
+	s.roster.Store(&rosterCache{gen: gen, roster: &rec.Roster, clock: rec.Clock})
+	return &rec.Roster, rec.Clock, nil
+}
+
+// rosterCache is the decoded roster as of a roster generation.
+type rosterCache struct {
+	gen    uint64
+	roster *relay.Roster
+	clock  hlc.Timestamp
 }
 
 // Marks returns, for every origin held, the highest sequence below which

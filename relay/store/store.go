@@ -97,6 +97,10 @@ type Store struct {
 	// upkeeps counts the upkeep transactions run, so that a file
 	// compaction can tell whether upkeep changed the file under its copy.
 	upkeeps atomic.Uint64
+	// rosterGen counts roster changes (and restores); roster caches the
+	// roster decoded at a generation (see Roster).
+	rosterGen atomic.Uint64
+	roster    atomic.Pointer[rosterCache]
 }
 
 type writeReq struct {
@@ -319,7 +323,9 @@ func (s *Store) writer() {
 			switch {
 			case r.fn != nil:
 				s.upkeeps.Add(1)
-				r.res <- writeRes{err: s.db.Update(r.fn)}
+				err := s.db.Update(r.fn)
+				s.rosterGen.Add(1) // a restore may have brought another roster
+				r.res <- writeRes{err: err}
 			case r.run != nil:
 				r.res <- writeRes{err: r.run()}
 			}
@@ -383,6 +389,9 @@ func (s *Store) commit(batch []*writeReq) {
 	}
 	s.seq = seq
 	s.hot.update(folded.deliveries)
+	if folded.rosterChanged {
+		s.rosterGen.Add(1)
+	}
 	for i, r := range batch {
 		r.res <- writeRes{events: results[i]}
 	}
