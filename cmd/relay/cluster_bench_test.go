@@ -346,7 +346,8 @@ func failoverOnce(b *testing.B) (failover time.Duration, orphans, dups int) {
 // random node is killed with SIGKILL when a random share of the fan-out
 // is at the sinks, and restarted. It reports kills, lost (deliveries that
 // never reached their sink within 30 s of the kill; target 0) and
-// duplicates over all rounds, per kill and the most in one round.
+// duplicates over all rounds, per kill and the most in one round, and the
+// SMS among them (sms_duplicates; target 0).
 func BenchmarkKillLoop(b *testing.B) {
 	testkit.NoLeaks(b)
 	const people, rounds = 300, 20
@@ -354,7 +355,7 @@ func BenchmarkKillLoop(b *testing.B) {
 	seed := uint64(time.Now().UnixNano())
 	b.Logf("random seed %d", seed)
 	rng := mrand.New(mrand.NewPCG(seed, 7))
-	kills, lost, dups, worst := 0, 0, 0, 0
+	kills, lost, dups, worst, smsDups := 0, 0, 0, 0, 0
 	b.ResetTimer()
 	for range b.N {
 		for r := range rounds {
@@ -379,9 +380,10 @@ func BenchmarkKillLoop(b *testing.B) {
 			missing := 2*people - len(perRecipient(sms)) - len(perRecipient(mails))
 			lost += missing
 			dups += duplicates(sms) + duplicates(mails)
+			smsDups += duplicates(sms)
 			worst = max(worst, duplicates(sms)+duplicates(mails))
-			b.Logf("round %d: killed %s (posted on %s) with %d of %d at the sinks: %d lost, %d duplicates",
-				r, cl.nodes[victim].name, cl.nodes[poster].name, share, 2*people, missing, duplicates(sms)+duplicates(mails))
+			b.Logf("round %d: killed %s (posted on %s) with %d of %d at the sinks: %d lost, %d SMS and %d mails repeated",
+				r, cl.nodes[victim].name, cl.nodes[poster].name, share, 2*people, missing, duplicates(sms), duplicates(mails))
 			cl.start(victim)
 			cl.waitWhole()
 			cancel()
@@ -392,5 +394,6 @@ func BenchmarkKillLoop(b *testing.B) {
 	b.ReportMetric(float64(lost), "lost")
 	b.ReportMetric(float64(dups), "duplicates")
 	b.ReportMetric(float64(dups)/float64(kills), "duplicates/kill")
+	b.ReportMetric(float64(smsDups), "sms_duplicates")
 	b.ReportMetric(float64(worst), "max_duplicates/kill")
 }

@@ -59,6 +59,9 @@ type clusterSpec struct {
 	// shipped runs relay built as it ships (shippedRelay) rather than
 	// the tests' own binary, which carries the race detector.
 	shipped bool
+	// nats gives every node a NATS provider publishing to the sinks'
+	// server.
+	nats bool
 }
 
 // receiptTimeout is delivery.receipt_timeout in a cluster that asks for
@@ -235,7 +238,7 @@ channels:
         smtp:
           address: %s
           tls: none
-          from: "relay <%s>"
+          from: "relay <%s>"%s
 cluster:
   bind: %s
   advertise: %s
@@ -247,11 +250,20 @@ cluster:
   copies: %d%s
 %s`, n.name, strings.TrimPrefix(n.api, "http://"), publicURL, cl.roster, cl.workers, receipts,
 		n.name, limit(smsRate), emulatortest.AccountSID, n.smsFrom, cl.s.emu.URL(),
-		n.name, limit(emailRate), cl.s.mail.Addr(), n.mailFrom,
+		n.name, limit(emailRate), cl.s.mail.Addr(), n.mailFrom, cl.natsProvider(n),
 		n.gossip, n.gossip, strings.Join(seeds, ", "), n.rejoin, key, label, copies, gossipExtra(cl.spec.gossip), inbound)
 	if err := os.WriteFile(n.cfg, []byte(cfg), 0o600); err != nil {
 		cl.tb.Fatal(err)
 	}
+}
+
+// natsProvider is node n's NATS provider section when the cluster has
+// one.
+func (cl *testCluster) natsProvider(n *clusterNode) string {
+	if !cl.spec.nats {
+		return ""
+	}
+	return fmt.Sprintf("\n  nats:\n    providers:\n      - name: nats-%s\n        nats:\n          urls: [%s]", n.name, cl.s.nats.ClientURL())
 }
 
 // gossipExtra indents extra cluster keys under the cluster section.
