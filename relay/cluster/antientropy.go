@@ -68,6 +68,9 @@ func (r *Replicator) catchUp(p *peer, theirs map[string]uint64) {
 	}
 	sent := 0
 	for origin, mark := range ours {
+		if origin == r.origin {
+			continue // this node's own events: the push sends them, resending what is lost
+		}
 		n, ok := r.sendRange(t, p, origin, theirs[origin], mark)
 		sent += n
 		if !ok {

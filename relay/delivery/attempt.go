@@ -10,8 +10,10 @@ import (
 
 // attempt makes one attempt and hands its outcome to the recorder. It
 // first takes one of the lane's unrecorded tokens, which confirm gives
-// back once the outcome is on disk and on the peers. Stopping leaves the
-// claim for a later run and records nothing.
+// back once the outcome is on disk and on the peers. Once the engine is
+// stopping, a claimed delivery not yet begun is handed back instead
+// (Stop records it pending again); an attempt cut short by Stop leaves
+// its claim for a later run and records nothing.
 func (l *lane) attempt(j *job) {
 	e := l.e
 	p := j.provider
@@ -22,8 +24,16 @@ func (l *lane) attempt(j *job) {
 		defer l.q.signal()
 		defer p.breaker.settle()
 	}
+	if e.dispatchCtx.Err() != nil {
+		l.handBack(j) // stopping: not in flight yet, so not begun
+		return
+	}
 	if err := p.limiter.Wait(e.sendCtx); err != nil {
 		return // stopping: the claim stands and a later run re-sends
+	}
+	if e.dispatchCtx.Err() != nil {
+		l.handBack(j)
+		return
 	}
 	select {
 	case l.unrecorded <- struct{}{}:

@@ -299,7 +299,36 @@ func (e *Engine) Stop(ctx context.Context) error {
 		}
 	})
 	e.recWG.Wait()
-	return err
+	return errors.Join(err, e.handBack())
+}
+
+// handBack records the claims the workers did not begin as pending,
+// due now, in one event: the node is stopping, and another node takes
+// them at once, as the next run would, without waiting for their lease
+// or asking the provider whether they went out.
+func (e *Engine) handBack() error {
+	now := e.opts.Now()
+	var changes []relay.DeliveryChange
+	for _, l := range e.lanes {
+		l.mu.Lock()
+		for _, j := range l.handedBack {
+			changes = append(changes, relay.DeliveryChange{ID: j.d.ID, Status: relay.StatusPending, Round: j.d.Round,
+				Attempt: j.attempt, Provider: j.d.Provider, Error: j.d.Error, Reason: j.d.Reason, Code: j.d.Code,
+				Owner: e.opts.Node, At: now, NextAt: now})
+		}
+		l.handedBack = nil
+		l.mu.Unlock()
+	}
+	if len(changes) == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := e.store.Append(ctx, relay.Event{Deliveries: changes}); err != nil {
+		return fmt.Errorf("delivery: hand back %d claims: %w", len(changes), err)
+	}
+	e.log.Info("handed back claimed deliveries not begun", "deliveries", len(changes))
+	return nil
 }
 
 // Kick queues a delivery for an attempt now if it is unsettled and its

@@ -327,3 +327,58 @@ func replyPosition(t *testing.T, people int, p Provider, workers int) int {
 	r.settle("BLAST", 10*time.Second)
 	return pos
 }
+
+// TestStopLeavesClaimedWorkForOthers: stopping finishes the attempts in
+// flight but starts none of the deliveries claimed and not yet begun; it
+// hands them back (pending, due now), so that another node, or this one
+// after a restart, sends them without waiting for a lease or asking the
+// provider first.
+func TestStopLeavesClaimedWorkForOthers(t *testing.T) {
+	release := make(chan struct{})
+	snd := newScripted(func(out *relay.Outgoing, _ int) (relay.Receipt, error) {
+		<-release // one slow attempt in flight per worker
+		return relay.Receipt{ProviderID: "id-" + out.DeliveryID}, nil
+	})
+	snd.started = make(chan string, 100)
+	r := newRig(t, t.TempDir(), Options{Workers: 2, Providers: []Provider{{Name: "tw", Channel: "sms", Sender: snd}}})
+	var people []string
+	for i := range 40 {
+		people = append(people, fmt.Sprintf("p%02d", i))
+	}
+	r.post(message("M1", time.Hour, people...))
+	// Both workers are in an attempt, and more deliveries are claimed.
+	<-snd.started
+	<-snd.started
+	stopped := make(chan error, 1)
+	go func() { stopped <- r.engine.Stop(context.Background()) }()
+	time.Sleep(50 * time.Millisecond)
+	close(release)
+	select {
+	case err := <-stopped:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Stop still waiting after 5 s")
+	}
+	ds, err := r.store.Deliveries("M1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sent, pending := 0, 0
+	for _, d := range ds {
+		switch d.Status {
+		case relay.StatusSent:
+			sent++
+		case relay.StatusPending:
+			pending++
+		default:
+			t.Errorf("delivery %s left %s after Stop, want sent or handed back pending", d.ID, d.Status)
+		}
+	}
+	if sent != 2 || sent+pending != 40 {
+		t.Fatalf("after Stop: %d sent, %d pending; want the 2 in flight sent and the other 38 pending", sent, pending)
+	}
+	r.store.Close()
+	r.engine = nil
+}

@@ -34,6 +34,8 @@ type lane struct {
 	// change) must not claim it again.
 	mu       sync.Mutex
 	inflight map[string]bool
+	// handedBack are the claims a stopping node did not attempt.
+	handedBack []*job
 }
 
 func (l *lane) busy(id string) bool {
@@ -280,6 +282,16 @@ func (l *lane) work() {
 		l.attempt(j)
 		l.free <- struct{}{}
 	}
+}
+
+// handBack notes a claimed delivery this node will not attempt after all
+// (it is stopping): Stop records it pending again, due at once, for
+// another node or the next run.
+func (l *lane) handBack(j *job) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	delete(l.inflight, j.d.ID)
+	l.handedBack = append(l.handedBack, j)
 }
 
 // capacity returns how many attempts the lane's providers let go at now:
