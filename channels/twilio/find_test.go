@@ -3,7 +3,6 @@ package twilio_test
 import (
 	"context"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
@@ -11,33 +10,16 @@ import (
 	"github.com/oob-relay/relay/channels/twilio/emulator"
 	"github.com/oob-relay/relay/channels/twilio/emulator/emulatortest"
 	"github.com/oob-relay/relay/channels/twilio/segment"
+	"github.com/oob-relay/relay/internal/testkit"
 	"github.com/oob-relay/relay/relay"
 	"github.com/oob-relay/relay/relay/secret"
 )
 
-// clock is the emulator's settable time.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
-
 // startAt is start with the emulator's clock at now, to be moved. Its
 // messaging service sends from a number of its own.
-func startAt(t *testing.T) (*emulator.Emulator, twilio.Config, *clock) {
+func startAt(t *testing.T) (*emulator.Emulator, twilio.Config, *testkit.Clock) {
 	t.Helper()
-	clk := &clock{t: now}
+	clk := testkit.NewClock(now)
 	em := emulatortest.Start(t, emulator.Options{CallbackDelay: 5 * time.Millisecond, Now: clk.Now, ServiceFrom: "+15005550008"})
 	return em, twilio.Config{
 		AccountSID: emulatortest.AccountSID,
@@ -128,41 +110,41 @@ func TestSMSFindOnlyThisDeliverySinceThen(t *testing.T) {
 	base := replyOut("+821012345678", "ko", "KP47")
 	tests := []struct {
 		name  string
-		send  func(t *testing.T, s *twilio.SMS, cfg twilio.Config, clk *clock) // at now
+		send  func(t *testing.T, s *twilio.SMS, cfg twilio.Config, clk *testkit.Clock) // at now
 		since time.Time
 		found bool
 	}{
-		{name: "nothing sent", send: func(*testing.T, *twilio.SMS, twilio.Config, *clock) {}, since: now},
+		{name: "nothing sent", send: func(*testing.T, *twilio.SMS, twilio.Config, *testkit.Clock) {}, since: now},
 		{name: "sent", since: now, found: true},
 		{name: "sent within a second of since", since: now.Add(999 * time.Millisecond), found: true},
 		{name: "sent before since", since: now.Add(2 * time.Second)},
-		{name: "sent the day before", since: now, send: func(t *testing.T, s *twilio.SMS, _ twilio.Config, clk *clock) {
+		{name: "sent the day before", since: now, send: func(t *testing.T, s *twilio.SMS, _ twilio.Config, clk *testkit.Clock) {
 			clk.Set(now.Add(-24 * time.Hour))
 			mustSend(t, s, base)
 		}},
 		{name: "sent a moment before midnight", since: time.Date(2026, 11, 4, 0, 0, 0, 0, time.UTC), found: true,
-			send: func(t *testing.T, s *twilio.SMS, _ twilio.Config, clk *clock) {
+			send: func(t *testing.T, s *twilio.SMS, _ twilio.Config, clk *testkit.Clock) {
 				clk.Set(time.Date(2026, 11, 3, 23, 59, 59, 500e6, time.UTC)) // listed as sent on the day before
 				mustSend(t, s, base)
 			}},
-		{name: "other text", since: now, send: func(t *testing.T, s *twilio.SMS, _ twilio.Config, _ *clock) {
+		{name: "other text", since: now, send: func(t *testing.T, s *twilio.SMS, _ twilio.Config, _ *testkit.Clock) {
 			mustSend(t, s, other(1))
 		}},
-		{name: "other reply code", since: now, send: func(t *testing.T, s *twilio.SMS, _ twilio.Config, _ *clock) {
+		{name: "other reply code", since: now, send: func(t *testing.T, s *twilio.SMS, _ twilio.Config, _ *testkit.Clock) {
 			mustSend(t, s, replyOut("+821012345678", "ko", "KP48"))
 		}},
-		{name: "other language", since: now, send: func(t *testing.T, s *twilio.SMS, _ twilio.Config, _ *clock) {
+		{name: "other language", since: now, send: func(t *testing.T, s *twilio.SMS, _ twilio.Config, _ *testkit.Clock) {
 			mustSend(t, s, replyOut("+821012345678", "en", "KP47"))
 		}},
-		{name: "other person", since: now, send: func(t *testing.T, s *twilio.SMS, _ twilio.Config, _ *clock) {
+		{name: "other person", since: now, send: func(t *testing.T, s *twilio.SMS, _ twilio.Config, _ *testkit.Clock) {
 			mustSend(t, s, replyOut("+821087654321", "ko", "KP47"))
 		}},
 		// The node that died may have sent from a number of its own.
-		{name: "another sender", since: now, found: true, send: func(t *testing.T, _ *twilio.SMS, cfg twilio.Config, _ *clock) {
+		{name: "another sender", since: now, found: true, send: func(t *testing.T, _ *twilio.SMS, cfg twilio.Config, _ *testkit.Clock) {
 			cfg.From = "+15005550007"
 			mustSend(t, newSMS(t, cfg, nil), base)
 		}},
-		{name: "a messaging service", since: now, found: true, send: func(t *testing.T, _ *twilio.SMS, cfg twilio.Config, _ *clock) {
+		{name: "a messaging service", since: now, found: true, send: func(t *testing.T, _ *twilio.SMS, cfg twilio.Config, _ *testkit.Clock) {
 			cfg.From, cfg.MessagingServiceSID = "", serviceSID
 			mustSend(t, newSMS(t, cfg, nil), base)
 		}},

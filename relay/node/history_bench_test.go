@@ -61,6 +61,23 @@ func writeHistory(b *testing.B, dir string, messages, people int) int {
 	return n
 }
 
+// upkeepAll does what upkeep does to settled history that every peer
+// holds: packs it, truncates the log and rewrites the file.
+func upkeepAll(b *testing.B, st *store.Store) {
+	b.Helper()
+	ctx := context.Background()
+	if _, err := st.Pack(ctx, time.Now()); err != nil {
+		b.Fatal(err)
+	}
+	marks, _ := st.Marks()
+	if _, err := st.TruncateLog(ctx, marks, time.Now().Add(time.Hour)); err != nil {
+		b.Fatal(err)
+	}
+	if _, _, err := st.CompactFile(ctx); err != nil {
+		b.Fatal(err)
+	}
+}
+
 // BenchmarkHistoryAtRest measures the bytes a node's store holds per
 // settled delivery: with its log and the deliveries' own records, and
 // after upkeep packed the settled messages, truncated the log (every
@@ -82,17 +99,7 @@ func BenchmarkHistoryAtRest(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.StartTimer()
-		ctx := context.Background()
-		if _, err := st.Pack(ctx, time.Now()); err != nil {
-			b.Fatal(err)
-		}
-		marks, _ := st.Marks()
-		if _, err := st.TruncateLog(ctx, marks, time.Now().Add(time.Hour)); err != nil {
-			b.Fatal(err)
-		}
-		if _, _, err := st.CompactFile(ctx); err != nil {
-			b.Fatal(err)
-		}
+		upkeepAll(b, st)
 		b.StopTimer()
 		after, err := st.Stats()
 		if err != nil {
@@ -121,17 +128,7 @@ func BenchmarkCatchUpMillion(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		ctx := context.Background()
-		if _, err := st.Pack(ctx, time.Now()); err != nil {
-			b.Fatal(err)
-		}
-		marks, _ := st.Marks()
-		if _, err := st.TruncateLog(ctx, marks, time.Now().Add(time.Hour)); err != nil {
-			b.Fatal(err)
-		}
-		if _, _, err := st.CompactFile(ctx); err != nil {
-			b.Fatal(err)
-		}
+		upkeepAll(b, st)
 		size, _ := st.Stats()
 		st.Close()
 		opts := func() node.Options {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,24 +14,6 @@ import (
 	"github.com/oob-relay/relay/relay/delivery"
 	"github.com/oob-relay/relay/relay/node"
 )
-
-// testClock is a clock a test moves.
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *testClock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 // stuckSender accepts every attempt but those to person "stuck", which
 // fail for a while yet: that person's delivery stays open.
@@ -50,7 +31,7 @@ func (stuckSender) Send(ctx context.Context, out *relay.Outgoing) (relay.Receipt
 // delivered stays, the logs are truncated, and a node with an empty data
 // dir catches up from a peer's snapshot.
 func TestRetentionAcrossTheCluster(t *testing.T) {
-	clock := &testClock{t: time.Now()}
+	clock := testkit.NewClock(time.Now())
 	roster := &relay.Roster{People: []relay.Person{{ID: "kim", Phone: "+821012345678"}, {ID: "lee", Phone: "+821087654321"},
 		{ID: "stuck", Phone: "+821000000000"}}}
 	opts := func(name string) node.Options {

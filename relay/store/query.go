@@ -101,29 +101,18 @@ func (s *Store) Counts(msgID string) (StatusCounts, error) {
 
 // OpenDeliveries returns every delivery not yet settled: pending, or
 // sending when the node stopped mid-attempt.
-func (s *Store) OpenDeliveries() ([]relay.Delivery, error) {
-	var out []relay.Delivery
-	err := s.view(func(tx *bolt.Tx) error {
-		db := tx.Bucket(bucketDeliv)
-		return tx.Bucket(bucketOpen).ForEach(func(k, _ []byte) error {
-			d, err := decodeDelivery(string(k), db.Get(k))
-			if err != nil {
-				return err
-			}
-			out = append(out, d)
-			return nil
-		})
-	})
-	return out, err
-}
+func (s *Store) OpenDeliveries() ([]relay.Delivery, error) { return s.indexed(bucketOpen) }
 
 // AwaitingReceipts returns every delivery sent on a channel whose
 // provider reports arrival (SMS, voice) whose report has not come yet.
-func (s *Store) AwaitingReceipts() ([]relay.Delivery, error) {
+func (s *Store) AwaitingReceipts() ([]relay.Delivery, error) { return s.indexed(bucketAwaiting) }
+
+// indexed returns the deliveries an index bucket lists.
+func (s *Store) indexed(index []byte) ([]relay.Delivery, error) {
 	var out []relay.Delivery
 	err := s.view(func(tx *bolt.Tx) error {
 		db := tx.Bucket(bucketDeliv)
-		return tx.Bucket(bucketAwaiting).ForEach(func(k, _ []byte) error {
+		return tx.Bucket(index).ForEach(func(k, _ []byte) error {
 			d, err := decodeDelivery(string(k), db.Get(k))
 			if err != nil {
 				return err

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,25 +15,8 @@ import (
 
 	"github.com/oob-relay/relay/channels/twilio/emulator"
 	"github.com/oob-relay/relay/channels/twilio/emulator/emulatortest"
+	"github.com/oob-relay/relay/internal/testkit"
 )
-
-// clock is a settable time for the emulator's dates.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
 
 // A second account, beside the test account.
 const (
@@ -44,8 +26,8 @@ const (
 
 // startClocked starts an emulator that knows the test account and
 // otherAccount, whose dates come from the returned clock.
-func startClocked(t *testing.T, at time.Time) (*emulator.Emulator, *clock) {
-	c := &clock{t: at}
+func startClocked(t *testing.T, at time.Time) (*emulator.Emulator, *testkit.Clock) {
+	c := testkit.NewClock(at)
 	opts := fastOptions()
 	opts.Now = c.Now
 	opts.Accounts = map[string]string{emulatortest.AccountSID: emulatortest.AuthToken, otherAccount: otherToken}
