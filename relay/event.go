@@ -1,6 +1,7 @@
 package relay
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -20,8 +21,11 @@ type Event struct {
 	Origin string        `json:"origin"`
 	Seq    uint64        `json:"seq"`
 	Clock  hlc.Timestamp `json:"clock"`
-	// Node is the name of the node that wrote the event, for people.
+	// Node is the name of the node that wrote the event.
 	Node string `json:"node"`
+	// Sig is Node's signature of the event (SigningBytes), by its node
+	// key (see package trust); empty on a node that signs nothing.
+	Sig []byte `json:"sig,omitempty"`
 
 	// Exactly one of the following is set.
 	Message    *Message         `json:"message,omitempty"`
@@ -62,6 +66,16 @@ type Ack struct {
 type RosterChange struct {
 	Roster Roster `json:"roster"`
 	By     string `json:"by"`
+}
+
+// SigningBytes returns what the node that writes an event signs: the
+// event's JSON without its signature. Events hold no maps and their
+// strings are valid UTF-8, so the bytes are the same wherever they are
+// computed from the same event.
+func (e *Event) SigningBytes() ([]byte, error) {
+	c := *e
+	c.Sig = nil
+	return json.Marshal(&c)
 }
 
 // Kind names the event's payload, for logs and metrics.

@@ -50,6 +50,8 @@ type folder struct {
 	hot        *hotSet // may be nil
 	// rosterChanged is set when a roster change won.
 	rosterChanged bool
+	// owners caches the node each origin belongs to (bucketOrigins).
+	owners map[string]string
 	// indexed says, for each delivery read from the store, whether the
 	// open and awaiting indexes held it then: flush touches an index only
 	// when that changes. A delivery created here was in neither.
@@ -66,6 +68,7 @@ func newFolder(tx *bolt.Tx) *folder {
 		incidents:  make(map[string]*relay.Incident),
 		marks:      make(map[string]uint64),
 		indexed:    make(map[string]indexes),
+		owners:     make(map[string]string),
 	}
 }
 
@@ -83,8 +86,30 @@ func (f *folder) has(origin string, seq uint64) (bool, error) {
 	return lb != nil && lb.Get(u64(seq)) != nil, nil
 }
 
+// originOwner returns the node that wrote under origin, as the first
+// event of that origin held here said.
+func (f *folder) originOwner(origin string) (string, bool) {
+	if n, ok := f.owners[origin]; ok {
+		return n, true
+	}
+	v := f.tx.Bucket(bucketOrigins).Get([]byte(origin))
+	if v == nil {
+		return "", false
+	}
+	f.owners[origin] = string(v)
+	return string(v), true
+}
+
 // add writes e to the log and folds it into state.
 func (f *folder) add(e *relay.Event) error {
+	if _, ok := f.originOwner(e.Origin); !ok && e.Node != "" {
+		// The first event of an origin binds it to its node: every
+		// later one must come from the same node.
+		if err := f.tx.Bucket(bucketOrigins).Put([]byte(e.Origin), []byte(e.Node)); err != nil {
+			return err
+		}
+		f.owners[e.Origin] = e.Node
+	}
 	lb, err := f.tx.Bucket(bucketLog).CreateBucketIfNotExists([]byte(e.Origin))
 	if err != nil {
 		return err

@@ -8,6 +8,7 @@ var (
 	bucketLog       = []byte("log")        // origin → nested bucket: seq (8 bytes) → relay.Event
 	bucketMarks     = []byte("marks")      // origin → contiguous high mark (8 bytes)
 	bucketFloors    = []byte("floors")     // origin → the log holds nothing at or below it (8 bytes)
+	bucketOrigins   = []byte("origins")    // origin → the name of the node that writes under it
 	bucketMessages  = []byte("messages")   // message id → relay.Message
 	bucketDeliv     = []byte("deliveries") // delivery id → relay.Delivery
 	bucketOpen      = []byte("open")       // delivery id → nothing: not yet settled
@@ -22,7 +23,7 @@ var (
 	bucketPruned    = []byte("pruned")     // message id → when it was removed, Unix seconds (8 bytes)
 
 	allBuckets = [][]byte{bucketMeta, bucketLog, bucketMarks, bucketMessages, bucketDeliv,
-		bucketOpen, bucketAwaiting, bucketCounts, bucketIncidents, bucketTimeline, bucketRoster, bucketAcks, bucketConsent, bucketPacked, bucketPruned, bucketFloors}
+		bucketOpen, bucketAwaiting, bucketCounts, bucketIncidents, bucketTimeline, bucketRoster, bucketAcks, bucketConsent, bucketPacked, bucketPruned, bucketFloors, bucketOrigins}
 
 	keyOrigin  = []byte("origin")
 	keyCurrent = []byte("current")

@@ -6,6 +6,7 @@ type metrics struct {
 	commitSeconds prometheus.Histogram
 	batchEvents   prometheus.Histogram
 	events        *prometheus.CounterVec
+	refused       *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -25,11 +26,18 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Events written to the log, by kind and by source (local or remote).",
 		}, []string{"kind", "source"}),
 	}
+	m.refused = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "relay", Subsystem: "store", Name: "refused_events_total",
+		Help: "Events from elsewhere refused, by reason (signature, origin, own_origin, clock_ahead).",
+	}, []string{"reason"})
+	for _, r := range []string{"signature", "origin", "own_origin", "clock_ahead"} {
+		m.refused.WithLabelValues(r)
+	}
 	for _, k := range []string{"message", "deliveries", "roster"} {
 		for _, s := range []string{"local", "remote"} {
 			m.events.WithLabelValues(k, s)
 		}
 	}
-	reg.MustRegister(m.commitSeconds, m.batchEvents, m.events)
+	reg.MustRegister(m.commitSeconds, m.batchEvents, m.events, m.refused)
 	return m
 }

@@ -119,7 +119,7 @@ func (s *Store) WriteSnapshot(path string) (map[string]uint64, error) {
 	marks := map[string]uint64{}
 	err = s.view(func(src *bolt.Tx) error {
 		err := dst.Update(func(out *bolt.Tx) error {
-			for _, name := range append(slices.Clone(stateBuckets), bucketMarks) {
+			for _, name := range append(slices.Clone(stateBuckets), bucketMarks, bucketOrigins) {
 				if err := copyBucket(src.Bucket(name), out, name); err != nil {
 					return err
 				}
@@ -208,6 +208,20 @@ func (s *Store) restore(in, tx *bolt.Tx) error {
 	})
 	if err != nil {
 		return err
+	}
+	// The snapshot says which node writes under each origin it holds; a
+	// binding this store already has stands.
+	if ob := in.Bucket(bucketOrigins); ob != nil {
+		mine := tx.Bucket(bucketOrigins)
+		err := ob.ForEach(func(k, v []byte) error {
+			if mine.Get(k) != nil {
+				return nil
+			}
+			return mine.Put(bytes.Clone(k), bytes.Clone(v))
+		})
+		if err != nil {
+			return err
+		}
 	}
 	// Fold again what the log holds: the snapshot has some of it, which
 	// folds to nothing new, and perhaps not the rest.

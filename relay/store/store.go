@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -16,6 +17,7 @@ import (
 	"github.com/oklog/ulid/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	bolt "go.etcd.io/bbolt"
+	"golang.org/x/time/rate"
 
 	"github.com/oob-relay/relay/relay"
 	"github.com/oob-relay/relay/relay/hlc"
@@ -38,7 +40,31 @@ type Options struct {
 	// 4096: large enough that one fsync serves a whole fan-out burst,
 	// small enough that a transaction stays in the low milliseconds.
 	MaxBatch int
+	// Signer, when set, signs every event this store writes (Event.Sig).
+	Signer Signer
+	// Verify, when set, checks every event merged from elsewhere, its
+	// signature above all (see trust.Keyring); an event it refuses is not
+	// merged, and is counted and logged. The store itself refuses an
+	// event whose origin another node already wrote under.
+	Verify func(e *relay.Event) error
+	// MaxDrift bounds how far ahead of this node's wall clock the clock of
+	// an event merged from elsewhere may be; an event further ahead is
+	// refused, never folded, so that a wrong or hostile clock can neither
+	// win every conflict nor carry this node's clock away. Zero means
+	// DefaultMaxDrift.
+	MaxDrift time.Duration
+	// Now reads the wall clock for MaxDrift; nil means time.Now.
+	Now func() time.Time
 }
+
+// Signer signs as this node.
+type Signer interface {
+	Sign(msg []byte) []byte
+}
+
+// DefaultMaxDrift tolerates clocks a minute apart: NTP keeps servers far
+// closer, and a minute ahead wins nothing a human would notice.
+const DefaultMaxDrift = time.Minute
 
 func (o *Options) validate() error {
 	if o.Dir == "" {
@@ -58,6 +84,12 @@ func (o *Options) validate() error {
 	}
 	if o.MaxBatch <= 0 {
 		o.MaxBatch = 4096
+	}
+	if o.MaxDrift <= 0 {
+		o.MaxDrift = DefaultMaxDrift
+	}
+	if o.Now == nil {
+		o.Now = time.Now
 	}
 	return nil
 }
@@ -91,6 +123,9 @@ type Store struct {
 
 	obsMu     sync.RWMutex
 	observers []func([]relay.Event)
+
+	opts     Options
+	refusals *rate.Limiter // of log lines about refused events
 
 	seq uint64 // this origin's last sequence; owned by the writer goroutine
 	hot *hotSet
@@ -136,7 +171,7 @@ func Open(opts Options) (*Store, error) {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
 	s := &Store{
-		db: db, path: path, node: opts.Node, clock: opts.Clock, log: opts.Logger, max: opts.MaxBatch, hot: newHotSet(),
+		db: db, path: path, node: opts.Node, opts: opts, refusals: rate.NewLimiter(rate.Every(time.Second), 5), clock: opts.Clock, log: opts.Logger, max: opts.MaxBatch, hot: newHotSet(),
 		reqs: make(chan *writeReq, 1024), closing: make(chan struct{}), stopped: make(chan struct{}),
 	}
 	if err := db.Update(s.init); err != nil {
@@ -159,6 +194,9 @@ func openBolt(path string) (*bolt.DB, error) {
 func (s *Store) init(tx *bolt.Tx) error {
 	// A data dir from before the awaiting index gets it built.
 	buildAwaiting := tx.Bucket(bucketAwaiting) == nil && tx.Bucket(bucketDeliv) != nil
+	// And one from before origins were bound to nodes gets the bindings
+	// its log shows.
+	bindOrigins := tx.Bucket(bucketOrigins) == nil && tx.Bucket(bucketLog) != nil
 	for _, b := range allBuckets {
 		if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 			return err
@@ -174,6 +212,11 @@ func (s *Store) init(tx *bolt.Tx) error {
 			return ab.Put(k, nil)
 		})
 		if err != nil {
+			return err
+		}
+	}
+	if bindOrigins {
+		if err := backfillOrigins(tx); err != nil {
 			return err
 		}
 	}
@@ -239,17 +282,50 @@ func (s *Store) Append(ctx context.Context, drafts ...relay.Event) ([]relay.Even
 }
 
 // Merge folds events received from other nodes and returns those that were
-// new here, once they are on disk. Events already held are skipped.
+// new here, once they are on disk. Events already held are skipped. A
+// malformed event makes the whole batch an error; an event that does not
+// verify (Options.Verify), claims this node's origin, or carries a clock
+// more than Options.MaxDrift ahead is refused alone: it is left out,
+// counted in relay_store_refused_events_total and logged, and the rest is
+// merged.
 func (s *Store) Merge(ctx context.Context, events []relay.Event) ([]relay.Event, error) {
 	for i := range events {
 		if err := events[i].Check(); err != nil {
 			return nil, err
 		}
-		if events[i].Origin == s.origin {
-			return nil, fmt.Errorf("event %s/%d claims this node's own origin", events[i].Origin, events[i].Seq)
+	}
+	ahead := hlc.Make(s.opts.Now().Add(s.opts.MaxDrift), 0)
+	kept := events[:0:0]
+	for i := range events {
+		e := &events[i]
+		switch {
+		case e.Origin == s.origin:
+			s.refuse(e, "own_origin", "the event claims this node's own origin")
+		case e.Clock > ahead:
+			s.refuse(e, "clock_ahead", fmt.Sprintf("its clock %s is more than %s ahead of this node's", e.Clock, s.opts.MaxDrift))
+		default:
+			if s.opts.Verify != nil {
+				if err := s.opts.Verify(e); err != nil {
+					s.refuse(e, "signature", err.Error())
+					continue
+				}
+			}
+			kept = append(kept, *e)
 		}
 	}
-	return s.write(ctx, &writeReq{remote: events, res: make(chan writeRes, 1)})
+	if len(kept) == 0 {
+		return nil, nil
+	}
+	return s.write(ctx, &writeReq{remote: kept, res: make(chan writeRes, 1)})
+}
+
+// refuse counts and logs an event refused from elsewhere; the log line is
+// rate-limited, as a hostile peer may send many.
+func (s *Store) refuse(e *relay.Event, reason, why string) {
+	s.m.refused.WithLabelValues(reason).Inc()
+	if s.refusals.Allow() {
+		s.log.Warn("event from elsewhere refused", "origin", e.Origin, "seq", e.Seq, "node", e.Node, "reason", why)
+	}
 }
 
 // write hands r to the writer. Once handed over, it waits for the outcome
@@ -354,6 +430,13 @@ func (s *Store) commit(batch []*writeReq) {
 			for _, d := range r.local {
 				seq++
 				d.Origin, d.Seq, d.Clock, d.Node = s.origin, seq, s.clock.Now(), s.node
+				if s.opts.Signer != nil {
+					b, err := d.SigningBytes()
+					if err != nil {
+						return err
+					}
+					d.Sig = s.opts.Signer.Sign(b)
+				}
 				if err := f.add(&d); err != nil {
 					return err
 				}
@@ -365,6 +448,10 @@ func (s *Store) commit(batch []*writeReq) {
 					return err
 				}
 				if held {
+					continue
+				}
+				if owner, ok := f.originOwner(e.Origin); ok && owner != e.Node {
+					s.refuse(&e, "origin", fmt.Sprintf("origin %s belongs to node %s, not %s", e.Origin, owner, e.Node))
 					continue
 				}
 				s.clock.Observe(e.Clock)
@@ -412,4 +499,28 @@ func source(local bool) string {
 		return "local"
 	}
 	return "remote"
+}
+
+// backfillOrigins binds each origin of the log to the node that wrote its
+// first event held.
+func backfillOrigins(tx *bolt.Tx) error {
+	ob, lb := tx.Bucket(bucketOrigins), tx.Bucket(bucketLog)
+	return lb.ForEach(func(origin, _ []byte) error {
+		b := lb.Bucket(origin)
+		if b == nil {
+			return nil
+		}
+		_, v := b.Cursor().First()
+		if v == nil {
+			return nil
+		}
+		var e relay.Event
+		if err := decode(v, &e); err != nil {
+			return err
+		}
+		if e.Node == "" {
+			return nil
+		}
+		return ob.Put(bytes.Clone(origin), []byte(e.Node))
+	})
 }
