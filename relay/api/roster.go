@@ -56,6 +56,12 @@ func (a *API) putRoster(w http.ResponseWriter, r *http.Request) {
 			a.failRoster(w, bad.Err)
 			return
 		}
+		var later *node.RosterSupersededError
+		if errors.As(err, &later) {
+			a.log.Warn("roster change superseded by a concurrent one", "by", c.name, "winner", later.By)
+			a.fail(w, http.StatusConflict, problem.Problem{Code: problem.CodeSuperseded, Message: later.Error()})
+			return
+		}
 		a.failErr(w, r, err)
 		return
 	}

@@ -8,6 +8,7 @@
 package hlc
 
 import (
+	"math"
 	"strconv"
 	"sync"
 	"time"
@@ -78,6 +79,12 @@ func (c *Clock) next(after Timestamp) Timestamp {
 	wall := Make(c.now(), 0)
 	if wall > after {
 		return wall
+	}
+	if after == math.MaxUint64 {
+		// The largest reading there is: stay on it rather than wrap
+		// to the smallest. Nodes refuse clocks far ahead of their wall
+		// clocks, so this is reached only by a hand-made clock.
+		return after
 	}
 	return after + 1
 }

@@ -1,6 +1,7 @@
 package hlc
 
 import (
+	"math"
 	"testing"
 	"time"
 )
@@ -37,5 +38,15 @@ func TestTimestampParts(t *testing.T) {
 	}
 	if got, want := ts.String(), "2026-11-24T09:00:00.123Z+42"; got != want {
 		t.Fatalf("String() = %q, want %q", got, want)
+	}
+}
+
+// TestClockNeverWraps: after the largest reading there is, the clock
+// stays on it rather than wrapping to the smallest.
+func TestClockNeverWraps(t *testing.T) {
+	c := NewClock(nil)
+	c.Observe(math.MaxUint64)
+	if got := c.Now(); got != math.MaxUint64 {
+		t.Fatalf("Now() after the largest reading = %v, want it again", got)
 	}
 }

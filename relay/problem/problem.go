@@ -49,6 +49,9 @@ const (
 	// CodeNoRoute: an Alertmanager notification's alerts matched no route
 	// and there is no default.
 	CodeNoRoute = "no_route"
+	// CodeSuperseded: the change was recorded, but a later one made at
+	// the same time on another node is in place.
+	CodeSuperseded = "superseded"
 )
 
 // Problem says why a request was refused. Its JSON is the body of an

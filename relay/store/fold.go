@@ -52,6 +52,9 @@ type folder struct {
 	rosterChanged bool
 	// owners caches the node each origin belongs to (bucketOrigins).
 	owners map[string]string
+	// ahead is the furthest clock a node now accepts from elsewhere
+	// (Options.MaxDrift past the wall clock); zero means no bound.
+	ahead hlc.Timestamp
 	// indexed says, for each delivery read from the store, whether the
 	// open and awaiting indexes held it then: flush touches an index only
 	// when that changes. A delivery created here was in neither.
@@ -315,7 +318,11 @@ func (f *folder) roster(e *relay.Event) error {
 		if err := decode(raw, &cur); err != nil {
 			return err
 		}
-		if cur.Clock > e.Clock || (cur.Clock == e.Clock && cur.Origin >= e.Origin) {
+		// A roster whose clock is far ahead of every wall clock (written
+		// before such clocks were refused) would win every change to
+		// come: any change replaces it.
+		poisoned := f.ahead != 0 && cur.Clock > f.ahead
+		if !poisoned && (cur.Clock > e.Clock || (cur.Clock == e.Clock && cur.Origin >= e.Origin)) {
 			return nil // a later roster is already in place
 		}
 	}

@@ -203,6 +203,26 @@ func (s *Store) Roster() (*relay.Roster, hlc.Timestamp, error) {
 	return &rec.Roster, rec.Clock, nil
 }
 
+// RosterVersion says which change put the current roster in place.
+type RosterVersion struct {
+	By     string
+	Clock  hlc.Timestamp
+	Origin string
+}
+
+// RosterVersion returns the change that put the current roster in place;
+// the zero version when no roster was ever set.
+func (s *Store) RosterVersion() (RosterVersion, error) {
+	var rec rosterRecord
+	err := s.view(func(tx *bolt.Tx) error {
+		if raw := tx.Bucket(bucketRoster).Get(keyCurrent); raw != nil {
+			return decode(raw, &rec)
+		}
+		return nil
+	})
+	return RosterVersion{By: rec.By, Clock: rec.Clock, Origin: rec.Origin}, err
+}
+
 // rosterCache is the decoded roster as of a roster generation.
 type rosterCache struct {
 	gen    uint64

@@ -226,6 +226,7 @@ func (s *Store) restore(in, tx *bolt.Tx) error {
 	// Fold again what the log holds: the snapshot has some of it, which
 	// folds to nothing new, and perhaps not the rest.
 	f := newFolder(tx)
+	f.ahead = s.ahead()
 	lb := tx.Bucket(bucketLog)
 	err = lb.ForEach(func(origin, _ []byte) error {
 		return lb.Bucket(origin).ForEach(func(_, v []byte) error {
@@ -354,6 +355,7 @@ func (s *Store) foldSince(dst *bolt.DB, marks map[string]uint64) error {
 	return s.db.View(func(src *bolt.Tx) error {
 		return dst.Update(func(tx *bolt.Tx) error {
 			f := newFolder(tx)
+			f.ahead = s.ahead()
 			lb := src.Bucket(bucketLog)
 			err := lb.ForEach(func(origin, _ []byte) error {
 				c := lb.Bucket(origin).Cursor()

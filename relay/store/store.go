@@ -235,17 +235,31 @@ func (s *Store) init(tx *bolt.Tx) error {
 		}
 	}
 	// Move the clock past everything already held, so new events sort
-	// after old ones even if the wall clock stepped back while down.
+	// after old ones even if the wall clock stepped back while down; but
+	// not past the drift: an event held from before such clocks were
+	// refused must not carry this node's clock away.
+	ahead := s.ahead()
 	return tx.Bucket(bucketLog).ForEach(func(origin, _ []byte) error {
 		lb := tx.Bucket(bucketLog).Bucket(origin)
 		if _, v := lb.Cursor().Last(); v != nil {
 			var e relay.Event
-			if err := decode(v, &e); err == nil {
-				s.clock.Observe(e.Clock)
+			if err := decode(v, &e); err != nil {
+				return nil
 			}
+			if e.Clock > ahead {
+				s.log.Error("the log holds an event whose clock is far ahead of this node's; its clock is not followed",
+					"origin", string(origin), "seq", e.Seq, "node", e.Node, "clock", e.Clock.String())
+				return nil
+			}
+			s.clock.Observe(e.Clock)
 		}
 		return nil
 	})
+}
+
+// ahead returns the furthest clock this store accepts from elsewhere now.
+func (s *Store) ahead() hlc.Timestamp {
+	return hlc.Make(s.opts.Now().Add(s.opts.MaxDrift), 0)
 }
 
 // view runs fn in a read transaction.
@@ -294,7 +308,7 @@ func (s *Store) Merge(ctx context.Context, events []relay.Event) ([]relay.Event,
 			return nil, err
 		}
 	}
-	ahead := hlc.Make(s.opts.Now().Add(s.opts.MaxDrift), 0)
+	ahead := s.ahead()
 	kept := events[:0:0]
 	for i := range events {
 		e := &events[i]
@@ -425,6 +439,7 @@ func (s *Store) commit(batch []*writeReq) {
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		f := newFolder(tx)
 		f.hot = s.hot
+		f.ahead = s.ahead()
 		folded = f
 		for i, r := range batch {
 			for _, d := range r.local {
