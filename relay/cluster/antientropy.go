@@ -1,7 +1,6 @@
 package cluster
 
 import (
-	"encoding/json"
 	"errors"
 	"time"
 
@@ -15,24 +14,23 @@ func (r *Replicator) LocalState(join bool) []byte {
 		r.log.Error("reading marks for anti-entropy failed", "err", err)
 		return nil
 	}
-	b, _ := json.Marshal(state{Marks: marks})
-	return b
+	return r.stateWire(marks)
 }
 
 // MergeState takes a peer's marks from a push/pull: it starts sending the
 // peer every event it lacks, of every origin, and notes what the peer has
 // that this node must hold before it is ready.
 func (r *Replicator) MergeState(from string, raw []byte, join bool) {
-	var s state
-	if err := json.Unmarshal(raw, &s); err != nil {
-		r.m.refused.Inc()
-		r.log.Warn("anti-entropy state refused", "from", from, "err", err)
+	marks, err := r.decodeState(from, raw)
+	if err != nil {
+		r.refuse(from, "anti-entropy state", err)
 		return
 	}
+	r.prove(from)
 	r.OnChange() // the peer may be news
-	r.noteMarks(from, s.Marks, false)
+	r.noteMarks(from, marks, false)
 	r.mu.Lock()
-	for o, m := range s.Marks {
+	for o, m := range marks {
 		if o != r.origin {
 			r.want[o] = max(r.want[o], m)
 		}
@@ -47,7 +45,7 @@ func (r *Replicator) MergeState(from string, raw []byte, join bool) {
 	r.mu.Unlock()
 	r.poke()
 	if start {
-		go r.catchUp(p, s.Marks)
+		go r.catchUp(p, marks)
 	}
 }
 
@@ -129,7 +127,7 @@ func (r *Replicator) sendRange(t Transport, p *peer, origin string, from, to uin
 		if err != nil || len(events) == 0 {
 			return sent, err == nil
 		}
-		if err := t.SendReliable(p.name, encode(wire{Kind: kindPush, Events: events})); err != nil {
+		if err := t.SendReliable(p.name, r.seal(p.name, wire{Kind: kindPush, Events: events})); err != nil {
 			r.log.Debug("anti-entropy push failed", "peer", p.name, "err", err)
 			return sent, false
 		}

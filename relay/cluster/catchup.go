@@ -23,12 +23,31 @@ func (r *Replicator) CaughtUp() bool { return r.caught.Load() }
 
 // greet says hello to a new peer until it arrives, then waits briefly for
 // the peer's answer (its marks), so that the pushes start from what it
-// holds rather than from the beginning. It reports false when p is gone.
+// holds rather than from the beginning. On an authenticated cluster it
+// waits for the peer to prove who it is (a frame signed by its trusted
+// key) before any event goes to it, saying hello again every second. It
+// reports false when p is gone.
 func (r *Replicator) greet(t Transport, p *peer) bool {
+	for {
+		if !r.hello(t, p) {
+			return false
+		}
+		answered, gone := r.waitAnswer(p)
+		if gone {
+			return false
+		}
+		if answered || !r.signing() || r.isProven(p.name) {
+			return true
+		}
+	}
+}
+
+// hello sends p this node's hello until the send succeeds.
+func (r *Replicator) hello(t Transport, p *peer) bool {
 	for {
 		marks, err := r.st.Marks()
 		if err == nil {
-			err = t.SendReliable(p.name, encode(wire{Kind: kindHello, Marks: marks}))
+			err = t.SendReliable(p.name, r.seal(p.name, wire{Kind: kindHello, Marks: marks}))
 		}
 		if err == nil {
 			break
@@ -38,6 +57,13 @@ func (r *Replicator) greet(t Transport, p *peer) bool {
 			return false
 		}
 	}
+	return true
+}
+
+// waitAnswer waits up to a second for p's answer to a hello; it reports
+// whether it came, or whether p is gone. p's frames count only once they
+// proved its key.
+func (r *Replicator) waitAnswer(p *peer) (answered, gone bool) {
 	timeout := time.NewTimer(time.Second)
 	defer timeout.Stop()
 	for {
@@ -46,16 +72,16 @@ func (r *Replicator) greet(t Transport, p *peer) bool {
 		answered, ch := !p.ackedAt.IsZero() || greeted, r.changed
 		r.mu.Unlock()
 		if answered {
-			return true
+			return true, false
 		}
 		select {
 		case <-ch:
 		case <-timeout.C:
-			return true
+			return false, false
 		case <-p.stop:
-			return false
+			return false, true
 		case <-r.done:
-			return false
+			return false, true
 		}
 	}
 }

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"time"
 
@@ -27,12 +28,15 @@ type inbox struct {
 // merges and answers. It never blocks: a frame that finds the inbox full
 // is dropped, and its sender sends it again (Options.Resend).
 func (r *Replicator) OnMessage(from string, payload []byte) {
-	w, err := decodeWire(payload)
+	w, err := r.unseal(from, r.self(), payload)
+	if err == nil && w.Kind == kindState {
+		err = &refusal{refusedMalformed, errors.New("a state sent as a message")}
+	}
 	if err != nil {
-		r.m.refused.Inc()
-		r.log.Warn("cluster message refused", "from", from, "err", err)
+		r.refuse(from, "cluster message", err)
 		return
 	}
+	r.prove(from)
 	switch w.Kind {
 	case kindMarks:
 		r.noteMarks(from, w.Marks, true)
@@ -152,7 +156,7 @@ func (r *Replicator) handle(from string, batch []wire) {
 		if t == nil || err != nil {
 			return
 		}
-		if err = t.SendReliable(from, encode(wire{Kind: kindMarks, Marks: marks})); err == nil {
+		if err = t.SendReliable(from, r.seal(from, wire{Kind: kindMarks, Marks: marks})); err == nil {
 			return
 		}
 		r.log.Debug("answering a peer failed", "peer", from, "try", i+1, "err", err)

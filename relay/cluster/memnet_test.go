@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -25,9 +26,12 @@ type memNet struct {
 	loss  float64
 	dup   float64
 	delay time.Duration // the most a frame is delayed
-	sent  int
-	wg    sync.WaitGroup
-	done  chan struct{}
+	// storeOpts, when set, adds to the options each node's store opens
+	// with (a signer, a verifier).
+	storeOpts func(name string, o *store.Options)
+	sent      int
+	wg        sync.WaitGroup
+	done      chan struct{}
 }
 
 func newMemNet(seed uint64) *memNet {
@@ -42,12 +46,18 @@ type memNode struct {
 	st   *store.Store
 	r    *Replicator
 	up   bool
+	// pushed counts the frames of events it received.
+	pushed atomic.Int64
 }
 
 // add starts a node with a store in dir and attaches it.
 func (n *memNet) add(t *testing.T, name, dir string, opts Options) *memNode {
 	t.Helper()
-	st, err := store.Open(store.Options{Dir: dir, Node: name})
+	so := store.Options{Dir: dir, Node: name}
+	if n.storeOpts != nil {
+		n.storeOpts(name, &so)
+	}
+	st, err := store.Open(so)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,6 +190,9 @@ func (m *memNode) SendReliable(to string, payload []byte) error {
 			ok := dst.up && !n.cut[[2]string{m.name, to}]
 			n.mu.Unlock()
 			if ok {
+				if bytes.Contains(frame, []byte(`"kind":"push"`)) {
+					dst.pushed.Add(1)
+				}
 				dst.r.OnMessage(m.name, frame)
 			}
 		}()

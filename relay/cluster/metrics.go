@@ -7,7 +7,7 @@ type metrics struct {
 	pushedEvents   prometheus.Counter
 	mergedEvents   prometheus.Counter
 	repairedEvents prometheus.Counter
-	refused        prometheus.Counter
+	refused        *prometheus.CounterVec
 	dropped        prometheus.Counter
 	resends        prometheus.Counter
 	snapshots      *prometheus.CounterVec
@@ -23,14 +23,18 @@ func newMetrics(reg prometheus.Registerer, r *Replicator) *metrics {
 			Help: "Events from peers that were new here."}),
 		repairedEvents: prometheus.NewCounter(prometheus.CounterOpts{Name: "relay_cluster_antientropy_events_total",
 			Help: "Events sent to peers that lacked them, found by anti-entropy."}),
-		refused: prometheus.NewCounter(prometheus.CounterOpts{Name: "relay_cluster_refused_messages_total",
-			Help: "Cluster messages refused as malformed."}),
+		refused: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "relay_cluster_refused_messages_total",
+			Help: "Cluster messages and push/pull states refused, by reason: malformed, unsigned, unknown_node (no trusted key), signature, sender (signed as another node), recipient (meant for another node), stale (too old or too far ahead)."},
+			[]string{"reason"}),
 		dropped: prometheus.NewCounter(prometheus.CounterOpts{Name: "relay_cluster_dropped_frames_total",
 			Help: "Frames from peers dropped because their sender's queue was full; the sender sends them again."}),
 		resends: prometheus.NewCounter(prometheus.CounterOpts{Name: "relay_cluster_resends_total",
 			Help: "Times a sender sent events again because the peer confirmed nothing in time."}),
 		snapshots: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "relay_cluster_snapshots_total",
 			Help: "Snapshots taken from a peer to catch up, by result (installed, failed)."}, []string{"result"}),
+	}
+	for _, reason := range refusedReasons {
+		m.refused.WithLabelValues(reason)
 	}
 	for _, r := range []string{"installed", "failed"} {
 		m.snapshots.WithLabelValues(r)

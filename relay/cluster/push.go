@@ -77,7 +77,7 @@ func (r *Replicator) push(t Transport, p *peer) {
 			continue
 		}
 		if err == nil {
-			err = t.SendReliable(p.name, encode(wire{Kind: kindPush, Events: events}))
+			err = t.SendReliable(p.name, r.seal(p.name, wire{Kind: kindPush, Events: events}))
 		}
 		if err != nil {
 			r.m.pushes.WithLabelValues("failed").Inc()
@@ -99,7 +99,7 @@ func (r *Replicator) push(t Transport, p *peer) {
 
 // snapshotNeeded tells peer to to take a snapshot from this node.
 func (r *Replicator) snapshotNeeded(t Transport, to string) {
-	if err := t.SendReliable(to, encode(wire{Kind: kindSnapNeeded})); err != nil {
+	if err := t.SendReliable(to, r.seal(to, wire{Kind: kindSnapNeeded})); err != nil {
 		r.log.Debug("telling a peer to take a snapshot failed", "peer", to, "err", err)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/time/rate"
 
 	"github.com/oob-relay/relay/relay"
 	"github.com/oob-relay/relay/relay/store"
@@ -59,6 +60,23 @@ type Options struct {
 	// MaxSnapshot bounds the snapshot a node takes from a peer. Zero
 	// means 16 GiB.
 	MaxSnapshot int64
+
+	// Signer and Keys authenticate the cluster: with Keys set, every
+	// frame this node sends is signed by Signer, and a frame from a peer
+	// is taken only when signed by that peer's trusted key, for this
+	// node, lately (FrameAge). A member whose name has no trusted key,
+	// or that has not yet proven it holds one, is sent no event and owns
+	// no delivery (Members). Without Keys, any member of the gossip
+	// cluster is believed.
+	Signer Signer
+	Keys   Keys
+	// FrameAge bounds how old or how far ahead a signed frame may be.
+	// Zero means DefaultFrameAge.
+	FrameAge time.Duration
+	// OnMembers is called when Members changes: a peer proved who it is,
+	// or left. It runs on the transport's or the replicator's goroutines
+	// and must not block.
+	OnMembers func()
 }
 
 func (o *Options) setDefaults() error {
@@ -98,6 +116,12 @@ func (o *Options) setDefaults() error {
 	if o.MaxSnapshot <= 0 {
 		o.MaxSnapshot = 16 << 30
 	}
+	if o.FrameAge <= 0 {
+		o.FrameAge = DefaultFrameAge
+	}
+	if o.Keys != nil && o.Signer == nil {
+		return errors.New("cluster: Keys without a Signer: this node could not sign what it sends")
+	}
 	return nil
 }
 
@@ -131,6 +155,9 @@ type Replicator struct {
 	want    map[string]uint64
 	heard   bool             // some peer's state has arrived
 	hellos  map[string]hello // by live peer name: its hello, once it came
+	// proven holds the members that sent a frame signed by their trusted
+	// key since they last joined (all peers, without Keys).
+	proven  map[string]bool
 	ready   chan struct{}
 	isReady bool
 	closed  bool
@@ -138,6 +165,8 @@ type Replicator struct {
 	checkMu sync.Mutex  // serialises checkReady
 	caught  atomic.Bool // see CaughtUp
 	recheck chan struct{}
+
+	refusals *rate.Limiter // of log lines about refused frames
 
 	snaps    snapshots      // made for peers
 	fetching string         // the peer a snapshot is being taken from; guarded by mu
@@ -165,8 +194,9 @@ func New(opts Options) (*Replicator, error) {
 	r := &Replicator{
 		opts: opts, st: opts.Store, log: opts.Logger, origin: opts.Store.Origin(), done: make(chan struct{}),
 		peers: map[string]*peer{}, inboxes: map[string]*inbox{}, changed: make(chan struct{}), want: map[string]uint64{},
-		hellos: map[string]hello{}, ready: make(chan struct{}), recheck: make(chan struct{}, 1),
-		snaps: snapshots{files: map[string]*snapFile{}}, snapIn: make(chan *snapPart, 2*snapInFlight),
+		hellos: map[string]hello{}, proven: map[string]bool{}, ready: make(chan struct{}), recheck: make(chan struct{}, 1),
+		refusals: rate.NewLimiter(rate.Every(time.Second), 5),
+		snaps:    snapshots{files: map[string]*snapFile{}}, snapIn: make(chan *snapPart, 2*snapInFlight),
 	}
 	marks, err := r.st.Marks()
 	if err != nil {
@@ -223,6 +253,7 @@ func (r *Replicator) observe(events []relay.Event) {
 // change.
 func (r *Replicator) OnChange() {
 	if r.syncPeers() {
+		r.membersChanged()
 		r.checkReady()
 	}
 }
@@ -235,6 +266,11 @@ func (r *Replicator) syncPeers() bool {
 	}
 	alive := t.Alive()
 	self := t.LocalNode()
+	if r.signing() {
+		// Only members with a trusted key are peers: the others get
+		// nothing of this node's.
+		alive = slices.DeleteFunc(alive, func(name string) bool { return name != self && !r.opts.Keys.Trusted(name) })
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {
@@ -245,6 +281,9 @@ func (r *Replicator) syncPeers() bool {
 			close(p.stop)
 			delete(r.peers, name)
 			delete(r.hellos, name) // it says hello again when it is back
+			// And proves itself again: another process may take the
+			// name of a member gone.
+			delete(r.proven, name)
 		}
 	}
 	for _, name := range alive {
@@ -262,6 +301,55 @@ func (r *Replicator) syncPeers() bool {
 	}
 	r.signal()
 	return true
+}
+
+// prove notes that member name sent a frame signed by its trusted key.
+func (r *Replicator) prove(name string) {
+	r.mu.Lock()
+	was := r.proven[name]
+	r.proven[name] = true
+	_, peer := r.peers[name]
+	if !was {
+		r.signal()
+	}
+	r.mu.Unlock()
+	if !was && peer {
+		r.membersChanged()
+	}
+}
+
+// isProven reports whether peer name proved who it is; always, on a
+// cluster that is not authenticated.
+func (r *Replicator) isProven(name string) bool {
+	if !r.signing() {
+		return true
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.proven[name]
+}
+
+func (r *Replicator) membersChanged() {
+	if r.opts.OnMembers != nil {
+		r.opts.OnMembers()
+	}
+}
+
+// Members returns the members that count: this node and every live peer
+// that proved it holds its trusted key (every live peer, on a cluster
+// that is not authenticated), sorted. Deliveries are shared among them.
+func (r *Replicator) Members() []string {
+	self := r.self()
+	out := []string{self}
+	r.mu.Lock()
+	for name := range r.peers {
+		if !r.signing() || r.proven[name] {
+			out = append(out, name)
+		}
+	}
+	r.mu.Unlock()
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 // signal wakes everyone waiting on marks; r.mu is held.

@@ -265,11 +265,11 @@ func TestMalformedFramesChangeNothing(t *testing.T) {
 	for _, frame := range [][]byte{
 		[]byte("not json"),
 		[]byte(`{"v":9,"kind":"push"}`),
-		[]byte(`{"v":1,"kind":"shout"}`),
+		[]byte(`{"v":2,"kind":"shout"}`),
 	} {
 		a.r.OnMessage("x", frame)
 	}
-	if got := testutil.ToFloat64(a.r.m.refused); got != 3 {
+	if got := testutil.ToFloat64(a.r.m.refused.WithLabelValues(refusedMalformed)); got != 3 {
 		t.Fatalf("refused = %v, want 3", got)
 	}
 	// An event without a payload is refused by the merge: nothing folds.

@@ -58,7 +58,7 @@ func (r *Replicator) serveSnapshot(from string, req *snapPart) {
 		return
 	}
 	answer := func(p snapPart) {
-		if err := t.SendReliable(from, encode(wire{Kind: kindSnapPart, Snap: &p})); err != nil {
+		if err := t.SendReliable(from, r.seal(from, wire{Kind: kindSnapPart, Snap: &p})); err != nil {
 			r.log.Debug("sending a snapshot part failed", "peer", from, "err", err)
 		}
 	}
@@ -196,7 +196,7 @@ func (r *Replicator) fetchSnapshot(from string) (int64, error) {
 		<-r.snapIn
 	}
 	ask := func(p snapPart) error {
-		return t.SendReliable(from, encode(wire{Kind: kindSnapGet, Snap: &p}))
+		return t.SendReliable(from, r.seal(from, wire{Kind: kindSnapGet, Snap: &p}))
 	}
 	// The first part comes once the peer has made the snapshot.
 	var first *snapPart
@@ -314,7 +314,7 @@ func (r *Replicator) announceMarks() {
 		return
 	}
 	for _, p := range r.Peers() {
-		if err := t.SendReliable(p.Name, encode(wire{Kind: kindMarks, Marks: marks})); err != nil {
+		if err := t.SendReliable(p.Name, r.seal(p.Name, wire{Kind: kindMarks, Marks: marks})); err != nil {
 			r.log.Debug("telling a peer this node's marks failed", "peer", p.Name, "err", err)
 		}
 	}

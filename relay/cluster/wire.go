@@ -26,13 +26,21 @@ const (
 	kindSnapGet = "snap-get"
 	// kindSnapPart carries a part of a snapshot.
 	kindSnapPart = "snap-part"
+	// kindState is the push/pull state: the sender's marks (LocalState).
+	kindState = "state"
 )
 
 // wire is one message between nodes. Its version lets a node refuse what
 // a newer release sends rather than misread it.
 type wire struct {
-	V      int               `json:"v"`
-	Kind   string            `json:"kind"`
+	V    int    `json:"v"`
+	Kind string `json:"kind"`
+	// From and To name the sender and the recipient ("" for a push/pull
+	// state), and At is when it was sent (Unix milliseconds): what a
+	// signed frame binds its contents to (see seal).
+	From   string            `json:"from,omitempty"`
+	To     string            `json:"to,omitempty"`
+	At     int64             `json:"at,omitempty"`
 	Events []relay.Event     `json:"events,omitempty"`
 	Marks  map[string]uint64 `json:"marks,omitempty"`
 	Snap   *snapPart         `json:"snap,omitempty"`
@@ -50,7 +58,9 @@ type snapPart struct {
 	Err string `json:"err,omitempty"`
 }
 
-const wireVersion = 1
+// wireVersion 2 added From, To and At, which signed frames bind, and the
+// state kind.
+const wireVersion = 2
 
 func encode(w wire) []byte {
 	w.V = wireVersion
@@ -71,7 +81,7 @@ func decodeWire(b []byte) (wire, error) {
 		return wire{}, fmt.Errorf("cluster message version %d, this node speaks %d", w.V, wireVersion)
 	}
 	switch w.Kind {
-	case kindPush, kindMarks, kindHello, kindSnapNeeded:
+	case kindPush, kindMarks, kindHello, kindSnapNeeded, kindState:
 	case kindSnapGet, kindSnapPart:
 		if w.Snap == nil || w.Snap.Offset < 0 || int64(len(w.Snap.Data)) > snapPartBytes {
 			return wire{}, fmt.Errorf("malformed %s message", w.Kind)
@@ -80,9 +90,4 @@ func decodeWire(b []byte) (wire, error) {
 		return wire{}, fmt.Errorf("unknown cluster message kind %q", w.Kind)
 	}
 	return w, nil
-}
-
-// state is what a node offers in a push/pull: its marks.
-type state struct {
-	Marks map[string]uint64 `json:"marks"`
 }

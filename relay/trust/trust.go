@@ -31,6 +31,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/oob-relay/relay/relay"
 )
 
 // KeyFile is the name of a node's key file in its data dir.
@@ -272,4 +274,24 @@ func (k *Keyring) Verify(name string, msg, sig []byte) bool {
 		}
 	}
 	return false
+}
+
+// VerifyEvent checks that e carries its writer's signature (Event.Sig,
+// over Event.SigningBytes) by one of the writer's trusted keys: the check
+// a store makes of every event merged from elsewhere.
+func (k *Keyring) VerifyEvent(e *relay.Event) error {
+	if len(e.Sig) == 0 {
+		return fmt.Errorf("event %s/%d of node %q is not signed", e.Origin, e.Seq, e.Node)
+	}
+	if !k.Trusted(e.Node) {
+		return fmt.Errorf("event %s/%d is of node %q, which is not trusted", e.Origin, e.Seq, e.Node)
+	}
+	b, err := e.SigningBytes()
+	if err != nil {
+		return err
+	}
+	if !k.Verify(e.Node, b, e.Sig) {
+		return fmt.Errorf("event %s/%d does not carry a signature of node %q", e.Origin, e.Seq, e.Node)
+	}
+	return nil
 }
