@@ -29,9 +29,12 @@ type memNet struct {
 	// storeOpts, when set, adds to the options each node's store opens
 	// with (a signer, a verifier).
 	storeOpts func(name string, o *store.Options)
-	sent      int
-	wg        sync.WaitGroup
-	done      chan struct{}
+	// hold, while set and open, keeps every send waiting, as a peer that
+	// stops reading holds its sender's stream (see holdSends).
+	hold chan struct{}
+	sent int
+	wg   sync.WaitGroup
+	done chan struct{}
 }
 
 func newMemNet(seed uint64) *memNet {
@@ -149,8 +152,29 @@ func (m *memNode) Alive() []string {
 	return out
 }
 
+// holdSends makes every send wait until release is called (or the
+// network closes).
+func (n *memNet) holdSends() (release func()) {
+	hold := make(chan struct{})
+	n.mu.Lock()
+	n.hold = hold
+	n.mu.Unlock()
+	var once sync.Once
+	return func() { once.Do(func() { close(hold) }) }
+}
+
 func (m *memNode) SendReliable(to string, payload []byte) error {
 	n := m.net
+	n.mu.Lock()
+	hold := n.hold
+	n.mu.Unlock()
+	if hold != nil {
+		select {
+		case <-hold:
+		case <-n.done:
+			return errUnreachable
+		}
+	}
 	n.mu.Lock()
 	dst := n.nodes[to]
 	if dst == nil || !dst.up || n.cut[[2]string{m.name, to}] {
