@@ -5,6 +5,9 @@ import (
 	"context"
 	"log"
 	"log/slog"
+	"time"
+
+	"golang.org/x/time/rate"
 )
 
 // levels maps memberlist's log prefixes to slog levels. memberlist logs
@@ -29,6 +32,9 @@ var levels = []struct {
 type logWriter struct {
 	logger *slog.Logger
 	m      *metrics // may be nil
+	// loud limits warnings and errors: anyone who can reach the gossip
+	// port can make memberlist warn of each garbage packet.
+	loud *rate.Limiter
 }
 
 // Failure detector lines of memberlist's log (memberlist v0.7, state.go).
@@ -41,7 +47,7 @@ var (
 
 // newLogBridge returns a log.Logger for memberlist.Config.Logger.
 func newLogBridge(logger *slog.Logger, m *metrics) *log.Logger {
-	return log.New(logWriter{logger, m}, "", 0)
+	return log.New(logWriter{logger, m, rate.NewLimiter(rate.Every(100*time.Millisecond), 20)}, "", 0)
 }
 
 func (w logWriter) count(line []byte) {
@@ -70,6 +76,12 @@ func (w logWriter) Write(p []byte) (int, error) {
 	}
 	w.count(line)
 	if !w.logger.Enabled(context.Background(), level) {
+		return len(p), nil
+	}
+	if level >= slog.LevelWarn && !w.loud.Allow() {
+		if w.m != nil {
+			w.m.droppedLogs.Inc()
+		}
 		return len(p), nil
 	}
 	line = bytes.TrimPrefix(line, []byte("memberlist: "))

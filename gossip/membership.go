@@ -15,6 +15,9 @@ import (
 
 	"github.com/hashicorp/memberlist"
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/time/rate"
+
+	"github.com/oob-relay/relay/relay/cluster"
 )
 
 // Options configure a Membership. Name and Config are required; every
@@ -58,6 +61,16 @@ type Options struct {
 	// runs over, so that faults (a partition, lost packets) can be
 	// injected between real members.
 	WrapTransport func(memberlist.NodeAwareTransport) memberlist.NodeAwareTransport
+
+	// Signer and Keys, when Keys is set, admit to the membership only
+	// members with a trusted node key: this node publishes its metadata
+	// signed by Signer, and a member whose name has no key in Keys, or
+	// whose metadata does not carry its signature, is ignored (memberlist
+	// never adds it), counted and logged. The gossip key keeps strangers
+	// out of the gossip; these keep out members that hold the gossip key
+	// but no node key of their own.
+	Signer cluster.Signer
+	Keys   cluster.Keys
 
 	// OnChange is called after one or more members joined, left, died or
 	// changed their metadata. Changes close together may share a call.
@@ -111,6 +124,8 @@ type Membership struct {
 	leaving bool            // Leave was called
 	leavers map[string]bool // members that said they are leaving
 	seeds   seedSet
+
+	refusals *rate.Limiter // of log lines about members kept out
 }
 
 // New checks the options and prepares a Membership; Start joins the
@@ -121,8 +136,10 @@ func New(opts Options) (*Membership, error) {
 		return nil, errors.New("gossip: a node name is required")
 	case len(opts.Name) > maxNameLen:
 		return nil, fmt.Errorf("gossip: node name is %d bytes long; at most %d are allowed", len(opts.Name), maxNameLen)
-	case len(opts.Meta) > memberlist.MetaMaxSize:
-		return nil, fmt.Errorf("gossip: metadata is %d bytes long; at most %d are allowed", len(opts.Meta), memberlist.MetaMaxSize)
+	case len(opts.Meta)+signedMetaOverhead > memberlist.MetaMaxSize:
+		return nil, fmt.Errorf("gossip: metadata is %d bytes long; at most %d are allowed", len(opts.Meta), memberlist.MetaMaxSize-signedMetaOverhead)
+	case opts.Keys != nil && opts.Signer == nil:
+		return nil, errors.New("gossip: Keys without a Signer: this node could not prove who it is")
 	}
 	cfg := opts.Config
 	cfg.Seeds = slices.Clone(cfg.Seeds)
@@ -155,6 +172,9 @@ func New(opts Options) (*Membership, error) {
 		resolver = defaultResolver
 	}
 	opts.Meta = bytes.Clone(opts.Meta)
+	if opts.Signer != nil {
+		opts.Meta = signMeta(opts.Signer, opts.Name, opts.Meta)
+	}
 	run, stop := context.WithCancel(context.Background())
 	return &Membership{
 		name:     opts.Name,
@@ -169,6 +189,7 @@ func New(opts Options) (*Membership, error) {
 		stop:     stop,
 		members:  make(map[string]Member),
 		leavers:  make(map[string]bool),
+		refusals: rate.NewLimiter(rate.Every(time.Second), 5),
 	}, nil
 }
 
@@ -197,6 +218,9 @@ func (m *Membership) Start(ctx context.Context) error {
 	}
 	mc.Delegate = delegate{m}
 	mc.Events = delegate{m}
+	if m.opts.Keys != nil {
+		mc.Alive = delegate{m}
+	}
 	mc.Logger = newLogBridge(m.logger, m.metrics)
 	if m.opts.WrapTransport != nil {
 		nt, err := memberlist.NewNetTransport(&memberlist.NetTransportConfig{
@@ -269,7 +293,7 @@ func (m *Membership) observe(n *memberlist.Node, alive bool) {
 	mem := Member{
 		Name:  n.Name,
 		Addr:  n.Address(),
-		Meta:  bytes.Clone(n.Meta),
+		Meta:  metaOf(n.Meta),
 		State: StateAlive,
 		Self:  n.Name == m.name,
 	}

@@ -11,6 +11,11 @@ type metrics struct {
 	suspicions  prometheus.Counter
 	refutations prometheus.Counter
 	verdicts    prometheus.Counter
+	// refusedMembers counts members kept out for want of a trusted node
+	// key; droppedLogs, memberlist's warnings and errors not logged
+	// because too many came at once.
+	refusedMembers prometheus.Counter
+	droppedLogs    prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -43,6 +48,14 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Namespace: "relay", Subsystem: "gossip", Name: "refutations_total",
 			Help: "Suspicions of this node, alive, that it refuted: false alarms raised by others.",
 		}),
+		refusedMembers: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "relay", Subsystem: "gossip", Name: "refused_members_total",
+			Help: "Alive messages of members kept out of the membership: no trusted node key for their name, or metadata not signed by it.",
+		}),
+		droppedLogs: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "relay", Subsystem: "gossip", Name: "dropped_log_lines_total",
+			Help: "Warnings and errors of the gossip layer (garbage packets, refused members) not logged because too many came at once; they are counted here.",
+		}),
 		verdicts: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: "relay", Subsystem: "gossip", Name: "failure_verdicts_total",
 			Help: "Members this node declared failed after their suspicion timed out.",
@@ -58,7 +71,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	if reg == nil {
 		return m, nil
 	}
-	collectors := []prometheus.Collector{m.members, m.received, m.sent, m.sendErrors, m.joinFailure, m.suspicions, m.refutations, m.verdicts}
+	collectors := []prometheus.Collector{m.members, m.received, m.sent, m.sendErrors, m.joinFailure, m.suspicions, m.refutations, m.verdicts, m.refusedMembers, m.droppedLogs}
 	for i, c := range collectors {
 		if err := reg.Register(c); err != nil {
 			for _, done := range collectors[:i] {
