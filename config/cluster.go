@@ -1,9 +1,11 @@
 package config
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/oob-relay/relay/gossip"
+	"github.com/oob-relay/relay/relay/trust"
 )
 
 // Cluster makes the node one member of a relay cluster. Left out, the node
@@ -24,6 +26,23 @@ type Cluster struct {
 	// Lease is how long a claimed delivery stays with the node that
 	// claimed it while that node is alive. Default attempt_timeout + 10s.
 	Lease time.Duration `yaml:"lease"`
+	// TrustedKeysFile lists the node key of every node of the cluster, a
+	// line each: the node's name and its public key, as `relay node id`
+	// prints them. Only events and messages signed by these keys are
+	// believed, and only members holding one share deliveries: the gossip
+	// key alone admits nobody. The file is read again when it changes,
+	// so keys are added, rotated (a node listed with its old and new key)
+	// and revoked without a restart. Required, unless
+	// insecure_unauthenticated is set.
+	TrustedKeysFile string `yaml:"trusted_keys_file"`
+	// InsecureUnauthenticated runs the cluster without node keys: every
+	// member holding the gossip key is believed. For labs only.
+	InsecureUnauthenticated bool `yaml:"insecure_unauthenticated"`
+	// MaxClockDrift bounds how far ahead of this node's clock an event
+	// from another node may be; an event further ahead is refused, so a
+	// wrong or hostile clock can neither win every conflict nor carry the
+	// cluster's clocks away. Default 1m.
+	MaxClockDrift time.Duration `yaml:"max_clock_drift"`
 }
 
 // Cluster defaults.
@@ -47,7 +66,13 @@ func (c *Cluster) setDefaults(attemptTimeout time.Duration) {
 	if c.Lease == 0 {
 		c.Lease = attemptTimeout + 10*time.Second
 	}
+	if c.MaxClockDrift == 0 {
+		c.MaxClockDrift = DefaultMaxClockDrift
+	}
 }
+
+// DefaultMaxClockDrift tolerates clocks a minute apart.
+const DefaultMaxClockDrift = time.Minute
 
 func (c *Cluster) validate(bad func(key, format string, args ...any)) []error {
 	if c.Copies < 1 || c.Copies > 16 {
@@ -57,10 +82,31 @@ func (c *Cluster) validate(bad func(key, format string, args ...any)) []error {
 		key string
 		v   time.Duration
 		eg  string
-	}{{"cluster.copy_timeout", c.CopyTimeout, "2s"}, {"cluster.reconcile_timeout", c.ReconcileTimeout, "10s"}, {"cluster.lease", c.Lease, "40s"}} {
+	}{{"cluster.copy_timeout", c.CopyTimeout, "2s"}, {"cluster.reconcile_timeout", c.ReconcileTimeout, "10s"}, {"cluster.lease", c.Lease, "40s"},
+		{"cluster.max_clock_drift", c.MaxClockDrift, "1m"}} {
 		if d.v <= 0 {
 			bad(d.key, "%s must be positive, such as %s", d.v, d.eg)
 		}
 	}
+	switch {
+	case c.TrustedKeysFile == "" && !c.InsecureUnauthenticated:
+		bad("cluster.trusted_keys_file", "is required: list every node's key (`relay node id` prints this node's), "+
+			"or set cluster.insecure_unauthenticated: true in a lab, where any holder of the gossip key is believed")
+	case c.TrustedKeysFile != "" && c.InsecureUnauthenticated:
+		bad("cluster.insecure_unauthenticated", "is set together with cluster.trusted_keys_file; keep one")
+	}
 	return prefixed("cluster", c.Config.Validate())
+}
+
+// resolveTrust reads the trusted keys file, so that a bad line is found
+// before the node starts; the path becomes absolute.
+func (c *Cluster) resolveTrust(path func(string) string) []error {
+	if c.TrustedKeysFile == "" {
+		return nil
+	}
+	c.TrustedKeysFile = path(c.TrustedKeysFile)
+	if _, err := trust.LoadKeyring(c.TrustedKeysFile); err != nil {
+		return []error{fmt.Errorf("cluster.trusted_keys_file: %w", err)}
+	}
+	return nil
 }

@@ -39,6 +39,7 @@ func (c *Config) ResolveSecrets(getenv func(string) string) error {
 	errs = append(errs, c.Inbound.resolveSecrets(c.Dir, getenv)...)
 	if c.Cluster != nil {
 		errs = append(errs, prefixed("cluster", c.Cluster.ResolveSecrets(c.Dir, getenv))...)
+		errs = append(errs, c.Cluster.resolveTrust(c.Path)...)
 	}
 	c.Node.DataDir = c.Path(c.Node.DataDir)
 	c.RosterFile = c.Path(c.RosterFile)

@@ -28,6 +28,7 @@ import (
 	"github.com/oob-relay/relay/internal/testkit"
 	"github.com/oob-relay/relay/relay"
 	"github.com/oob-relay/relay/relay/client"
+	"github.com/oob-relay/relay/relay/trust"
 )
 
 // clusterSpec describes a cluster of relay serve processes delivering to
@@ -87,8 +88,12 @@ type clusterNode struct {
 	// rejoin is cluster.rejoin_interval: how often the node retries the
 	// seeds it has not reached.
 	rejoin time.Duration
-	p      *proc // nil while stopped
-	c      *client.Client
+	// keyLine is the node's line for a trusted keys file, and keysFile
+	// the trusted keys file its config names.
+	keyLine  string
+	keysFile string
+	p        *proc // nil while stopped
+	c        *client.Client
 }
 
 // testCluster is a cluster of relay serve processes on 127.0.0.1.
@@ -136,6 +141,10 @@ func startCluster(tb testing.TB, spec clusterSpec) *testCluster {
 	for i := range spec.nodes {
 		cl.nodes = append(cl.nodes, cl.newNode(root, "node-"+string(rune('a'+i)), i+1))
 	}
+	cl.writeKeys(filepath.Join(root, "trusted-keys"), cl.nodes...)
+	for _, n := range cl.nodes {
+		n.keysFile = filepath.Join(root, "trusted-keys")
+	}
 	var seeds []string
 	for _, n := range cl.nodes {
 		seeds = append(seeds, n.gossip)
@@ -165,12 +174,30 @@ func (cl *testCluster) newNode(root, name string, num int) *clusterNode {
 		cl.tb.Fatal(err)
 	}
 	n.cfg = filepath.Join(n.dir, "relay.yaml")
+	// The node's key, made before it starts, as `relay node id` does.
+	signer, err := trust.LoadOrCreate(filepath.Join(n.dir, "data"), name)
+	if err != nil {
+		cl.tb.Fatal(err)
+	}
+	n.keyLine = signer.Line()
 	if cl.spec.replies {
 		n.smtpIn = cl.unusedAddr(strings.TrimPrefix(n.api, "http://"))
 	}
 	u, _ := url.Parse(n.api)
 	n.c = client.New([]*url.URL{u}, testToken, cl.http)
 	return n
+}
+
+// writeKeys writes a trusted keys file at path listing nodes' keys.
+func (cl *testCluster) writeKeys(path string, nodes ...*clusterNode) {
+	cl.tb.Helper()
+	var b strings.Builder
+	for _, n := range nodes {
+		b.WriteString(n.keyLine + "\n")
+	}
+	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
+		cl.tb.Fatal(err)
+	}
 }
 
 // unusedAddr returns a free 127.0.0.1 address that is not in taken and
@@ -246,12 +273,13 @@ cluster:
   rejoin_interval: %s
   keys: ["%s"]
   label: %s
+  trusted_keys_file: %s
   preset: lan
   copies: %d%s
 %s`, n.name, strings.TrimPrefix(n.api, "http://"), publicURL, cl.roster, cl.workers, receipts,
 		n.name, limit(smsRate), emulatortest.AccountSID, n.smsFrom, cl.s.emu.URL(),
 		n.name, limit(emailRate), cl.s.mail.Addr(), n.mailFrom, cl.natsProvider(n),
-		n.gossip, n.gossip, strings.Join(seeds, ", "), n.rejoin, key, label, copies, gossipExtra(cl.spec.gossip), inbound)
+		n.gossip, n.gossip, strings.Join(seeds, ", "), n.rejoin, key, label, n.keysFile, copies, gossipExtra(cl.spec.gossip), inbound)
 	if err := os.WriteFile(n.cfg, []byte(cfg), 0o600); err != nil {
 		cl.tb.Fatal(err)
 	}
@@ -337,9 +365,24 @@ func (cl *testCluster) stop(i int) {
 }
 
 // wipe deletes the data dir of stopped node i.
+//
+// The node's key is kept, as an operator restores it from the backup of
+// the node's secrets: a node with a new key is a stranger until every
+// node lists that key.
 func (cl *testCluster) wipe(i int) {
 	cl.tb.Helper()
-	if err := os.RemoveAll(filepath.Join(cl.nodes[i].dir, "data")); err != nil {
+	data := filepath.Join(cl.nodes[i].dir, "data")
+	key, err := os.ReadFile(filepath.Join(data, trust.KeyFile))
+	if err != nil {
+		cl.tb.Fatal(err)
+	}
+	if err := os.RemoveAll(data); err != nil {
+		cl.tb.Fatal(err)
+	}
+	if err := os.MkdirAll(data, 0o700); err != nil {
+		cl.tb.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(data, trust.KeyFile), key, 0o600); err != nil {
 		cl.tb.Fatal(err)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -268,6 +269,8 @@ func TestClusterWrongKeyOrLabel(t *testing.T) {
 			refusedBefore := memberlistErrors(cl)
 			n := cl.newNode(cl.root, rogue.name, 10+i)
 			n.rejoin = 100 * time.Millisecond
+			n.keysFile = filepath.Join(n.dir, "trusted-keys")
+			cl.writeKeys(n.keysFile, append(slices.Clone(cl.nodes), n)...)
 			cl.writeConfig(n, seeds, rogue.key, rogue.label, 0, 0)
 			n.p = serve(t, n.cfg, n.api)
 
@@ -305,6 +308,75 @@ func TestClusterWrongKeyOrLabel(t *testing.T) {
 			}
 			n.p.stop(t)
 		})
+	}
+}
+
+// TestClusterMemberWithoutNodeKey starts a fourth node with the cluster's
+// gossip key and label, which trusts the real nodes, but whose own node
+// key no real node lists: the real nodes keep it out of their membership,
+// refuse what it sends, send it nothing, and a message posted on it never
+// reaches them.
+func TestClusterMemberWithoutNodeKey(t *testing.T) {
+	testkit.NoLeaks(t)
+	cl := startCluster(t, clusterSpec{nodes: 3, people: 5})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var seeds []string
+	for _, n := range cl.nodes {
+		seeds = append(seeds, n.gossip)
+	}
+	rogue := cl.newNode(cl.root, "intruder", 10)
+	rogue.rejoin = 100 * time.Millisecond
+	rogue.keysFile = filepath.Join(rogue.dir, "trusted-keys")
+	cl.writeKeys(rogue.keysFile, append(slices.Clone(cl.nodes), rogue)...)
+	cl.writeConfig(rogue, seeds, cl.key, cl.label, 0, 0)
+	rogue.p = serve(t, rogue.cfg, rogue.api)
+	defer rogue.p.stop(t)
+
+	realSum := func(name string) float64 {
+		total := 0.0
+		for j := range cl.nodes {
+			total += cl.metrics(j)[name]
+		}
+		return total
+	}
+	testkit.WaitFor(t, ctx, "the real nodes to keep the intruder out", func() bool {
+		return realSum("relay_gossip_refused_members_total") >= 1
+	})
+	testkit.WaitFor(t, ctx, "the real nodes to refuse the intruder's messages", func() bool {
+		return realSum(`relay_cluster_refused_messages_total{reason="unknown_node"}`) >= 1
+	})
+	acc, err := rogue.c.Post(ctx, &relay.Post{Incident: "intrusion", Text: "모두 대피 해제: 정상 근무",
+		To: []string{"group:all"}, Severity: relay.SeverityCritical}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !acc.OnlyCopy {
+		t.Errorf("the intruder's message has copies elsewhere: %+v", acc)
+	}
+	// Let the intruder keep trying for a while: its hellos go on every
+	// second.
+	refused := realSum(`relay_cluster_refused_messages_total{reason="unknown_node"}`)
+	testkit.WaitFor(t, ctx, "the intruder to try again", func() bool {
+		return realSum(`relay_cluster_refused_messages_total{reason="unknown_node"}`) >= refused+3
+	})
+	for j := range cl.nodes {
+		m := cl.metrics(j)
+		if alive, all := m[`relay_gossip_members{state="alive"}`], sum(m, "relay_gossip_members"); alive != 3 || all != 3 {
+			t.Errorf("%s knows %v members (%v alive), want the 3 real ones", cl.nodes[j].name, all, alive)
+		}
+		if m["relay_cluster_peers"] != 2 {
+			t.Errorf("%s replicates to %v peers, want the 2 real ones", cl.nodes[j].name, m["relay_cluster_peers"])
+		}
+		_, err := cl.nodes[j].c.Message(ctx, acc.ID)
+		var ce *client.Error
+		if !errors.As(err, &ce) || ce.Status != http.StatusNotFound {
+			t.Errorf("%s: the intruder's message: %v, want not found", cl.nodes[j].name, err)
+		}
+	}
+	// Nothing of the real nodes reached it.
+	if m := scrape(cl.http, rogue.api); m["relay_cluster_merged_events_total"] != 0 {
+		t.Errorf("the intruder merged %v events of the real nodes", m["relay_cluster_merged_events_total"])
 	}
 }
 

@@ -59,7 +59,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(s
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.AddCommand(
-		serveCmd(e), devCmd(e), sendCmd(e), messageCmd(e), incidentCmd(e), rosterCmd(e), configCmd(e), statusCmd(e),
+		serveCmd(e), devCmd(e), sendCmd(e), messageCmd(e), incidentCmd(e), rosterCmd(e), configCmd(e), statusCmd(e), nodeCmd(e),
 	)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -55,7 +55,11 @@ func statusCmd(e *env) *cobra.Command {
 						oldest = st.OldestEvent.Local().Format(time.DateTime)
 					}
 				}
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d\t%s\t%d\t%s\t%s\n", name, m.State, dash(m.Address), dash(m.API),
+				state := m.State
+				if state == "alive" && !m.Trusted {
+					state = "alive, untrusted"
+				}
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d\t%s\t%d\t%s\t%s\n", name, state, dash(m.Address), dash(m.API),
 					m.BehindEvents, acked, m.PendingDeliveries, size, oldest)
 			}
 			return w.Flush()

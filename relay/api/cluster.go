@@ -39,6 +39,9 @@ type MemberView struct {
 	AckedAt      *time.Time `json:"acked_at,omitempty"`
 	// PendingDeliveries counts the unsettled deliveries the member owns.
 	PendingDeliveries int `json:"pending_deliveries"`
+	// Trusted says the member proved it holds a trusted node key: only
+	// trusted members get events and share deliveries.
+	Trusted bool `json:"trusted"`
 }
 
 func (a *API) getCluster(w http.ResponseWriter, r *http.Request) {
@@ -60,7 +63,7 @@ func (a *API) getCluster(w http.ResponseWriter, r *http.Request) {
 	}
 	for _, m := range st.Members {
 		mv := MemberView{Name: m.Name, Address: m.Addr, State: m.State, API: m.API, Self: m.Self,
-			BehindEvents: m.Behind, PendingDeliveries: m.Pending}
+			BehindEvents: m.Behind, PendingDeliveries: m.Pending, Trusted: m.Trusted}
 		if !m.AckedAt.IsZero() {
 			t := m.AckedAt
 			mv.AckedAt = &t

@@ -1,11 +1,13 @@
 package cluster
 
 import (
+	"context"
 	"crypto/ed25519"
 	"slices"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/oob-relay/relay/internal/testkit"
@@ -172,5 +174,72 @@ func TestFramesAreBoundToSenderRecipientAndTime(t *testing.T) {
 	a.r.OnMessage("b", old)
 	if got := testutil.ToFloat64(a.r.m.refused.WithLabelValues(refusedStale)); got != 1 {
 		t.Fatalf("a stale frame: refused %v times", got)
+	}
+}
+
+// TestRelayedForgeriesAreRefused: a trusted node that took forged events
+// (its store checks nothing) hands them on in anti-entropy, in frames it
+// signs itself: every other node checks each event's own signature and
+// refuses the forgeries, while the genuine events of the same frames
+// merge.
+func TestRelayedForgeriesAreRefused(t *testing.T) {
+	tn := newTrustedNet(t, 24, "a", "b", "c")
+	defer tn.close()
+	verifyAll := tn.storeOpts
+	regA := prometheus.NewRegistry()
+	tn.storeOpts = func(name string, o *store.Options) {
+		verifyAll(name, o)
+		if name == "a" {
+			o.Registerer = regA
+		}
+		if name == "c" {
+			o.Verify = nil // c believes anything
+		}
+	}
+	a, c := tn.add(t, "a"), tn.add(t, "c")
+	defer a.stop()
+	defer c.stop()
+	c.write(t, 3)
+	testkit.Eventually(t, 10*time.Second, "a holds c's first events", func() bool {
+		return a.marks(t)[c.st.Origin()] == 3
+	})
+
+	// Forgeries reach c: in a's name under a's origin, in b's name under
+	// a new origin, unsigned, and far in the future.
+	now := time.Now()
+	forged := []relay.Event{
+		{Origin: "B-FORGED", Seq: 1, Clock: hlc.Make(now, 0), Node: "b",
+			Roster: &relay.RosterChange{Roster: relay.Roster{People: []relay.Person{{ID: "kim", Phone: "+15005550006"}}}, By: "ops-admin"}},
+		{Origin: "B-FORGED", Seq: 2, Clock: hlc.Make(now, 1), Node: "b",
+			Ack: &relay.Ack{Message: "M1", Person: "kim", Channel: "sms"}},
+		{Origin: "NOBODY", Seq: 1, Clock: hlc.Make(now, 0), Node: "",
+			Ack: &relay.Ack{Message: "M1", Person: "lee", Channel: "sms"}},
+	}
+	b := tn.signer(t, "b")
+	for i := range forged[:2] {
+		// Signed by a key, but not over these contents: the roster was
+		// changed after signing.
+		orig := forged[i]
+		orig.Roster = nil
+		orig.Ack = &relay.Ack{Message: "M0", Person: "x", Channel: "sms"}
+		sb, _ := orig.SigningBytes()
+		forged[i].Sig = b.Sign(sb)
+	}
+	if fresh, err := c.st.Merge(context.Background(), forged); err != nil || len(fresh) != len(forged) {
+		t.Fatalf("c took %d forgeries, %v", len(fresh), err)
+	}
+	c.write(t, 2) // and genuine events after them
+	tn.pushPull(c, a)
+	testkit.Eventually(t, 10*time.Second, "a holds c's genuine events", func() bool {
+		return a.marks(t)[c.st.Origin()] == 5
+	})
+	testkit.Eventually(t, 10*time.Second, "a to refuse every forgery", func() bool {
+		return testkit.Metric(t, regA, "relay_store_refused_events_total", "reason", "signature") >= float64(len(forged))
+	})
+	if m := a.marks(t); m["B-FORGED"] != 0 || m["NOBODY"] != 0 {
+		t.Fatalf("a holds forged origins: %v", m)
+	}
+	if r, _, _ := a.st.Roster(); len(r.People) != 0 {
+		t.Fatalf("a folded a forged roster: %+v", r)
 	}
 }

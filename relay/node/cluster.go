@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"math"
+	"slices"
 	"sync"
 	"time"
 
@@ -45,7 +46,7 @@ func (n *Node) Attach(ms cluster.Membership) {
 	n.mesh.members = ms
 	n.mesh.mu.Unlock()
 	n.repl.Attach(ms)
-	n.owners.SetAlive(ms.Alive())
+	n.owners.SetAlive(n.repl.Members())
 }
 
 // MembershipChanged updates who owns what after members joined, left or
@@ -55,8 +56,8 @@ func (n *Node) MembershipChanged() {
 	if ms == nil {
 		return
 	}
-	n.owners.SetAlive(ms.Alive())
 	n.repl.OnChange()
+	n.owners.SetAlive(n.repl.Members())
 	n.mesh.poke()
 }
 
@@ -80,7 +81,7 @@ func (n *Node) membership() cluster.Membership {
 // reconcile waits, before the node delivers anything, until it holds what
 // its peers hold, so it never claims a delivery another node settled.
 func (n *Node) reconcile(ctx context.Context) {
-	if ms := n.membership(); ms == nil || len(ms.Alive()) <= 1 {
+	if ms := n.membership(); ms == nil || len(n.repl.Peers()) == 0 {
 		n.repl.MarkReady()
 		return
 	}
@@ -178,6 +179,10 @@ type MemberStatus struct {
 	// Pending counts the unsettled deliveries the member owns now, as
 	// this node sees it.
 	Pending int
+	// Trusted says the member proved it holds a trusted node key (every
+	// member, on a cluster that is not authenticated): only trusted
+	// members get events and share deliveries.
+	Trusted bool
 }
 
 // Cluster returns the node's view of its cluster.
@@ -206,9 +211,11 @@ func (n *Node) Cluster() (*ClusterStatus, error) {
 	} else {
 		members = []cluster.Member{{Name: n.opts.Name, State: "alive", Self: true}}
 	}
+	trusted := n.repl.Members()
 	for _, mb := range members {
 		p := peers[mb.Name]
-		st.Members = append(st.Members, MemberStatus{Member: mb, Behind: p.Behind, AckedAt: p.AckedAt, Pending: pending[mb.Name]})
+		st.Members = append(st.Members, MemberStatus{Member: mb, Behind: p.Behind, AckedAt: p.AckedAt, Pending: pending[mb.Name],
+			Trusted: slices.Contains(trusted, mb.Name)})
 	}
 	return st, nil
 }

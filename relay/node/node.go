@@ -18,6 +18,7 @@ import (
 	"github.com/oob-relay/relay/relay/cluster"
 	"github.com/oob-relay/relay/relay/delivery"
 	"github.com/oob-relay/relay/relay/store"
+	"github.com/oob-relay/relay/relay/trust"
 )
 
 // Options configures a Node.
@@ -74,7 +75,19 @@ type Options struct {
 	UpkeepEvery time.Duration
 	// Lease is how long a claim keeps a delivery with its node while the
 	// node is alive. Zero means the attempt timeout plus 10 s.
-	Lease      time.Duration
+	Lease time.Duration
+	// Signer is the node's key, which signs every event it writes and
+	// every frame it sends; nil means the key in DataDir, made there on
+	// the first start (trust.LoadOrCreate).
+	Signer *trust.Signer
+	// Keys, when set, authenticates the cluster: events and frames from
+	// elsewhere are believed only when signed by a key it trusts, and
+	// only members that proved such a key share deliveries. Nil believes
+	// every member of the gossip cluster, as a lone node or a lab may.
+	Keys *trust.Keyring
+	// MaxDrift bounds how far ahead of this node's clock an event from
+	// elsewhere may be; zero means store.DefaultMaxDrift.
+	MaxDrift   time.Duration
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer
 	Now        func() time.Time
@@ -147,14 +160,37 @@ func Open(opts Options) (*Node, error) {
 	if opts.Lease <= 0 {
 		opts.Lease = cmp.Or(opts.AttemptTimeout, 30*time.Second) + 10*time.Second
 	}
-	st, err := store.Open(store.Options{Dir: opts.DataDir, Node: opts.Name, Logger: opts.Logger, Registerer: opts.Registerer})
+	if opts.Signer == nil {
+		s, err := trust.LoadOrCreate(opts.DataDir, opts.Name)
+		if err != nil {
+			return nil, err
+		}
+		opts.Signer = s
+	}
+	if opts.Signer.Name() != opts.Name {
+		return nil, fmt.Errorf("node: the key given is %s's, not %s's", opts.Signer.Name(), opts.Name)
+	}
+	so := store.Options{Dir: opts.DataDir, Node: opts.Name, Logger: opts.Logger, Registerer: opts.Registerer,
+		Signer: opts.Signer, MaxDrift: opts.MaxDrift, Now: opts.Now}
+	var keys cluster.Keys
+	if opts.Keys != nil {
+		so.Verify = opts.Keys.VerifyEvent
+		keys = opts.Keys
+	}
+	st, err := store.Open(so)
 	if err != nil {
 		return nil, err
 	}
 	var n *Node
 	repl, err := cluster.New(cluster.Options{Store: st, Logger: opts.Logger, Registerer: opts.Registerer, Now: opts.Now,
-		CatchUpTimeout: opts.ReconcileTimeout, Dir: opts.DataDir,
-		OnCaughtUp: func() { n.mesh.poke() }})
+		CatchUpTimeout: opts.ReconcileTimeout, Dir: opts.DataDir, Signer: opts.Signer, Keys: keys,
+		OnCaughtUp: func() { n.mesh.poke() },
+		OnMembers: func() {
+			if n != nil {
+				n.owners.SetAlive(n.repl.Members())
+				n.mesh.poke()
+			}
+		}})
 	if err != nil {
 		st.Close()
 		return nil, err

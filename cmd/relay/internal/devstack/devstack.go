@@ -17,6 +17,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -32,6 +33,7 @@ import (
 	"github.com/oob-relay/relay/config"
 	"github.com/oob-relay/relay/gossip"
 	"github.com/oob-relay/relay/relay/secret"
+	"github.com/oob-relay/relay/relay/trust"
 )
 
 // Credentials of the emulated Twilio account.
@@ -132,6 +134,12 @@ func Start(ctx context.Context, opts Options) (st *Stack, err error) {
 		nodes = 3
 	}
 	s.dir, s.roster, s.log, s.roots = dir, rosterPath, opts.Logger, cert.Pool
+	// Every dev node's key, made now, in one trusted keys file: the dev
+	// cluster is authenticated as a real one is.
+	keysFile, err := devKeys(dir, nodes)
+	if err != nil {
+		return nil, err
+	}
 	for i := 1; i <= nodes; i++ {
 		var ln net.Listener
 		if i == 1 {
@@ -147,11 +155,12 @@ func Start(ctx context.Context, opts Options) (st *Stack, err error) {
 			ln.Close()
 			return nil, err
 		}
-		cfg := s.config(fmt.Sprintf("dev-%d", i), dir, rosterPath)
+		cfg := s.config(devName(i), dir, rosterPath)
 		// The emulator posts receipts and key presses back to the node.
 		cfg.HTTP.PublicURL = "http://" + ln.Addr().String()
 		cfg.HTTP.Listen = ln.Addr().String()
-		cfg.Cluster = &config.Cluster{Config: gossip.Config{Bind: gossipAddr, Advertise: gossipAddr, Preset: gossip.PresetLAN}}
+		cfg.Cluster = &config.Cluster{Config: gossip.Config{Bind: gossipAddr, Advertise: gossipAddr, Preset: gossip.PresetLAN},
+			TrustedKeysFile: keysFile}
 		if len(s.nodes) > 0 {
 			cfg.Cluster.Seeds = []string{s.nodes[0].cfg.Cluster.Bind}
 		}
@@ -263,4 +272,21 @@ func (s *Stack) printf(format string, args ...any) {
 	s.outMu.Lock()
 	defer s.outMu.Unlock()
 	fmt.Fprintf(s.out, "%s  "+format+"\n", append([]any{time.Now().Format("15:04:05")}, args...)...)
+}
+
+func devName(i int) string { return fmt.Sprintf("dev-%d", i) }
+
+// devKeys makes (or reads) the key of each of the dev nodes in its data
+// dir and writes their trusted keys file in dir.
+func devKeys(dir string, nodes int) (string, error) {
+	var b strings.Builder
+	for i := 1; i <= nodes; i++ {
+		s, err := trust.LoadOrCreate(filepath.Join(dir, devName(i)), devName(i))
+		if err != nil {
+			return "", err
+		}
+		b.WriteString(s.Line() + "\n")
+	}
+	path := filepath.Join(dir, "trusted-keys")
+	return path, os.WriteFile(path, []byte(b.String()), 0o600)
 }

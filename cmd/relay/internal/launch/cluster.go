@@ -8,6 +8,8 @@ import (
 
 	"github.com/oob-relay/relay/config"
 	"github.com/oob-relay/relay/gossip"
+	"github.com/oob-relay/relay/relay/cluster"
+	"github.com/oob-relay/relay/relay/trust"
 )
 
 // join starts the node's gossip membership and attaches the node to it.
@@ -20,6 +22,8 @@ func (s *Server) join(ctx context.Context, cfg *config.Config, opts Options, reg
 		LocalState: n.Replicator().LocalState,
 		MergeState: n.Replicator().MergeState,
 		OnChange:   n.MembershipChanged,
+		Signer:     s.signer,
+		Keys:       keysOrNil(s.keys),
 	})
 	if err != nil {
 		return err
@@ -30,6 +34,9 @@ func (s *Server) join(ctx context.Context, cfg *config.Config, opts Options, reg
 	}
 	s.members = ms
 	n.MembershipChanged()
+	if s.keys != nil {
+		s.keyWatch = watchKeys(s.keys, s.signer, n.MembershipChanged, s.log)
+	}
 	s.log.Info("cluster membership started", "gossip", ms.LocalAddr(), "members", ms.Alive())
 	return nil
 }
@@ -45,4 +52,13 @@ func (s *Server) leave() {
 	}
 	s.members.Shutdown()
 	s.members = nil
+}
+
+// keysOrNil keeps a nil keyring a nil interface: gossip admits every
+// member of a cluster that is not authenticated.
+func keysOrNil(k *trust.Keyring) cluster.Keys {
+	if k == nil {
+		return nil
+	}
+	return k
 }

@@ -28,6 +28,7 @@ import (
 	"github.com/oob-relay/relay/relay/api"
 	"github.com/oob-relay/relay/relay/delivery"
 	"github.com/oob-relay/relay/relay/node"
+	"github.com/oob-relay/relay/relay/trust"
 )
 
 // Options are what a launched node gets from outside its config.
@@ -50,11 +51,14 @@ type Server struct {
 	// URL is the base URL the API answers on.
 	URL string
 
-	log     *slog.Logger
-	http    *http.Server
-	served  chan error
-	closers []func()
-	members *gossip.Membership
+	log      *slog.Logger
+	http     *http.Server
+	served   chan error
+	closers  []func()
+	members  *gossip.Membership
+	signer   *trust.Signer
+	keys     *trust.Keyring // nil on a cluster that is not authenticated
+	keyWatch *keyWatch
 	// inbound stop the SMTP server and NATS ingests, first at shutdown.
 	inbound []func(context.Context)
 }
@@ -93,7 +97,18 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Server, erro
 	if cfg.Cluster != nil {
 		cl = *cfg.Cluster
 	}
+	signer, keys, err := identity(cfg)
+	if err != nil {
+		s.closeProviders()
+		return nil, err
+	}
+	if cfg.Cluster != nil && keys == nil {
+		log.Warn("the cluster is not authenticated: any process holding the gossip key is believed (cluster.trusted_keys_file)")
+	}
 	n, err := node.Open(node.Options{
+		Signer:           signer,
+		Keys:             keys,
+		MaxDrift:         cl.MaxClockDrift,
 		Copies:           cl.Copies,
 		CopyTimeout:      cl.CopyTimeout,
 		ReconcileTimeout: cl.ReconcileTimeout,
@@ -122,6 +137,7 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Server, erro
 		return nil, err
 	}
 	s.Node = n
+	s.signer, s.keys = signer, keys
 
 	tokens := make([]api.Token, 0, len(cfg.API.Tokens))
 	for _, t := range cfg.API.Tokens {
@@ -209,6 +225,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		err = nil
 	}
 	s.stopInbound(ctx)
+	s.keyWatch.close()
 	err = errors.Join(err, s.Node.Close(ctx))
 	s.leave()
 	s.closeProviders()
@@ -223,6 +240,7 @@ func (s *Server) abort() {
 		s.http.Close()
 	}
 	s.stopInbound(ctx)
+	s.keyWatch.close()
 	s.Node.Close(ctx)
 	s.leave()
 	s.closeProviders()
