@@ -23,6 +23,7 @@
 //	           DATA from the From header, or when the Receiver answers
 //	           relay.ErrUnknownSender)
 //	552 5.3.4  message over the size limit
+//	500 5.5.0  a line longer than MaxLineLength
 //	554 5.6.0  broken MIME, no From, no text
 //	451 4.3.0  the Receiver failed for now; the sender retries
 //

@@ -37,6 +37,10 @@ const (
 	// ReceiveTimeout bounds one Receiver.Receive call, well inside the
 	// ten minutes a client waits for the reply to DATA.
 	ReceiveTimeout = 30 * time.Second
+	// MaxLineLength bounds one line of a command or of a mail, CRLF
+	// included: twice the 1,000 octets RFC 5321 section 4.5.3.1.6 lets
+	// servers insist on, as go-smtp allows by default.
+	MaxLineLength = 2000
 	// forceGrace is how long Shutdown waits for connections to end after
 	// it closed them, when its context ran out first.
 	forceGrace = 5 * time.Second
@@ -170,6 +174,7 @@ func New(opts Options) (*Server, error) {
 	srv.Domain = opts.Domain
 	srv.MaxMessageBytes = opts.MaxBytes
 	srv.MaxRecipients = MaxRecipients
+	srv.MaxLineLength = MaxLineLength
 	srv.ReadTimeout = ReadTimeout
 	srv.WriteTimeout = WriteTimeout
 	srv.TLSConfig = opts.TLS

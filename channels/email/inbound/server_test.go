@@ -357,3 +357,16 @@ func TestListenAndServe(t *testing.T) {
 		t.Error("ListenAndServe without an address succeeded")
 	}
 }
+
+// TestLongLineRefusedForGood: a line longer than the server takes can
+// never go through, so the sender must bounce it at once (5xx), not retry
+// it for days (4xx).
+func TestLongLineRefusedForGood(t *testing.T) {
+	ts := startServer(t, nil)
+	raw := mailBytes("kim@example.com", "db-outage@"+domain, "", strings.Repeat("x", MaxLineLength+10)+"\n")
+	err := sendOne(t, ts.addr, "kim@example.com", []string{"db-outage@" + domain}, raw)
+	wantRefused(t, err, "DATA", 500, smtp.EnhancedCode{5, 5, 0})
+	if got := ts.rec.inbounds(); len(got) != 0 {
+		t.Errorf("received %+v", got)
+	}
+}

@@ -32,6 +32,8 @@ var (
 		Message: "From header and envelope sender are different people"}
 	errTooLarge = &smtp.SMTPError{Code: 552, EnhancedCode: smtp.EnhancedCode{5, 3, 4},
 		Message: "Message too big"}
+	errLineTooLong = &smtp.SMTPError{Code: 500, EnhancedCode: smtp.EnhancedCode{5, 5, 0},
+		Message: fmt.Sprintf("Line too long: a line of mail may hold at most %d octets (RFC 5322 allows 998)", MaxLineLength)}
 	errTemporary = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0},
 		Message: "Temporary failure, try again later"}
 	errEncryptionRequired = &smtp.SMTPError{Code: 538, EnhancedCode: smtp.EnhancedCode{5, 7, 11},
@@ -259,6 +261,10 @@ func parseRefusal(err error) *smtp.SMTPError {
 	switch {
 	case errors.Is(err, ErrTooLarge):
 		return errTooLarge
+	case errors.Is(err, smtp.ErrTooLongLine):
+		// No retry can shorten the line: refuse for good, so the
+		// sender bounces it at once.
+		return errLineTooLong
 	case errors.As(err, &se):
 		return se // go-smtp's own, such as 552 for a message over its limit
 	case errors.Is(err, ErrNoFrom), errors.Is(err, ErrNoText), errors.Is(err, ErrMalformed):
