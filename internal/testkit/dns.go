@@ -30,16 +30,8 @@ type DNS struct {
 func StartDNS(tb testing.TB) *DNS {
 	tb.Helper()
 	d := &DNS{records: map[string][]dns.RR{}, fail: map[string]bool{}, queries: map[string]int{}}
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
+	pc, l := listenBoth(tb)
 	d.addr = pc.LocalAddr().String()
-	l, err := net.Listen("tcp", d.addr)
-	if err != nil {
-		pc.Close()
-		tb.Fatal(err)
-	}
 	udpUp, tcpUp := make(chan struct{}), make(chan struct{})
 	d.udp = &dns.Server{PacketConn: pc, Handler: d, NotifyStartedFunc: func() { close(udpUp) }}
 	d.tcp = &dns.Server{Listener: l, Handler: d, NotifyStartedFunc: func() { close(tcpUp) }}
@@ -55,6 +47,24 @@ func StartDNS(tb testing.TB) *DNS {
 		<-tcpDone
 	})
 	return d
+}
+
+// listenBoth listens on one port of 127.0.0.1 for UDP and TCP.
+func listenBoth(tb testing.TB) (net.PacketConn, net.Listener) {
+	tb.Helper()
+	for range 20 {
+		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			tb.Fatal(err)
+		}
+		l, err := net.Listen("tcp", pc.LocalAddr().String())
+		if err == nil {
+			return pc, l
+		}
+		pc.Close() // the TCP port is taken: try another
+	}
+	tb.Fatal("no port of 127.0.0.1 free for both UDP and TCP")
+	return nil, nil
 }
 
 // Addr is the server's address, host:port, on both UDP and TCP.

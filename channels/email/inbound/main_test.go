@@ -14,6 +14,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/oob-relay/relay/channels/email"
+	"github.com/oob-relay/relay/internal/testkit"
 	"github.com/oob-relay/relay/relay"
 	"github.com/oob-relay/relay/relay/secret"
 )
@@ -88,7 +89,8 @@ type testServer struct {
 	*Server
 	addr string
 	rec  *recorder
-	done chan error // Serve's result
+	dns  *testkit.DNS // the server's resolver
+	done chan error   // Serve's result
 }
 
 // startServer starts a Server with the test roster, incidents and key;
@@ -97,6 +99,10 @@ type testServer struct {
 func startServer(t *testing.T, mutate func(*Options), hooks ...func(*Server)) *testServer {
 	t.Helper()
 	rec := newRecorder()
+	// The test client sends as example.com's own mail server would: its
+	// SPF record names 127.0.0.1.
+	dns := testkit.StartDNS(t)
+	dns.TXT("example.com", "v=spf1 ip4:127.0.0.1 -all")
 	opts := Options{
 		Domain:   domain,
 		Keys:     testKey(t),
@@ -104,6 +110,7 @@ func startServer(t *testing.T, mutate func(*Options), hooks ...func(*Server)) *t
 		Lookup:   lookup,
 		Incident: func(id string) bool { return incidents[id] },
 		Now:      func() time.Time { return receivedAt },
+		Resolver: dns.Resolver(),
 	}
 	if mutate != nil {
 		mutate(&opts)
@@ -119,7 +126,7 @@ func startServer(t *testing.T, mutate func(*Options), hooks ...func(*Server)) *t
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := &testServer{Server: s, addr: l.Addr().String(), rec: rec, done: make(chan error, 1)}
+	ts := &testServer{Server: s, addr: l.Addr().String(), rec: rec, dns: dns, done: make(chan error, 1)}
 	go func() { ts.done <- s.Serve(l) }()
 	t.Cleanup(func() { ts.stop(t) })
 	return ts

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/emersion/go-smtp"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/oob-relay/relay/channels/email"
 	"github.com/oob-relay/relay/relay"
@@ -80,6 +81,19 @@ type Options struct {
 	Auth map[string]secret.String
 	// TLS, when set, offers STARTTLS.
 	TLS *tls.Config
+	// IncidentAddressesOff refuses mail from people to incident
+	// addresses, so that people answer only through their signed reply
+	// addresses; logged-in bots still post to them.
+	IncidentAddressesOff bool
+	// Resolver looks up the DKIM keys and the SPF and DMARC records
+	// that mail from people to incident addresses is checked against;
+	// net.DefaultResolver when nil.
+	Resolver Resolver
+	// Upstream, when its AuthservID is set, is a mail server in front of
+	// the relay whose Authentication-Results are believed.
+	Upstream Upstream
+	// Registerer takes the server's metrics; nil registers them nowhere.
+	Registerer prometheus.Registerer
 	// Logger receives a line per accepted or refused mail, never a
 	// body or a secret. Nil discards.
 	Logger *slog.Logger
@@ -107,6 +121,9 @@ func (o *Options) validate() error {
 	if o.MaxBytes < 0 {
 		bad("MaxBytes must not be negative")
 	}
+	if o.Upstream.AuthservID != "" && len(o.Upstream.Networks) == 0 {
+		bad("Upstream %q has no Networks", o.Upstream.AuthservID)
+	}
 	for user, pw := range o.Auth {
 		if user == "" || strings.ContainsAny(user, "\x00\r\n") {
 			bad("Auth has a username %q that is empty or holds NUL, CR or LF", user)
@@ -121,9 +138,10 @@ func (o *Options) validate() error {
 // Server is an SMTP server that takes replies to incident mail and hands
 // them to a relay.Receiver. Its methods are safe for concurrent use.
 type Server struct {
-	opts Options
-	log  *slog.Logger
-	srv  *smtp.Server
+	opts    Options
+	log     *slog.Logger
+	srv     *smtp.Server
+	metrics *metrics
 	// login checks a bot's credentials; a func so that neither fmt nor a
 	// debugger's print of the Server shows them.
 	login func(user, password string) bool
@@ -153,6 +171,17 @@ func New(opts Options) (*Server, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.Resolver == nil {
+		opts.Resolver = net.DefaultResolver
+	}
+	reg := opts.Registerer
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
+	m, err := newMetrics(reg)
+	if err != nil {
+		return nil, err
+	}
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -161,6 +190,7 @@ func New(opts Options) (*Server, error) {
 	s := &Server{
 		opts:           opts,
 		log:            log,
+		metrics:        m,
 		login:          loginChecker(opts.Auth),
 		loopback:       isLoopback,
 		authConfigured: len(opts.Auth) > 0,

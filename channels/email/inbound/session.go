@@ -1,10 +1,14 @@
 package inbound
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"net/netip"
+	"slices"
 	"strings"
 
 	"github.com/emersion/go-sasl"
@@ -30,6 +34,10 @@ var (
 		Message: "Sender is not on the roster"}
 	errFromMismatch = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1},
 		Message: "From header and envelope sender are different people"}
+	errIncidentAddressesOff = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1},
+		Message: "Incident addresses take no mail from people here: answer to the reply address of the mail you got"}
+	errSenderCheckLater = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 4, 3},
+		Message: "The sender's DKIM and SPF records cannot be looked up now, try again later"}
 	errTooLarge = &smtp.SMTPError{Code: 552, EnhancedCode: smtp.EnhancedCode{5, 3, 4},
 		Message: "Message too big"}
 	errLineTooLong = &smtp.SMTPError{Code: 500, EnhancedCode: smtp.EnhancedCode{5, 5, 0},
@@ -39,6 +47,17 @@ var (
 	errEncryptionRequired = &smtp.SMTPError{Code: 538, EnhancedCode: smtp.EnhancedCode{5, 7, 11},
 		Message: "Encryption required for requested authentication mechanism"}
 )
+
+// errNotAuthenticated is the 550 5.7.26 refusal (RFC 7372: multiple
+// authentication checks failed) of mail whose From domain neither DKIM
+// nor SPF vouches for; the text says why, as DMARC reports would.
+func errNotAuthenticated(fromDomain string, reasons []string) *smtp.SMTPError {
+	msg := fmt.Sprintf("The From domain %s is not authenticated: %s", clip(fromDomain), strings.Join(reasons, "; "))
+	if len(msg) > 400 {
+		msg = msg[:400] + "…"
+	}
+	return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 26}, Message: strings.ToValidUTF8(msg, "")}
+}
 
 // errBadMessage is the 554 5.6.0 refusal of a message that does not parse;
 // the text says what is wrong without quoting the message.
@@ -156,6 +175,9 @@ func (ss *session) recipient(to string) (target, error) {
 	if !relay.ValidID(incident) || !opts.Incident(incident) {
 		return target{}, errNoIncident
 	}
+	if ss.login == "" && opts.IncidentAddressesOff {
+		return target{}, errIncidentAddressesOff
+	}
 	if ss.fromPerson == "" && ss.login == "" {
 		return target{}, errUnknownSender
 	}
@@ -165,7 +187,11 @@ func (ss *session) recipient(to string) (target, error) {
 // Data parses the mail, checks its From header and hands the reply to the
 // Receiver once per accepted recipient.
 func (ss *session) Data(r io.Reader) error {
-	m, err := Parse(r, ss.s.opts.MaxBytes)
+	var m *Mail
+	raw, err := readMessage(r, ss.s.opts.MaxBytes)
+	if err == nil {
+		m, err = parse(raw)
+	}
 	if err == nil && len(m.Text) > relay.MaxTextBytes {
 		err = fmt.Errorf("%w: the reply is %d bytes of text, more than the %d a message holds", ErrTooLarge, len(m.Text), relay.MaxTextBytes)
 	}
@@ -184,6 +210,23 @@ func (ss *session) Data(r io.Reader) error {
 		}
 		ss.refused("DATA", m.From, reply)
 		return reply
+	}
+	// Mail from a person to an incident address carries no signed token:
+	// its From domain must vouch for it (DKIM or SPF, aligned).
+	checked := ""
+	if ss.login == "" && slices.ContainsFunc(ss.rcpts, func(t target) bool { return !t.token }) {
+		c := ss.s.checkSender(ss.s.ctx, raw, m.From, ss.from, ss.conn.Hostname(), remoteIP(ss.conn.Conn().RemoteAddr()))
+		ss.s.metrics.senderChecks.WithLabelValues(c.result()).Inc()
+		if !c.pass {
+			var reply error = errSenderCheckLater
+			if !c.temp {
+				d, _ := addressDomain(m.From)
+				reply = errNotAuthenticated(d, c.reasons)
+			}
+			ss.refused("DATA", m.From, reply)
+			return reply
+		}
+		checked = cmp.Or(c.detail, c.how)
 	}
 	if m.AutoReply {
 		// An out-of-office answer to incident mail is no reply; taking it
@@ -207,7 +250,7 @@ func (ss *session) Data(r io.Reader) error {
 		case !t.token:
 			in.Person = hp // "" for a bot's From that is on no roster
 		}
-		if err := ss.receive(in, m); err != nil {
+		if err := ss.receive(in, m, checked); err != nil {
 			failure = worse(failure, err)
 			continue
 		}
@@ -225,7 +268,7 @@ func (ss *session) Data(r io.Reader) error {
 }
 
 // receive hands one reply to the Receiver and maps its error to a reply.
-func (ss *session) receive(in *relay.Inbound, m *Mail) error {
+func (ss *session) receive(in *relay.Inbound, m *Mail, checked string) error {
 	ctx, cancel := context.WithTimeout(ss.s.ctx, ReceiveTimeout)
 	defer cancel()
 	_, err := ss.s.opts.Receiver.Receive(ctx, in)
@@ -233,7 +276,8 @@ func (ss *session) receive(in *relay.Inbound, m *Mail) error {
 		"message_id", in.ID, "login", ss.login, "remote", ss.remote())
 	switch {
 	case err == nil:
-		log.Info("email reply received", "text_bytes", len(in.Text), "html", m.FromHTML, "attachments", m.Attachments)
+		log.Info("email reply received", "text_bytes", len(in.Text), "html", m.FromHTML, "attachments", m.Attachments,
+			"sender_check", checked)
 		return nil
 	case errors.Is(err, relay.ErrUnknownSender):
 		log.Info("email reply refused", "reason", "unknown sender", "err", err)
@@ -281,6 +325,14 @@ func (ss *session) refused(stage, addr string, err error) {
 	}
 	ss.s.log.Info("email refused", "stage", stage, "code", code, "reason", err.Error(),
 		"mail_from", ss.from, "address", addr, "login", ss.login, "remote", ss.remote())
+}
+
+// remoteIP is the client's address, the zero Addr when it is not TCP.
+func remoteIP(a net.Addr) netip.Addr {
+	if tcp, ok := a.(*net.TCPAddr); ok {
+		return tcp.AddrPort().Addr().Unmap()
+	}
+	return netip.Addr{}
 }
 
 func (ss *session) remote() string {
