@@ -42,6 +42,14 @@
 //	554 5.6.0  broken MIME, no From, no text
 //	451 4.3.0  the Receiver failed for now; the sender retries
 //
+// Limits (Options.Limits) keep one client, an IPv4 address or an IPv6
+// /64, from taking the server: connections over the client's share or
+// over the total are answered 421 4.7.0 and closed, mails over the
+// client's rate 450 4.7.1 at MAIL FROM. Each failed AUTH of a client waits
+// twice as long as its last (AuthDelay up to AuthMaxDelay) before the 535,
+// and is logged with the client's address, at most once a minute per
+// client, never with the password.
+//
 // Out-of-office answers and other machine-sent mail (Auto-Submitted,
 // Precedence: bulk, delivery reports) are accepted and dropped, so an
 // autoresponder neither posts to an incident nor gets a bounce.

@@ -92,6 +92,8 @@ type Options struct {
 	// Upstream, when its AuthservID is set, is a mail server in front of
 	// the relay whose Authentication-Results are believed.
 	Upstream Upstream
+	// Limits bound connections, mails and logins per client and overall.
+	Limits Limits
 	// Registerer takes the server's metrics; nil registers them nowhere.
 	Registerer prometheus.Registerer
 	// Logger receives a line per accepted or refused mail, never a
@@ -121,6 +123,9 @@ func (o *Options) validate() error {
 	if o.MaxBytes < 0 {
 		bad("MaxBytes must not be negative")
 	}
+	if o.Limits.MaxConnections < 0 || o.Limits.MaxConnectionsPerIP < 0 || o.Limits.MessagesPerMinute < 0 {
+		bad("Limits must not be negative")
+	}
 	if o.Upstream.AuthservID != "" && len(o.Upstream.Networks) == 0 {
 		bad("Upstream %q has no Networks", o.Upstream.AuthservID)
 	}
@@ -145,9 +150,17 @@ type Server struct {
 	// login checks a bot's credentials; a func so that neither fmt nor a
 	// debugger's print of the Server shows them.
 	login func(user, password string) bool
+	// users are the bot logins' names, to tell a mistyped password from
+	// a password typed as the name when logging a failed login.
+	users map[string]bool
 	// loopback reports whether a client address may use AUTH without TLS.
 	loopback       func(net.Addr) bool
 	authConfigured bool
+	clients        *clients
+	// sleep waits before answering a failed login; it returns early
+	// when the server stops.
+	sleep func(time.Duration)
+	stop  chan struct{} // closed when Shutdown begins
 
 	ctx    context.Context // ends Receive calls when Shutdown gives up waiting
 	cancel context.CancelFunc
@@ -187,6 +200,11 @@ func New(opts Options) (*Server, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	opts.Domain = strings.ToLower(opts.Domain)
+	opts.Limits.setDefaults()
+	users := make(map[string]bool, len(opts.Auth))
+	for u := range opts.Auth {
+		users[u] = true
+	}
 	s := &Server{
 		opts:           opts,
 		log:            log,
@@ -194,8 +212,12 @@ func New(opts Options) (*Server, error) {
 		login:          loginChecker(opts.Auth),
 		loopback:       isLoopback,
 		authConfigured: len(opts.Auth) > 0,
+		users:          users,
+		clients:        newClients(opts.Limits, opts.Now),
+		stop:           make(chan struct{}),
 		conns:          map[*trackedConn]struct{}{},
 	}
+	s.sleep = s.pause
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	// The passwords now live only in the checker.
 	s.opts.Auth = nil
@@ -289,6 +311,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.mu.Unlock()
 		return ErrServerClosed
 	}
+	close(s.stop)
 	listeners := s.listeners
 	idle := make([]*trackedConn, 0, len(s.conns))
 	for c := range s.conns {
@@ -327,6 +350,16 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.log.Warn("email: inbound connections did not end after being closed")
 	}
 	return err
+}
+
+// pause waits d, or until the server stops.
+func (s *Server) pause(d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-s.stop:
+	}
 }
 
 // slogPrinter adapts go-smtp's error log to slog.

@@ -59,6 +59,13 @@ func errNotAuthenticated(fromDomain string, reasons []string) *smtp.SMTPError {
 	return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 26}, Message: strings.ToValidUTF8(msg, "")}
 }
 
+// errTooMuchMail is the 450 4.7.1 refusal of a mail over its client's
+// rate, as Postfix answers.
+func errTooMuchMail(ip netip.Addr) *smtp.SMTPError {
+	return &smtp.SMTPError{Code: 450, EnhancedCode: smtp.EnhancedCode{4, 7, 1},
+		Message: fmt.Sprintf("Too much mail from %s, try again later", ip)}
+}
+
 // errBadMessage is the 554 5.6.0 refusal of a message that does not parse;
 // the text says what is wrong without quoting the message.
 func errBadMessage(err error) *smtp.SMTPError {
@@ -111,6 +118,13 @@ func (ss *session) Logout() error {
 // Mail starts a transaction and looks the envelope sender up on the
 // roster; refusing is left to RCPT, which knows what the mail is for.
 func (ss *session) Mail(from string, _ *smtp.MailOptions) error {
+	if ip := ss.remoteIP(); !ss.s.opts.Upstream.contains(ip) && !ss.s.clients.allowMail(clientKey(ip)) {
+		ss.s.metrics.mailLimited.Inc()
+		if log, skipped := ss.s.clients.limited(clientKey(ip)); log {
+			ss.s.log.Warn("email refused for the client's mail rate", "remote", ss.remote(), "not_logged", skipped)
+		}
+		return errTooMuchMail(ip)
+	}
 	if ss.tc != nil {
 		ss.tc.setBusy(true)
 	}
@@ -215,7 +229,7 @@ func (ss *session) Data(r io.Reader) error {
 	// its From domain must vouch for it (DKIM or SPF, aligned).
 	checked := ""
 	if ss.login == "" && slices.ContainsFunc(ss.rcpts, func(t target) bool { return !t.token }) {
-		c := ss.s.checkSender(ss.s.ctx, raw, m.From, ss.from, ss.conn.Hostname(), remoteIP(ss.conn.Conn().RemoteAddr()))
+		c := ss.s.checkSender(ss.s.ctx, raw, m.From, ss.from, ss.conn.Hostname(), ss.remoteIP())
 		ss.s.metrics.senderChecks.WithLabelValues(c.result()).Inc()
 		if !c.pass {
 			var reply error = errSenderCheckLater
@@ -335,6 +349,8 @@ func remoteIP(a net.Addr) netip.Addr {
 	return netip.Addr{}
 }
 
+func (ss *session) remoteIP() netip.Addr { return remoteIP(ss.conn.Conn().RemoteAddr()) }
+
 func (ss *session) remote() string {
 	if a := ss.conn.Conn().RemoteAddr(); a != nil {
 		return a.String()
@@ -366,12 +382,35 @@ func (as *authSession) Auth(mech string) (sasl.Server, error) {
 		return nil, smtp.ErrAuthUnknownMechanism
 	}
 	return sasl.NewPlainServer(func(identity, username, password string) error {
+		key := clientKey(as.remoteIP())
 		if (identity != "" && identity != username) || !as.s.login(username, password) {
-			as.s.log.Warn("email login refused", "user", username, "remote", as.remote())
+			as.loginFailed(key, username)
 			return smtp.ErrAuthFailed
 		}
+		as.s.clients.loginSucceeded(key)
 		as.login = username
 		as.s.log.Info("email login", "user", username, "remote", as.remote())
 		return nil
 	}), nil
+}
+
+// loginFailed counts a failed login, logs it (at most once a minute per
+// client, with the failures held back since), and waits longer with each
+// failure of the client before the refusal is answered. The log names the
+// user only when it is a configured login: what a client sends as a user
+// name may be a password typed in the wrong field. The password is never
+// logged.
+func (as *authSession) loginFailed(key, username string) {
+	s := as.s
+	s.metrics.loginFailures.Inc()
+	delay, fails, log, skipped := s.clients.loginFailed(key)
+	if log {
+		user := ""
+		if s.users[username] {
+			user = username
+		}
+		s.log.Warn("email login refused", "remote", as.remote(), "user", user, "known_user", user != "",
+			"failures", fails, "not_logged", skipped, "delay", delay)
+	}
+	s.sleep(delay)
 }
