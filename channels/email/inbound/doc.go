@@ -10,8 +10,14 @@
 //     names the person and the incident; the sender must still be that
 //     person's roster address, in MAIL FROM and in the From header.
 //   - An incident address "<incident-id>@<domain>", for a new mail about
-//     an incident that exists, from any roster address, or from any
-//     address after a bot logged in with AUTH PLAIN.
+//     an incident that exists, from any roster address, or from a bot
+//     logged in with AUTH PLAIN.
+//
+// A logged-in bot (Options.Auth) posts as itself, whatever its From says:
+// its Subject, a blank line and its text go to everyone the incident's
+// messages were addressed to, through Options.Post. A bot with an
+// audience of its own (Bot.To) may open an incident that has no message
+// yet. A mail sent again (same Message-ID) posts once.
 //
 // Anyone can write a roster address into MAIL FROM and From, so mail from
 // a person to an incident address must also prove its From domain, as

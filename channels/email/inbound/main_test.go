@@ -84,13 +84,40 @@ func (r *recorder) inbounds() []relay.Inbound {
 	return append([]relay.Inbound(nil), r.got...)
 }
 
+// poster is an Options.Post that keeps what it is given. Fail, when set,
+// decides the error of each call.
+type poster struct {
+	mu   sync.Mutex
+	got  []BotPost
+	fail func(p *BotPost) error
+}
+
+func (p *poster) post(_ context.Context, bp *BotPost) (string, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.fail != nil {
+		if err := p.fail(bp); err != nil {
+			return "", err
+		}
+	}
+	p.got = append(p.got, *bp)
+	return fmt.Sprintf("m%d", len(p.got)), nil
+}
+
+func (p *poster) posts() []BotPost {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]BotPost(nil), p.got...)
+}
+
 // testServer is a Server serving on 127.0.0.1 for one test.
 type testServer struct {
 	*Server
-	addr string
-	rec  *recorder
-	dns  *testkit.DNS // the server's resolver
-	done chan error   // Serve's result
+	addr  string
+	rec   *recorder
+	posts *poster      // what logged-in bots posted
+	dns   *testkit.DNS // the server's resolver
+	done  chan error   // Serve's result
 }
 
 // startServer starts a Server with the test roster, incidents and key;
@@ -103,7 +130,9 @@ func startServer(t *testing.T, mutate func(*Options), hooks ...func(*Server)) *t
 	// SPF record names 127.0.0.1.
 	dns := testkit.StartDNS(t)
 	dns.TXT("example.com", "v=spf1 ip4:127.0.0.1 -all")
+	posts := &poster{}
 	opts := Options{
+		Post:     posts.post,
 		Domain:   domain,
 		Keys:     testKey(t),
 		Receiver: rec,
@@ -126,7 +155,7 @@ func startServer(t *testing.T, mutate func(*Options), hooks ...func(*Server)) *t
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := &testServer{Server: s, addr: l.Addr().String(), rec: rec, dns: dns, done: make(chan error, 1)}
+	ts := &testServer{Server: s, addr: l.Addr().String(), rec: rec, posts: posts, dns: dns, done: make(chan error, 1)}
 	go func() { ts.done <- s.Serve(l) }()
 	t.Cleanup(func() { ts.stop(t) })
 	return ts

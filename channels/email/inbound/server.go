@@ -1,6 +1,7 @@
 package inbound
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -9,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -19,7 +21,6 @@ import (
 
 	"github.com/oob-relay/relay/channels/email"
 	"github.com/oob-relay/relay/relay"
-	"github.com/oob-relay/relay/relay/secret"
 )
 
 // Limits of the SMTP server, with the reason for each.
@@ -74,11 +75,18 @@ type Options struct {
 	Incident func(id string) bool
 	// MaxBytes bounds a mail; DefaultMaxBytes when zero.
 	MaxBytes int64
-	// Auth holds optional logins for bots, username to password. A
-	// logged-in session may post to incident addresses from any From
-	// address. AUTH PLAIN is offered only on connections encrypted with
-	// STARTTLS or coming from the loopback interface.
-	Auth map[string]secret.String
+	// Auth holds optional logins for bots, by username. A logged-in bot
+	// posts its mail to incident addresses as itself, through Post.
+	// AUTH PLAIN is offered only on connections encrypted with STARTTLS
+	// or coming from the loopback interface.
+	Auth map[string]Bot
+	// Post posts a bot's mail to an incident: to everyone the incident's
+	// messages were addressed to, or BotPost.To when it has none yet; it
+	// returns an error wrapping relay.ErrNoIncident when it has neither,
+	// and a *relay.FieldError when the roster does not resolve the
+	// audience. It is called from many connections at once. Required
+	// with Auth.
+	Post func(ctx context.Context, p *BotPost) (messageID string, err error)
 	// TLS, when set, offers STARTTLS.
 	TLS *tls.Config
 	// IncidentAddressesOff refuses mail from people to incident
@@ -129,13 +137,24 @@ func (o *Options) validate() error {
 	if o.Upstream.AuthservID != "" && len(o.Upstream.Networks) == 0 {
 		bad("Upstream %q has no Networks", o.Upstream.AuthservID)
 	}
-	for user, pw := range o.Auth {
+	for user, b := range o.Auth {
 		if user == "" || strings.ContainsAny(user, "\x00\r\n") {
 			bad("Auth has a username %q that is empty or holds NUL, CR or LF", user)
 		}
-		if pw.IsZero() {
+		if b.Password.IsZero() {
 			bad("Auth user %q has no password", user)
 		}
+		for _, t := range b.To {
+			if msg := relay.CheckTarget(t); msg != "" {
+				bad("Auth user %q: To %q %s", user, t, msg)
+			}
+		}
+		if b.Severity != "" && !b.Severity.Valid() {
+			bad("Auth user %q: Severity %q must be one of critical, warning and info", user, b.Severity)
+		}
+	}
+	if len(o.Auth) > 0 && o.Post == nil {
+		bad("Post is required with Auth")
 	}
 	return errors.Join(errs...)
 }
@@ -150,9 +169,8 @@ type Server struct {
 	// login checks a bot's credentials; a func so that neither fmt nor a
 	// debugger's print of the Server shows them.
 	login func(user, password string) bool
-	// users are the bot logins' names, to tell a mistyped password from
-	// a password typed as the name when logging a failed login.
-	users map[string]bool
+	// bots are the logins' identities, by username, without passwords.
+	bots map[string]*bot
 	// loopback reports whether a client address may use AUTH without TLS.
 	loopback       func(net.Addr) bool
 	authConfigured bool
@@ -201,9 +219,9 @@ func New(opts Options) (*Server, error) {
 	}
 	opts.Domain = strings.ToLower(opts.Domain)
 	opts.Limits.setDefaults()
-	users := make(map[string]bool, len(opts.Auth))
-	for u := range opts.Auth {
-		users[u] = true
+	bots := make(map[string]*bot, len(opts.Auth))
+	for u, b := range opts.Auth {
+		bots[u] = &bot{name: cmp.Or(b.Name, u), to: slices.Clone(b.To), severity: b.Severity}
 	}
 	s := &Server{
 		opts:           opts,
@@ -212,7 +230,7 @@ func New(opts Options) (*Server, error) {
 		login:          loginChecker(opts.Auth),
 		loopback:       isLoopback,
 		authConfigured: len(opts.Auth) > 0,
-		users:          users,
+		bots:           bots,
 		clients:        newClients(opts.Limits, opts.Now),
 		stop:           make(chan struct{}),
 		conns:          map[*trackedConn]struct{}{},
@@ -239,10 +257,10 @@ func New(opts Options) (*Server, error) {
 
 // loginChecker returns a function that checks a username and password in
 // time that does not depend on how much of the password is right.
-func loginChecker(auth map[string]secret.String) func(user, password string) bool {
+func loginChecker(auth map[string]Bot) func(user, password string) bool {
 	sums := make(map[string][32]byte, len(auth))
-	for user, pw := range auth {
-		sums[user] = sha256.Sum256([]byte(pw.Reveal()))
+	for user, b := range auth {
+		sums[user] = sha256.Sum256([]byte(b.Password.Reveal()))
 	}
 	return func(user, password string) bool {
 		want, ok := sums[user]

@@ -18,7 +18,6 @@ import (
 	"github.com/oob-relay/relay/channels/email"
 	"github.com/oob-relay/relay/internal/testkit"
 	"github.com/oob-relay/relay/relay"
-	"github.com/oob-relay/relay/relay/secret"
 )
 
 func TestReplyAddressAccepted(t *testing.T) {
@@ -322,12 +321,12 @@ func TestReplyToRenderedMail(t *testing.T) {
 }
 
 func TestNewRefusesIncompleteOptions(t *testing.T) {
-	_, err := New(Options{Domain: "bad domain", MaxBytes: -1, Auth: map[string]secret.String{"bot": {}}})
+	_, err := New(Options{Domain: "bad domain", MaxBytes: -1, Auth: map[string]Bot{"bot": {}}})
 	if err == nil {
 		t.Fatal("New accepted incomplete options")
 	}
 	for _, want := range []string{`Domain "bad domain"`, "Receiver is required", "Lookup is required",
-		"Incident is required", "MaxBytes must not be negative", `Auth user "bot" has no password`} {
+		"Incident is required", "MaxBytes must not be negative", `Auth user "bot" has no password`, "Post is required with Auth"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not say %q", err, want)
 		}

@@ -88,6 +88,7 @@ func (b *backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
 type target struct {
 	addr, person, incident string
 	token                  bool // a reply address, bound to person
+	bot                    bool // an incident address a logged-in bot posts to
 }
 
 // session holds one mail transaction at a time.
@@ -96,6 +97,7 @@ type session struct {
 	conn  *smtp.Conn
 	tc    *trackedConn // nil when the connection is not tracked
 	login string       // the bot logged in, if any
+	bot   *bot         // its identity
 
 	from       string // MAIL FROM
 	fromPerson string // the roster person of MAIL FROM, "" for none
@@ -186,7 +188,10 @@ func (ss *session) recipient(to string) (target, error) {
 		return target{addr: to, person: person, incident: incident, token: true}, nil
 	}
 	incident := strings.ToLower(to[:at])
-	if !relay.ValidID(incident) || !opts.Incident(incident) {
+	// A bot with an audience of its own may open an incident; anyone
+	// else writes to one that exists.
+	opens := ss.bot != nil && len(ss.bot.to) > 0
+	if !relay.ValidID(incident) || (!opens && !opts.Incident(incident)) {
 		return target{}, errNoIncident
 	}
 	if ss.login == "" && opts.IncidentAddressesOff {
@@ -194,6 +199,9 @@ func (ss *session) recipient(to string) (target, error) {
 	}
 	if ss.fromPerson == "" && ss.login == "" {
 		return target{}, errUnknownSender
+	}
+	if ss.bot != nil {
+		return target{addr: to, incident: incident, bot: true}, nil
 	}
 	return target{addr: to, person: ss.fromPerson, incident: incident}, nil
 }
@@ -208,6 +216,9 @@ func (ss *session) Data(r io.Reader) error {
 	}
 	if err == nil && len(m.Text) > relay.MaxTextBytes {
 		err = fmt.Errorf("%w: the reply is %d bytes of text, more than the %d a message holds", ErrTooLarge, len(m.Text), relay.MaxTextBytes)
+	}
+	if err == nil && slices.ContainsFunc(ss.rcpts, func(t target) bool { return t.bot }) {
+		err = botTextRefusal(botText(m))
 	}
 	if err != nil {
 		reply := parseRefusal(err)
@@ -242,15 +253,28 @@ func (ss *session) Data(r io.Reader) error {
 		}
 		checked = cmp.Or(c.detail, c.how)
 	}
-	if m.AutoReply {
+	auto := m.AutoReply && slices.ContainsFunc(ss.rcpts, func(t target) bool { return !t.bot })
+	if auto {
 		// An out-of-office answer to incident mail is no reply; taking it
-		// quietly keeps the autoresponder from getting a bounce.
+		// quietly keeps the autoresponder from getting a bounce. A
+		// logged-in bot is a machine by design: its mail is posted.
 		ss.s.log.Info("email auto-reply dropped", "from", m.From, "message_id", m.MessageID, "remote", ss.remote())
-		return nil
 	}
 	var posted int
 	var failure error
 	for _, t := range ss.rcpts {
+		if t.bot {
+			err := ss.postAsBot(t, m, botText(m))
+			if err != nil {
+				failure = worse(failure, err)
+				continue
+			}
+			posted++
+			continue
+		}
+		if auto {
+			continue
+		}
 		in := &relay.Inbound{
 			Channel: relay.ChannelEmail, From: m.From, To: t.addr, Text: m.Text,
 			Person: t.person, Incident: t.incident, ID: m.MessageID, At: ss.s.opts.Now(),
@@ -262,7 +286,7 @@ func (ss *session) Data(r io.Reader) error {
 			failure = worse(failure, errFromMismatch)
 			continue
 		case !t.token:
-			in.Person = hp // "" for a bot's From that is on no roster
+			in.Person = hp
 		}
 		if err := ss.receive(in, m, checked); err != nil {
 			failure = worse(failure, err)
@@ -388,7 +412,7 @@ func (as *authSession) Auth(mech string) (sasl.Server, error) {
 			return smtp.ErrAuthFailed
 		}
 		as.s.clients.loginSucceeded(key)
-		as.login = username
+		as.login, as.bot = username, as.s.bots[username]
 		as.s.log.Info("email login", "user", username, "remote", as.remote())
 		return nil
 	}), nil
@@ -406,7 +430,7 @@ func (as *authSession) loginFailed(key, username string) {
 	delay, fails, log, skipped := s.clients.loginFailed(key)
 	if log {
 		user := ""
-		if s.users[username] {
+		if s.bots[username] != nil {
 			user = username
 		}
 		s.log.Warn("email login refused", "remote", as.remote(), "user", user, "known_user", user != "",
