@@ -168,10 +168,10 @@ func (s *Server) checkSender(ctx context.Context, raw []byte, from, mailFrom, he
 
 	// DKIM.
 	verifs, err := dkim.VerifyWithOptions(bytes.NewReader(raw), &dkim.VerifyOptions{LookupTXT: lookupTXT, MaxVerifications: maxSignatures})
-	if err != nil && !errors.Is(err, dkim.ErrTooManySignatures) {
-		c.reasons = append(c.reasons, "DKIM: the header does not parse")
-	}
 	var dkimWhy []string
+	if err != nil && !errors.Is(err, dkim.ErrTooManySignatures) {
+		dkimWhy = append(dkimWhy, "the header does not parse")
+	}
 	for _, v := range verifs {
 		switch {
 		case v.Err == nil && aligned(v.Domain, fromDomain, al.dkimStrict):
@@ -185,7 +185,7 @@ func (s *Server) checkSender(ctx context.Context, raw []byte, from, mailFrom, he
 			dkimWhy = append(dkimWhy, fmt.Sprintf("the signature of d=%s does not verify (%s)", clip(v.Domain), clip(strings.TrimPrefix(v.Err.Error(), "dkim: "))))
 		}
 	}
-	if len(verifs) == 0 {
+	if len(dkimWhy) == 0 {
 		dkimWhy = append(dkimWhy, "no signature")
 	}
 	c.reasons = append(c.reasons, "DKIM: "+strings.Join(dkimWhy, ", "))
