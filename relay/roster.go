@@ -242,6 +242,27 @@ func (e *AudienceError) Error() string {
 	return fmt.Sprintf("to[%d]: %q %s", e.Index, e.Target, e.Reason)
 }
 
+// CheckTarget says what is wrong with the form of an audience target, or
+// "" when it is "everyone", "person:<id>" or "group:<id>". Whether the
+// roster has the person or group is Resolve's to say.
+func CheckTarget(t string) string {
+	switch {
+	case t == TargetEveryone:
+		return ""
+	case strings.HasPrefix(t, TargetPersonPrefix):
+		if !ValidID(strings.TrimPrefix(t, TargetPersonPrefix)) {
+			return "names no valid person id"
+		}
+		return ""
+	case strings.HasPrefix(t, TargetGroupPrefix):
+		if !ValidID(strings.TrimPrefix(t, TargetGroupPrefix)) {
+			return "names no valid group id"
+		}
+		return ""
+	}
+	return `is not an audience: use "person:<id>", "group:<id>" or "everyone"`
+}
+
 // Resolve turns audience targets ("group:oncall", "person:kim",
 // "everyone") into the people they name, each once, in roster order.
 func (r *Roster) Resolve(targets []string) ([]Person, error) {

@@ -224,7 +224,7 @@ func (r *Route) validate(key string) []error {
 		bad(key+".to", `is required: list "person:<id>", "group:<id>" or "everyone"`)
 	}
 	for i, t := range r.To {
-		if msg := checkTarget(t); msg != "" {
+		if msg := relay.CheckTarget(t); msg != "" {
 			bad(fmt.Sprintf("%s.to[%d]", key, i), "%q %s", t, msg)
 		} else if slices.Index(r.To, t) < i {
 			bad(fmt.Sprintf("%s.to[%d]", key, i), "%q is listed twice", t)
@@ -242,25 +242,6 @@ func (r *Route) validate(key string) []error {
 		}
 	}
 	return errs
-}
-
-// checkTarget says what is wrong with an audience target, or "".
-func checkTarget(t string) string {
-	switch {
-	case t == relay.TargetEveryone:
-		return ""
-	case strings.HasPrefix(t, relay.TargetPersonPrefix):
-		if !relay.ValidID(strings.TrimPrefix(t, relay.TargetPersonPrefix)) {
-			return "names no valid person id"
-		}
-		return ""
-	case strings.HasPrefix(t, relay.TargetGroupPrefix):
-		if !relay.ValidID(strings.TrimPrefix(t, relay.TargetGroupPrefix)) {
-			return "names no valid group id"
-		}
-		return ""
-	}
-	return `is not an audience: use "person:<id>", "group:<id>" or "everyone"`
 }
 
 func validLabelName(s string) bool { return s != "" && utf8.ValidString(s) }

@@ -195,17 +195,9 @@ func (n *Node) pickIncident(person string, open []relay.Incident, cmd *relay.Com
 // postReply posts a person's reply to the incident's audience, except
 // them.
 func (n *Node) postReply(ctx context.Context, p *relay.Person, incident, text string, in *relay.Inbound) (*relay.Message, error) {
-	msgs, err := n.store.IncidentMessages(incident)
+	to, err := n.incidentAudience(incident)
 	if err != nil {
 		return nil, err
-	}
-	var to []string
-	for i := range msgs {
-		for _, t := range msgs[i].To {
-			if !slices.Contains(to, t) {
-				to = append(to, t)
-			}
-		}
 	}
 	key := ""
 	if in.ID != "" {

@@ -12,6 +12,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"github.com/oob-relay/relay/channels/email/mailsink"
+	"github.com/oob-relay/relay/relay"
 	"github.com/oob-relay/relay/relay/secret"
 )
 
@@ -20,7 +21,9 @@ const (
 	botPassword = "bot-Pw-7Qx-never-in-logs"
 )
 
-func withBot(o *Options) { o.Auth = map[string]secret.String{botUser: secret.New(botPassword)} }
+func withBot(o *Options) {
+	o.Auth = map[string]Bot{botUser: {Password: secret.New(botPassword), Name: "monitoring", Severity: relay.SeverityCritical}}
+}
 
 func TestBotLoginOnLoopback(t *testing.T) {
 	ts := startServer(t, withBot)
@@ -41,9 +44,9 @@ func TestBotLoginOnLoopback(t *testing.T) {
 	if err := send(c, "alerts@monitoring.example", []string{"db-outage@" + domain}, raw); err != nil {
 		t.Fatal(err)
 	}
-	got := ts.rec.inbounds()
-	if len(got) != 1 || got[0].Person != "" || got[0].From != "alerts@monitoring.example" || got[0].Incident != "db-outage" {
-		t.Fatalf("received %+v", got)
+	got := ts.posts.posts()
+	if len(got) != 1 || got[0].Bot != "monitoring" || got[0].Incident != "db-outage" {
+		t.Fatalf("posted %+v", got)
 	}
 	// A login does not open a person's reply address, nor unknown
 	// incidents.
@@ -121,8 +124,8 @@ func TestBotLoginNeedsTLSOffLoopback(t *testing.T) {
 	if err := send(tc, "alerts@monitoring.example", []string{"db-outage@" + domain}, raw); err != nil {
 		t.Fatal(err)
 	}
-	if got := ts.rec.inbounds(); len(got) != 1 || got[0].Text != "over TLS" {
-		t.Fatalf("received %+v", got)
+	if got := ts.posts.posts(); len(got) != 1 || got[0].Text != "Re: incident\n\nover TLS" {
+		t.Fatalf("posted %+v", got)
 	}
 }
 

@@ -1,17 +1,23 @@
 package inbound
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/oob-relay/relay/channels/email"
+	"github.com/oob-relay/relay/relay"
 	"github.com/oob-relay/relay/relay/secret"
 )
 
@@ -44,24 +50,74 @@ type Config struct {
 	// paths resolve against the folder given to ResolveSecrets.
 	TLSCertFile string `yaml:"tls_cert_file"`
 	TLSKeyFile  string `yaml:"tls_key_file"`
+	// IncidentAddresses takes mail from people to "<incident>@<domain>"
+	// (true, the default) when its From domain is authenticated; false
+	// leaves people only their signed reply addresses. Bots post to
+	// incident addresses either way.
+	IncidentAddresses *bool `yaml:"incident_addresses"`
+	// Resolver is the DNS server (host:port, an IP address) asked for
+	// DKIM keys and SPF and DMARC records; empty asks the system's.
+	Resolver string `yaml:"resolver"`
+	// TrustedUpstream is a mail gateway in front of the relay whose
+	// Authentication-Results are believed.
+	TrustedUpstream *TrustedUpstream `yaml:"trusted_upstream"`
+	// MaxConnections, MaxConnectionsPerIP and MessagesPerMinutePerIP
+	// bound the connections overall and per client, and the mails a
+	// client may send a minute; the defaults of Limits when zero.
+	MaxConnections         int `yaml:"max_connections"`
+	MaxConnectionsPerIP    int `yaml:"max_connections_per_ip"`
+	MessagesPerMinutePerIP int `yaml:"messages_per_minute_per_ip"`
 }
 
-// AuthUser is one bot login.
+// TrustedUpstream is the trusted_upstream section: see Upstream.
+type TrustedUpstream struct {
+	// AuthservID is the name the gateway puts first in its
+	// Authentication-Results fields.
+	AuthservID string `yaml:"authserv_id"`
+	// Networks are the addresses it connects from, as CIDR prefixes or
+	// single addresses.
+	Networks []string `yaml:"networks"`
+}
+
+// AuthUser is one bot login and the identity its mail posts as.
 type AuthUser struct {
 	Username     string        `yaml:"username"`
 	Password     secret.String `yaml:"password"`
 	PasswordEnv  string        `yaml:"password_env"`
 	PasswordFile string        `yaml:"password_file"`
+	// Bot is the author of the bot's posts; the username when empty.
+	Bot string `yaml:"bot"`
+	// To is the audience of a post that opens an incident (one without
+	// messages yet); without it the bot posts only to incidents that
+	// exist.
+	To []string `yaml:"to"`
+	// Severity of the bot's posts: critical, warning (the default) or
+	// info.
+	Severity string `yaml:"severity"`
 }
 
-// SetDefaults fills in what was left empty: listen DefaultListen and
-// max_bytes DefaultMaxBytes.
+// SetDefaults fills in what was left empty: listen DefaultListen,
+// max_bytes DefaultMaxBytes, incident_addresses true and the limits of
+// Limits.
 func (c *Config) SetDefaults() {
 	if c.Listen == "" {
 		c.Listen = DefaultListen
 	}
 	if c.MaxBytes == 0 {
 		c.MaxBytes = DefaultMaxBytes
+	}
+	if c.IncidentAddresses == nil {
+		on := true
+		c.IncidentAddresses = &on
+	}
+	if c.MaxConnections == 0 {
+		c.MaxConnections = DefaultMaxConnections
+	}
+	if c.MaxConnectionsPerIP == 0 {
+		c.MaxConnectionsPerIP = DefaultMaxConnectionsPerIP
+	}
+	if c.MessagesPerMinutePerIP == 0 {
+		c.MessagesPerMinutePerIP = DefaultMessagesPerMinute
 	}
 }
 
@@ -91,6 +147,36 @@ func (c *Config) Validate() error {
 	if c.MaxBytes < 0 {
 		bad("max_bytes", "%d must not be negative", c.MaxBytes)
 	}
+	for _, f := range []struct {
+		key string
+		n   int
+	}{{"max_connections", c.MaxConnections}, {"max_connections_per_ip", c.MaxConnectionsPerIP},
+		{"messages_per_minute_per_ip", c.MessagesPerMinutePerIP}} {
+		if f.n < 0 {
+			bad(f.key, "%d must not be negative", f.n)
+		}
+	}
+	if c.MaxConnections > 0 && c.MaxConnectionsPerIP > c.MaxConnections {
+		bad("max_connections_per_ip", "%d is more than max_connections, %d", c.MaxConnectionsPerIP, c.MaxConnections)
+	}
+	if c.Resolver != "" {
+		if err := checkResolver(c.Resolver); err != nil {
+			bad("resolver", "%q %v", c.Resolver, err)
+		}
+	}
+	if u := c.TrustedUpstream; u != nil {
+		if u.AuthservID == "" || strings.ContainsAny(u.AuthservID, " \t\r\n;()\"") {
+			bad("trusted_upstream.authserv_id", "is required: the name the gateway puts first in its Authentication-Results, such as mx.example.com")
+		}
+		if len(u.Networks) == 0 {
+			bad("trusted_upstream.networks", "is required: the addresses the gateway connects from, such as 192.0.2.0/28")
+		}
+		for i, n := range u.Networks {
+			if _, err := parseNetwork(n); err != nil {
+				bad(fmt.Sprintf("trusted_upstream.networks[%d]", i), "%q is not an address or a CIDR prefix such as 192.0.2.0/28", n)
+			}
+		}
+	}
 	seen := map[string]bool{}
 	for i, u := range c.Auth {
 		key := fmt.Sprintf("auth[%d]", i)
@@ -105,6 +191,17 @@ func (c *Config) Validate() error {
 		seen[u.Username] = true
 		if u.Password.IsZero() && u.PasswordEnv == "" && u.PasswordFile == "" {
 			bad(key+".password", "is required (or password_env or password_file)")
+		}
+		if u.Bot != "" && (!utf8.ValidString(u.Bot) || strings.ContainsFunc(u.Bot, unicode.IsControl) || len(u.Bot) > 64) {
+			bad(key+".bot", "must be at most 64 bytes of text without control characters")
+		}
+		for j, t := range u.To {
+			if msg := relay.CheckTarget(t); msg != "" {
+				bad(fmt.Sprintf("%s.to[%d]", key, j), "%q %s", t, msg)
+			}
+		}
+		if u.Severity != "" && !relay.Severity(u.Severity).Valid() {
+			bad(key+".severity", "%q must be one of critical, warning and info", u.Severity)
 		}
 	}
 	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
@@ -128,6 +225,33 @@ func checkListen(addr string) error {
 		return fmt.Errorf("has host %q, which is not an IP address", host)
 	}
 	return nil
+}
+
+// checkResolver checks the address of a DNS server.
+func checkResolver(addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return errors.New("must be host:port, such as 127.0.0.1:53")
+	}
+	if n, err := strconv.Atoi(port); err != nil || n <= 0 || n > 65535 {
+		return fmt.Errorf("has port %q, which is not a port number", port)
+	}
+	if _, err := netip.ParseAddr(host); err != nil {
+		return fmt.Errorf("has host %q, which is not an IP address", host)
+	}
+	return nil
+}
+
+// parseNetwork reads a CIDR prefix or a single address.
+func parseNetwork(s string) (netip.Prefix, error) {
+	if p, err := netip.ParsePrefix(s); err == nil {
+		return p.Masked(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	return netip.PrefixFrom(a, a.BitLen()), nil
 }
 
 func loopbackListen(addr string) bool {
@@ -186,11 +310,39 @@ func (c *Config) ResolveSecrets(dir string, getenv func(string) string) error {
 	return errors.Join(errs...)
 }
 
+// dnsServer is a resolver that asks only the DNS server at addr.
+func dnsServer(addr string) *net.Resolver {
+	return &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, network, addr)
+	}}
+}
+
 // Options returns the server options c describes: Addr, Domain, Keys,
-// MaxBytes, Auth and TLS. The caller adds Receiver, Lookup, Incident and
-// Logger. Call SetDefaults, Validate and ResolveSecrets first.
+// MaxBytes, Auth, TLS, IncidentAddressesOff, Resolver, Upstream and
+// Limits. The caller adds Receiver, Lookup, Incident, Post, Logger and
+// Registerer. Call SetDefaults, Validate and ResolveSecrets first.
 func (c *Config) Options() (Options, error) {
-	o := Options{Addr: c.Listen, Domain: c.Domain, MaxBytes: c.MaxBytes}
+	o := Options{Addr: c.Listen, Domain: c.Domain, MaxBytes: c.MaxBytes,
+		IncidentAddressesOff: c.IncidentAddresses != nil && !*c.IncidentAddresses,
+		Limits: Limits{MaxConnections: c.MaxConnections, MaxConnectionsPerIP: c.MaxConnectionsPerIP,
+			MessagesPerMinute: c.MessagesPerMinutePerIP}}
+	if c.Resolver != "" {
+		if err := checkResolver(c.Resolver); err != nil {
+			return o, fmt.Errorf("resolver: %q %v", c.Resolver, err)
+		}
+		o.Resolver = dnsServer(c.Resolver)
+	}
+	if u := c.TrustedUpstream; u != nil {
+		o.Upstream.AuthservID = u.AuthservID
+		for i, n := range u.Networks {
+			p, err := parseNetwork(n)
+			if err != nil {
+				return o, fmt.Errorf("trusted_upstream.networks[%d]: %q is not an address or a CIDR prefix", i, n)
+			}
+			o.Upstream.Networks = append(o.Upstream.Networks, p)
+		}
+	}
 	if c.ReplyKeysEnv != "" || c.ReplyKeysFile != "" {
 		return o, errors.New("reply_keys: reply_keys_env and reply_keys_file must be resolved (Config.ResolveSecrets) first")
 	}
@@ -202,12 +354,12 @@ func (c *Config) Options() (Options, error) {
 		o.Keys = k
 	}
 	if len(c.Auth) > 0 {
-		o.Auth = make(map[string]secret.String, len(c.Auth))
+		o.Auth = make(map[string]Bot, len(c.Auth))
 		for i, u := range c.Auth {
 			if u.PasswordEnv != "" || u.PasswordFile != "" {
 				return o, fmt.Errorf("auth[%d].password: password_env and password_file must be resolved (Config.ResolveSecrets) first", i)
 			}
-			o.Auth[u.Username] = u.Password
+			o.Auth[u.Username] = Bot{Password: u.Password, Name: u.Bot, To: slices.Clone(u.To), Severity: relay.Severity(u.Severity)}
 		}
 	}
 	if c.TLSCertFile != "" {

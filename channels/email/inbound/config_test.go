@@ -3,6 +3,7 @@ package inbound
 import (
 	"crypto/x509"
 	"encoding/pem"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -56,6 +57,33 @@ func TestConfigValidate(t *testing.T) {
 		{name: "auth off loopback with TLS", mutate: func(c *Config) { c.Listen, c.TLSCertFile, c.TLSKeyFile = ":25", "cert.pem", "key.pem" }},
 		{name: "cert without key", mutate: func(c *Config) { c.TLSCertFile = "cert.pem" },
 			wantErr: "tls_cert_file: and tls_key_file must be set together"},
+		{name: "bot with audience and severity", mutate: func(c *Config) {
+			c.Auth[0].Bot, c.Auth[0].To, c.Auth[0].Severity = "mail-alerts", []string{"group:oncall", "everyone"}, "critical"
+		}},
+		{name: "bot audience", mutate: func(c *Config) { c.Auth[0].To = []string{"oncall"} },
+			wantErr: `auth[0].to[0]: "oncall" is not an audience: use "person:<id>", "group:<id>" or "everyone"`},
+		{name: "bot severity", mutate: func(c *Config) { c.Auth[0].Severity = "urgent" },
+			wantErr: `auth[0].severity: "urgent" must be one of critical, warning and info`},
+		{name: "bot name", mutate: func(c *Config) { c.Auth[0].Bot = "mail\nalerts" },
+			wantErr: "auth[0].bot: must be at most 64 bytes of text without control characters"},
+		{name: "negative limit", mutate: func(c *Config) { c.MessagesPerMinutePerIP = -1 },
+			wantErr: "messages_per_minute_per_ip: -1 must not be negative"},
+		{name: "share over total", mutate: func(c *Config) { c.MaxConnections, c.MaxConnectionsPerIP = 5, 10 },
+			wantErr: "max_connections_per_ip: 10 is more than max_connections, 5"},
+		{name: "resolver", mutate: func(c *Config) { c.Resolver = "[::1]:53" }},
+		{name: "resolver host name", mutate: func(c *Config) { c.Resolver = "dns.example.com:53" },
+			wantErr: `resolver: "dns.example.com:53" has host "dns.example.com", which is not an IP address`},
+		{name: "resolver without port", mutate: func(c *Config) { c.Resolver = "127.0.0.1" },
+			wantErr: `resolver: "127.0.0.1" must be host:port, such as 127.0.0.1:53`},
+		{name: "trusted upstream", mutate: func(c *Config) {
+			c.TrustedUpstream = &TrustedUpstream{AuthservID: "mx.example.com", Networks: []string{"192.0.2.0/28", "2001:db8::1"}}
+		}},
+		{name: "trusted upstream incomplete", mutate: func(c *Config) {
+			c.TrustedUpstream = &TrustedUpstream{Networks: []string{"192.0.2.0/33"}}
+		}, wantErr: "trusted_upstream.authserv_id: is required: the name the gateway puts first in its Authentication-Results, such as mx.example.com\n" +
+			`trusted_upstream.networks[0]: "192.0.2.0/33" is not an address or a CIDR prefix such as 192.0.2.0/28`},
+		{name: "trusted upstream without networks", mutate: func(c *Config) { c.TrustedUpstream = &TrustedUpstream{AuthservID: "mx.example.com"} },
+			wantErr: "trusted_upstream.networks: is required: the addresses the gateway connects from, such as 192.0.2.0/28"},
 		{name: "several problems", mutate: func(c *Config) { c.Domain, c.MaxBytes = "", -5 },
 			wantErr: "domain: is required (the mail domain replies go to, such as relay.example.com)\nmax_bytes: -5 must not be negative"},
 	} {
@@ -165,7 +193,26 @@ func TestConfigOptions(t *testing.T) {
 		t.Fatal(err)
 	}
 	if o.Addr != c.Listen || o.Domain != c.Domain || o.MaxBytes != DefaultMaxBytes || o.TLS == nil ||
-		o.Auth[botUser].Reveal() != botPassword || o.Keys.IsZero() {
+		o.Auth[botUser].Password.Reveal() != botPassword || o.Keys.IsZero() {
+		t.Fatalf("Options: %+v", o)
+	}
+	// The defaults: incident addresses on, the system's resolver, the
+	// limits of Limits, no upstream.
+	if o.IncidentAddressesOff || o.Resolver != nil || o.Upstream.AuthservID != "" ||
+		o.Limits != (Limits{DefaultMaxConnections, DefaultMaxConnectionsPerIP, DefaultMessagesPerMinute}) {
+		t.Fatalf("Options from defaults: %+v", o)
+	}
+	off := false
+	c.IncidentAddresses, c.Resolver = &off, "127.0.0.1:5353"
+	c.TrustedUpstream = &TrustedUpstream{AuthservID: "mx.example.com", Networks: []string{"192.0.2.1", "2001:db8::/48"}}
+	c.Auth[0].Bot, c.Auth[0].To, c.Auth[0].Severity = "mail-alerts", []string{"group:oncall"}, "info"
+	if o, err = c.Options(); err != nil {
+		t.Fatal(err)
+	}
+	b := o.Auth[botUser]
+	if !o.IncidentAddressesOff || o.Resolver == nil || o.Upstream.AuthservID != "mx.example.com" ||
+		fmt.Sprint(o.Upstream.Networks) != "[192.0.2.1/32 2001:db8::/48]" ||
+		b.Name != "mail-alerts" || b.To[0] != "group:oncall" || b.Severity != "info" {
 		t.Fatalf("Options: %+v", o)
 	}
 	// The key is the one configured: it verifies the test key's addresses.

@@ -1,6 +1,7 @@
 package inbound
 
 import (
+	"fmt"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -19,21 +20,62 @@ type trackingListener struct {
 	s *Server
 }
 
+// Accept returns the next connection within the limits; those over a
+// limit are answered 421 and closed here.
 func (l *trackingListener) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
-	if err != nil {
-		return nil, err
+	s := l.s
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		ip := remoteIP(c.RemoteAddr())
+		tc := &trackedConn{Conn: c, s: s, client: clientKey(ip)}
+		s.mu.Lock()
+		if s.draining.Load() {
+			s.mu.Unlock()
+			c.Close()
+			return nil, net.ErrClosed
+		}
+		refused := ""
+		switch {
+		case len(s.conns) >= s.opts.Limits.MaxConnections:
+			refused = refusedTotal
+		case !s.clients.connect(tc.client, s.opts.Upstream.contains(ip)):
+			refused = refusedPerIP
+		default:
+			s.conns[tc] = struct{}{}
+			s.connsDone.Add(1)
+		}
+		s.mu.Unlock()
+		if refused == "" {
+			return tc, nil
+		}
+		s.refuseConn(c, tc.client, refused)
 	}
-	tc := &trackedConn{Conn: c, s: l.s}
-	l.s.mu.Lock()
-	defer l.s.mu.Unlock()
-	if l.s.draining.Load() {
-		c.Close()
-		return nil, net.ErrClosed
+}
+
+// Reasons a connection is refused, the values of the reason label.
+const (
+	refusedTotal = "total"
+	refusedPerIP = "per_ip"
+)
+
+// refuseConn answers a connection over a limit with 421 and closes it.
+// The reply fits any socket's send buffer, so writing it does not wait
+// for the client.
+func (s *Server) refuseConn(c net.Conn, client, reason string) {
+	s.metrics.connsRefused.WithLabelValues(reason).Inc()
+	msg := "Too many connections, try again later"
+	if reason == refusedPerIP {
+		msg = "Too many connections from your address, try again later"
 	}
-	l.s.conns[tc] = struct{}{}
-	l.s.connsDone.Add(1)
-	return tc, nil
+	c.SetWriteDeadline(time.Now().Add(time.Second))
+	fmt.Fprintf(c, "421 4.7.0 %s %s\r\n", s.opts.Domain, msg)
+	c.Close()
+	if log, skipped := s.clients.limited(client); log {
+		s.log.Warn("email connection refused", "reason", reason, "remote", c.RemoteAddr().String(), "not_logged", skipped)
+	}
 }
 
 // trackedConn is a client connection that knows whether a mail
@@ -43,6 +85,7 @@ func (l *trackingListener) Accept() (net.Conn, error) {
 type trackedConn struct {
 	net.Conn
 	s         *Server
+	client    string // clientKey of the remote address
 	busy      atomic.Bool
 	closeOnce sync.Once
 }
@@ -73,6 +116,7 @@ func (c *trackedConn) Close() error {
 	c.closeOnce.Do(func() {
 		c.s.mu.Lock()
 		delete(c.s.conns, c)
+		c.s.clients.disconnect(c.client)
 		c.s.mu.Unlock()
 		c.s.connsDone.Done()
 	})

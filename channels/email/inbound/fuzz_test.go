@@ -83,3 +83,30 @@ func FuzzStripQuoted(f *testing.F) {
 		}
 	})
 }
+
+// FuzzUpstreamVerdict feeds the reading of a trusted upstream's
+// Authentication-Results arbitrary fields. It must never panic, and must
+// pass a mail only on a field that begins with the upstream's name and
+// says "pass" outside its comments.
+func FuzzUpstreamVerdict(f *testing.F) {
+	f.Add("gw.example.net; dmarc=pass (p=reject) header.from=example.com")
+	f.Add("gw.example.net 1; spf=pass smtp.mailfrom=kim@example.com; dkim=pass header.d=mail.example.com")
+	f.Add(`gw.example.net; dmarc=fail (nested (dmarc=pass) \) "q(") header.from="example.com"`)
+	f.Add("gw.example.net; dkim=pass header.i=@example.com")
+	f.Fuzz(func(t *testing.T, field string) {
+		how, ok := upstreamVerdict([]string{field}, "gw.example.net", "example.com", alignment{})
+		if !ok {
+			return
+		}
+		if !strings.HasPrefix(strings.ToLower(strings.TrimSpace(field)), "gw.example.net") {
+			t.Fatalf("%q passed (%s) without being the upstream's", field, how)
+		}
+		if !strings.Contains(strings.ToLower(stripComments(field)), "=pass") {
+			t.Fatalf("%q passed (%s) without a pass outside comments", field, how)
+		}
+		raw := []byte("Authentication-Results: " + field + "\r\nFrom: kim@example.com\r\n\r\nx\r\n")
+		if vs := headerValues(raw, "Authentication-Results"); len(vs) > maxResultFields {
+			t.Fatalf("%d fields read", len(vs))
+		}
+	})
+}

@@ -14,6 +14,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/oob-relay/relay/channels/email"
+	"github.com/oob-relay/relay/internal/testkit"
 	"github.com/oob-relay/relay/relay"
 	"github.com/oob-relay/relay/relay/secret"
 )
@@ -83,12 +84,40 @@ func (r *recorder) inbounds() []relay.Inbound {
 	return append([]relay.Inbound(nil), r.got...)
 }
 
+// poster is an Options.Post that keeps what it is given. Fail, when set,
+// decides the error of each call.
+type poster struct {
+	mu   sync.Mutex
+	got  []BotPost
+	fail func(p *BotPost) error
+}
+
+func (p *poster) post(_ context.Context, bp *BotPost) (string, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.fail != nil {
+		if err := p.fail(bp); err != nil {
+			return "", err
+		}
+	}
+	p.got = append(p.got, *bp)
+	return fmt.Sprintf("m%d", len(p.got)), nil
+}
+
+func (p *poster) posts() []BotPost {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]BotPost(nil), p.got...)
+}
+
 // testServer is a Server serving on 127.0.0.1 for one test.
 type testServer struct {
 	*Server
-	addr string
-	rec  *recorder
-	done chan error // Serve's result
+	addr  string
+	rec   *recorder
+	posts *poster      // what logged-in bots posted
+	dns   *testkit.DNS // the server's resolver
+	done  chan error   // Serve's result
 }
 
 // startServer starts a Server with the test roster, incidents and key;
@@ -97,13 +126,20 @@ type testServer struct {
 func startServer(t *testing.T, mutate func(*Options), hooks ...func(*Server)) *testServer {
 	t.Helper()
 	rec := newRecorder()
+	// The test client sends as example.com's own mail server would: its
+	// SPF record names 127.0.0.1.
+	dns := testkit.StartDNS(t)
+	dns.TXT("example.com", "v=spf1 ip4:127.0.0.1 -all")
+	posts := &poster{}
 	opts := Options{
+		Post:     posts.post,
 		Domain:   domain,
 		Keys:     testKey(t),
 		Receiver: rec,
 		Lookup:   lookup,
 		Incident: func(id string) bool { return incidents[id] },
 		Now:      func() time.Time { return receivedAt },
+		Resolver: dns.Resolver(),
 	}
 	if mutate != nil {
 		mutate(&opts)
@@ -119,7 +155,7 @@ func startServer(t *testing.T, mutate func(*Options), hooks ...func(*Server)) *t
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := &testServer{Server: s, addr: l.Addr().String(), rec: rec, done: make(chan error, 1)}
+	ts := &testServer{Server: s, addr: l.Addr().String(), rec: rec, posts: posts, dns: dns, done: make(chan error, 1)}
 	go func() { ts.done <- s.Serve(l) }()
 	t.Cleanup(func() { ts.stop(t) })
 	return ts

@@ -86,6 +86,16 @@ type Mail struct {
 // A read error from r is returned wrapped as it is. Every other error wraps
 // ErrTooLarge, ErrNoFrom, ErrNoText or ErrMalformed.
 func Parse(r io.Reader, limit int64) (*Mail, error) {
+	raw, err := readMessage(r, limit)
+	if err != nil {
+		return nil, err
+	}
+	return parse(raw)
+}
+
+// readMessage reads one message of at most limit bytes (DefaultMaxBytes
+// when limit is not positive) from r.
+func readMessage(r io.Reader, limit int64) ([]byte, error) {
 	if limit <= 0 {
 		limit = DefaultMaxBytes
 	}
@@ -96,7 +106,7 @@ func Parse(r io.Reader, limit int64) (*Mail, error) {
 	if int64(len(raw)) > limit {
 		return nil, fmt.Errorf("%w of %d bytes", ErrTooLarge, limit)
 	}
-	return parse(raw)
+	return raw, nil
 }
 
 func parse(raw []byte) (*Mail, error) {

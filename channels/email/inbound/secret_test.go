@@ -83,13 +83,13 @@ func TestSecretsNeverShow(t *testing.T) {
 	}
 	_, err = cfg2.Options()
 	outputs = append(outputs, fmt.Sprint(err), fmt.Sprintf("%+v", cfg2))
-	if _, err := New(Options{Domain: domain, Auth: map[string]secret.String{"": secret.New(botPassword)}}); err != nil {
+	if _, err := New(Options{Domain: domain, Auth: map[string]Bot{"": {Password: secret.New(botPassword)}}}); err != nil {
 		outputs = append(outputs, err.Error())
 	} else {
 		t.Error("New accepted options without a Receiver")
 	}
 
-	for _, want := range []string{"email login refused", "email login", "email reply received", "email refused"} {
+	for _, want := range []string{"email login refused", "email login", "email bot post", "email refused"} {
 		if !strings.Contains(logs.String(), want) {
 			t.Errorf("the logs have no %q line, so they prove nothing:\n%s", want, logs.String())
 		}

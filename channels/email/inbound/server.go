@@ -1,6 +1,7 @@
 package inbound
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -9,16 +10,17 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/emersion/go-smtp"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/oob-relay/relay/channels/email"
 	"github.com/oob-relay/relay/relay"
-	"github.com/oob-relay/relay/relay/secret"
 )
 
 // Limits of the SMTP server, with the reason for each.
@@ -37,6 +39,10 @@ const (
 	// ReceiveTimeout bounds one Receiver.Receive call, well inside the
 	// ten minutes a client waits for the reply to DATA.
 	ReceiveTimeout = 30 * time.Second
+	// MaxLineLength bounds one line of a command or of a mail, CRLF
+	// included: twice the 1,000 octets RFC 5321 section 4.5.3.1.6 lets
+	// servers insist on, as go-smtp allows by default.
+	MaxLineLength = 2000
 	// forceGrace is how long Shutdown waits for connections to end after
 	// it closed them, when its context ran out first.
 	forceGrace = 5 * time.Second
@@ -69,13 +75,35 @@ type Options struct {
 	Incident func(id string) bool
 	// MaxBytes bounds a mail; DefaultMaxBytes when zero.
 	MaxBytes int64
-	// Auth holds optional logins for bots, username to password. A
-	// logged-in session may post to incident addresses from any From
-	// address. AUTH PLAIN is offered only on connections encrypted with
-	// STARTTLS or coming from the loopback interface.
-	Auth map[string]secret.String
+	// Auth holds optional logins for bots, by username. A logged-in bot
+	// posts its mail to incident addresses as itself, through Post.
+	// AUTH PLAIN is offered only on connections encrypted with STARTTLS
+	// or coming from the loopback interface.
+	Auth map[string]Bot
+	// Post posts a bot's mail to an incident: to everyone the incident's
+	// messages were addressed to, or BotPost.To when it has none yet; it
+	// returns an error wrapping relay.ErrNoIncident when it has neither,
+	// and a *relay.FieldError when the roster does not resolve the
+	// audience. It is called from many connections at once. Required
+	// with Auth.
+	Post func(ctx context.Context, p *BotPost) (messageID string, err error)
 	// TLS, when set, offers STARTTLS.
 	TLS *tls.Config
+	// IncidentAddressesOff refuses mail from people to incident
+	// addresses, so that people answer only through their signed reply
+	// addresses; logged-in bots still post to them.
+	IncidentAddressesOff bool
+	// Resolver looks up the DKIM keys and the SPF and DMARC records
+	// that mail from people to incident addresses is checked against;
+	// net.DefaultResolver when nil.
+	Resolver Resolver
+	// Upstream, when its AuthservID is set, is a mail server in front of
+	// the relay whose Authentication-Results are believed.
+	Upstream Upstream
+	// Limits bound connections, mails and logins per client and overall.
+	Limits Limits
+	// Registerer takes the server's metrics; nil registers them nowhere.
+	Registerer prometheus.Registerer
 	// Logger receives a line per accepted or refused mail, never a
 	// body or a secret. Nil discards.
 	Logger *slog.Logger
@@ -103,13 +131,30 @@ func (o *Options) validate() error {
 	if o.MaxBytes < 0 {
 		bad("MaxBytes must not be negative")
 	}
-	for user, pw := range o.Auth {
+	if o.Limits.MaxConnections < 0 || o.Limits.MaxConnectionsPerIP < 0 || o.Limits.MessagesPerMinute < 0 {
+		bad("Limits must not be negative")
+	}
+	if o.Upstream.AuthservID != "" && len(o.Upstream.Networks) == 0 {
+		bad("Upstream %q has no Networks", o.Upstream.AuthservID)
+	}
+	for user, b := range o.Auth {
 		if user == "" || strings.ContainsAny(user, "\x00\r\n") {
 			bad("Auth has a username %q that is empty or holds NUL, CR or LF", user)
 		}
-		if pw.IsZero() {
+		if b.Password.IsZero() {
 			bad("Auth user %q has no password", user)
 		}
+		for _, t := range b.To {
+			if msg := relay.CheckTarget(t); msg != "" {
+				bad("Auth user %q: To %q %s", user, t, msg)
+			}
+		}
+		if b.Severity != "" && !b.Severity.Valid() {
+			bad("Auth user %q: Severity %q must be one of critical, warning and info", user, b.Severity)
+		}
+	}
+	if len(o.Auth) > 0 && o.Post == nil {
+		bad("Post is required with Auth")
 	}
 	return errors.Join(errs...)
 }
@@ -117,15 +162,23 @@ func (o *Options) validate() error {
 // Server is an SMTP server that takes replies to incident mail and hands
 // them to a relay.Receiver. Its methods are safe for concurrent use.
 type Server struct {
-	opts Options
-	log  *slog.Logger
-	srv  *smtp.Server
+	opts    Options
+	log     *slog.Logger
+	srv     *smtp.Server
+	metrics *metrics
 	// login checks a bot's credentials; a func so that neither fmt nor a
 	// debugger's print of the Server shows them.
 	login func(user, password string) bool
+	// bots are the logins' identities, by username, without passwords.
+	bots map[string]*bot
 	// loopback reports whether a client address may use AUTH without TLS.
 	loopback       func(net.Addr) bool
 	authConfigured bool
+	clients        *clients
+	// sleep waits before answering a failed login; it returns early
+	// when the server stops.
+	sleep func(time.Duration)
+	stop  chan struct{} // closed when Shutdown begins
 
 	ctx    context.Context // ends Receive calls when Shutdown gives up waiting
 	cancel context.CancelFunc
@@ -149,19 +202,40 @@ func New(opts Options) (*Server, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.Resolver == nil {
+		opts.Resolver = net.DefaultResolver
+	}
+	reg := opts.Registerer
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
+	m, err := newMetrics(reg)
+	if err != nil {
+		return nil, err
+	}
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	opts.Domain = strings.ToLower(opts.Domain)
+	opts.Limits.setDefaults()
+	bots := make(map[string]*bot, len(opts.Auth))
+	for u, b := range opts.Auth {
+		bots[u] = &bot{name: cmp.Or(b.Name, u), to: slices.Clone(b.To), severity: b.Severity}
+	}
 	s := &Server{
 		opts:           opts,
 		log:            log,
+		metrics:        m,
 		login:          loginChecker(opts.Auth),
 		loopback:       isLoopback,
 		authConfigured: len(opts.Auth) > 0,
+		bots:           bots,
+		clients:        newClients(opts.Limits, opts.Now),
+		stop:           make(chan struct{}),
 		conns:          map[*trackedConn]struct{}{},
 	}
+	s.sleep = s.pause
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	// The passwords now live only in the checker.
 	s.opts.Auth = nil
@@ -170,6 +244,7 @@ func New(opts Options) (*Server, error) {
 	srv.Domain = opts.Domain
 	srv.MaxMessageBytes = opts.MaxBytes
 	srv.MaxRecipients = MaxRecipients
+	srv.MaxLineLength = MaxLineLength
 	srv.ReadTimeout = ReadTimeout
 	srv.WriteTimeout = WriteTimeout
 	srv.TLSConfig = opts.TLS
@@ -182,10 +257,10 @@ func New(opts Options) (*Server, error) {
 
 // loginChecker returns a function that checks a username and password in
 // time that does not depend on how much of the password is right.
-func loginChecker(auth map[string]secret.String) func(user, password string) bool {
+func loginChecker(auth map[string]Bot) func(user, password string) bool {
 	sums := make(map[string][32]byte, len(auth))
-	for user, pw := range auth {
-		sums[user] = sha256.Sum256([]byte(pw.Reveal()))
+	for user, b := range auth {
+		sums[user] = sha256.Sum256([]byte(b.Password.Reveal()))
 	}
 	return func(user, password string) bool {
 		want, ok := sums[user]
@@ -254,6 +329,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.mu.Unlock()
 		return ErrServerClosed
 	}
+	close(s.stop)
 	listeners := s.listeners
 	idle := make([]*trackedConn, 0, len(s.conns))
 	for c := range s.conns {
@@ -292,6 +368,16 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.log.Warn("email: inbound connections did not end after being closed")
 	}
 	return err
+}
+
+// pause waits d, or until the server stops.
+func (s *Server) pause(d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-s.stop:
+	}
 }
 
 // slogPrinter adapts go-smtp's error log to slog.

@@ -18,7 +18,6 @@ import (
 	"github.com/oob-relay/relay/channels/email"
 	"github.com/oob-relay/relay/internal/testkit"
 	"github.com/oob-relay/relay/relay"
-	"github.com/oob-relay/relay/relay/secret"
 )
 
 func TestReplyAddressAccepted(t *testing.T) {
@@ -322,12 +321,12 @@ func TestReplyToRenderedMail(t *testing.T) {
 }
 
 func TestNewRefusesIncompleteOptions(t *testing.T) {
-	_, err := New(Options{Domain: "bad domain", MaxBytes: -1, Auth: map[string]secret.String{"bot": {}}})
+	_, err := New(Options{Domain: "bad domain", MaxBytes: -1, Auth: map[string]Bot{"bot": {}}})
 	if err == nil {
 		t.Fatal("New accepted incomplete options")
 	}
 	for _, want := range []string{`Domain "bad domain"`, "Receiver is required", "Lookup is required",
-		"Incident is required", "MaxBytes must not be negative", `Auth user "bot" has no password`} {
+		"Incident is required", "MaxBytes must not be negative", `Auth user "bot" has no password`, "Post is required with Auth"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not say %q", err, want)
 		}
@@ -355,5 +354,18 @@ func TestListenAndServe(t *testing.T) {
 	}
 	if err := (&Server{opts: Options{}}).ListenAndServe(); err == nil {
 		t.Error("ListenAndServe without an address succeeded")
+	}
+}
+
+// TestLongLineRefusedForGood: a line longer than the server takes can
+// never go through, so the sender must bounce it at once (5xx), not retry
+// it for days (4xx).
+func TestLongLineRefusedForGood(t *testing.T) {
+	ts := startServer(t, nil)
+	raw := mailBytes("kim@example.com", "db-outage@"+domain, "", strings.Repeat("x", MaxLineLength+10)+"\n")
+	err := sendOne(t, ts.addr, "kim@example.com", []string{"db-outage@" + domain}, raw)
+	wantRefused(t, err, "DATA", 500, smtp.EnhancedCode{5, 5, 0})
+	if got := ts.rec.inbounds(); len(got) != 0 {
+		t.Errorf("received %+v", got)
 	}
 }

@@ -1,10 +1,14 @@
 package inbound
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"net/netip"
+	"slices"
 	"strings"
 
 	"github.com/emersion/go-sasl"
@@ -30,13 +34,37 @@ var (
 		Message: "Sender is not on the roster"}
 	errFromMismatch = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1},
 		Message: "From header and envelope sender are different people"}
+	errIncidentAddressesOff = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1},
+		Message: "Incident addresses take no mail from people here: answer to the reply address of the mail you got"}
+	errSenderCheckLater = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 4, 3},
+		Message: "The sender's DKIM and SPF records cannot be looked up now, try again later"}
 	errTooLarge = &smtp.SMTPError{Code: 552, EnhancedCode: smtp.EnhancedCode{5, 3, 4},
 		Message: "Message too big"}
+	errLineTooLong = &smtp.SMTPError{Code: 500, EnhancedCode: smtp.EnhancedCode{5, 5, 0},
+		Message: fmt.Sprintf("Line too long: a line of mail may hold at most %d octets (RFC 5322 allows 998)", MaxLineLength)}
 	errTemporary = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0},
 		Message: "Temporary failure, try again later"}
 	errEncryptionRequired = &smtp.SMTPError{Code: 538, EnhancedCode: smtp.EnhancedCode{5, 7, 11},
 		Message: "Encryption required for requested authentication mechanism"}
 )
+
+// errNotAuthenticated is the 550 5.7.26 refusal (RFC 7372: multiple
+// authentication checks failed) of mail whose From domain neither DKIM
+// nor SPF vouches for; the text says why, as DMARC reports would.
+func errNotAuthenticated(fromDomain string, reasons []string) *smtp.SMTPError {
+	msg := fmt.Sprintf("The From domain %s is not authenticated: %s", clip(fromDomain), strings.Join(reasons, "; "))
+	if len(msg) > 400 {
+		msg = msg[:400] + "…"
+	}
+	return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 26}, Message: strings.ToValidUTF8(msg, "")}
+}
+
+// errTooMuchMail is the 450 4.7.1 refusal of a mail over its client's
+// rate, as Postfix answers.
+func errTooMuchMail(ip netip.Addr) *smtp.SMTPError {
+	return &smtp.SMTPError{Code: 450, EnhancedCode: smtp.EnhancedCode{4, 7, 1},
+		Message: fmt.Sprintf("Too much mail from %s, try again later", ip)}
+}
 
 // errBadMessage is the 554 5.6.0 refusal of a message that does not parse;
 // the text says what is wrong without quoting the message.
@@ -60,6 +88,7 @@ func (b *backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
 type target struct {
 	addr, person, incident string
 	token                  bool // a reply address, bound to person
+	bot                    bool // an incident address a logged-in bot posts to
 }
 
 // session holds one mail transaction at a time.
@@ -68,6 +97,7 @@ type session struct {
 	conn  *smtp.Conn
 	tc    *trackedConn // nil when the connection is not tracked
 	login string       // the bot logged in, if any
+	bot   *bot         // its identity
 
 	from       string // MAIL FROM
 	fromPerson string // the roster person of MAIL FROM, "" for none
@@ -90,6 +120,13 @@ func (ss *session) Logout() error {
 // Mail starts a transaction and looks the envelope sender up on the
 // roster; refusing is left to RCPT, which knows what the mail is for.
 func (ss *session) Mail(from string, _ *smtp.MailOptions) error {
+	if ip := ss.remoteIP(); !ss.s.opts.Upstream.contains(ip) && !ss.s.clients.allowMail(clientKey(ip)) {
+		ss.s.metrics.mailLimited.Inc()
+		if log, skipped := ss.s.clients.limited(clientKey(ip)); log {
+			ss.s.log.Warn("email refused for the client's mail rate", "remote", ss.remote(), "not_logged", skipped)
+		}
+		return errTooMuchMail(ip)
+	}
 	if ss.tc != nil {
 		ss.tc.setBusy(true)
 	}
@@ -151,11 +188,20 @@ func (ss *session) recipient(to string) (target, error) {
 		return target{addr: to, person: person, incident: incident, token: true}, nil
 	}
 	incident := strings.ToLower(to[:at])
-	if !relay.ValidID(incident) || !opts.Incident(incident) {
+	// A bot with an audience of its own may open an incident; anyone
+	// else writes to one that exists.
+	opens := ss.bot != nil && len(ss.bot.to) > 0
+	if !relay.ValidID(incident) || (!opens && !opts.Incident(incident)) {
 		return target{}, errNoIncident
+	}
+	if ss.login == "" && opts.IncidentAddressesOff {
+		return target{}, errIncidentAddressesOff
 	}
 	if ss.fromPerson == "" && ss.login == "" {
 		return target{}, errUnknownSender
+	}
+	if ss.bot != nil {
+		return target{addr: to, incident: incident, bot: true}, nil
 	}
 	return target{addr: to, person: ss.fromPerson, incident: incident}, nil
 }
@@ -163,9 +209,16 @@ func (ss *session) recipient(to string) (target, error) {
 // Data parses the mail, checks its From header and hands the reply to the
 // Receiver once per accepted recipient.
 func (ss *session) Data(r io.Reader) error {
-	m, err := Parse(r, ss.s.opts.MaxBytes)
+	var m *Mail
+	raw, err := readMessage(r, ss.s.opts.MaxBytes)
+	if err == nil {
+		m, err = parse(raw)
+	}
 	if err == nil && len(m.Text) > relay.MaxTextBytes {
 		err = fmt.Errorf("%w: the reply is %d bytes of text, more than the %d a message holds", ErrTooLarge, len(m.Text), relay.MaxTextBytes)
+	}
+	if err == nil && slices.ContainsFunc(ss.rcpts, func(t target) bool { return t.bot }) {
+		err = botTextRefusal(botText(m))
 	}
 	if err != nil {
 		reply := parseRefusal(err)
@@ -183,15 +236,45 @@ func (ss *session) Data(r io.Reader) error {
 		ss.refused("DATA", m.From, reply)
 		return reply
 	}
-	if m.AutoReply {
+	// Mail from a person to an incident address carries no signed token:
+	// its From domain must vouch for it (DKIM or SPF, aligned).
+	checked := ""
+	if ss.login == "" && slices.ContainsFunc(ss.rcpts, func(t target) bool { return !t.token }) {
+		c := ss.s.checkSender(ss.s.ctx, raw, m.From, ss.from, ss.conn.Hostname(), ss.remoteIP())
+		ss.s.metrics.senderChecks.WithLabelValues(c.result()).Inc()
+		if !c.pass {
+			var reply error = errSenderCheckLater
+			if !c.temp {
+				d, _ := addressDomain(m.From)
+				reply = errNotAuthenticated(d, c.reasons)
+			}
+			ss.refused("DATA", m.From, reply)
+			return reply
+		}
+		checked = cmp.Or(c.detail, c.how)
+	}
+	auto := m.AutoReply && slices.ContainsFunc(ss.rcpts, func(t target) bool { return !t.bot })
+	if auto {
 		// An out-of-office answer to incident mail is no reply; taking it
-		// quietly keeps the autoresponder from getting a bounce.
+		// quietly keeps the autoresponder from getting a bounce. A
+		// logged-in bot is a machine by design: its mail is posted.
 		ss.s.log.Info("email auto-reply dropped", "from", m.From, "message_id", m.MessageID, "remote", ss.remote())
-		return nil
 	}
 	var posted int
 	var failure error
 	for _, t := range ss.rcpts {
+		if t.bot {
+			err := ss.postAsBot(t, m, botText(m))
+			if err != nil {
+				failure = worse(failure, err)
+				continue
+			}
+			posted++
+			continue
+		}
+		if auto {
+			continue
+		}
 		in := &relay.Inbound{
 			Channel: relay.ChannelEmail, From: m.From, To: t.addr, Text: m.Text,
 			Person: t.person, Incident: t.incident, ID: m.MessageID, At: ss.s.opts.Now(),
@@ -203,9 +286,9 @@ func (ss *session) Data(r io.Reader) error {
 			failure = worse(failure, errFromMismatch)
 			continue
 		case !t.token:
-			in.Person = hp // "" for a bot's From that is on no roster
+			in.Person = hp
 		}
-		if err := ss.receive(in, m); err != nil {
+		if err := ss.receive(in, m, checked); err != nil {
 			failure = worse(failure, err)
 			continue
 		}
@@ -223,7 +306,7 @@ func (ss *session) Data(r io.Reader) error {
 }
 
 // receive hands one reply to the Receiver and maps its error to a reply.
-func (ss *session) receive(in *relay.Inbound, m *Mail) error {
+func (ss *session) receive(in *relay.Inbound, m *Mail, checked string) error {
 	ctx, cancel := context.WithTimeout(ss.s.ctx, ReceiveTimeout)
 	defer cancel()
 	_, err := ss.s.opts.Receiver.Receive(ctx, in)
@@ -231,7 +314,8 @@ func (ss *session) receive(in *relay.Inbound, m *Mail) error {
 		"message_id", in.ID, "login", ss.login, "remote", ss.remote())
 	switch {
 	case err == nil:
-		log.Info("email reply received", "text_bytes", len(in.Text), "html", m.FromHTML, "attachments", m.Attachments)
+		log.Info("email reply received", "text_bytes", len(in.Text), "html", m.FromHTML, "attachments", m.Attachments,
+			"sender_check", checked)
 		return nil
 	case errors.Is(err, relay.ErrUnknownSender):
 		log.Info("email reply refused", "reason", "unknown sender", "err", err)
@@ -259,6 +343,10 @@ func parseRefusal(err error) *smtp.SMTPError {
 	switch {
 	case errors.Is(err, ErrTooLarge):
 		return errTooLarge
+	case errors.Is(err, smtp.ErrTooLongLine):
+		// No retry can shorten the line: refuse for good, so the
+		// sender bounces it at once.
+		return errLineTooLong
 	case errors.As(err, &se):
 		return se // go-smtp's own, such as 552 for a message over its limit
 	case errors.Is(err, ErrNoFrom), errors.Is(err, ErrNoText), errors.Is(err, ErrMalformed):
@@ -276,6 +364,16 @@ func (ss *session) refused(stage, addr string, err error) {
 	ss.s.log.Info("email refused", "stage", stage, "code", code, "reason", err.Error(),
 		"mail_from", ss.from, "address", addr, "login", ss.login, "remote", ss.remote())
 }
+
+// remoteIP is the client's address, the zero Addr when it is not TCP.
+func remoteIP(a net.Addr) netip.Addr {
+	if tcp, ok := a.(*net.TCPAddr); ok {
+		return tcp.AddrPort().Addr().Unmap()
+	}
+	return netip.Addr{}
+}
+
+func (ss *session) remoteIP() netip.Addr { return remoteIP(ss.conn.Conn().RemoteAddr()) }
 
 func (ss *session) remote() string {
 	if a := ss.conn.Conn().RemoteAddr(); a != nil {
@@ -308,12 +406,35 @@ func (as *authSession) Auth(mech string) (sasl.Server, error) {
 		return nil, smtp.ErrAuthUnknownMechanism
 	}
 	return sasl.NewPlainServer(func(identity, username, password string) error {
+		key := clientKey(as.remoteIP())
 		if (identity != "" && identity != username) || !as.s.login(username, password) {
-			as.s.log.Warn("email login refused", "user", username, "remote", as.remote())
+			as.loginFailed(key, username)
 			return smtp.ErrAuthFailed
 		}
-		as.login = username
+		as.s.clients.loginSucceeded(key)
+		as.login, as.bot = username, as.s.bots[username]
 		as.s.log.Info("email login", "user", username, "remote", as.remote())
 		return nil
 	}), nil
+}
+
+// loginFailed counts a failed login, logs it (at most once a minute per
+// client, with the failures held back since), and waits longer with each
+// failure of the client before the refusal is answered. The log names the
+// user only when it is a configured login: what a client sends as a user
+// name may be a password typed in the wrong field. The password is never
+// logged.
+func (as *authSession) loginFailed(key, username string) {
+	s := as.s
+	s.metrics.loginFailures.Inc()
+	delay, fails, log, skipped := s.clients.loginFailed(key)
+	if log {
+		user := ""
+		if s.bots[username] != nil {
+			user = username
+		}
+		s.log.Warn("email login refused", "remote", as.remote(), "user", user, "known_user", user != "",
+			"failures", fails, "not_logged", skipped, "delay", delay)
+	}
+	s.sleep(delay)
 }

@@ -39,6 +39,14 @@ func (s *Server) startInbound(ctx context.Context, cfg *config.Config, ingests [
 			return fmt.Errorf("inbound.email.%w", err)
 		}
 		o.Receiver = n
+		o.Post = func(ctx context.Context, p *inbound.BotPost) (string, error) {
+			acc, err := n.PostToIncident(ctx, node.Author{Name: p.Bot}, p.Incident, p.Text, p.Severity, p.To, p.Key)
+			if err != nil {
+				return "", err
+			}
+			return acc.Message.ID, nil
+		}
+		o.Registerer = s.Registry
 		o.Logger = s.log.With("inbound", "email")
 		o.Lookup = func(addr string) (string, bool) { return personByEmail(n, addr) }
 		o.Incident = func(id string) bool {
