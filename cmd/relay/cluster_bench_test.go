@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"fmt"
 	mrand "math/rand/v2"
 	"slices"
@@ -17,6 +18,7 @@ import (
 	"github.com/oob-relay/relay/relay/delivery"
 	"github.com/oob-relay/relay/relay/node"
 	"github.com/oob-relay/relay/relay/secret"
+	"github.com/oob-relay/relay/relay/trust"
 )
 
 // BenchmarkReplicationLag measures how long a message accepted on node A
@@ -29,25 +31,32 @@ import (
 // of the lag from the commit on A to the commit on C (commit_p50_ms...),
 // and of Post's own time on A (accept_p50_ms...), for comparison with
 // BenchmarkAcceptWithPeerCopy.
+//
+// With auth=signed the cluster is authenticated, as relay serve runs it:
+// every event and frame signed and verified; with auth=none it is not
+// (events are still signed, but nobody verifies them, and frames are not
+// signed): the difference is the cost of authentication.
 func BenchmarkReplicationLag(b *testing.B) {
 	for _, size := range []int{3, 5} {
-		b.Run(fmt.Sprintf("nodes=%d", size), func(b *testing.B) {
-			// memberlist's Shutdown does not wait for a probe in flight,
-			// and such a probe can stay blocked on its ack channel.
-			testkit.NoLeaks(b, goleak.IgnoreTopFunction("github.com/hashicorp/memberlist.(*Memberlist).probeNode"))
-			var lags, commits, accepts []time.Duration
-			for range b.N {
-				l, c, a := replicationLags(b, size, 300)
-				lags, commits, accepts = append(lags, l...), append(commits, c...), append(accepts, a...)
-			}
-			reportPercentiles(b, "", lags)
-			reportPercentiles(b, "commit_", commits)
-			reportPercentiles(b, "accept_", accepts)
-		})
+		for _, signed := range []bool{true, false} {
+			b.Run(fmt.Sprintf("nodes=%d/auth=%s", size, map[bool]string{true: "signed", false: "none"}[signed]), func(b *testing.B) {
+				// memberlist's Shutdown does not wait for a probe in flight,
+				// and such a probe can stay blocked on its ack channel.
+				testkit.NoLeaks(b, goleak.IgnoreTopFunction("github.com/hashicorp/memberlist.(*Memberlist).probeNode"))
+				var lags, commits, accepts []time.Duration
+				for range b.N {
+					l, c, a := replicationLags(b, size, 300, signed)
+					lags, commits, accepts = append(lags, l...), append(commits, c...), append(accepts, a...)
+				}
+				reportPercentiles(b, "", lags)
+				reportPercentiles(b, "commit_", commits)
+				reportPercentiles(b, "accept_", accepts)
+			})
+		}
 	}
 }
 
-func replicationLags(b *testing.B, size, posts int) (lags, commits, accepts []time.Duration) {
+func replicationLags(b *testing.B, size, posts int, signed bool) (lags, commits, accepts []time.Duration) {
 	b.StopTimer()
 	roster := &relay.Roster{}
 	for i := range 10 {
@@ -55,6 +64,7 @@ func replicationLags(b *testing.B, size, posts int) (lags, commits, accepts []ti
 	}
 	key := newGossipKey(b)
 	seen, origin := newSightings(), newSightings()
+	nodeKeys := newIdentities(b, size, signed)
 	var members []*inprocMember
 	for i := range size {
 		var seed string
@@ -68,7 +78,7 @@ func replicationLags(b *testing.B, size, posts int) (lags, commits, accepts []ti
 		case 2:
 			observe = seen.observe
 		}
-		members = append(members, startInproc(b, fmt.Sprintf("node-%c", 'a'+i), seed, key, roster, observe))
+		members = append(members, startInproc(b, fmt.Sprintf("node-%c", 'a'+i), seed, key, roster, observe, nodeKeys))
 	}
 	testkit.Eventually(b, 10*time.Second, "every member sees the others", func() bool {
 		for _, m := range members {
@@ -178,10 +188,35 @@ type inprocMember struct {
 // startInproc starts a node in this process with an SMS provider that
 // accepts everything, joined to seed when given; observe, when given,
 // watches its store from the first write.
-func startInproc(tb testing.TB, name, seed, key string, roster *relay.Roster, observe func([]relay.Event)) *inprocMember {
+// identities are the node keys of an in-process cluster whose nodes are
+// named node-a, node-b…, and the keyring trusting them all, or no keyring
+// for a cluster that is not authenticated.
+type identities struct {
+	signers map[string]*trust.Signer
+	keys    *trust.Keyring
+}
+
+func newIdentities(tb testing.TB, size int, signed bool) *identities {
+	ids := &identities{signers: map[string]*trust.Signer{}}
+	pubs := map[string][]ed25519.PublicKey{}
+	for i := range size {
+		name := fmt.Sprintf("node-%c", 'a'+i)
+		s, err := trust.LoadOrCreate(tb.TempDir(), name)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		ids.signers[name], pubs[name] = s, []ed25519.PublicKey{s.Public()}
+	}
+	if signed {
+		ids.keys = trust.NewKeyring(pubs)
+	}
+	return ids
+}
+
+func startInproc(tb testing.TB, name, seed, key string, roster *relay.Roster, observe func([]relay.Event), ids *identities) *inprocMember {
 	tb.Helper()
 	n, err := node.Open(node.Options{
-		Name: name, DataDir: tb.TempDir(), Roster: roster,
+		Name: name, DataDir: tb.TempDir(), Roster: roster, Signer: ids.signers[name], Keys: ids.keys,
 		Providers: []delivery.Provider{{Name: "sms-" + name, Channel: relay.ChannelSMS, Sender: &testkit.Sender{CountOnly: true}}},
 		Deadline:  func(relay.Severity) time.Duration { return time.Hour },
 	})
@@ -196,8 +231,12 @@ func startInproc(tb testing.TB, name, seed, key string, roster *relay.Roster, ob
 		cfg.Seeds = []string{seed}
 	}
 	r := n.Replicator()
-	ms, err := gossip.New(gossip.Options{Name: name, Config: cfg, Meta: gossip.NodeMeta{API: "http://" + name}.Encode(),
-		OnMessage: r.OnMessage, LocalState: r.LocalState, MergeState: r.MergeState, OnChange: n.MembershipChanged})
+	gopts := gossip.Options{Name: name, Config: cfg, Meta: gossip.NodeMeta{API: "http://" + name}.Encode(),
+		OnMessage: r.OnMessage, LocalState: r.LocalState, MergeState: r.MergeState, OnChange: n.MembershipChanged}
+	if ids.keys != nil {
+		gopts.Signer, gopts.Keys = ids.signers[name], ids.keys
+	}
+	ms, err := gossip.New(gopts)
 	if err != nil {
 		tb.Fatal(err)
 	}
