@@ -67,7 +67,18 @@
 //     keeps any more pulls a snapshot. Ownership: each unsettled delivery
 //     belongs to the live member that ranks highest for it (rendezvous
 //     hashing); a claim stays with its node while that node is alive and
-//     its lease runs.
+//     its lease runs. On an authenticated cluster every frame is signed
+//     by its sender's node key and bound to sender, recipient and time,
+//     and only members that proved a trusted key get events or own
+//     deliveries.
+//   - relay/trust is who a node is and whom it believes: the node's own
+//     ed25519 key and the keyring of trusted nodes' keys, read from a
+//     file that may change while the node runs. The store signs every
+//     event it writes with the node key ([Event.Sig]) and verifies every
+//     event it merges; an event that does not verify, writes under
+//     another node's origin, or carries a clock beyond the allowed drift
+//     is refused alone, never folded. The gossip key only keeps
+//     strangers out of the gossip; the node keys decide what is believed.
 //   - relay/node assembles one node, with no HTTP, config file or
 //     memberlist in it, so tests run several nodes in one process. Open
 //     opens the store and prepares the engine and the replicator; Attach
