@@ -31,15 +31,24 @@ type Inbound struct {
 	// resent mail is taken once. Empty means no such id.
 	ID string
 	At time.Time
+	// Automatic is set by a channel that knows no person wrote this: an
+	// email with RFC 3834 headers (Auto-Submitted other than "no",
+	// X-Autoreply, Precedence: auto_reply, bulk or list). The core
+	// records it in the incident and sends it to nobody; it also
+	// recognises automatic texts itself (AutomaticText) and repeats.
+	Automatic bool
 }
 
 // Answer is what the relay did with an Inbound, and what, if anything, to
 // answer the sender on the same channel.
 type Answer struct {
 	// Reply is the text to send back (a TwiML message, a bounce text), or
-	// empty for none. The core limits automatic answers per sender.
+	// empty for none. The core limits automatic answers per sender and
+	// never answers an automatic inbound.
 	Reply string
-	// Message is the message posted to the incident, if one was.
+	// Message is the message posted to the incident, if one was. A reply
+	// recorded but sent to nobody is a message too, whose
+	// Reply.Withheld says why.
 	Message *Message
 	// Acked lists the messages acknowledged.
 	Acked []string

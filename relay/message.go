@@ -67,6 +67,10 @@ type Message struct {
 	// IdempotencyKey and RequestHash let a retried post find this message.
 	IdempotencyKey string `json:"idempotency_key,omitempty"`
 	RequestHash    string `json:"request_hash,omitempty"`
+	// Reply is set on a message made from a person's reply, or a summary
+	// of their held replies: how it came, and why it reached nobody if
+	// it was withheld.
+	Reply *ReplyInfo `json:"reply,omitempty"`
 }
 
 // Recipient is one person of a message's audience, as the roster described
