@@ -59,6 +59,7 @@ func (n *Node) MembershipChanged() {
 	n.repl.OnChange()
 	n.owners.SetAlive(n.repl.Members())
 	n.mesh.poke()
+	n.summaries.unpark()
 }
 
 // poke has the mesh rebalance soon.

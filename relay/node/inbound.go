@@ -24,6 +24,13 @@ import (
 // else the one whose reply code it starts with, else the person's most
 // recent open incident; it reaches the incident's audience except its
 // author. A retried inbound (same In.ID) posts once.
+//
+// Replies never feed each other (see takeReply): an automatic answer
+// (In.Automatic, or a text relay.AutomaticText knows) and a repeat are
+// recorded in the incident and sent to nobody; a person's replies over
+// their limit are held and sent on in one summary. An automatic inbound
+// is never answered and is no command; one that finds no incident is
+// dropped without an error, so that no channel bounces it to a machine.
 func (n *Node) Receive(ctx context.Context, in *relay.Inbound) (*relay.Answer, error) {
 	now := n.opts.Now().UTC()
 	if in.At.IsZero() {
@@ -33,16 +40,20 @@ func (n *Node) Receive(ctx context.Context, in *relay.Inbound) (*relay.Answer, e
 	if err != nil {
 		return nil, err
 	}
+	auto := in.Automatic || relay.AutomaticText(in.Text)
 	p, ok := sender(roster, in)
 	if !ok {
 		ans := &relay.Answer{}
-		if n.answers.allow("unknown:"+in.From, time.Hour, now) {
+		if !auto && n.answers.allow("unknown:"+in.From, time.Hour, now) {
 			ans.Reply = answerText(relay.DefaultLang, answerUnknown)
 		}
 		return ans, relay.ErrUnknownSender
 	}
 	lang := p.LangOrDefault()
 	cmd := relay.ParseCommand(in.Text)
+	if in.Automatic {
+		cmd = relay.Command{Kind: relay.CommandText, Text: cmd.Body, Body: cmd.Body}
+	}
 	if in.Incident != "" && cmd.Incident == "" {
 		cmd.Incident = in.Incident
 	}
@@ -57,6 +68,10 @@ func (n *Node) Receive(ctx context.Context, in *relay.Inbound) (*relay.Answer, e
 		return nil, err
 	}
 	inc, err := n.pickIncident(p.ID, open, &cmd)
+	if errors.Is(err, relay.ErrNoIncident) && auto {
+		n.loops.dropped(in, p, "no incident", now)
+		return &relay.Answer{}, nil
+	}
 	if errors.Is(err, relay.ErrNoIncident) {
 		return n.autoAnswer(&relay.Answer{}, p, lang, answerNoIncident, now), err
 	}
@@ -70,11 +85,7 @@ func (n *Node) Receive(ctx context.Context, in *relay.Inbound) (*relay.Answer, e
 		}
 		return n.autoAnswer(&relay.Answer{Incident: inc, Acked: acked}, p, lang, answerAcked, now, inc), nil
 	}
-	m, err := n.postReply(ctx, p, inc, cmd.Text, in)
-	if err != nil {
-		return nil, err
-	}
-	return &relay.Answer{Incident: inc, Message: m}, nil
+	return n.takeReply(ctx, p, inc, cmd.Text, in, now)
 }
 
 // sender finds the person an inbound came from.
@@ -192,27 +203,13 @@ func (n *Node) pickIncident(person string, open []relay.Incident, cmd *relay.Com
 	return open[0].ID, nil
 }
 
-// postReply posts a person's reply to the incident's audience, except
-// them.
-func (n *Node) postReply(ctx context.Context, p *relay.Person, incident, text string, in *relay.Inbound) (*relay.Message, error) {
-	to, err := n.incidentAudience(incident)
-	if err != nil {
-		return nil, err
-	}
-	key := ""
-	if in.ID != "" {
-		key = "inbound:" + in.Channel + ":" + in.ID
-		// A retried webhook or a resent mail is the same reply, even if
-		// the incident's audience changed in between.
-		switch prev, err := n.store.Message(relay.IdempotentMessageID(p.ID, key)); {
-		case err == nil:
-			return prev, nil
-		case !errors.Is(err, relay.ErrNotFound):
-			return nil, err
-		}
-	}
-	post := &relay.Post{Incident: incident, Text: cmp.Or(p.Name, p.ID) + ": " + text, To: to, Severity: relay.SeverityWarning}
-	acc, err := n.post(ctx, post, Author{Name: p.ID, Commander: true}, key, []string{p.ID})
+// postReply posts a person's reply to the incident's audience (every
+// target any of its messages msgs was addressed to), except them, at high
+// priority or not.
+func (n *Node) postReply(ctx context.Context, p *relay.Person, incident, text, key string, msgs []relay.Message,
+	info *relay.ReplyInfo, high bool) (*relay.Message, error) {
+	post := &relay.Post{Incident: incident, Text: replyText(p, text), To: audience(msgs), Severity: relay.SeverityWarning}
+	acc, err := n.post(ctx, post, Author{Name: p.ID, Commander: high}, key, []string{p.ID}, info)
 	if err != nil {
 		var fe *relay.FieldError
 		if errors.As(err, &fe) {
@@ -221,6 +218,23 @@ func (n *Node) postReply(ctx context.Context, p *relay.Person, incident, text st
 		return nil, err
 	}
 	return acc.Message, nil
+}
+
+// replyText is a reply's text as the incident sees it: the person's name,
+// then what they wrote.
+func replyText(p *relay.Person, text string) string { return cmp.Or(p.Name, p.ID) + ": " + text }
+
+// audience lists every target the messages were addressed to, once each.
+func audience(msgs []relay.Message) []string {
+	var to []string
+	for i := range msgs {
+		for _, t := range msgs[i].To {
+			if !slices.Contains(to, t) {
+				to = append(to, t)
+			}
+		}
+	}
+	return to
 }
 
 // AckIncident records that person acknowledged every message of the

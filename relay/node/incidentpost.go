@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 
 	"github.com/oob-relay/relay/relay"
 )
@@ -16,15 +15,7 @@ func (n *Node) incidentAudience(incident string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	var to []string
-	for i := range msgs {
-		for _, t := range msgs[i].To {
-			if !slices.Contains(to, t) {
-				to = append(to, t)
-			}
-		}
-	}
-	return to, nil
+	return audience(msgs), nil
 }
 
 // PostToIncident posts text by a bot to an incident's people: everyone

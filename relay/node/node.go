@@ -87,7 +87,10 @@ type Options struct {
 	Keys *trust.Keyring
 	// MaxDrift bounds how far ahead of this node's clock an event from
 	// elsewhere may be; zero means store.DefaultMaxDrift.
-	MaxDrift   time.Duration
+	MaxDrift time.Duration
+	// Replies keep replies from flooding an incident and auto-responders
+	// from answering each other; zero values take relay's defaults.
+	Replies    relay.ReplyLimits
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer
 	Now        func() time.Time
@@ -115,6 +118,9 @@ type Node struct {
 	// incidents caches the incident list for reply codes.
 	incidents incidentList
 	upkeep    *upkeeper
+	// loops and summaries keep replies from feeding each other.
+	loops     *loops
+	summaries *summaries
 
 	// keyed serialises posts that share an idempotency key, so that two
 	// concurrent retries on one node accept one message.
@@ -160,6 +166,10 @@ func Open(opts Options) (*Node, error) {
 	if opts.Lease <= 0 {
 		opts.Lease = cmp.Or(opts.AttemptTimeout, 30*time.Second) + 10*time.Second
 	}
+	opts.Replies.SetDefaults()
+	if err := opts.Replies.Validate(); err != nil {
+		return nil, fmt.Errorf("node: replies: %w", err)
+	}
 	if opts.Signer == nil {
 		s, err := trust.LoadOrCreate(opts.DataDir, opts.Name)
 		if err != nil {
@@ -184,11 +194,12 @@ func Open(opts Options) (*Node, error) {
 	var n *Node
 	repl, err := cluster.New(cluster.Options{Store: st, Logger: opts.Logger, Registerer: opts.Registerer, Now: opts.Now,
 		CatchUpTimeout: opts.ReconcileTimeout, Dir: opts.DataDir, Signer: opts.Signer, Keys: keys,
-		OnCaughtUp: func() { n.mesh.poke() },
+		OnCaughtUp: func() { n.mesh.poke(); n.summaries.rescanSoon() },
 		OnMembers: func() {
 			if n != nil {
 				n.owners.SetAlive(n.repl.Members())
 				n.mesh.poke()
+				n.summaries.unpark()
 			}
 		}})
 	if err != nil {
@@ -236,6 +247,8 @@ func Open(opts Options) (*Node, error) {
 	n = &Node{opts: opts, log: opts.Logger, store: st, engine: eng, repl: repl, owners: owners}
 	n.mesh = newMesh(n)
 	n.upkeep = newUpkeeper(n)
+	n.loops = newLoops(n)
+	n.summaries = newSummaries(n)
 	return n, nil
 }
 
@@ -260,6 +273,7 @@ func (n *Node) Start(ctx context.Context) error {
 	}
 	n.mesh.start()
 	n.upkeep.start()
+	n.summaries.start()
 	return nil
 }
 
@@ -271,6 +285,7 @@ func (n *Node) Start(ctx context.Context) error {
 func (n *Node) Close(ctx context.Context) error {
 	n.closeOnce.Do(func() {
 		n.upkeep.stop()
+		n.summaries.stop()
 		err := n.engine.Stop(ctx)
 		n.mesh.stop()
 		n.flush(ctx)

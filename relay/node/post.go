@@ -44,11 +44,12 @@ type Accepted struct {
 // by the same author returns the earlier message, and a different request
 // under the same key gets ErrKeyReused.
 func (n *Node) Post(ctx context.Context, p *relay.Post, author Author, key string) (*Accepted, error) {
-	return n.post(ctx, p, author, key, nil)
+	return n.post(ctx, p, author, key, nil, nil)
 }
 
-// post is Post, leaving the people in exclude out of the audience.
-func (n *Node) post(ctx context.Context, p *relay.Post, author Author, key string, exclude []string) (*Accepted, error) {
+// post is Post, leaving the people in exclude out of the audience; reply,
+// when set, is what the message made from a person's reply carries.
+func (n *Node) post(ctx context.Context, p *relay.Post, author Author, key string, exclude []string, reply *relay.ReplyInfo) (*Accepted, error) {
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
@@ -96,6 +97,7 @@ func (n *Node) post(ctx context.Context, p *relay.Post, author Author, key strin
 	if err != nil {
 		return nil, err
 	}
+	m.Reply = reply
 	evs, err := n.store.Append(ctx, relay.Event{Message: m})
 	if err != nil {
 		return nil, err
