@@ -189,6 +189,9 @@ channels:
 	if c.Log != (Log{Level: "info", Format: "text"}) {
 		t.Errorf("log = %+v", c.Log)
 	}
+	if want := (relay.ReplyLimits{Window: time.Minute, PerPerson: 6, HighPriority: 10, RepeatWindow: 10 * time.Minute}); c.Inbound.Replies != want {
+		t.Errorf("inbound.replies = %+v, want %+v", c.Inbound.Replies, want)
+	}
 	if p := c.Channels.SMS.Providers[0]; p.Limit != (Limit{Rate: 2, Burst: 1}) || p.Twilio.APIURL != "https://api.twilio.com" || p.Twilio.Timeout != 10*time.Second {
 		t.Errorf("sms provider defaults = %+v", p)
 	}

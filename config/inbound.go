@@ -2,14 +2,20 @@ package config
 
 import (
 	"github.com/oob-relay/relay/channels/email/inbound"
+	"github.com/oob-relay/relay/relay"
 	"github.com/oob-relay/relay/relay/alertmanager"
 )
 
 // Inbound configures what the node takes in besides its API: replies by
-// email and Alertmanager's webhooks. Incoming SMS need no section: they
-// arrive on the Twilio webhook of every node with a public URL; NATS
-// posts are a NATS provider's ingest.
+// email and Alertmanager's webhooks, and the limits on replies on every
+// channel. Incoming SMS need no section: they arrive on the Twilio webhook
+// of every node with a public URL; NATS posts are a NATS provider's
+// ingest.
 type Inbound struct {
+	// Replies keep replies from flooding an incident and auto-responders
+	// from answering each other (see relay.ReplyLimits); every key has a
+	// default.
+	Replies relay.ReplyLimits `yaml:"replies"`
 	// Email runs an SMTP server for replies; left out, none runs.
 	Email *inbound.Config `yaml:"email"`
 	// Alertmanager takes Prometheus Alertmanager's webhook at
@@ -18,6 +24,7 @@ type Inbound struct {
 }
 
 func (in *Inbound) setDefaults() {
+	in.Replies.SetDefaults()
 	if in.Email != nil {
 		in.Email.SetDefaults()
 	}
@@ -27,7 +34,7 @@ func (in *Inbound) setDefaults() {
 }
 
 func (in *Inbound) validate() []error {
-	var errs []error
+	errs := prefixed("inbound.replies", in.Replies.Validate())
 	if in.Email != nil {
 		errs = append(errs, prefixed("inbound.email", in.Email.Validate())...)
 	}

@@ -164,6 +164,13 @@ func TestValidate(t *testing.T) {
 		{"nats url", func(c *Config) { c.Channels.NATS.Providers[0].NATS.URLs = []string{"http://x:1"} },
 			`channels.nats.providers[0].nats.urls[0]: "http://x:1" must use the nats, tls, ws or wss scheme`},
 
+		{"replies per person", func(c *Config) { c.Inbound.Replies.PerPerson = 5000 },
+			"inbound.replies.per_person: 5000 must be from 1 to 1000"},
+		{"replies window", func(c *Config) { c.Inbound.Replies.Window = 2 * time.Hour },
+			"inbound.replies.window: 2h0m0s must be from 1s to 1h, such as 1m"},
+		{"replies repeat window", func(c *Config) { c.Inbound.Replies.RepeatWindow = -time.Second },
+			"inbound.replies.repeat_window: -1s must be from 1s to 24h, such as 10m"},
+
 		{"log level", func(c *Config) { c.Log.Level = "verbose" }, `log.level: unknown level "verbose" (known: debug, info, warn, error)`},
 		{"log format", func(c *Config) { c.Log.Format = "logfmt" }, `log.format: unknown format "logfmt" (known: text, json)`},
 

@@ -129,6 +129,7 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Server, erro
 		Roster:           roster,
 		PublicURL:        cfg.HTTP.PublicURL,
 		CallbackURL:      cfg.HTTP.CallbackURL,
+		Replies:          cfg.Inbound.Replies,
 		Logger:           log,
 		Registerer:       reg,
 	})
