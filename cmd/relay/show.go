@@ -123,6 +123,12 @@ func incidentCmd(e *env) *cobra.Command {
 				if t.Acks > 0 {
 					parts = append(parts, fmt.Sprintf("acknowledged by %d", t.Acks))
 				}
+				if t.Withheld != "" {
+					parts = append(parts, "sent to nobody: "+string(t.Withheld))
+				}
+				if len(t.Summarises) > 0 {
+					parts = append(parts, fmt.Sprintf("summary of %d held", len(t.Summarises)))
+				}
 				fmt.Fprintf(e.stdout, "%s  %s (%s)  %s\n  %s\n  [%s]\n\n", t.At.Local().Format(time.DateTime),
 					t.Author, t.Severity, t.Message, strings.ReplaceAll(t.Text, "\n", "\n  "), strings.Join(parts, ", "))
 			}

@@ -68,8 +68,12 @@ func (a *API) getIncident(w http.ResponseWriter, r *http.Request) {
 		for s, n := range counts {
 			sum[s] = n
 		}
-		v.Timeline = append(v.Timeline, TimelineEntry{At: m.AcceptedAt, Message: m.ID, Author: m.Author,
-			Severity: string(m.Severity), Text: m.Text, Summary: sum, Acks: len(acks)})
+		e := TimelineEntry{At: m.AcceptedAt, Message: m.ID, Author: m.Author,
+			Severity: string(m.Severity), Text: m.Text, Summary: sum, Acks: len(acks)}
+		if m.Reply != nil {
+			e.Withheld, e.Summarises = m.Reply.Withheld, m.Reply.Summarises
+		}
+		v.Timeline = append(v.Timeline, e)
 	}
 	for _, ack := range first {
 		v.Acknowledged = append(v.Acknowledged, IncidentAck{Person: ack.Person, At: ack.At, Channel: ack.Channel, Message: ack.Message})

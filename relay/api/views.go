@@ -233,6 +233,11 @@ type TimelineEntry struct {
 	Summary  map[relay.Status]int `json:"summary"`
 	// Acks counts the people who acknowledged this message.
 	Acks int `json:"acks"`
+	// Withheld, on a person's reply that reached nobody, says why:
+	// automatic, repeat, or held (sent on later in a summary).
+	Withheld relay.Withheld `json:"withheld,omitempty"`
+	// Summarises lists, on a summary, the held replies it sent on.
+	Summarises []string `json:"summarises,omitempty"`
 }
 
 func nonNil(s []string) []string {
