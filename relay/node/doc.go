@@ -24,7 +24,12 @@
 //     unanswered call is called again as Options.Calls allows.
 //   - Receive takes what people send back on any channel: a reply posted
 //     to their incident's audience, ACK, STOP and START, HELP, with
-//     rate-limited automatic answers. AckIncident acknowledges an incident
+//     rate-limited automatic answers. Replies never feed each other:
+//     automatic answers and repeats are recorded and sent to nobody, a
+//     person's replies over their limit are held and sent on in one
+//     summary (SendSummaries, on a timer each summary's owner runs), and
+//     only a budget of replies goes at high priority (loops.go,
+//     summaries.go). AckIncident acknowledges an incident
 //     for a person; ReplyCode gives the code that names an incident in an
 //     SMS reply.
 //   - Roster and SetRoster read and replace the roster; Cluster reports

@@ -57,8 +57,10 @@
 // client, never with the password.
 //
 // Out-of-office answers and other machine-sent mail (Auto-Submitted,
-// Precedence: bulk, delivery reports) are accepted and dropped, so an
-// autoresponder neither posts to an incident nor gets a bounce.
+// Precedence: bulk, delivery reports) are accepted and handed on marked
+// relay.Inbound.Automatic: the core records them in the incident and sends
+// them to nobody, so an autoresponder neither posts to an incident nor
+// gets a bounce.
 //
 // Parse and StripQuoted are the pure part: they read a MIME message
 // (quoted-printable, base64, UTF-8, EUC-KR, CP949, ISO-2022-KR, HTML-only

@@ -216,7 +216,7 @@ func TestSizeAnnouncedTooLarge(t *testing.T) {
 	}
 }
 
-func TestAutoReplyDropped(t *testing.T) {
+func TestAutoReplyMarkedAutomatic(t *testing.T) {
 	ts := startServer(t, nil)
 	raw, err := os.ReadFile(filepath.Join("testdata", "auto-reply.eml"))
 	if err != nil {
@@ -226,16 +226,16 @@ func TestAutoReplyDropped(t *testing.T) {
 	if err := sendOne(t, ts.addr, "kim@example.com", []string{to}, raw); err != nil {
 		t.Fatalf("an auto-reply was refused (its sender would get a bounce): %v", err)
 	}
-	if got := ts.rec.inbounds(); len(got) != 0 {
-		t.Fatalf("an out-of-office answer was posted: %+v", got)
+	if got := ts.rec.inbounds(); len(got) != 1 || !got[0].Automatic {
+		t.Fatalf("an out-of-office answer was received as %+v, want once, marked automatic", got)
 	}
-	// The same mail without its Auto-Submitted field is posted.
+	// The same mail without its Auto-Submitted field is a person's.
 	human := bytes.Replace(raw, []byte("Auto-Submitted: auto-replied\r\n"), nil, 1)
 	if err := sendOne(t, ts.addr, "kim@example.com", []string{to}, human); err != nil {
 		t.Fatal(err)
 	}
-	if got := ts.rec.inbounds(); len(got) != 1 {
-		t.Fatalf("received %d, want 1", len(got))
+	if got := ts.rec.inbounds(); len(got) != 2 || got[1].Automatic {
+		t.Fatalf("received %+v, want the second not marked automatic", got)
 	}
 }
 

@@ -253,13 +253,6 @@ func (ss *session) Data(r io.Reader) error {
 		}
 		checked = cmp.Or(c.detail, c.how)
 	}
-	auto := m.AutoReply && slices.ContainsFunc(ss.rcpts, func(t target) bool { return !t.bot })
-	if auto {
-		// An out-of-office answer to incident mail is no reply; taking it
-		// quietly keeps the autoresponder from getting a bounce. A
-		// logged-in bot is a machine by design: its mail is posted.
-		ss.s.log.Info("email auto-reply dropped", "from", m.From, "message_id", m.MessageID, "remote", ss.remote())
-	}
 	var posted int
 	var failure error
 	for _, t := range ss.rcpts {
@@ -272,12 +265,10 @@ func (ss *session) Data(r io.Reader) error {
 			posted++
 			continue
 		}
-		if auto {
-			continue
-		}
 		in := &relay.Inbound{
 			Channel: relay.ChannelEmail, From: m.From, To: t.addr, Text: m.Text,
 			Person: t.person, Incident: t.incident, ID: m.MessageID, At: ss.s.opts.Now(),
+			Automatic: m.AutoReply, // recorded, sent to nobody, never bounced
 		}
 		switch {
 		case t.token && hp != t.person:
