@@ -22,7 +22,12 @@
 // and posts status callbacks signed with X-Twilio-Signature the way Twilio
 // does (see Sign). It fetches a call's TwiML from its Url, presses
 // scripted digits into a <Gather>, and can post inbound messages to an
-// application's messaging webhook (SendInbound).
+// application's messaging webhook (SendInbound). A phone can answer every
+// message it gets by itself (AutoRespond), as phones with an auto-reply
+// do: its answer goes to the messaging webhook of the number that texted
+// it (SetMessagingWebhook), and the <Message> of the TwiML answer comes
+// back to the phone as an outbound-reply message, which it answers in
+// turn; Idle and WaitIdle tell when nothing is under way.
 //
 // Failures are scripted with methods: RejectNumber, FailDelivery,
 // LoseCallbacks, SetCallOutcome, FailNext, RateLimitNext, SlowNext,

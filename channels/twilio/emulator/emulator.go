@@ -93,6 +93,13 @@ type Emulator struct {
 	calls      []*Call
 	changed    chan struct{} // closed and replaced whenever a record changes
 	faults     faults
+	// webhooks are the numbers' messaging webhooks; responders the
+	// auto-responding phones and their texts; answering counts their
+	// answers under way (autorespond.go).
+	webhooks      map[string]messagingWebhook
+	responders    map[string]string
+	autoResponses []AutoResponse
+	answering     int
 }
 
 // New returns an emulator. It serves nothing until Start, or until its
@@ -133,6 +140,9 @@ func New(opts Options) (*Emulator, error) {
 		rng:     rand.New(rand.NewPCG(opts.Seed, opts.Seed^0x9e3779b97f4a7c15)),
 		changed: make(chan struct{}),
 		faults:  newFaults(),
+
+		webhooks:   map[string]messagingWebhook{},
+		responders: map[string]string{},
 	}
 	e.handler = e.routes()
 	return e, nil

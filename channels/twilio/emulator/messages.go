@@ -97,6 +97,7 @@ func (e *Emulator) createMessage(q *request) answer {
 		From:                from,
 		MessagingServiceSID: service,
 		Body:                body,
+		Direction:           DirectionAPI,
 		Status:              "queued",
 		Segments:            seg.Segments,
 		Encoding:            seg.Encoding,
@@ -146,7 +147,7 @@ func messageJSON(m *Message) *messageResource {
 		Body:            m.Body,
 		DateCreated:     created,
 		DateUpdated:     m.Updated.Format(time.RFC1123Z),
-		Direction:       "outbound-api",
+		Direction:       m.Direction,
 		NumMedia:        "0",
 		NumSegments:     strconv.Itoa(m.Segments),
 		PriceUnit:       "USD",
@@ -197,6 +198,9 @@ func (e *Emulator) deliver(m *Message, fault deliveryFault, lost bool) {
 			m.Segments = segment.Count(m.Body).Segments
 		}
 		m.Status, m.ErrorCode, m.Updated = string(st.status), st.code, e.now()
+		// A phone that answers by itself starts to, counted at once so
+		// that the emulator is never idle in between.
+		respond := st.status == "delivered" && e.respondsLocked(m)
 		if st.status == "sent" {
 			// The emulator hands a message on the moment it accepts it:
 			// date_sent is its creation time, reported from this step on.
@@ -207,6 +211,11 @@ func (e *Emulator) deliver(m *Message, fault deliveryFault, lost bool) {
 		account, callback := m.AccountSID, m.StatusCallback
 		e.mu.Unlock()
 
+		if respond && !e.goTracked(func() { e.respond(m) }) {
+			e.mu.Lock()
+			e.answering-- // closed: nobody answers
+			e.mu.Unlock()
+		}
 		if callback == "" || lost {
 			continue
 		}

@@ -16,6 +16,9 @@ type Message struct {
 	From                string // the sender, picked from the pool for a messaging service
 	MessagingServiceSID string
 	Body                string
+	// Direction is DirectionAPI, or DirectionReply for the answer TwiML
+	// gave to an incoming message.
+	Direction string
 	// Status is queued (or accepted through a messaging service), then
 	// sent, delivered, undelivered or failed.
 	Status    string
