@@ -310,6 +310,8 @@ func (h *Hooks) incoming(w http.ResponseWriter, r *http.Request) {
 		outcome = "acked"
 	case ans.Message == nil:
 		outcome = "command"
+	case ans.Message.Reply != nil && ans.Message.Reply.Withheld != "":
+		outcome = "withheld" // recorded, sent to nobody
 	}
 	h.handled.WithLabelValues("sms", outcome).Inc()
 	text := ""

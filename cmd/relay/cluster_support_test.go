@@ -48,6 +48,9 @@ type clusterSpec struct {
 	// their reply codes, and each node runs an SMTP server for replies by
 	// email under replyDomain, all with one reply key.
 	replies bool
+	// inbound holds extra keys of the inbound section of a cluster that
+	// takes replies, such as inbound.replies, one "key: value" per line.
+	inbound []string
 	// receipts makes the nodes ask for receipts: http.public_url is each
 	// node's own API URL, and http.callback_url the URL of a balancer in
 	// front of the running nodes, as a load balancer would be, so that a
@@ -233,6 +236,9 @@ func (cl *testCluster) writeConfig(n *clusterNode, seeds []string, key, label st
 		publicURL = "\n  public_url: " + n.api
 		inbound = fmt.Sprintf("inbound:\n  email:\n    listen: %s\n    domain: %s\n    reply_keys: [\"%s\"]\n",
 			n.smtpIn, replyDomain, cl.replyKey)
+		for _, k := range cl.spec.inbound {
+			inbound += "  " + k + "\n"
+		}
 	}
 	cfg := fmt.Sprintf(`node:
   name: %s

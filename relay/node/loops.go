@@ -165,9 +165,13 @@ func (n *Node) takeReply(ctx context.Context, p *relay.Person, incident, text st
 			n.log.Info("a person's replies are over their limit; held until the window ends", "person", p.ID,
 				"incident", incident, "due", info.Due, "limit", lim.PerPerson, "window", lim.Window)
 		}
-		// A person, told once in a while; an auto-responder this
-		// answer wakes says the same again, which is a repeat.
-		return n.autoAnswer(ans, p, p.LangOrDefault(), answerHeld, now), nil
+		// The person is told at their first held reply of a window, on
+		// whichever node takes it; an auto-responder this answer wakes
+		// says the same again, which is a repeat.
+		if firstHeld(msgs, p.ID, info.Due) {
+			return n.autoAnswer(ans, p, p.LangOrDefault(), answerHeld, now), nil
+		}
+		return ans, nil
 	}
 	n.loops.automatic.WithLabelValues(in.Channel, reason).Inc()
 	if n.loops.logged.allow(reason+":"+p.ID, time.Minute, now) {
@@ -209,6 +213,13 @@ func repeated(msgs []relay.Message, person, text string, now time.Time, window t
 		}
 	}
 	return false
+}
+
+// firstHeld reports whether msgs hold no reply of person held until due.
+func firstHeld(msgs []relay.Message, person string, due time.Time) bool {
+	return !slices.ContainsFunc(msgs, func(m relay.Message) bool {
+		return m.Author == person && m.Reply != nil && m.Reply.Withheld == relay.WithheldHeld && m.Reply.Due.Equal(due)
+	})
 }
 
 // overLimit reports whether person has posted lim.PerPerson replies to
