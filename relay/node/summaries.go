@@ -101,11 +101,16 @@ func (s *summaries) unpark() {
 	s.poke()
 }
 
-// rescanSoon has the next round scan the open incidents: the store was
-// replaced by a snapshot, which no observer sees.
+// rescanSoon has the next round scan the open incidents and look at
+// every parked summary again: the node caught up with its peers, so its
+// store may have been replaced by a snapshot, which no observer sees,
+// and it parked every summary while it had not caught up.
 func (s *summaries) rescanSoon() {
 	s.mu.Lock()
 	s.rescan = true
+	for k, st := range s.held {
+		s.held[k] = heldState{due: st.due}
+	}
 	s.mu.Unlock()
 	s.poke()
 }
