@@ -63,7 +63,7 @@ func (f *fakeInbox) Post(ctx context.Context, p *relay.Post, author, key string)
 		return "", false, &problem.Problem{Code: problem.CodeKeyReused, Message: "idempotency_key was already used for a different message"}
 	}
 	f.keys[author+"\x00"+key] = p.Hash()
-	return relay.IdempotentMessageID(author, key), seen, nil
+	return relay.IdempotentMessageID(relay.ViaNATS, author, key), seen, nil
 }
 
 func (f *fakeInbox) Ack(ctx context.Context, a AckRequest) ([]string, error) {
@@ -181,7 +181,7 @@ func TestIngestPost(t *testing.T) {
 	bot := ingestSetup(t, IngestConfig{}, inbox, nil)
 	req := koreanPost()
 	reply := ask(t, bot, "relay.post", mustJSON(t, req))
-	wantID := relay.IdempotentMessageID(DefaultIngestAuthor, req.IdempotencyKey)
+	wantID := relay.IdempotentMessageID(relay.ViaNATS, DefaultIngestAuthor, req.IdempotencyKey)
 	if reply["id"] != wantID || reply["replayed"] != false {
 		t.Fatalf("reply = %v, want id %s, not replayed", reply, wantID)
 	}
@@ -206,7 +206,7 @@ func TestIngestPost(t *testing.T) {
 	// A named author is passed on; it scopes the key.
 	req.Author = "oncall-bot"
 	reply = ask(t, bot, "relay.post", mustJSON(t, req))
-	if want := relay.IdempotentMessageID("oncall-bot", req.IdempotencyKey); reply["id"] != want || inbox.postCalls()[3].Author != "oncall-bot" {
+	if want := relay.IdempotentMessageID(relay.ViaNATS, "oncall-bot", req.IdempotencyKey); reply["id"] != want || inbox.postCalls()[3].Author != "oncall-bot" {
 		t.Errorf("reply = %v, want id %s for author oncall-bot", reply, want)
 	}
 }

@@ -204,7 +204,7 @@ func (n *Node) postReply(ctx context.Context, p *relay.Person, incident, text st
 		key = "inbound:" + in.Channel + ":" + in.ID
 		// A retried webhook or a resent mail is the same reply, even if
 		// the incident's audience changed in between.
-		switch prev, err := n.store.Message(relay.IdempotentMessageID(p.ID, key)); {
+		switch prev, err := n.store.Message(relay.IdempotentMessageID(relay.ViaReply, p.ID, key)); {
 		case err == nil:
 			return prev, nil
 		case !errors.Is(err, relay.ErrNotFound):
@@ -212,7 +212,7 @@ func (n *Node) postReply(ctx context.Context, p *relay.Person, incident, text st
 		}
 	}
 	post := &relay.Post{Incident: incident, Text: cmp.Or(p.Name, p.ID) + ": " + text, To: to, Severity: relay.SeverityWarning}
-	acc, err := n.post(ctx, post, Author{Name: p.ID, Commander: true}, key, []string{p.ID})
+	acc, err := n.post(ctx, post, Author{Name: p.ID, Via: relay.ViaReply, Commander: true}, key, []string{p.ID})
 	if err != nil {
 		var fe *relay.FieldError
 		if errors.As(err, &fe) {

@@ -40,7 +40,7 @@ func (s *Server) startInbound(ctx context.Context, cfg *config.Config, ingests [
 		}
 		o.Receiver = n
 		o.Post = func(ctx context.Context, p *inbound.BotPost) (string, error) {
-			acc, err := n.PostToIncident(ctx, node.Author{Name: p.Bot}, p.Incident, p.Text, p.Severity, p.To, p.Key)
+			acc, err := n.PostToIncident(ctx, node.Author{Name: p.Bot, Via: relay.ViaEmail}, p.Incident, p.Text, p.Severity, p.To, p.Key)
 			if err != nil {
 				return "", err
 			}
@@ -104,7 +104,7 @@ func personByEmail(n *node.Node, addr string) (string, bool) {
 type natsInbox struct{ n *node.Node }
 
 func (b natsInbox) Post(ctx context.Context, p *relay.Post, author, key string) (string, bool, error) {
-	acc, err := b.n.Post(ctx, p, node.Author{Name: author}, key)
+	acc, err := b.n.Post(ctx, p, node.Author{Name: author, Via: relay.ViaNATS}, key)
 	if errors.Is(err, node.ErrKeyReused) {
 		return "", false, &problem.Problem{Code: problem.CodeKeyReused, Message: err.Error()}
 	}
@@ -138,7 +138,7 @@ func alertmanagerHandler(n *node.Node, cfg *alertmanager.Config, log *slog.Logge
 	return alertmanager.Handler(alertmanager.Options{
 		Config: cfg, Logger: log.With("inbound", "alertmanager"), Registerer: reg,
 		Post: func(ctx context.Context, p *relay.Post, key string) (string, bool, error) {
-			acc, err := n.Post(ctx, p, node.Author{Name: "alertmanager"}, key)
+			acc, err := n.Post(ctx, p, node.Author{Name: "alertmanager", Via: relay.ViaAlertmanager}, key)
 			if err != nil {
 				return "", false, err
 			}
