@@ -25,8 +25,9 @@ import (
 const AlertmanagerPath = "/v1/hooks/alertmanager"
 
 type natsIngest struct {
-	pub *nats.Publisher
-	cfg nats.IngestConfig
+	provider string
+	pub      *nats.Publisher
+	cfg      nats.IngestConfig
 }
 
 // startInbound starts what takes replies and posts besides the API: the
@@ -70,11 +71,15 @@ func (s *Server) startInbound(ctx context.Context, cfg *config.Config, ingests [
 		s.inbound = append(s.inbound, func(ctx context.Context) { srv.Shutdown(ctx) })
 	}
 	for _, in := range ingests {
-		ing, err := nats.Subscribe(ctx, in.pub.Conn(), in.cfg, natsInbox{n}, s.log.With("inbound", "nats"))
+		ing, err := nats.Subscribe(ctx, in.pub.Conn(), in.cfg, natsInbox{n}, nats.Options{
+			Logger:     s.log.With("inbound", "nats", "provider", in.provider),
+			Registerer: prometheus.WrapRegistererWith(prometheus.Labels{"provider": in.provider}, s.Registry),
+		})
 		if err != nil {
 			return fmt.Errorf("nats ingest: %w", err)
 		}
-		s.log.Info("taking posts over NATS", "post", in.cfg.PostSubject, "ack", in.cfg.AckSubject, "queue_group", in.cfg.QueueGroup)
+		s.log.Info("taking posts over NATS", "provider", in.provider, "post", in.cfg.PostSubject+".<bot>", "ack", in.cfg.AckSubject+".<bot>",
+			"queue_group", in.cfg.QueueGroup, "bots", len(in.cfg.Bots))
 		s.inbound = append(s.inbound, func(ctx context.Context) { ing.Close(ctx) })
 	}
 	return nil
@@ -124,6 +129,14 @@ func (b natsInbox) Ack(ctx context.Context, a nats.AckRequest) ([]string, error)
 		incident = m.Incident
 	}
 	return b.n.AckIncident(ctx, a.Person, incident, relay.ChannelNATS)
+}
+
+func (b natsInbox) Member(_ context.Context, person string, targets []string) (bool, error) {
+	roster, err := b.n.Roster()
+	if err != nil {
+		return false, err
+	}
+	return roster.Includes(person, targets), nil
 }
 
 // twilioNode is the node as Twilio's webhooks see it.
