@@ -111,11 +111,12 @@
 //
 // # The life of a message
 //
-// A bot posts to POST /v1/messages (or to relay.post over NATS, or through
-// Alertmanager's webhook); a person's reply by SMS or mail becomes a post
-// the same way. The node validates the post, derives the message id from
-// the idempotency key when there is one (so a retry on another node finds
-// the same message), resolves the audience against the roster and appends
+// A bot posts to POST /v1/messages (or to relay.post.<bot> over NATS, or
+// through Alertmanager's webhook); a person's reply by SMS or mail becomes a
+// post the same way. The author is who the credentials say, never the
+// payload. The node validates the post, derives the message id from the
+// idempotency key, scoped to the author and the way it came, when there is
+// one (so a retry on another node finds the same message), resolves the audience against the roster and appends
 // one event. Once it is fsynced it is pushed to every live peer, and the
 // API answers 202 when cluster.copies peers (default 1) hold it too, or
 // after copy_timeout (default 2 s) with fewer: only_copy says when no peer

@@ -58,7 +58,7 @@ func (r *ReplyInfo) Counts() bool {
 // replies, the earliest of which is firstHeld. Every node derives the same
 // id, so two nodes that both send the summary make one message.
 func SummaryID(person, firstHeld string) string {
-	return IdempotentMessageID(person, SummaryKey(firstHeld))
+	return IdempotentMessageID(ViaReply, person, SummaryKey(firstHeld))
 }
 
 // SummaryKey is the idempotency key of the summary whose earliest held

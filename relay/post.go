@@ -88,12 +88,29 @@ func (p *Post) Hash() string {
 	return hex.EncodeToString(sum[:16])
 }
 
+// The ways a post comes in. With the author, the way scopes an
+// idempotency key: an author's keys on one way cannot be claimed on
+// another, where the same name may belong to someone else.
+const (
+	ViaAPI          = "api"          // the HTTP API; the author is a token's name
+	ViaNATS         = "nats"         // NATS ingest; the author is a configured bot
+	ViaAlertmanager = "alertmanager" // Alertmanager's webhook
+	ViaEmail        = "email"        // mail from an SMTP AUTH bot
+	ViaReply        = "reply"        // a person's reply by SMS, voice or email
+)
+
 // IdempotentMessageID returns the message id a post with an idempotency
-// key gets. It depends only on the author and the key, so every node
-// derives the same id for a retried post. It is 32 hex digits, unlike the
-// 26-character ULIDs of other messages.
-func IdempotentMessageID(author, key string) string {
-	sum := sha256.Sum256([]byte(author + "\x00" + key))
+// key gets. It depends only on the way the post came (one of the Via
+// constants), its author and the key, so every node derives the same id
+// for a retried post, and one author cannot take another's key. via and
+// author never contain NUL (relay's names are ids). It is 32 hex digits,
+// unlike the 26-character ULIDs of other messages.
+//
+// Messages stored before keys were scoped by way keep the ids they got
+// then (a digest of author and key alone): ids are derived only to look
+// up a new post, never from stored messages.
+func IdempotentMessageID(via, author, key string) string {
+	sum := sha256.Sum256([]byte("relay.idempotency.v2\x00" + via + "\x00" + author + "\x00" + key))
 	return hex.EncodeToString(sum[:16])
 }
 

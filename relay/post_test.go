@@ -55,7 +55,7 @@ func TestPostHash(t *testing.T) {
 	if a.Hash() == c.Hash() {
 		t.Error("a different text has the same hash")
 	}
-	if IdempotentMessageID("bot", "k") == IdempotentMessageID("other-bot", "k") {
+	if IdempotentMessageID(ViaAPI, "bot", "k") == IdempotentMessageID(ViaAPI, "other-bot", "k") {
 		t.Error("two authors' keys collide")
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -109,7 +110,9 @@ func TestValidateAcceptsVariants(t *testing.T) {
 		"no buffer":       func(c *Config) { c.ReconnectBufferBytes = -1 },
 		"jetstream":       func(c *Config) { c.JetStream.Stream = "RELAY_EVENTS" },
 		"password by env": func(c *Config) { c.Password, c.PasswordEnv = secret.String{}, "NATS_PW" },
-		"ingest":          func(c *Config) { c.Ingest.Enabled = true },
+		"ingest": func(c *Config) {
+			c.Ingest.Enabled, c.Ingest.Bots = true, []Bot{{Name: "oncall-bot", Allow: []string{"post"}, Rate: 1, Burst: 1}}
+		},
 		"ingest disabled": func(c *Config) { c.Ingest.QueueGroup = "not checked while disabled" },
 	} {
 		c := validConfig()
@@ -151,6 +154,8 @@ ingest:
   enabled: true
   queue_group: relay-kr
   concurrency: 4
+  bots:
+    - name: oncall-bot
 `
 
 func TestDecodeYAML(t *testing.T) {
@@ -169,7 +174,9 @@ func TestDecodeYAML(t *testing.T) {
 		t.Errorf("decoded %+v", c)
 	}
 	if want := (IngestConfig{Enabled: true, QueueGroup: "relay-kr", PostSubject: "corp.relay.post", AckSubject: "corp.relay.ack",
-		Author: DefaultIngestAuthor, Timeout: DefaultIngestTimeout, Concurrency: 4}); c.Ingest != want {
+		Timeout: DefaultIngestTimeout, Concurrency: 4, MaxInFlight: DefaultIngestMaxInFlight, MaxRequestBytes: MaxRequestBytes,
+		Rate: DefaultBotRate, Burst: DefaultBotBurst, Bots: []Bot{{Name: "oncall-bot", Allow: []string{ActionPost}, Rate: DefaultBotRate, Burst: DefaultBotBurst}},
+	}); !reflect.DeepEqual(c.Ingest, want) {
 		t.Errorf("ingest = %+v, want %+v", c.Ingest, want)
 	}
 

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	natsgo "github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Connection presets, each with its reason.
@@ -25,10 +26,15 @@ const (
 	flusherTimeout = 10 * time.Second
 )
 
-// Options are the dependencies of a connection or Publisher.
+// Options are the dependencies of a connection, a Publisher or an
+// Ingest.
 type Options struct {
 	// Logger receives connection events; nil discards them.
 	Logger *slog.Logger
+	// Registerer receives an Ingest's metrics; nil means a private
+	// registry. One registerer takes one Ingest's metrics: give each
+	// other Ingest its own, or wrap it with a label.
+	Registerer prometheus.Registerer
 }
 
 func (o Options) logger() *slog.Logger {

@@ -17,11 +17,16 @@
 // and backs off between attempts.
 //
 // The ingest side (Subscribe, configured under ingest) takes posts and
-// acknowledgements from bots as NATS requests on <subject_prefix>.post and
-// <subject_prefix>.ack (see ingest.v1.md, post.v1.schema.json and
-// ack.v1.schema.json) and answers each with a JSON reply: a refusal is a
-// problem.Problem, relay's one error shape, with every field at fault
-// listed. What ingest needs of the node is the Inbox interface. Every node
-// subscribes in the same queue group, so each request is taken by exactly
-// one node of a cluster.
+// acknowledgements from configured bots as NATS requests on
+// <subject_prefix>.post.<bot> and <subject_prefix>.ack.<bot> (see
+// ingest.v1.md, post.v1.schema.json and ack.v1.schema.json) and answers
+// each with a JSON reply: a refusal is a problem.Problem, relay's one error
+// shape, with every field at fault listed. The subject names the bot, and
+// the NATS server's permissions tie the subject to the bot's credentials:
+// a post's author is that bot, never what the request says; a bot
+// acknowledges only if allowed and only for the people of its ack_for;
+// each bot has a token bucket, and the node bounds the payload size and
+// the requests it holds. What ingest needs of the node is the Inbox
+// interface. Every node subscribes in the same queue group, so each
+// request is taken by exactly one node of a cluster.
 package nats

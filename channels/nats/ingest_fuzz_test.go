@@ -226,3 +226,54 @@ func fuzzDecode[T any](f *testing.F, kind string, decode func([]byte) (*T, error
 func FuzzDecodePost(f *testing.F) { fuzzDecode(f, "post", decodePost) }
 
 func FuzzDecodeAck(f *testing.F) { fuzzDecode(f, "ack", decodeAck) }
+
+// FuzzIngestRequest sends any payload on any bot's subject through
+// ingest's own checks and handlers: every answer is a reply of the
+// schema, and a post that reaches the core is always by the bot the
+// subject names, an acknowledgement always for someone its ack_for covers.
+func FuzzIngestRequest(f *testing.F) {
+	for _, s := range fuzzSeeds {
+		for _, bot := range []string{oncallBot, "pager", "watch", "mallory", ""} {
+			f.Add(bot, false, []byte(s))
+			f.Add(bot, true, []byte(s))
+		}
+	}
+	f.Add("pager", false, []byte(`{"incident":"a","text":"t","to":["everyone"],"author":"kim"}`))
+	f.Add("pager", true, []byte(`{"person":"park","incident":"a"}`))
+	inbox := &fakeInbox{}
+	cfg := withBots(IngestConfig{})
+	for i := range cfg.Bots {
+		cfg.Bots[i].Rate, cfg.Bots[i].Burst = 1e9, 100000
+	}
+	cfg.SetDefaults()
+	in, err := newIngest(cfg, inbox, Options{})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, name string, ack bool, data []byte) {
+		kind, handle := ActionPost, in.post
+		if ack {
+			kind, handle = ActionAck, in.ack
+		}
+		b := in.bots[name]
+		before := len(inbox.postCalls())
+		reply, err := any(nil), in.admit(b, name, kind, len(data))
+		if err == nil {
+			reply, err = handle(t.Context(), b, data)
+		}
+		if err != nil {
+			p := in.problem("fuzz", err)
+			if !slices.Contains(Codes, p.Code) || p.Message == "" {
+				t.Fatalf("refusal %#v is not a Problem with a known code", err)
+			}
+			reply = ErrorReply{p}
+		}
+		checkSchema(t, replySchema(t, kind), renderReply(reply))
+		if calls := inbox.postCalls(); len(calls) > before && calls[len(calls)-1].Author != name {
+			t.Fatalf("a post on bot %q's subject reached the core as %q", name, calls[len(calls)-1].Author)
+		}
+		if acks := inbox.ackCalls(); ack && err == nil && !fakeRoster.Includes(acks[len(acks)-1].Person, b.AckFor) {
+			t.Fatalf("bot %q acknowledged for %q outside its ack_for", name, acks[len(acks)-1].Person)
+		}
+	})
+}

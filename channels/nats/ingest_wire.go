@@ -15,21 +15,25 @@ import (
 )
 
 // MaxRequestBytes bounds a request's payload: ample for a message of
-// relay.MaxTextBytes written as JSON escapes.
+// relay.MaxTextBytes written as JSON escapes. IngestConfig's
+// max_request_bytes may lower it.
 const MaxRequestBytes = 256 << 10
 
 // Codes lists every error code a reply may carry, those of package
 // problem that NATS ingest answers with. Clients branch on them; timeout
-// and unavailable are worth retrying with the same idempotency key.
+// and unavailable are worth retrying with the same idempotency key,
+// rate_limited after the pause its message names.
 var Codes = []string{problem.CodeInvalidJSON, problem.CodeUnknownField, problem.CodeInvalidField,
-	problem.CodeBodyTooLarge, problem.CodeKeyReused, problem.CodeNotFound, problem.CodeTimeout,
-	problem.CodeUnavailable, problem.CodeInternal}
+	problem.CodeBodyTooLarge, problem.CodeForbidden, problem.CodeRateLimited, problem.CodeKeyReused,
+	problem.CodeNotFound, problem.CodeTimeout, problem.CodeUnavailable, problem.CodeInternal}
 
 // PostRequest is the body of a post request (post.v1.schema.json).
 type PostRequest struct {
 	relay.Post
 	IdempotencyKey string `json:"idempotency_key,omitempty"`
-	Author         string `json:"author,omitempty"`
+	// Author, when given, must be the name of the bot that sends the
+	// request; the author is always that bot.
+	Author string `json:"author,omitempty"`
 }
 
 // AckRequest is the body of an ack request: a person acknowledges every

@@ -33,7 +33,7 @@ func TestIngestRepliesGolden(t *testing.T) {
 		name, kind string
 		reply      any
 	}{
-		{"post-accepted", "post", PostReply{ID: relay.IdempotentMessageID("oncall-bot", "alert-7f3a9c"), Replayed: true}},
+		{"post-accepted", "post", PostReply{ID: relay.IdempotentMessageID(relay.ViaNATS, "oncall-bot", "alert-7f3a9c"), Replayed: true}},
 		{"post-invalid", "post", refusal(invalid)},
 		{"post-unknown", "post", refusal(unknown)},
 		{"ack-acked", "ack", AckReply{Acked: []string{"01JC3Z7M8Q4X2V5T9R6N1B0K7D"}}},

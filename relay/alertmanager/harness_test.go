@@ -115,7 +115,7 @@ func (h *harness) post(ctx context.Context, p *relay.Post, key string) (string, 
 	if h.faults.Add(-1) >= 0 {
 		return "", false, errors.New("store: write: no space left on device")
 	}
-	acc, err := h.node.Post(ctx, p, node.Author{Name: author}, key)
+	acc, err := h.node.Post(ctx, p, node.Author{Name: author, Via: relay.ViaAlertmanager}, key)
 	if err != nil {
 		return "", false, err
 	}

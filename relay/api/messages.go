@@ -17,7 +17,7 @@ func (a *API) postMessage(w http.ResponseWriter, r *http.Request) {
 	}
 	c := callerOf(r.Context())
 	key := r.Header.Get("Idempotency-Key")
-	acc, err := a.opts.Node.Post(r.Context(), &p, node.Author{Name: c.name, Commander: c.role == relay.RoleAdmin}, key)
+	acc, err := a.opts.Node.Post(r.Context(), &p, node.Author{Name: c.name, Via: relay.ViaAPI, Commander: c.role == relay.RoleAdmin}, key)
 	switch {
 	case errors.Is(err, node.ErrKeyReused):
 		a.fail(w, http.StatusUnprocessableEntity, problem.Problem{Code: problem.CodeKeyReused, Field: "Idempotency-Key",

@@ -209,7 +209,7 @@ func (n *Node) pickIncident(person string, open []relay.Incident, cmd *relay.Com
 func (n *Node) postReply(ctx context.Context, p *relay.Person, incident, text, key string, msgs []relay.Message,
 	info *relay.ReplyInfo, high bool) (*relay.Message, error) {
 	post := &relay.Post{Incident: incident, Text: replyText(p, text), To: audience(msgs), Severity: relay.SeverityWarning}
-	acc, err := n.post(ctx, post, Author{Name: p.ID, Commander: high}, key, []string{p.ID}, info)
+	acc, err := n.post(ctx, post, Author{Name: p.ID, Via: relay.ViaReply, Commander: high}, key, []string{p.ID}, info)
 	if err != nil {
 		var fe *relay.FieldError
 		if errors.As(err, &fe) {

@@ -26,7 +26,7 @@ func (n *Node) incidentAudience(incident string) ([]string, error) {
 // even if the incident's audience changed in between.
 func (n *Node) PostToIncident(ctx context.Context, author Author, incident, text string, sev relay.Severity, open []string, key string) (*Accepted, error) {
 	if key != "" {
-		switch prev, err := n.store.Message(relay.IdempotentMessageID(author.Name, key)); {
+		switch prev, err := n.store.Message(relay.IdempotentMessageID(author.Via, author.Name, key)); {
 		case err == nil:
 			peers := len(n.repl.Peers())
 			return &Accepted{Message: prev, Replayed: true, Copies: 1 + peers, OnlyCopy: peers == 0}, nil

@@ -119,7 +119,7 @@ func (n *Node) takeReply(ctx context.Context, p *relay.Person, incident, text st
 		key = "inbound:" + in.Channel + ":" + in.ID
 		// A retried webhook or a resent mail is the same reply, even if
 		// the incident's audience changed in between, and no repeat.
-		switch prev, err := n.store.Message(relay.IdempotentMessageID(p.ID, key)); {
+		switch prev, err := n.store.Message(relay.IdempotentMessageID(relay.ViaReply, p.ID, key)); {
 		case err == nil:
 			return &relay.Answer{Incident: incident, Message: prev}, nil
 		case !errors.Is(err, relay.ErrNotFound):
@@ -190,7 +190,7 @@ func (n *Node) withhold(ctx context.Context, p *relay.Person, incident, text, ke
 	}
 	id := ulid.Make().String()
 	if key != "" {
-		id = relay.IdempotentMessageID(p.ID, key)
+		id = relay.IdempotentMessageID(relay.ViaReply, p.ID, key)
 	}
 	m := &relay.Message{ID: id, Incident: incident, Text: post.Text, Severity: relay.SeverityInfo, Author: p.ID,
 		To: []string{}, AcceptedAt: now, AcceptedBy: n.opts.Name, Deadline: now, IdempotencyKey: key, Reply: info}

@@ -10,9 +10,14 @@ import (
 	"github.com/oob-relay/relay/relay"
 )
 
-// Author is who makes a post: an API token's name or a person.
+// Author is who makes a post: an API token's name, a NATS bot or a
+// person.
 type Author struct {
 	Name string
+	// Via is the way the post came, one of relay's Via constants. With
+	// Name it scopes an idempotency key, so that a name on one way cannot
+	// claim the keys of the same name on another.
+	Via string
 	// Commander marks an incident commander (an admin): their messages
 	// go ahead of large broadcasts in every channel's queue.
 	Commander bool
@@ -41,8 +46,10 @@ type Accepted struct {
 // returns once the message is durably stored; its deliveries are then
 // queued. Validation problems are *relay.FieldError values joined with
 // errors.Join. With an idempotency key, a post that repeats an earlier one
-// by the same author returns the earlier message, and a different request
-// under the same key gets ErrKeyReused.
+// by the same author on the same way returns the earlier message, and a
+// different request under the same key gets ErrKeyReused; the same key
+// from another author, or from the same name on another way, is another
+// message.
 func (n *Node) Post(ctx context.Context, p *relay.Post, author Author, key string) (*Accepted, error) {
 	return n.post(ctx, p, author, key, nil, nil)
 }
@@ -58,7 +65,7 @@ func (n *Node) post(ctx context.Context, p *relay.Post, author Author, key strin
 	}
 	id := ""
 	if key != "" {
-		id = relay.IdempotentMessageID(author.Name, key)
+		id = relay.IdempotentMessageID(author.Via, author.Name, key)
 		mu := &n.keyed[stripe(id)]
 		mu.Lock()
 		defer mu.Unlock()

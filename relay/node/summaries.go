@@ -279,7 +279,7 @@ func (n *Node) postSummary(ctx context.Context, k heldKey, ready []relay.Message
 	high := highBudgetLeft(msgs, now, n.opts.Replies)
 	post := &relay.Post{Incident: k.incident, Text: relay.SummaryText(lang, name, n.opts.Replies.Window, texts),
 		To: audience(msgs), Severity: relay.SeverityWarning}
-	acc, err := n.post(ctx, post, Author{Name: k.person, Commander: high}, relay.SummaryKey(ids[0]), []string{k.person},
+	acc, err := n.post(ctx, post, Author{Name: k.person, Via: relay.ViaReply, Commander: high}, relay.SummaryKey(ids[0]), []string{k.person},
 		&relay.ReplyInfo{Summarises: ids})
 	var fe *relay.FieldError
 	switch {

@@ -38,6 +38,8 @@ const (
 	CodeNotFound = "not_found"
 	// CodeMethod: a path asked with a method it does not serve.
 	CodeMethod = "method_not_allowed"
+	// CodeRateLimited: the sender is over its rate limit; retry later.
+	CodeRateLimited = "rate_limited"
 	// CodeKeyReused: the idempotency key was used for a different message.
 	CodeKeyReused = "idempotency_key_reused"
 	// CodeTimeout: not done in time; it may still be done.

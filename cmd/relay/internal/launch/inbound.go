@@ -25,8 +25,9 @@ import (
 const AlertmanagerPath = "/v1/hooks/alertmanager"
 
 type natsIngest struct {
-	pub *nats.Publisher
-	cfg nats.IngestConfig
+	provider string
+	pub      *nats.Publisher
+	cfg      nats.IngestConfig
 }
 
 // startInbound starts what takes replies and posts besides the API: the
@@ -40,7 +41,7 @@ func (s *Server) startInbound(ctx context.Context, cfg *config.Config, ingests [
 		}
 		o.Receiver = n
 		o.Post = func(ctx context.Context, p *inbound.BotPost) (string, error) {
-			acc, err := n.PostToIncident(ctx, node.Author{Name: p.Bot}, p.Incident, p.Text, p.Severity, p.To, p.Key)
+			acc, err := n.PostToIncident(ctx, node.Author{Name: p.Bot, Via: relay.ViaEmail}, p.Incident, p.Text, p.Severity, p.To, p.Key)
 			if err != nil {
 				return "", err
 			}
@@ -70,11 +71,15 @@ func (s *Server) startInbound(ctx context.Context, cfg *config.Config, ingests [
 		s.inbound = append(s.inbound, func(ctx context.Context) { srv.Shutdown(ctx) })
 	}
 	for _, in := range ingests {
-		ing, err := nats.Subscribe(ctx, in.pub.Conn(), in.cfg, natsInbox{n}, s.log.With("inbound", "nats"))
+		ing, err := nats.Subscribe(ctx, in.pub.Conn(), in.cfg, natsInbox{n}, nats.Options{
+			Logger:     s.log.With("inbound", "nats", "provider", in.provider),
+			Registerer: prometheus.WrapRegistererWith(prometheus.Labels{"provider": in.provider}, s.Registry),
+		})
 		if err != nil {
 			return fmt.Errorf("nats ingest: %w", err)
 		}
-		s.log.Info("taking posts over NATS", "post", in.cfg.PostSubject, "ack", in.cfg.AckSubject, "queue_group", in.cfg.QueueGroup)
+		s.log.Info("taking posts over NATS", "provider", in.provider, "post", in.cfg.PostSubject+".<bot>", "ack", in.cfg.AckSubject+".<bot>",
+			"queue_group", in.cfg.QueueGroup, "bots", len(in.cfg.Bots))
 		s.inbound = append(s.inbound, func(ctx context.Context) { ing.Close(ctx) })
 	}
 	return nil
@@ -104,7 +109,7 @@ func personByEmail(n *node.Node, addr string) (string, bool) {
 type natsInbox struct{ n *node.Node }
 
 func (b natsInbox) Post(ctx context.Context, p *relay.Post, author, key string) (string, bool, error) {
-	acc, err := b.n.Post(ctx, p, node.Author{Name: author}, key)
+	acc, err := b.n.Post(ctx, p, node.Author{Name: author, Via: relay.ViaNATS}, key)
 	if errors.Is(err, node.ErrKeyReused) {
 		return "", false, &problem.Problem{Code: problem.CodeKeyReused, Message: err.Error()}
 	}
@@ -126,6 +131,14 @@ func (b natsInbox) Ack(ctx context.Context, a nats.AckRequest) ([]string, error)
 	return b.n.AckIncident(ctx, a.Person, incident, relay.ChannelNATS)
 }
 
+func (b natsInbox) Member(_ context.Context, person string, targets []string) (bool, error) {
+	roster, err := b.n.Roster()
+	if err != nil {
+		return false, err
+	}
+	return roster.Includes(person, targets), nil
+}
+
 // twilioNode is the node as Twilio's webhooks see it.
 type twilioNode struct{ *node.Node }
 
@@ -138,7 +151,7 @@ func alertmanagerHandler(n *node.Node, cfg *alertmanager.Config, log *slog.Logge
 	return alertmanager.Handler(alertmanager.Options{
 		Config: cfg, Logger: log.With("inbound", "alertmanager"), Registerer: reg,
 		Post: func(ctx context.Context, p *relay.Post, key string) (string, bool, error) {
-			acc, err := n.Post(ctx, p, node.Author{Name: "alertmanager"}, key)
+			acc, err := n.Post(ctx, p, node.Author{Name: "alertmanager", Via: relay.ViaAlertmanager}, key)
 			if err != nil {
 				return "", false, err
 			}

@@ -85,8 +85,8 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Server, erro
 
 	s := &Server{Registry: reg, log: log, served: make(chan error, 1)}
 	var ingests []natsIngest
-	providers, closers, err := buildProviders(cfg, log, opts, func(p *nats.Publisher, c nats.IngestConfig) {
-		ingests = append(ingests, natsIngest{pub: p, cfg: c})
+	providers, closers, err := buildProviders(cfg, log, opts, func(name string, p *nats.Publisher, c nats.IngestConfig) {
+		ingests = append(ingests, natsIngest{provider: name, pub: p, cfg: c})
 	})
 	s.closers = closers
 	if err != nil {

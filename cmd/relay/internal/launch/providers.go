@@ -18,7 +18,7 @@ import (
 // the configured order, and the functions that release them.
 // ingest, when not nil, receives the NATS publishers whose provider takes
 // posts (ingest.enabled).
-func buildProviders(cfg *config.Config, log *slog.Logger, opts Options, ingest func(*nats.Publisher, nats.IngestConfig)) ([]delivery.Provider, []func(), error) {
+func buildProviders(cfg *config.Config, log *slog.Logger, opts Options, ingest func(provider string, p *nats.Publisher, c nats.IngestConfig)) ([]delivery.Provider, []func(), error) {
 	var (
 		out     []delivery.Provider
 		closers []func()
@@ -58,7 +58,7 @@ func buildProviders(cfg *config.Config, log *slog.Logger, opts Options, ingest f
 		closers = append(closers, s.Close)
 		add(p.Name, relay.ChannelNATS, p.Limit, s)
 		if ingest != nil && p.NATS.Ingest.Enabled {
-			ingest(s, p.NATS.Ingest)
+			ingest(p.Name, s, p.NATS.Ingest)
 		}
 	}
 	return out, closers, nil
