@@ -25,6 +25,7 @@ import (
 // recent open incident; it reaches the incident's audience except its
 // author. A retried inbound (same In.ID) posts once.
 func (n *Node) Receive(ctx context.Context, in *relay.Inbound) (*relay.Answer, error) {
+	in.Text = relay.CleanText(in.Text) // a person's answer is kept, its control characters are not
 	now := n.opts.Now().UTC()
 	if in.At.IsZero() {
 		in.At = now
