@@ -40,6 +40,10 @@ const (
 	CodeMethod = "method_not_allowed"
 	// CodeKeyReused: the idempotency key was used for a different message.
 	CodeKeyReused = "idempotency_key_reused"
+	// CodeRateLimited: the client, its address or its token, sent too
+	// many requests, or too many wrong tokens; retry after the wait the
+	// answer gives.
+	CodeRateLimited = "rate_limited"
 	// CodeTimeout: not done in time; it may still be done.
 	CodeTimeout = "timeout"
 	// CodeUnavailable: the node cannot take the request now; retry.
