@@ -131,15 +131,18 @@ func clean(s string) bool {
 
 // Printable returns s with every character UnsafeRune refuses, newline
 // and tab, and every invalid byte written as a Go escape (\x1b, \u202e,
-// \n, \xff), so that printing it cannot move a terminal's cursor or
-// reorder a line. A backslash is doubled only where it would otherwise
-// read as such an escape. Other text, Hangul and emoji included, is kept.
+// \n, \xff), so that printing it cannot move a terminal's cursor, start
+// a line or reorder one. Other text, Hangul and emoji included, is kept
+// as it is, backslashes too.
 func Printable(s string) string {
 	return escape(s, true)
 }
 
 // PrintableText is Printable for text of several lines: newline and tab
-// are kept.
+// are kept. In JSON, whose encoders escape C0 control characters
+// themselves, what it escapes (C1 controls, bidirectional formatting
+// characters, U+2028, U+2029) becomes a JSON escape of the same
+// character, so JSON stays JSON.
 func PrintableText(s string) string {
 	return escape(s, false)
 }
@@ -148,7 +151,7 @@ func escape(s string, line bool) string {
 	safe := func(r rune) bool { return !UnsafeRune(r) && !(line && (r == '\n' || r == '\t')) }
 	needs := false
 	for i, r := range s {
-		if !safe(r) || r == utf8.RuneError && !validAt(s, i) || r == '\\' {
+		if !safe(r) || r == utf8.RuneError && !validAt(s, i) {
 			needs = true
 			break
 		}
@@ -162,12 +165,6 @@ func escape(s string, line bool) string {
 		switch {
 		case r == utf8.RuneError && size == 1:
 			fmt.Fprintf(&b, `\x%02x`, s[i])
-		case r == '\\':
-			if next, _ := utf8.DecodeRuneInString(s[i+1:]); strings.ContainsRune(`xuUabfnrtv\`, next) {
-				b.WriteString(`\\`)
-			} else {
-				b.WriteByte('\\')
-			}
 		case !safe(r):
 			q := strconv.QuoteRune(r)
 			b.WriteString(q[1 : len(q)-1])
