@@ -72,7 +72,9 @@ type Config struct {
 	Cluster *Cluster `yaml:"cluster"`
 	// Store bounds what the node keeps on disk.
 	Store Store `yaml:"store"`
-	Log   Log   `yaml:"log"`
+	// Limits bound what clients may ask of the node.
+	Limits Limits `yaml:"limits"`
+	Log    Log    `yaml:"log"`
 	// Dir is the folder relative paths resolve against: the folder of the
 	// config file. Load sets it; it is never read from YAML.
 	Dir string `yaml:"-"`

@@ -2,7 +2,8 @@
 //
 // The configuration is one YAML file, the operator's whole view of a node:
 // its name and store, the HTTP listener, the API tokens, the roster file,
-// how deliveries are retried, the providers of each channel and logging.
+// how deliveries are retried, the providers of each channel, the limits on
+// what clients may ask (limits) and logging.
 // testdata/full.yaml shows and explains every key.
 //
 // Load reads a file in four steps, each of which a caller may also run on

@@ -63,6 +63,7 @@ func (c *Config) SetDefaults() {
 	d.Calls.setDefaults()
 	c.Inbound.setDefaults()
 	c.Store.setDefaults()
+	c.Limits.setDefaults()
 	for _, p := range c.providers() {
 		p.limit.setDefaults()
 		p.conf.SetDefaults()
@@ -105,6 +106,7 @@ func (c *Config) Validate() error {
 		errs = append(errs, c.Cluster.validate(bad)...)
 	}
 	c.Store.validate(bad)
+	c.Limits.validate(bad)
 	if _, ok := logLevels[c.Log.Level]; !ok {
 		bad("log.level", "unknown level %q (known: debug, info, warn, error)", c.Log.Level)
 	}

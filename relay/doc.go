@@ -172,6 +172,11 @@
 //     off within the deadline; a breaker moves on to the channel's next
 //     provider, and a fallback policy to the person's next channel. Bad
 //     input gets a clear error naming what is wrong, and changes nothing.
+//   - Text that is kept holds no control character but newline and tab
+//     and no bidirectional override, and is valid UTF-8: refused where a
+//     client wrote it ([CheckText]), removed where a person answered
+//     ([CleanText]); everything else, Hangul and emoji, passes byte for
+//     byte.
 //
 // # Where to look
 //
@@ -179,6 +184,8 @@
 //     audience and policy: post.go, roster.go and policy.go; replies:
 //     reply.go and inbound.go here, and relay/node/inbound.go.
 //   - The channel contract and its errors: channel.go and senderror.go.
+//   - The text policy: text.go, and jsontext.go for JSON strings a decoder
+//     would change; the API's limits on clients: relay/api/throttle.go.
 //   - Group commit, the fold, retention and snapshots: relay/store
 //     (store.go, fold.go, retention.go, snapshot.go).
 //   - Claims, attempts and retries: relay/delivery (lane.go, attempt.go,

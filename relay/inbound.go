@@ -20,7 +20,9 @@ type Inbound struct {
 	// numbers, or the mail recipient.
 	To string
 	// Text is the body as the person meant it: for email, the text part
-	// without quoted text or signature.
+	// without quoted text or signature. The core keeps it through
+	// CleanText, so that control characters and bidirectional overrides
+	// never reach a message while the answer itself is never refused.
 	Text string
 	// Person and Incident are set when the channel already knows them,
 	// such as from a signed email reply address; the core checks them.

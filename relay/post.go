@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -17,6 +18,15 @@ const DefaultSeverity = SeverityWarning
 
 // MaxIdempotencyKey bounds an idempotency key's length.
 const MaxIdempotencyKey = 255
+
+// DefaultMaxTo is how many distinct audience targets a post may name
+// unless a node is configured otherwise: room for every team of a large
+// company by name, while a group, however large, counts as one.
+const DefaultMaxTo = 1000
+
+// maxListed bounds how many entries of one list a validation error
+// names; the rest are counted.
+const maxListed = 10
 
 // Post is a request to send a message, as a client wrote it.
 type Post struct {
@@ -49,31 +59,124 @@ func (p *Post) Validate() error {
 	case p.Incident == "":
 		bad("incident", "is required")
 	case !ValidID(p.Incident):
-		bad("incident", "%q %s", p.Incident, errBadID)
+		bad("incident", "%s %s", quoteShort(p.Incident), errBadID)
 	}
 	switch {
 	case strings.TrimSpace(p.Text) == "":
 		bad("text", "is required and must not be blank")
 	case len(p.Text) > MaxTextBytes:
 		bad("text", "is %d bytes; the limit is %d", len(p.Text), MaxTextBytes)
-	case !utf8.ValidString(p.Text):
-		bad("text", "is not valid UTF-8")
+	default:
+		if err := CheckText("text", p.Text); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if len(p.To) == 0 {
 		bad("to", `is required: list "person:<id>", "group:<id>" or "everyone"`)
 	}
-	if p.Severity != "" && !p.Severity.Valid() {
-		bad("severity", "%q must be one of critical, warning and info", p.Severity)
-	}
-	for i, ch := range p.Channels {
-		switch {
-		case !KnownChannel(ch):
-			bad(fmt.Sprintf("channels[%d]", i), "%q is not a channel: use %s", ch, strings.Join(Channels, ", "))
-		case slices.Index(p.Channels, ch) < i:
-			bad(fmt.Sprintf("channels[%d]", i), "%q is listed twice", ch)
+	badTo := 0
+	for i, t := range p.To {
+		if validTarget(t) {
+			continue
+		}
+		if badTo++; badTo <= maxListed {
+			bad(fmt.Sprintf("to[%d]", i), "%s is not an audience: use \"person:<id>\", \"group:<id>\" or \"everyone\"", quoteShort(t))
 		}
 	}
+	if badTo > maxListed {
+		bad("to", "%d more entries are not audiences", badTo-maxListed)
+	}
+	if p.Severity != "" && !p.Severity.Valid() {
+		bad("severity", "%s must be one of critical, warning and info", quoteShort(string(p.Severity)))
+	}
+	badChannels := 0
+	for i, ch := range p.Channels {
+		msg := ""
+		switch {
+		case !KnownChannel(ch):
+			msg = fmt.Sprintf("%s is not a channel: use %s", quoteShort(ch), strings.Join(Channels, ", "))
+		case slices.Index(p.Channels, ch) < i:
+			msg = fmt.Sprintf("%q is listed twice", ch)
+		default:
+			continue
+		}
+		if badChannels++; badChannels <= maxListed {
+			bad(fmt.Sprintf("channels[%d]", i), "%s", msg)
+		}
+	}
+	if badChannels > maxListed {
+		bad("channels", "%d more entries are unknown or repeated", badChannels-maxListed)
+	}
 	return errors.Join(errs...)
+}
+
+// validTarget reports whether t has the form of an audience target:
+// "everyone", "person:<id>" or "group:<id>".
+func validTarget(t string) bool {
+	if t == TargetEveryone {
+		return true
+	}
+	if id, ok := strings.CutPrefix(t, TargetPersonPrefix); ok {
+		return ValidID(id)
+	}
+	if id, ok := strings.CutPrefix(t, TargetGroupPrefix); ok {
+		return ValidID(id)
+	}
+	return false
+}
+
+// quoteShort quotes a value for an error message, escaping what a
+// terminal would obey and cutting a long value to its first 64 bytes.
+func quoteShort(s string) string {
+	if short, cut := cutShort(s); cut {
+		return strconv.Quote(short) + "…"
+	}
+	return strconv.Quote(s)
+}
+
+// cutShort cuts s to at most 64 bytes at a character boundary and
+// reports whether it did.
+func cutShort(s string) (string, bool) {
+	const max = 64
+	if len(s) <= max {
+		return s, false
+	}
+	end := max
+	for end > 0 && !utf8.RuneStart(s[end]) {
+		end--
+	}
+	return s[:end], true
+}
+
+// CheckTo returns a *FieldError for "to" when the post names more than
+// max distinct audience targets (DefaultMaxTo when max is not positive).
+// Repeated targets count once, and a group counts as one whatever its
+// size.
+func (p *Post) CheckTo(max int) error {
+	if max <= 0 {
+		max = DefaultMaxTo
+	}
+	if len(p.To) <= max {
+		return nil
+	}
+	if n := len(distinct(p.To)); n > max {
+		return &FieldError{"to", fmt.Sprintf("names %d audience targets; the limit is %d (a group counts as one target: name a group rather than its people)", n, max)}
+	}
+	return nil
+}
+
+// distinct returns the values of list once each, in the order first
+// given, in a new slice.
+func distinct(list []string) []string {
+	seen := make(map[string]bool, len(list))
+	out := make([]string, 0, len(list))
+	for _, v := range list {
+		if !seen[v] {
+			seen[v] = true
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 // Hash returns a digest of what the post asks for, so that a retry with the
@@ -170,7 +273,7 @@ func NewMessage(p *Post, roster *Roster, plan Plan) (*Message, error) {
 		Text:             p.Text,
 		Severity:         sev,
 		Author:           plan.Author,
-		To:               slices.Clone(p.To),
+		To:               distinct(p.To),
 		Channels:         slices.Clone(p.Channels),
 		Priority:         plan.Priority,
 		Mode:             policy.Mode,

@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -76,6 +77,25 @@ var (
 	rosterFormat     = "roster"
 )
 
+// Bounds on a roster, so that a roster sent to the API, however
+// written, stays a roster and not a way to fill a node's store.
+const (
+	// MaxPeople is the most people a roster holds: a large company.
+	MaxPeople = 100_000
+	// MaxGroups is the most groups a roster holds.
+	MaxGroups = 10_000
+	// MaxNameBytes bounds a person's or a group's name: it leads every
+	// reply of theirs and is read on phones.
+	MaxNameBytes = 200
+	// maxEmailBytes is the longest address SMTP carries (RFC 5321).
+	maxEmailBytes = 254
+	// maxLangBytes bounds a language tag (RFC 5646 advises 35).
+	maxLangBytes = 35
+	// maxRosterProblems bounds how many problems Validate lists; the
+	// rest are counted.
+	maxRosterProblems = 100
+)
+
 // ValidID reports whether s is a valid person, group or incident id.
 func ValidID(s string) bool { return idPattern.MatchString(s) }
 
@@ -90,8 +110,17 @@ func DecodeRoster(r io.Reader) (*Roster, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", rosterFormat, err)
 	}
-	if len(bytes.TrimSpace(data)) == 0 {
+	trimmed := bytes.TrimSpace(data)
+	if len(trimmed) == 0 {
 		return nil, errors.New("roster is empty")
+	}
+	if trimmed[0] == '{' {
+		if err := CheckJSONText(data); err != nil {
+			return nil, err
+		}
+	}
+	if !utf8.Valid(data) {
+		return nil, invalidLine(data)
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
@@ -103,6 +132,24 @@ func DecodeRoster(r io.Reader) (*Roster, error) {
 		return nil, err
 	}
 	return &ros, nil
+}
+
+// invalidLine names the first line of data that is not valid UTF-8.
+func invalidLine(data []byte) error {
+	for i, line := range bytes.SplitAfter(data, []byte("\n")) {
+		if !utf8.Valid(line) {
+			at := 0
+			for at < len(line) {
+				r, size := utf8.DecodeRune(line[at:])
+				if r == utf8.RuneError && size == 1 {
+					break
+				}
+				at += size
+			}
+			return fmt.Errorf("roster: line %d is not valid UTF-8 (byte 0x%02x); save the file as UTF-8", i+1, line[at])
+		}
+	}
+	return errors.New("roster: not valid UTF-8; save the file as UTF-8")
 }
 
 // YAMLErrorText rewrites a YAML decoding error so it names keys rather than
@@ -121,21 +168,39 @@ func YAMLErrorText(err error) string {
 // its key, joined with errors.Join.
 func (r *Roster) Validate() error {
 	var errs []error
+	problems := 0
 	bad := func(key, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
+		if problems++; problems <= maxRosterProblems {
+			errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
+		}
+	}
+	text := func(key, value string, limit int) {
+		switch err := CheckLine(key, value); {
+		case err != nil:
+			bad(key, "%s", err.(*FieldError).Message)
+		case len(value) > limit:
+			bad(key, "is %d bytes; the limit is %d", len(value), limit)
+		}
+	}
+	if len(r.People) > MaxPeople {
+		bad("people", "lists %d people; the limit is %d", len(r.People), MaxPeople)
+	}
+	if len(r.Groups) > MaxGroups {
+		bad("groups", "lists %d groups; the limit is %d", len(r.Groups), MaxGroups)
 	}
 	people := make(map[string]int, len(r.People))
 	for i := range r.People {
 		p := &r.People[i]
 		key := fmt.Sprintf("people[%d]", i)
 		if p.ID != "" {
-			key = fmt.Sprintf("people[%d] (%s)", i, p.ID)
+			key = fmt.Sprintf("people[%d] (%s)", i, shortPrintable(p.ID))
 		}
+		text(key+".name", p.Name, MaxNameBytes)
 		switch {
 		case p.ID == "":
 			bad(key+".id", "is required")
 		case !ValidID(p.ID):
-			bad(key+".id", "%q %s", p.ID, errBadID)
+			bad(key+".id", "%s %s", quoteShort(p.ID), errBadID)
 		default:
 			if j, dup := people[p.ID]; dup {
 				bad(key+".id", "%q is also used by people[%d]", p.ID, j)
@@ -146,19 +211,23 @@ func (r *Roster) Validate() error {
 			bad(key+".phone", "%q %s", p.Phone, errNotE164)
 		}
 		if p.Email != "" {
+			text(key+".email", p.Email, maxEmailBytes)
 			if a, err := mail.ParseAddress(p.Email); err != nil || a.Address != p.Email {
-				bad(key+".email", "%q is not a plain email address such as kim@example.com", p.Email)
+				bad(key+".email", "%s is not a plain email address such as kim@example.com", quoteShort(p.Email))
 			}
 		}
-		if p.Lang != "" && !langPattern.MatchString(p.Lang) {
-			bad(key+".lang", "%q is not a language tag such as ko or en", p.Lang)
+		switch {
+		case len(p.Lang) > maxLangBytes:
+			bad(key+".lang", "is %d bytes; the limit is %d", len(p.Lang), maxLangBytes)
+		case p.Lang != "" && !langPattern.MatchString(p.Lang):
+			bad(key+".lang", "%s is not a language tag such as ko or en", quoteShort(p.Lang))
 		}
 		seen := map[string]bool{}
 		for j, ch := range p.Channels {
 			ckey := fmt.Sprintf("%s.channels[%d]", key, j)
 			switch {
 			case !KnownChannel(ch):
-				bad(ckey, "unknown channel %q (known: %s)", ch, strings.Join(Channels, ", "))
+				bad(ckey, "unknown channel %s (known: %s)", quoteShort(ch), strings.Join(Channels, ", "))
 			case seen[ch]:
 				bad(ckey, "channel %q is listed twice", ch)
 			case (ch == ChannelSMS || ch == ChannelVoice) && p.Phone == "":
@@ -179,13 +248,14 @@ func (r *Roster) Validate() error {
 		g := &r.Groups[i]
 		key := fmt.Sprintf("groups[%d]", i)
 		if g.ID != "" {
-			key = fmt.Sprintf("groups[%d] (%s)", i, g.ID)
+			key = fmt.Sprintf("groups[%d] (%s)", i, shortPrintable(g.ID))
 		}
+		text(key+".name", g.Name, MaxNameBytes)
 		switch {
 		case g.ID == "":
 			bad(key+".id", "is required")
 		case !ValidID(g.ID):
-			bad(key+".id", "%q %s", g.ID, errBadID)
+			bad(key+".id", "%s %s", quoteShort(g.ID), errBadID)
 		case g.ID == TargetEveryone:
 			bad(key+".id", "%q is reserved for the whole roster", g.ID)
 		default:
@@ -201,14 +271,25 @@ func (r *Roster) Validate() error {
 		for j, m := range g.Members {
 			mkey := fmt.Sprintf("%s.members[%d]", key, j)
 			if _, ok := people[m]; !ok {
-				bad(mkey, "unknown person %q", m)
+				bad(mkey, "unknown person %s", quoteShort(m))
 			} else if seen[m] {
 				bad(mkey, "person %q is listed twice", m)
 			}
 			seen[m] = true
 		}
 	}
+	if problems > maxRosterProblems {
+		errs = append(errs, fmt.Errorf("and %d more problems", problems-maxRosterProblems))
+	}
 	return errors.Join(errs...)
+}
+
+// shortPrintable is a value for a key path: escaped and, when long, cut.
+func shortPrintable(s string) string {
+	if short, cut := cutShort(s); cut {
+		return Printable(short) + "…"
+	}
+	return Printable(s)
 }
 
 // Person returns the person with the given id.

@@ -229,8 +229,15 @@ func decodeObject(data []byte, fields []wireField) ([]problem.Detail, *problem.P
 		return nil, &problem.Problem{Code: problem.CodeBodyTooLarge, Message: fmt.Sprintf("request is %d bytes; the limit is %d", len(data), MaxRequestBytes)}
 	case len(bytes.TrimSpace(data)) == 0:
 		return nil, &problem.Problem{Code: problem.CodeInvalidJSON, Message: "request is empty; send a JSON object"}
-	case !utf8.Valid(data):
+	case !utf8.Valid(data) && relay.CheckJSONText(data) == nil:
 		return nil, &problem.Problem{Code: problem.CodeInvalidJSON, Message: "request is not valid UTF-8"}
+	}
+	var bad []problem.Detail // strings a decoder would change, by field
+	for _, fe := range problem.FieldErrors(relay.CheckJSONText(data)) {
+		bad = append(bad, problem.Detail{Field: fe.Field, Message: fe.Message})
+	}
+	if len(bad) > 0 {
+		return nil, fieldProblem(problem.CodeInvalidJSON, bad)
 	}
 	if t := bytes.TrimSpace(data); t[0] != '{' && json.Valid(t) {
 		return nil, &problem.Problem{Code: problem.CodeInvalidJSON, Message: "request must be a JSON object, not " + rawKind(t)}

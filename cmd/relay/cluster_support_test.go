@@ -64,9 +64,29 @@ type clusterSpec struct {
 	// the tests' own binary, which carries the race detector.
 	shipped bool
 	// nats gives every node a NATS provider publishing to the sinks'
-	// server.
-	nats bool
+	// server; natsIngest makes it take posts on relay.post too.
+	nats       bool
+	natsIngest bool
+	// alertmanager mounts Alertmanager's webhook on every node, with the
+	// token alertmanagerToken and every alert routed to group:all.
+	alertmanager bool
+	// shippedLimits leaves the limits section out, so that the API's
+	// limits are relay's defaults. Otherwise the nodes take requests at
+	// any rate: the tests' clients poll in tight loops, all from
+	// 127.0.0.1.
+	shippedLimits bool
 }
+
+// alertmanagerToken is the webhook's bearer token when a cluster mounts
+// Alertmanager's webhook.
+const alertmanagerToken = "alertmanager-token-0123456789"
+
+// unlimitedRates is the limits section of a test node that takes API
+// requests at any rate.
+const unlimitedRates = `limits:
+  per_address: {rate: 0}
+  per_token: {rate: 0}
+`
 
 // receiptTimeout is delivery.receipt_timeout in a cluster that asks for
 // receipts: short, so that a lost receipt is fetched within a test.
@@ -234,11 +254,20 @@ func (cl *testCluster) writeConfig(n *clusterNode, seeds []string, key, label st
 	}
 	if cl.spec.replies {
 		publicURL = "\n  public_url: " + n.api
-		inbound = fmt.Sprintf("inbound:\n  email:\n    listen: %s\n    domain: %s\n    reply_keys: [\"%s\"]\n",
+		inbound = fmt.Sprintf("  email:\n    listen: %s\n    domain: %s\n    reply_keys: [\"%s\"]\n",
 			n.smtpIn, replyDomain, cl.replyKey)
 		for _, k := range cl.spec.inbound {
 			inbound += "  " + k + "\n"
 		}
+	}
+	if cl.spec.alertmanager {
+		inbound += "  alertmanager:\n    token: " + alertmanagerToken + "\n    default:\n      to: [group:all]\n"
+	}
+	if inbound != "" {
+		inbound = "inbound:\n" + inbound
+	}
+	if !cl.spec.shippedLimits {
+		inbound += unlimitedRates
 	}
 	cfg := fmt.Sprintf(`node:
   name: %s
@@ -297,7 +326,11 @@ func (cl *testCluster) natsProvider(n *clusterNode) string {
 	if !cl.spec.nats {
 		return ""
 	}
-	return fmt.Sprintf("\n  nats:\n    providers:\n      - name: nats-%s\n        nats:\n          urls: [%s]", n.name, cl.s.nats.ClientURL())
+	ingest := ""
+	if cl.spec.natsIngest {
+		ingest = "\n          ingest: {enabled: true}"
+	}
+	return fmt.Sprintf("\n  nats:\n    providers:\n      - name: nats-%s\n        nats:\n          urls: [%s]%s", n.name, cl.s.nats.ClientURL(), ingest)
 }
 
 // gossipExtra indents extra cluster keys under the cluster section.

@@ -31,9 +31,14 @@ func main() {
 
 // env is what a command reads from its surroundings.
 type env struct {
-	stdin          io.Reader
+	stdin io.Reader
+	// stdout and stderr escape what would move a terminal's cursor (see
+	// safeWriter); every command prints through them.
 	stdout, stderr io.Writer
-	getenv         func(string) string
+	// term is the standard output itself, for the progress bar's own
+	// control sequences, and to tell whether it is a terminal.
+	term   io.Writer
+	getenv func(string) string
 }
 
 // exitError carries an exit status other than 1.
@@ -46,7 +51,8 @@ func (e *exitError) Error() string { return e.msg }
 
 // run executes one command line and returns the process exit status.
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
-	e := &env{stdin: stdin, stdout: stdout, stderr: stderr, getenv: getenv}
+	out, errOut := newSafeWriter(stdout), newSafeWriter(stderr)
+	e := &env{stdin: stdin, stdout: out, stderr: errOut, term: stdout, getenv: getenv}
 	root := &cobra.Command{
 		Use:           "relay",
 		Short:         "Out-of-band emergency communication relay",
@@ -56,18 +62,20 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(s
 	}
 	root.SetArgs(args)
 	root.SetIn(stdin)
-	root.SetOut(stdout)
-	root.SetErr(stderr)
+	root.SetOut(out)
+	root.SetErr(errOut)
 	root.AddCommand(
 		serveCmd(e), devCmd(e), sendCmd(e), messageCmd(e), incidentCmd(e), rosterCmd(e), configCmd(e), statusCmd(e), nodeCmd(e),
 	)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	err := root.ExecuteContext(ctx)
+	defer errOut.Flush()
+	out.Flush()
 	if err == nil {
 		return 0
 	}
-	fmt.Fprintln(stderr, "relay:", err)
+	fmt.Fprintln(errOut, "relay:", err)
 	var xe *exitError
 	if errors.As(err, &xe) {
 		return xe.code

@@ -89,7 +89,7 @@ channels:
       - name: nats-test
         nats:
           urls: [%s]
-`, addr, limit(smsRate), emulatortest.AccountSID, s.emu.URL(), limit(emailRate), s.mail.Addr(), s.nats.ClientURL())
+%s`, addr, limit(smsRate), emulatortest.AccountSID, s.emu.URL(), limit(emailRate), s.mail.Addr(), s.nats.ClientURL(), unlimitedRates)
 	path = filepath.Join(dir, "relay.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)

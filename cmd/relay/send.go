@@ -59,9 +59,9 @@ func sendCmd(e *env) *cobra.Command {
 				return err
 			}
 			fmt.Fprintf(e.stdout, "accepted %s in incident %s on %s: %s to %s\n",
-				acc.ID, acc.Incident, acc.AcceptedBy, plural(acc.Deliveries, "delivery", "deliveries"), plural(acc.Recipients, "person", "people"))
+				cell(acc.ID), cell(acc.Incident), cell(acc.AcceptedBy), plural(acc.Deliveries, "delivery", "deliveries"), plural(acc.Recipients, "person", "people"))
 			if len(acc.Unreachable) > 0 {
-				fmt.Fprintf(e.stdout, "unreachable (no channel to try): %s\n", strings.Join(acc.Unreachable, ", "))
+				fmt.Fprintf(e.stdout, "unreachable (no channel to try): %s\n", strings.Join(cells(acc.Unreachable), ", "))
 			}
 			if noWait {
 				return nil
@@ -89,7 +89,7 @@ func sendCmd(e *env) *cobra.Command {
 // progress bar on a terminal and a line per change elsewhere.
 func follow(ctx context.Context, e *env, c *client.Client, id string) (*api.MessageView, error) {
 	tty := false
-	if f, ok := e.stdout.(*os.File); ok {
+	if f, ok := e.term.(*os.File); ok {
 		tty = term.IsTerminal(int(f.Fd()))
 	}
 	last := ""
@@ -109,7 +109,7 @@ func follow(ctx context.Context, e *env, c *client.Client, id string) (*api.Mess
 		default:
 			line := progressLine(v, tty)
 			if tty {
-				fmt.Fprintf(e.stdout, "\r%s\x1b[K", line)
+				fmt.Fprintf(e.term, "\r%s\x1b[K", line)
 			} else if line != last {
 				fmt.Fprintln(e.stdout, line)
 			}
@@ -172,12 +172,12 @@ func outcome(e *env, v *api.MessageView, acc *api.Accepted) error {
 			if who == "" {
 				who = "(broadcast)"
 			}
-			fmt.Fprintf(e.stdout, "failed: %s by %s after %s: %s\n", who, d.Channel, plural(d.Attempts, "attempt", "attempts"), d.Error)
+			fmt.Fprintf(e.stdout, "failed: %s by %s after %s: %s\n", cell(who), cell(d.Channel), plural(d.Attempts, "attempt", "attempts"), cell(d.Error))
 		}
 	}
 	switch {
 	case failed > 0:
-		return &exitError{2, fmt.Sprintf("%s of message %s failed", plural(failed, "delivery", "deliveries"), v.ID)}
+		return &exitError{2, fmt.Sprintf("%s of message %s failed", plural(failed, "delivery", "deliveries"), cell(v.ID))}
 	case len(acc.Unreachable) > 0:
 		return &exitError{2, fmt.Sprintf("%s could not be reached on any channel", plural(len(acc.Unreachable), "person", "people"))}
 	}

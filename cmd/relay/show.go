@@ -32,9 +32,9 @@ func messageCmd(e *env) *cobra.Command {
 				return printJSON(e, v)
 			}
 			fmt.Fprintf(e.stdout, "message %s in incident %s (%s) by %s, accepted %s on %s\n",
-				v.ID, v.Incident, v.Severity, v.Author, v.AcceptedAt.Local().Format(time.DateTime), v.AcceptedBy)
-			fmt.Fprintf(e.stdout, "to %s, deadline %s\n", strings.Join(v.To, " "), v.Deadline.Local().Format(time.DateTime))
-			fmt.Fprintf(e.stdout, "\n%s\n\n", v.Text)
+				cell(v.ID), cell(v.Incident), cell(string(v.Severity)), cell(v.Author), v.AcceptedAt.Local().Format(time.DateTime), cell(v.AcceptedBy))
+			fmt.Fprintf(e.stdout, "to %s, deadline %s\n", strings.Join(cells(v.To), " "), v.Deadline.Local().Format(time.DateTime))
+			fmt.Fprintf(e.stdout, "\n%s\n\n", v.Text) // e.stdout escapes all but newlines and tabs
 			w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(w, "PERSON\tCHANNEL\tSTATUS\tATTEMPTS\tPROVIDER\tUPDATED\tERROR")
 			for _, d := range v.Deliveries {
@@ -42,11 +42,11 @@ func messageCmd(e *env) *cobra.Command {
 				if who == "" {
 					who = "-"
 				}
-				fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", who, d.Channel, d.Status, d.Attempts,
-					dash(d.Provider), d.UpdatedAt.Local().Format(time.TimeOnly), d.Error)
+				fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", cell(who), cell(d.Channel), cell(string(d.Status)), d.Attempts,
+					cell(dash(d.Provider)), d.UpdatedAt.Local().Format(time.TimeOnly), cell(d.Error))
 			}
 			for _, p := range v.Unreachable {
-				fmt.Fprintf(w, "%s\t-\tunreachable\t0\t-\t-\tno channel to try\n", p)
+				fmt.Fprintf(w, "%s\t-\tunreachable\t0\t-\t-\tno channel to try\n", cell(p))
 			}
 			if err := w.Flush(); err != nil {
 				return err
@@ -55,7 +55,7 @@ func messageCmd(e *env) *cobra.Command {
 				return err
 			}
 			for _, a := range v.Acks {
-				fmt.Fprintf(e.stdout, "acknowledged by %s on %s at %s\n", a.Person, a.Channel, a.At.Local().Format(time.TimeOnly))
+				fmt.Fprintf(e.stdout, "acknowledged by %s on %s at %s\n", cell(a.Person), cell(a.Channel), a.At.Local().Format(time.TimeOnly))
 			}
 			return nil
 		},
@@ -87,8 +87,8 @@ func incidentCmd(e *env) *cobra.Command {
 			w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(w, "INCIDENT\tSEVERITY\tMESSAGES\tOPENED\tLAST MESSAGE\tOPENED BY")
 			for _, i := range incs {
-				fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%s\t%s\n", i.ID, i.Severity, i.Messages,
-					i.OpenedAt.Local().Format(time.DateTime), i.LastMessageAt.Local().Format(time.DateTime), i.OpenedBy)
+				fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%s\t%s\n", cell(i.ID), cell(string(i.Severity)), i.Messages,
+					i.OpenedAt.Local().Format(time.DateTime), i.LastMessageAt.Local().Format(time.DateTime), cell(i.OpenedBy))
 			}
 			return w.Flush()
 		},
@@ -111,8 +111,8 @@ func incidentCmd(e *env) *cobra.Command {
 			if showJSON {
 				return printJSON(e, v)
 			}
-			fmt.Fprintf(e.stdout, "incident %s (%s), opened %s by %s, %s\n\n", v.ID, v.Severity,
-				v.OpenedAt.Local().Format(time.DateTime), v.OpenedBy, plural(v.Messages, "message", "messages"))
+			fmt.Fprintf(e.stdout, "incident %s (%s), opened %s by %s, %s\n\n", cell(v.ID), cell(string(v.Severity)),
+				v.OpenedAt.Local().Format(time.DateTime), cell(v.OpenedBy), plural(v.Messages, "message", "messages"))
 			for _, t := range v.Timeline {
 				var parts []string
 				for _, st := range relay.Statuses {
@@ -130,18 +130,18 @@ func incidentCmd(e *env) *cobra.Command {
 					parts = append(parts, fmt.Sprintf("summary of %d held", len(t.Summarises)))
 				}
 				fmt.Fprintf(e.stdout, "%s  %s (%s)  %s\n  %s\n  [%s]\n\n", t.At.Local().Format(time.DateTime),
-					t.Author, t.Severity, t.Message, strings.ReplaceAll(t.Text, "\n", "\n  "), strings.Join(parts, ", "))
+					cell(t.Author), cell(string(t.Severity)), cell(t.Message), strings.ReplaceAll(t.Text, "\n", "\n  "), strings.Join(parts, ", "))
 			}
 			fmt.Fprintf(e.stdout, "acknowledged: %d of %d\n", len(v.Acknowledged), len(v.Acknowledged)+len(v.NotAcknowledged))
 			for _, a := range v.Acknowledged {
-				fmt.Fprintf(e.stdout, "  %s  %s by %s\n", a.At.Local().Format(time.DateTime), a.Person, a.Channel)
+				fmt.Fprintf(e.stdout, "  %s  %s by %s\n", a.At.Local().Format(time.DateTime), cell(a.Person), cell(a.Channel))
 			}
 			if len(v.NotAcknowledged) > 0 {
-				fmt.Fprintf(e.stdout, "not acknowledged: %s\n", strings.Join(v.NotAcknowledged, ", "))
+				fmt.Fprintf(e.stdout, "not acknowledged: %s\n", strings.Join(cells(v.NotAcknowledged), ", "))
 			}
 			for _, c := range v.Stopped {
 				fmt.Fprintf(e.stdout, "STOP: %s sent STOP on %s from %s at %s; carriers refuse it until START\n",
-					c.Person, c.Channel, c.Address, c.At.Local().Format(time.DateTime))
+					cell(c.Person), cell(c.Channel), cell(c.Address), c.At.Local().Format(time.DateTime))
 			}
 			return nil
 		},
@@ -164,7 +164,7 @@ func printPaths(e *env, v *api.MessageView) error {
 	if len(v.Recipients) == 0 {
 		return nil
 	}
-	fmt.Fprintf(e.stdout, "\npolicy %s", dash(string(v.Mode)))
+	fmt.Fprintf(e.stdout, "\npolicy %s", cell(dash(string(v.Mode))))
 	if v.UnconfirmedAfterSeconds > 0 {
 		fmt.Fprintf(e.stdout, ", unconfirmed after %s", time.Duration(v.UnconfirmedAfterSeconds)*time.Second)
 	}
@@ -174,12 +174,12 @@ func printPaths(e *env, v *api.MessageView) error {
 	for _, r := range v.Recipients {
 		steps := make([]string, len(r.Path))
 		for i, st := range r.Path {
-			steps[i] = st.Channel + " " + string(st.Status)
+			steps[i] = cell(st.Channel) + " " + cell(string(st.Status))
 			if st.Unconfirmed {
 				steps[i] += " (unconfirmed)"
 			}
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\n", r.Person, strings.Join(steps, " → "), dash(r.ReachedBy))
+		fmt.Fprintf(w, "%s\t%s\t%s\n", cell(r.Person), strings.Join(steps, " → "), cell(dash(r.ReachedBy)))
 	}
 	return w.Flush()
 }

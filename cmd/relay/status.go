@@ -36,12 +36,12 @@ func statusCmd(e *env) *cobra.Command {
 			if !v.Ready {
 				ready = "catching up with its peers"
 			}
-			fmt.Fprintf(e.stdout, "as seen by %s (%s)\n\n", v.Self, ready)
+			fmt.Fprintf(e.stdout, "as seen by %s (%s)\n\n", cell(v.Self), ready)
 			stores := memberStores(cmd.Context(), e, v)
 			w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(w, "NODE\tSTATE\tGOSSIP\tAPI\tBEHIND\tLAST ACK\tPENDING\tSTORE\tOLDEST EVENT")
 			for _, m := range v.Members {
-				name, acked := m.Name, "-"
+				name, acked := cell(m.Name), "-"
 				if m.Self {
 					name += " *"
 				}
@@ -59,7 +59,7 @@ func statusCmd(e *env) *cobra.Command {
 				if state == "alive" && !m.Trusted {
 					state = "alive, untrusted"
 				}
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d\t%s\t%d\t%s\t%s\n", name, state, dash(m.Address), dash(m.API),
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d\t%s\t%d\t%s\t%s\n", name, cell(state), cell(dash(m.Address)), cell(dash(m.API)),
 					m.BehindEvents, acked, m.PendingDeliveries, size, oldest)
 			}
 			return w.Flush()

@@ -111,8 +111,9 @@ type wireAlert struct {
 // version must be "4", groupKey is required, alerts must not be empty,
 // every status must be firing or resolved, startsAt is a required RFC 3339
 // time and endsAt an optional one, and truncatedAlerts must not be
-// negative. Problems with fields are *relay.FieldError values, joined with
-// errors.Join, whose Field is the JSON path, such as "alerts[1].startsAt".
+// negative. A string that is not UTF-8 is refused. Problems with fields
+// are *relay.FieldError values, joined with errors.Join, whose Field is
+// the JSON path, such as "alerts[1].startsAt" or "alerts[0].labels.team".
 func Decode(r io.Reader, limit int64) (*Notification, error) {
 	if limit <= 0 {
 		limit = DefaultMaxBytes
@@ -123,6 +124,11 @@ func Decode(r io.Reader, limit int64) (*Notification, error) {
 	}
 	if int64(len(data)) > limit {
 		return nil, &TooLargeError{Limit: limit}
+	}
+	// Alertmanager writes UTF-8; a string that is not would be decoded
+	// with replacement characters, so it is refused, naming the field.
+	if err := relay.CheckJSONText(data); err != nil {
+		return nil, err
 	}
 	var w wireNotification
 	if err := decodeObject(data, &w, ""); err != nil {

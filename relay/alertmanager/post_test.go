@@ -85,6 +85,38 @@ func TestTextGolden(t *testing.T) {
 }
 
 // The Korean in annotations arrives byte for byte in the post.
+// TestHostileTextRemoved renders alerts whose labels, annotations and
+// links carry terminal escapes, bidirectional overrides and line
+// separators: the text keeps none of them, and keeps the Korean and the
+// emoji around them byte for byte, so that the alert is posted rather
+// than refused.
+func TestHostileTextRemoved(t *testing.T) {
+	a := alert("alertname", "Disk\u202eLLUF", "team", "db\x1b[2J", "pod", "api\u2066-01")
+	a.Annotations = map[string]string{"summary": "디스크 부족 🔥\x1b]0;owned\x07 확인 \u202e필요", "description": "줄\u2028바꿈\r\n끝\u009b"}
+	a.GeneratorURL = "http://prometheus.example.com/\u202egraph"
+	for _, lang := range []string{"ko", "en"} {
+		reqs, err := alertmanager.Posts(notification(a, alert("alertname", "Other\u200f")), everyone(lang))
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := reqs[0].Post.Text
+		if err := relay.CheckText("text", text); err != nil {
+			t.Fatalf("%s text keeps a hostile character: %v\n%q", lang, err, text)
+		}
+		if err := reqs[0].Post.Validate(); err != nil {
+			t.Fatalf("%s post refused: %v", lang, err)
+		}
+		for _, want := range []string{"DiskLLUF", "디스크 부족 🔥 ]0;owned 확인 필요", "team=db [2J", "pod=api-01"} {
+			if !strings.Contains(text, want) {
+				t.Errorf("%s text lacks %q:\n%s", lang, want, text)
+			}
+		}
+		if strings.Contains(text, "prometheus.example.com") {
+			t.Errorf("%s text keeps a link with a bidirectional override:\n%s", lang, text)
+		}
+	}
+}
+
 func TestKoreanIntact(t *testing.T) {
 	n := decode(t, fixture(t, "firing"))
 	reqs, err := alertmanager.Posts(n, everyone("ko"))

@@ -186,7 +186,9 @@ func (w *words) render(n *Notification, alerts []Alert, hide ...string) string {
 	if n.TruncatedAlerts > 0 {
 		b.WriteString("\n" + w.truncated(n.TruncatedAlerts))
 	}
-	return cut(b.String(), relay.MaxTextBytes)
+	// Every value went through oneLine or link; this keeps the promise
+	// that the text passes relay.CheckText whatever changes above.
+	return relay.CleanText(cut(b.String(), relay.MaxTextBytes))
 }
 
 // name returns an alert's alertname label, fit for one line.
@@ -270,20 +272,24 @@ func labelList(names []string, labels map[string]string) string {
 // work, or "".
 func link(u string) string {
 	u = strings.TrimSpace(u)
-	if len(u) > maxURLBytes || strings.IndexFunc(u, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0 {
+	if len(u) > maxURLBytes || strings.IndexFunc(u, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) || relay.UnsafeRune(r) }) >= 0 {
 		return ""
 	}
 	return u
 }
 
 // oneLine folds runs of white space and control characters into single
-// spaces, trims the ends and cuts the result to max bytes.
+// spaces, removes bidirectional formatting characters, trims the ends and
+// cuts the result to max bytes.
 func oneLine(s string, max int) string {
 	var b strings.Builder
 	space := false
 	for _, r := range strings.TrimSpace(s) {
 		if unicode.IsSpace(r) || unicode.IsControl(r) || r == utf8.RuneError {
 			space = true
+			continue
+		}
+		if relay.UnsafeRune(r) {
 			continue
 		}
 		if space && b.Len() > 0 {

@@ -7,12 +7,14 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/time/rate"
 
 	"github.com/oob-relay/relay/relay"
 	"github.com/oob-relay/relay/relay/node"
@@ -45,6 +47,15 @@ type Options struct {
 	Gatherer   prometheus.Gatherer
 	Registerer prometheus.Registerer
 	Logger     *slog.Logger
+	// Limits bound how fast clients may use the API; the zero value
+	// takes every default.
+	Limits Limits
+	// TrustedProxies are the proxies in front of the node whose
+	// X-Forwarded-For header names the client: without them, every
+	// client behind a proxy shares the proxy's limits.
+	TrustedProxies []netip.Prefix
+	// Now tells the time for the limits; nil means time.Now.
+	Now func() time.Time
 }
 
 // API is the HTTP handler of a node.
@@ -56,6 +67,12 @@ type API struct {
 
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
+
+	clients   *clients
+	perToken  map[string]*rate.Limiter
+	logGate   *logGate
+	authFails *prometheus.CounterVec
+	throttled *prometheus.CounterVec
 }
 
 // tokenHash keeps a token's digest, so lookups compare in constant time
@@ -79,9 +96,15 @@ func New(opts Options) (*API, error) {
 	if opts.Registerer == nil {
 		opts.Registerer = prometheus.NewRegistry()
 	}
-	a := &API{opts: opts, log: opts.Logger, mux: http.NewServeMux()}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	opts.Limits.setDefaults()
+	a := &API{opts: opts, log: opts.Logger, mux: http.NewServeMux(), clients: newClients(opts.Limits),
+		perToken: map[string]*rate.Limiter{}, logGate: newLogGate()}
 	for _, t := range opts.Tokens {
 		a.tokens = append(a.tokens, tokenHash{Token: t, sum: sha256.Sum256([]byte(t.Secret.Reveal()))})
+		a.perToken[t.Name] = opts.Limits.PerToken.bucket()
 	}
 	a.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "relay", Subsystem: "http", Name: "requests_total",
@@ -92,7 +115,21 @@ func New(opts Options) (*API, error) {
 		Help:    "HTTP API request duration by route.",
 		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
 	}, []string{"route"})
-	if err := registerAll(opts.Registerer, a.requests, a.latency); err != nil {
+	a.authFails = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "relay", Subsystem: "http", Name: "auth_failures_total",
+		Help: "HTTP API requests refused for their credentials, by reason: missing, malformed (not a bearer token) or invalid (a token this node does not know).",
+	}, []string{"reason"})
+	a.throttled = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "relay", Subsystem: "http", Name: "throttled_total",
+		Help: "HTTP API requests answered 429, by the limit they hit: address (requests of one client address), token (requests of one token) or auth (the wait after wrong tokens).",
+	}, []string{"limit"})
+	for _, r := range []string{authMissing, authMalformed, authInvalid} {
+		a.authFails.WithLabelValues(r)
+	}
+	for _, l := range []string{limitAddress, limitToken, limitAuth} {
+		a.throttled.WithLabelValues(l)
+	}
+	if err := registerAll(opts.Registerer, a.requests, a.latency, a.authFails, a.throttled); err != nil {
 		return nil, err
 	}
 
@@ -120,6 +157,9 @@ func New(opts Options) (*API, error) {
 		a.allow("/metrics", "GET")
 	}
 	a.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if !a.admit(w, r, a.clientOf(r)) {
+			return
+		}
 		a.fail(w, http.StatusNotFound, problem.Problem{Code: problem.CodeNotFound, Message: "no such endpoint: " + r.Method + " " + r.URL.Path})
 	})
 	return a, nil
@@ -128,6 +168,9 @@ func New(opts Options) (*API, error) {
 // allow answers other methods on a path with 405 and the methods it has.
 func (a *API) allow(path, methods string) {
 	a.mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
+		if !a.admit(w, r, a.clientOf(r)) {
+			return
+		}
 		w.Header().Set("Allow", methods)
 		a.fail(w, http.StatusMethodNotAllowed, problem.Problem{Code: problem.CodeMethod, Message: r.Method + " " + r.URL.Path + " is not allowed; use " + methods})
 	})
@@ -157,7 +200,8 @@ func callerOf(ctx context.Context) caller {
 	return c
 }
 
-// route registers a handler behind authentication (when need is set),
+// route registers a handler behind the limits and authentication (when
+// need is set: health and readiness need nothing and are never limited),
 // metrics and the method check.
 func (a *API) route(pattern string, need relay.Role, h http.HandlerFunc) {
 	method, path, _ := strings.Cut(pattern, " ")
@@ -170,8 +214,15 @@ func (a *API) route(pattern string, need relay.Role, h http.HandlerFunc) {
 			a.latency.WithLabelValues(label).Observe(time.Since(start).Seconds())
 		}()
 		if need != "" {
-			c, ok := a.authenticate(rec, r)
+			from := a.clientOf(r)
+			if !a.admit(rec, r, from) {
+				return
+			}
+			c, ok := a.authenticate(rec, r, from)
 			if !ok {
+				return
+			}
+			if !a.admitToken(rec, r, c) {
 				return
 			}
 			if !c.role.Allows(need) {
@@ -184,19 +235,32 @@ func (a *API) route(pattern string, need relay.Role, h http.HandlerFunc) {
 	})
 }
 
-func (a *API) authenticate(w http.ResponseWriter, r *http.Request) (caller, bool) {
+// Reasons of failed authentication, the label values of
+// relay_http_auth_failures_total.
+const (
+	authMissing   = "missing"
+	authMalformed = "malformed"
+	authInvalid   = "invalid"
+)
+
+func (a *API) authenticate(w http.ResponseWriter, r *http.Request, from netip.Addr) (caller, bool) {
 	h := r.Header.Get("Authorization")
 	scheme, tok, ok := strings.Cut(h, " ")
 	if h == "" || !ok || !strings.EqualFold(scheme, "Bearer") || tok == "" {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="relay"`)
-		msg := "missing bearer token: send Authorization: Bearer <token>"
+		msg, reason := "missing bearer token: send Authorization: Bearer <token>", authMissing
 		switch {
 		case h != "" && strings.EqualFold(strings.TrimSpace(h), "Bearer"):
-			msg = "bearer token is empty"
+			msg, reason = "bearer token is empty", authMalformed
 		case h != "":
-			msg = "Authorization header is not a bearer token"
+			msg, reason = "Authorization header is not a bearer token", authMalformed
 		}
+		a.authFailed(r, from, reason, 0, 0)
 		a.fail(w, http.StatusUnauthorized, problem.Problem{Code: problem.CodeUnauthorized, Message: msg})
+		return caller{}, false
+	}
+	if wait := a.clients.authWait(from, a.opts.Now()); wait > 0 {
+		a.tooMany(w, r, from, limitAuth, wait, "too many wrong tokens from "+addrText(from))
 		return caller{}, false
 	}
 	sum := sha256.Sum256([]byte(strings.TrimSpace(tok)))
@@ -207,11 +271,32 @@ func (a *API) authenticate(w http.ResponseWriter, r *http.Request) (caller, bool
 		}
 	}
 	if found == nil {
+		n, wait := a.clients.failed(from, a.opts.Now())
+		a.authFailed(r, from, authInvalid, n, wait)
 		w.Header().Set("WWW-Authenticate", `Bearer realm="relay", error="invalid_token"`)
 		a.fail(w, http.StatusUnauthorized, problem.Problem{Code: problem.CodeUnauthorized, Message: "bearer token is not valid on this node"})
 		return caller{}, false
 	}
 	return caller{name: found.Name, role: found.Role}, true
+}
+
+// authFailed counts and logs a refused credential: never the credential,
+// and at most a few lines a second whatever comes.
+func (a *API) authFailed(r *http.Request, from netip.Addr, reason string, failures int, wait time.Duration) {
+	a.authFails.WithLabelValues(reason).Inc()
+	if suppressed, ok := a.logGate.allow(a.opts.Now()); ok {
+		args := []any{"client", addrText(from), "reason", reason, "method", r.Method, "path", r.URL.Path}
+		if reason == authInvalid {
+			args = append(args, "failures_in_a_row", failures)
+		}
+		if wait > 0 {
+			args = append(args, "wait", wait)
+		}
+		if suppressed > 0 {
+			args = append(args, "lines_suppressed", suppressed)
+		}
+		a.log.Warn("authentication failed", args...)
+	}
 }
 
 type statusRecorder struct {

@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -118,6 +119,22 @@ var postCases = []badCase{
 		details: []string{"text", "severity", "channels[0]"}, described: violates},
 	{name: "idempotency key too long", req: withHeader(postBody(validPost), "Idempotency-Key", strings.Repeat("k", 256)),
 		status: 422, code: problem.CodeInvalidField, field: "Idempotency-Key", says: []string{"longer than 255 characters"}, described: violates},
+	{name: "text with a terminal escape", req: postBody(`{"incident":"db-outage","text":"DB 장애\u001b[2J\u001b[H","to":["everyone"]}`),
+		status: 422, code: problem.CodeInvalidField, field: "text", says: []string{"text: contains U+001B (a control character) at byte 9"}, described: undetected},
+	{name: "text with a bidirectional override", req: postBody(`{"incident":"db-outage","text":"결제 \u202egnp.exe","to":["everyone"]}`),
+		status: 422, code: problem.CodeInvalidField, field: "text", says: []string{"text: contains U+202E (a bidirectional formatting character)"}, described: undetected},
+	{name: "text with CR LF line ends", req: postBody(`{"incident":"db-outage","text":"line\r\nline","to":["everyone"]}`),
+		status: 422, code: problem.CodeInvalidField, field: "text", says: []string{"text: contains U+000D"}, described: undetected},
+	{name: "text not UTF-8", req: postBody("{\"incident\":\"db-outage\",\"text\":\"\xb1\xe8 EUC-KR\",\"to\":[\"everyone\"]}"),
+		status: 422, code: problem.CodeInvalidField, field: "text", says: []string{"text: is not valid UTF-8"}, described: undetected},
+	{name: "text with half a surrogate pair", req: postBody(`{"incident":"db-outage","text":"\ud83d alone","to":["everyone"]}`),
+		status: 422, code: problem.CodeInvalidField, field: "text", says: []string{"text: is not valid UTF-8 (or has a \\u escape of half a surrogate pair)"}, described: undetected},
+	{name: "audience entry not UTF-8", req: postBody("{\"incident\":\"db-outage\",\"text\":\"x\",\"to\":[\"everyone\",\"person:\xc3\"]}"),
+		status: 422, code: problem.CodeInvalidField, field: "to[1]", says: []string{"to[1]: is not valid UTF-8"}, described: violates},
+	{name: "too many audience targets", req: postBody(`{"incident":"db-outage","text":"x","to":[` + targets(1001) + `]}`),
+		status: 422, code: problem.CodeInvalidField, field: "to", says: []string{"to: names 1001 audience targets; the limit is 1000 (a group counts as one target"}, described: undetected},
+	{name: "idempotency key with a bidirectional override", req: withHeader(postBody(validPost), "Idempotency-Key", "deploy-\u202e42"),
+		status: 422, code: problem.CodeInvalidField, field: "Idempotency-Key", says: []string{"Idempotency-Key: contains U+202E"}, described: undetected},
 	{name: "oversized body", req: postBody(`{"incident":"db-outage","to":["everyone"],"text":"` + strings.Repeat("a", api.DefaultMaxBodyBytes) + `"}`),
 		status: 413, code: problem.CodeBodyTooLarge, says: []string{"larger than 1048576 bytes"}, described: violates},
 	{name: "wrong content type", req: withType(postBody(validPost), "text/plain"),
@@ -163,6 +180,14 @@ groups:
 		status: 422, code: problem.CodeInvalidField, field: "people[0] (kim)",
 		says:    []string{"has no phone or email", "is also used by people[0]", `"not an address" is not a plain email address`},
 		details: []string{"people[0] (kim)", "people[1] (kim).id", "people[1] (kim).email"}, described: conforms},
+	{name: "roster name with a terminal escape", req: rosterBody(bearer(adminToken), "application/yaml", "people:\n  - id: kim\n    name: \"김민준\\e[2J\\e[H\"\n    email: kim@example.com\n"),
+		status: 422, code: problem.CodeInvalidField, field: "people[0] (kim).name", says: []string{"people[0] (kim).name: contains U+001B (a control character) at byte 9"}, described: conforms},
+	{name: "roster name with a line break", req: rosterBody(bearer(adminToken), "application/json", `{"people":[{"id":"kim","name":"김민준\nACK kim","email":"kim@example.com"}]}`),
+		status: 422, code: problem.CodeInvalidField, field: "people[0] (kim).name", says: []string{"it must be one line"}, described: conforms},
+	{name: "roster not UTF-8", req: rosterBody(bearer(adminToken), "application/yaml", "people:\n  - id: kim\n    name: \xb1\xe8\xb9\xce\xc1\xd8\n    email: kim@example.com\n"),
+		status: 422, code: problem.CodeInvalidField, field: "roster", says: []string{"roster: line 3 is not valid UTF-8 (byte 0xb1); save the file as UTF-8"}, described: violates},
+	{name: "roster JSON with half a surrogate pair", req: rosterBody(bearer(adminToken), "application/json", `{"people":[{"id":"kim","name":"\udc00","email":"kim@example.com"}]}`),
+		status: 422, code: problem.CodeInvalidField, field: "people[0].name", says: []string{"is not valid UTF-8"}, described: conforms},
 	{name: "unknown roster key", req: rosterBody(bearer(adminToken), "application/yaml", "peeple:\n  - id: kim\n"),
 		status: 422, code: problem.CodeInvalidField, field: "roster", says: []string{`unknown key "peeple"`}, described: violates},
 	{name: "roster YAML that does not parse", req: rosterBody(bearer(adminToken), "application/yaml", "people: [\n"),
@@ -188,6 +213,15 @@ var lookupCases = []badCase{
 		status: 404, code: problem.CodeNotFound, says: []string{"no such endpoint"}, described: unrouted},
 	{name: "old API version", req: request{method: http.MethodPost, path: "/v0/messages", auth: bearer(botToken), contentType: "application/json", body: validPost},
 		status: 404, code: problem.CodeNotFound, says: []string{"no such endpoint"}, described: unrouted},
+}
+
+// targets lists n distinct audience targets as JSON strings.
+func targets(n int) string {
+	parts := make([]string, n)
+	for i := range parts {
+		parts[i] = fmt.Sprintf(`"person:p%d"`, i)
+	}
+	return strings.Join(parts, ",")
 }
 
 // TestBadInputChangesNothing sends requests the API must refuse and checks

@@ -92,7 +92,7 @@ func benchStart(b *testing.B) *benchNode {
 	}
 	h, err := api.New(api.Options{Node: n, Tokens: []api.Token{
 		{Name: "bench-bot", Role: relay.RoleBot, Secret: secret.New(benchToken)},
-	}})
+	}, Limits: unlimited})
 	if err != nil {
 		b.Fatal(err)
 	}

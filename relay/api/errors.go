@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"reflect"
 	"strings"
 
+	"github.com/oob-relay/relay/relay"
 	"github.com/oob-relay/relay/relay/problem"
 )
 
@@ -50,15 +52,26 @@ func (a *API) failRoster(w http.ResponseWriter, err error) {
 }
 
 // decodeJSON reads one JSON object into v, refusing unknown fields,
-// trailing data and bodies over the limit. On failure it has answered.
+// trailing data, bodies over the limit and strings that are not UTF-8.
+// On failure it has answered.
 func (a *API) decodeJSON(w http.ResponseWriter, r *http.Request, v any) bool {
 	if ct := r.Header.Get("Content-Type"); ct != "" && !mediaType(ct, "application/json") {
 		a.fail(w, http.StatusUnsupportedMediaType, problem.Problem{Code: problem.CodeUnsupportedType, Message: fmt.Sprintf("Content-Type %q is not supported; send application/json", ct)})
 		return false
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, a.opts.MaxBodyBytes))
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, a.opts.MaxBodyBytes))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if !errors.As(err, &tooBig) {
+			a.fail(w, http.StatusBadRequest, problem.Problem{Code: problem.CodeInvalidJSON, Message: "cannot read the request body: " + err.Error()})
+			return false
+		}
+		a.failDecode(w, err)
+		return false
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
-	err := dec.Decode(v)
+	err = dec.Decode(v)
 	if err == nil && dec.More() {
 		err = errors.New("unexpected data after the JSON object")
 	}
@@ -69,6 +82,12 @@ func (a *API) decodeJSON(w http.ResponseWriter, r *http.Request, v any) bool {
 	}
 	if err != nil {
 		a.failDecode(w, err)
+		return false
+	}
+	// The decoder has put U+FFFD where the body was not UTF-8: refuse
+	// what it would have changed, naming the field.
+	if err := relay.CheckJSONText(body); err != nil {
+		a.failErr(w, r, err)
 		return false
 	}
 	return true

@@ -55,6 +55,10 @@ const (
 	mailFrom = "relay 알림 <relay@example.com>"
 )
 
+// unlimited lifts the request rates, which tests that read or post
+// as fast as they can would reach; the wait after wrong tokens stays.
+var unlimited = api.Limits{PerAddress: api.NoLimit, PerToken: api.NoLimit}
+
 var testTokens = []api.Token{
 	{Name: adminName, Role: relay.RoleAdmin, Secret: secret.New(adminToken)},
 	{Name: botName, Role: relay.RoleBot, Secret: secret.New(botToken)},
@@ -90,12 +94,14 @@ type harness struct {
 	events *natsgo.Subscription
 	subs   *natsgo.Conn
 	logs   *testkit.LogBuffer
+	log    *slog.Logger
 }
 
 func newHarness(t *testing.T) *harness {
 	t.Helper()
 	h := &harness{logs: &testkit.LogBuffer{}}
 	log := slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	h.log = log
 
 	natsURL := startNATS(t)
 	nc, err := natsgo.Connect(natsURL)
@@ -163,7 +169,7 @@ func newHarness(t *testing.T) *harness {
 		t.Fatal(err)
 	}
 
-	h.url = h.serve(t, api.Options{Node: h.node, Tokens: testTokens, Gatherer: reg, Registerer: reg, Logger: log})
+	h.url = h.serve(t, api.Options{Node: h.node, Tokens: testTokens, Gatherer: reg, Registerer: reg, Logger: log, Limits: unlimited})
 	base := &http.Transport{}
 	t.Cleanup(base.CloseIdleConnections)
 	h.wire = &checkedTransport{t: t, spec: specFor(t), base: base}

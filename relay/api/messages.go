@@ -17,6 +17,10 @@ func (a *API) postMessage(w http.ResponseWriter, r *http.Request) {
 	}
 	c := callerOf(r.Context())
 	key := r.Header.Get("Idempotency-Key")
+	if err := relay.CheckLine("Idempotency-Key", key); err != nil {
+		a.failErr(w, r, errors.Join(err, p.Validate()))
+		return
+	}
 	acc, err := a.opts.Node.Post(r.Context(), &p, node.Author{Name: c.name, Via: relay.ViaAPI, Commander: c.role == relay.RoleAdmin}, key)
 	switch {
 	case errors.Is(err, node.ErrKeyReused):

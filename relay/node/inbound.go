@@ -32,6 +32,7 @@ import (
 // is never answered and is no command; one that finds no incident is
 // dropped without an error, so that no channel bounces it to a machine.
 func (n *Node) Receive(ctx context.Context, in *relay.Inbound) (*relay.Answer, error) {
+	in.Text = relay.CleanText(in.Text) // a person's answer is kept, its control characters are not
 	now := n.opts.Now().UTC()
 	if in.At.IsZero() {
 		in.At = now

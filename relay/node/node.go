@@ -54,6 +54,10 @@ type Options struct {
 	// Roster, when set, is applied at start if it differs from the stored
 	// roster: the roster file an operator keeps beside the config.
 	Roster *relay.Roster
+	// MaxTo is how many distinct audience targets a post may name (see
+	// relay.Post.CheckTo); zero means relay.DefaultMaxTo. Replies are not
+	// held to it: their audience is every target their incident had.
+	MaxTo int
 	// Copies is how many peers must hold a new message before Post
 	// returns, while peers are alive. Zero means 1.
 	Copies int

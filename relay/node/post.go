@@ -44,13 +44,17 @@ type Accepted struct {
 
 // Post validates p, resolves its audience against the current roster and
 // returns once the message is durably stored; its deliveries are then
-// queued. Validation problems are *relay.FieldError values joined with
+// queued. Validation problems, among them more audience targets than
+// Options.MaxTo, are *relay.FieldError values joined with
 // errors.Join. With an idempotency key, a post that repeats an earlier one
 // by the same author on the same way returns the earlier message, and a
 // different request under the same key gets ErrKeyReused; the same key
 // from another author, or from the same name on another way, is another
 // message.
 func (n *Node) Post(ctx context.Context, p *relay.Post, author Author, key string) (*Accepted, error) {
+	if err := p.CheckTo(n.opts.MaxTo); err != nil {
+		return nil, errors.Join(p.Validate(), err)
+	}
 	return n.post(ctx, p, author, key, nil, nil)
 }
 

@@ -38,10 +38,12 @@ const (
 	CodeNotFound = "not_found"
 	// CodeMethod: a path asked with a method it does not serve.
 	CodeMethod = "method_not_allowed"
-	// CodeRateLimited: the sender is over its rate limit; retry later.
-	CodeRateLimited = "rate_limited"
 	// CodeKeyReused: the idempotency key was used for a different message.
 	CodeKeyReused = "idempotency_key_reused"
+	// CodeRateLimited: the sender (a client address, a token, a bot) sent
+	// too many requests, or too many wrong tokens; retry after the wait
+	// the answer gives.
+	CodeRateLimited = "rate_limited"
 	// CodeTimeout: not done in time; it may still be done.
 	CodeTimeout = "timeout"
 	// CodeUnavailable: the node cannot take the request now; retry.

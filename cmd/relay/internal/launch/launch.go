@@ -127,6 +127,7 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Server, erro
 		UpkeepEvery:      cfg.Store.UpkeepInterval,
 		Backoff:          delivery.Backoff{Initial: cfg.Delivery.Backoff.Initial, Max: cfg.Delivery.Backoff.Max},
 		Roster:           roster,
+		MaxTo:            cfg.Limits.MaxTo,
 		PublicURL:        cfg.HTTP.PublicURL,
 		CallbackURL:      cfg.HTTP.CallbackURL,
 		Replies:          cfg.Inbound.Replies,
@@ -146,6 +147,7 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Server, erro
 	}
 	h, err := api.New(api.Options{
 		Node: n, Tokens: tokens, MaxBodyBytes: cfg.HTTP.MaxBodyBytes,
+		Limits: apiLimits(cfg.Limits), TrustedProxies: cfg.Limits.Proxies(),
 		Gatherer: reg, Registerer: reg, Logger: log,
 		Ready: func() error {
 			select {
@@ -265,4 +267,20 @@ func loadRoster(path string) (*relay.Roster, error) {
 		return nil, fmt.Errorf("roster_file %s: %w", path, err)
 	}
 	return r, nil
+}
+
+// apiLimits turns the limits section into the API's: a rate left out
+// takes the API's default, and a rate of 0 means no limit.
+func apiLimits(l config.Limits) api.Limits {
+	rate := func(r config.RateLimit) api.Rate {
+		switch {
+		case r.Rate == nil:
+			return api.Rate{Burst: r.Burst}
+		case *r.Rate == 0:
+			return api.NoLimit
+		}
+		return api.Rate{PerSecond: *r.Rate, Burst: r.Burst}
+	}
+	return api.Limits{PerAddress: rate(l.PerAddress), PerToken: rate(l.PerToken),
+		AuthDelay: l.FailedAuth.Delay, AuthMaxDelay: l.FailedAuth.MaxDelay}
 }
