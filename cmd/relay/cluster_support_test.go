@@ -64,7 +64,8 @@ type clusterSpec struct {
 	// the tests' own binary, which carries the race detector.
 	shipped bool
 	// nats gives every node a NATS provider publishing to the sinks'
-	// server; natsIngest makes it take posts on relay.post too.
+	// server; natsIngest makes it take posts from bot ops-bot on
+	// relay.post.ops-bot too.
 	nats       bool
 	natsIngest bool
 	// alertmanager mounts Alertmanager's webhook on every node, with the
@@ -328,7 +329,7 @@ func (cl *testCluster) natsProvider(n *clusterNode) string {
 	}
 	ingest := ""
 	if cl.spec.natsIngest {
-		ingest = "\n          ingest: {enabled: true}"
+		ingest = "\n          ingest: {enabled: true, bots: [{name: ops-bot}]}"
 	}
 	return fmt.Sprintf("\n  nats:\n    providers:\n      - name: nats-%s\n        nats:\n          urls: [%s]%s", n.name, cl.s.nats.ClientURL(), ingest)
 }

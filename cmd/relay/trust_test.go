@@ -123,7 +123,7 @@ func TestServeRefusesHostileInput(t *testing.T) {
 		{`{"incident":"idc-fire","text":"ok\u001b[2J","to":["everyone"]}`, problem.CodeInvalidField, "text"},
 		{"{\"incident\":\"idc-fire\",\"text\":\"ok\",\"to\":[\"everyone\",\"person:\xff\"]}", problem.CodeInvalidJSON, "to[1]"},
 	} {
-		msg, err := nc.RequestWithContext(ctx, "relay.post", []byte(c.body))
+		msg, err := nc.RequestWithContext(ctx, "relay.post.ops-bot", []byte(c.body))
 		if err != nil {
 			t.Fatal(err)
 		}
