@@ -153,8 +153,8 @@ func TestReopenedDeliveryIsAttemptedAgain(t *testing.T) {
 // the limit lets through, so a high-priority message is next, not behind
 // one claimed delivery per worker.
 func TestHighPriorityIsNextBehindRateLimitWithManyWorkers(t *testing.T) {
-	if pos := replyPosition(t, 100, Provider{Name: "tw", Channel: "sms", Rate: 50, Burst: 1}, 16); pos > 5+3 {
-		t.Fatalf("reply sent at position %d of the send order, want among the 3 sends after it was posted (at 5)", pos)
+	if after := replyPosition(t, 100, Provider{Name: "tw", Channel: "sms", Rate: 50, Burst: 1}, 16); after > 3 {
+		t.Fatalf("reply sent after %d sends of the blast that began once it was posted, want 3 at most", after)
 	}
 }
 
