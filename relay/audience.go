@@ -11,7 +11,8 @@ import (
 // roster does not know names nobody; it is not an error, as a roster may
 // drop a group that configuration still names.
 func (r *Roster) Includes(person string, targets []string) bool {
-	if _, ok := r.Person(person); !ok {
+	p, ok := r.Person(person)
+	if !ok {
 		return false
 	}
 	for _, t := range targets {
@@ -24,6 +25,10 @@ func (r *Roster) Includes(person string, targets []string) bool {
 			}
 		case strings.HasPrefix(t, TargetGroupPrefix):
 			if g, ok := r.Group(strings.TrimPrefix(t, TargetGroupPrefix)); ok && slices.Contains(g.Members, person) {
+				return true
+			}
+		case strings.HasPrefix(t, TargetRolePrefix):
+			if p.HasRole(strings.TrimPrefix(t, TargetRolePrefix)) {
 				return true
 			}
 		}

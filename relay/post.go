@@ -72,7 +72,7 @@ func (p *Post) Validate() error {
 		}
 	}
 	if len(p.To) == 0 {
-		bad("to", `is required: list "person:<id>", "group:<id>" or "everyone"`)
+		bad("to", "is required: list the audience (%s)", AudienceForms)
 	}
 	badTo := 0
 	for i, t := range p.To {
@@ -80,7 +80,7 @@ func (p *Post) Validate() error {
 			continue
 		}
 		if badTo++; badTo <= maxListed {
-			bad(fmt.Sprintf("to[%d]", i), "%s is not an audience: use \"person:<id>\", \"group:<id>\" or \"everyone\"", quoteShort(t))
+			bad(fmt.Sprintf("to[%d]", i), "%s %s", quoteShort(t), errNotAudience)
 		}
 	}
 	if badTo > maxListed {
@@ -111,19 +111,8 @@ func (p *Post) Validate() error {
 }
 
 // validTarget reports whether t has the form of an audience target:
-// "everyone", "person:<id>" or "group:<id>".
-func validTarget(t string) bool {
-	if t == TargetEveryone {
-		return true
-	}
-	if id, ok := strings.CutPrefix(t, TargetPersonPrefix); ok {
-		return ValidID(id)
-	}
-	if id, ok := strings.CutPrefix(t, TargetGroupPrefix); ok {
-		return ValidID(id)
-	}
-	return false
-}
+// "everyone", "person:<id>", "group:<id>" or "role:<role>".
+func validTarget(t string) bool { return CheckTarget(t) == "" }
 
 // quoteShort quotes a value for an error message, escaping what a
 // terminal would obey and cutting a long value to its first 64 bytes.

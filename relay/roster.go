@@ -26,6 +26,31 @@ type Person struct {
 	// Lang is a BCP 47 language tag such as "ko" or "en"; it picks the
 	// language of rendered text and voice.
 	Lang string `json:"lang,omitempty" yaml:"lang,omitempty"`
+	// Roles are what the person does in an incident beyond answering
+	// (PersonCommander, PersonAdmin); everyone is a PersonResponder.
+	Roles []string `json:"roles,omitempty" yaml:"roles,omitempty"`
+}
+
+// Roles a person may have in the roster. They are not API token roles
+// (Role): a token is a bot's or an operator's credential, a person's role
+// is what the person may do when they act as themselves.
+const (
+	// PersonResponder is everyone: they answer, acknowledge and reply.
+	PersonResponder = "responder"
+	// PersonCommander leads incidents: they post to any audience at high
+	// priority, start roll-calls, and are told when an escalation runs
+	// out or someone answers that they need help.
+	PersonCommander = "commander"
+	// PersonAdmin keeps the roster.
+	PersonAdmin = "admin"
+)
+
+// PersonRoles lists the roles a roster may give a person.
+var PersonRoles = []string{PersonResponder, PersonCommander, PersonAdmin}
+
+// HasRole reports whether the person has role; everyone is a responder.
+func (p *Person) HasRole(role string) bool {
+	return role == PersonResponder || slices.Contains(p.Roles, role)
 }
 
 // ContactChannels returns the channels the person can be reached on, in
@@ -58,11 +83,16 @@ type Roster struct {
 	Groups []Group  `json:"groups,omitempty" yaml:"groups,omitempty"`
 }
 
+// AudienceForms lists the forms of an audience target, for messages.
+const AudienceForms = `"person:<id>", "group:<id>", "role:<role>" or "everyone"`
+
 // Audience targets. "everyone" reaches every person in the roster.
 const (
 	TargetPersonPrefix = "person:"
 	TargetGroupPrefix  = "group:"
 	TargetEveryone     = "everyone"
+	// TargetRolePrefix names everyone with a role: "role:commander".
+	TargetRolePrefix = "role:"
 )
 
 var (
@@ -73,6 +103,7 @@ var (
 	yamlWrongType    = regexp.MustCompile(`cannot unmarshal !!(\w+) (.+) into \S+`)
 	yamlWrongRoot    = regexp.MustCompile(`cannot unmarshal !!(\w+) into relay\.Roster`)
 	errNotE164       = "must be an E.164 number such as +821012345678"
+	errNotAudience   = "is not an audience: use " + AudienceForms
 	errBadID         = "must be 1-64 characters of a-z, 0-9 and '-', not starting or ending with '-'"
 	rosterFormat     = "roster"
 )
@@ -222,6 +253,17 @@ func (r *Roster) Validate() error {
 		case p.Lang != "" && !langPattern.MatchString(p.Lang):
 			bad(key+".lang", "%s is not a language tag such as ko or en", quoteShort(p.Lang))
 		}
+		roles := map[string]bool{}
+		for j, role := range p.Roles {
+			rkey := fmt.Sprintf("%s.roles[%d]", key, j)
+			switch {
+			case !slices.Contains(PersonRoles, role):
+				bad(rkey, "unknown role %s (known: %s)", quoteShort(role), strings.Join(PersonRoles, ", "))
+			case roles[role]:
+				bad(rkey, "role %q is listed twice", role)
+			}
+			roles[role] = true
+		}
 		seen := map[string]bool{}
 		for j, ch := range p.Channels {
 			ckey := fmt.Sprintf("%s.channels[%d]", key, j)
@@ -340,8 +382,13 @@ func CheckTarget(t string) string {
 			return "names no valid group id"
 		}
 		return ""
+	case strings.HasPrefix(t, TargetRolePrefix):
+		if !slices.Contains(PersonRoles, strings.TrimPrefix(t, TargetRolePrefix)) {
+			return "names no role (" + strings.Join(PersonRoles, ", ") + ")"
+		}
+		return ""
 	}
-	return `is not an audience: use "person:<id>", "group:<id>" or "everyone"`
+	return errNotAudience
 }
 
 // Resolve turns audience targets ("group:oncall", "person:kim",
@@ -368,8 +415,18 @@ func (r *Roster) Resolve(targets []string) ([]Person, error) {
 			for _, m := range g.Members {
 				want[m] = true
 			}
+		case strings.HasPrefix(t, TargetRolePrefix):
+			role := strings.TrimPrefix(t, TargetRolePrefix)
+			if !slices.Contains(PersonRoles, role) {
+				return nil, &AudienceError{i, t, "names no role (" + strings.Join(PersonRoles, ", ") + ")"}
+			}
+			for j := range r.People {
+				if r.People[j].HasRole(role) {
+					want[r.People[j].ID] = true
+				}
+			}
 		default:
-			return nil, &AudienceError{i, t, `is not an audience: use "person:<id>", "group:<id>" or "everyone"`}
+			return nil, &AudienceError{i, t, errNotAudience}
 		}
 	}
 	out := make([]Person, 0, len(want))
@@ -386,6 +443,7 @@ func (r *Roster) Clone() *Roster {
 	c := &Roster{People: slices.Clone(r.People), Groups: slices.Clone(r.Groups)}
 	for i := range c.People {
 		c.People[i].Channels = slices.Clone(c.People[i].Channels)
+		c.People[i].Roles = slices.Clone(c.People[i].Roles)
 	}
 	for i := range c.Groups {
 		c.Groups[i].Members = slices.Clone(c.Groups[i].Members)

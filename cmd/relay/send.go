@@ -75,7 +75,7 @@ func sendCmd(e *env) *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.StringVarP(&p.Incident, "incident", "i", "", "incident id; a new id opens the incident (required)")
-	f.StringArrayVarP(&p.To, "to", "t", nil, `audience: "group:<id>", "person:<id>" or "everyone"; repeat for more`)
+	f.StringArrayVarP(&p.To, "to", "t", nil, "audience: "+relay.AudienceForms+"; repeat for more")
 	f.StringVarP((*string)(&p.Severity), "severity", "s", "", "critical, warning or info (default warning)")
 	f.StringArrayVar(&p.Channels, "channel", nil, "only these channels (sms, voice, email, nats); repeat for more")
 	f.StringVar(&key, "idempotency-key", "", "idempotency key (default: a new one per invocation)")

@@ -221,7 +221,7 @@ func (r *Route) validate(key string) []error {
 		}
 	}
 	if len(r.To) == 0 {
-		bad(key+".to", `is required: list "person:<id>", "group:<id>" or "everyone"`)
+		bad(key+".to", "is required: list "+relay.AudienceForms)
 	}
 	for i, t := range r.To {
 		if msg := relay.CheckTarget(t); msg != "" {
