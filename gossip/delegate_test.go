@@ -82,7 +82,7 @@ func (r *records) WithGroup(string) slog.Handler      { return r }
 
 func TestLogBridgeLevels(t *testing.T) {
 	h := &records{}
-	l := newLogBridge(slog.New(h), nil)
+	l := newLogBridge(slog.New(h), nil, nil)
 	l.Printf("[DEBUG] memberlist: Stream connection from=127.0.0.1:1")
 	l.Printf("[INFO] memberlist: Marking c as failed, suspect timeout reached (1 peer confirmations)")
 	l.Printf("[WARN] memberlist: Refuting a suspect message (from: b)")
@@ -139,7 +139,7 @@ func TestLogBridgeCountsTheFailureDetector(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l := newLogBridge(slog.New(slog.DiscardHandler), m)
+	l := newLogBridge(slog.New(slog.DiscardHandler), m, nil)
 	l.Printf("[INFO] memberlist: Suspect node-b has failed, no acks received")
 	l.Printf("[INFO] memberlist: Suspect node-c has failed, no acks received")
 	l.Printf("[WARN] memberlist: Refuting a suspect message (from: node-a)")
@@ -150,6 +150,29 @@ func TestLogBridgeCountsTheFailureDetector(t *testing.T) {
 		want := map[string]float64{"suspicions": 2, "refutations": 2, "verdicts": 1}[name]
 		if got := testutil.ToFloat64(c); got != want {
 			t.Errorf("%s = %v, want %v", name, got, want)
+		}
+	}
+}
+
+// TestLogBridgeQuietWhenStopping: once gossip shuts down, memberlist's
+// probes fail on its own closed sockets; that is no error of the node's.
+func TestLogBridgeQuietWhenStopping(t *testing.T) {
+	h := &records{}
+	stopping := make(chan struct{})
+	l := newLogBridge(slog.New(h), nil, stopping)
+	l.Printf("[ERR] memberlist: Failed to send UDP ping: write udp 127.0.0.1:1->127.0.0.1:2: use of closed network connection")
+	close(stopping)
+	l.Printf("[ERR] memberlist: Failed to send UDP ping: write udp 127.0.0.1:1->127.0.0.1:2: use of closed network connection")
+	l.Printf("[WARN] memberlist: Was able to connect to b over TCP but UDP probes failed, network may be misconfigured")
+	if len(h.recs) != 3 {
+		t.Fatalf("got %d records, want 3", len(h.recs))
+	}
+	if h.recs[0].Level != slog.LevelError {
+		t.Errorf("before stopping, an error logged at %v", h.recs[0].Level)
+	}
+	for _, r := range h.recs[1:] {
+		if r.Level != slog.LevelDebug {
+			t.Errorf("while stopping, %q logged at %v, want debug", r.Message, r.Level)
 		}
 	}
 }

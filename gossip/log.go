@@ -35,6 +35,11 @@ type logWriter struct {
 	// loud limits warnings and errors: anyone who can reach the gossip
 	// port can make memberlist warn of each garbage packet.
 	loud *rate.Limiter
+	// stopping is closed when the node shuts gossip down. From then on
+	// memberlist's complaints are about its own sockets closing under its
+	// probes ("use of closed network connection", "UDP probes failed"),
+	// so they are logged at debug level, not as errors.
+	stopping <-chan struct{}
 }
 
 // Failure detector lines of memberlist's log (memberlist v0.7, state.go).
@@ -45,9 +50,10 @@ var (
 	lineFailedT = []byte(" as failed")
 )
 
-// newLogBridge returns a log.Logger for memberlist.Config.Logger.
-func newLogBridge(logger *slog.Logger, m *metrics) *log.Logger {
-	return log.New(logWriter{logger, m, rate.NewLimiter(rate.Every(100*time.Millisecond), 20)}, "", 0)
+// newLogBridge returns a log.Logger for memberlist.Config.Logger; lines
+// after stopping is closed are logged at debug level.
+func newLogBridge(logger *slog.Logger, m *metrics, stopping <-chan struct{}) *log.Logger {
+	return log.New(logWriter{logger, m, rate.NewLimiter(rate.Every(100*time.Millisecond), 20), stopping}, "", 0)
 }
 
 func (w logWriter) count(line []byte) {
@@ -75,6 +81,11 @@ func (w logWriter) Write(p []byte) (int, error) {
 		}
 	}
 	w.count(line)
+	select {
+	case <-w.stopping:
+		level = min(level, slog.LevelDebug)
+	default:
+	}
 	if !w.logger.Enabled(context.Background(), level) {
 		return len(p), nil
 	}

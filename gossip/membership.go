@@ -221,7 +221,7 @@ func (m *Membership) Start(ctx context.Context) error {
 	if m.opts.Keys != nil {
 		mc.Alive = delegate{m}
 	}
-	mc.Logger = newLogBridge(m.logger, m.metrics)
+	mc.Logger = newLogBridge(m.logger, m.metrics, m.run.Done())
 	if m.opts.WrapTransport != nil {
 		nt, err := memberlist.NewNetTransport(&memberlist.NetTransportConfig{
 			BindAddrs: []string{mc.BindAddr}, BindPort: mc.BindPort, Logger: mc.Logger})

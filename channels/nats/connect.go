@@ -100,6 +100,10 @@ func connOptions(cfg *Config, log *slog.Logger) ([]natsgo.Option, error) {
 			log.Info("nats reconnected", "url", nc.ConnectedUrlRedacted(), "server", nc.ConnectedServerName())
 		}),
 		natsgo.DisconnectErrHandler(func(_ *natsgo.Conn, err error) {
+			if err == nil { // closed on purpose: ClosedHandler says so
+				log.Debug("nats disconnected")
+				return
+			}
 			log.Warn("nats disconnected", "err", err)
 		}),
 		natsgo.ReconnectErrHandler(func(_ *natsgo.Conn, err error) {

@@ -342,3 +342,17 @@ func TestSendPayloadTooLarge(t *testing.T) {
 	_, err := p.Send(sendCtx(t), koreanOutgoing())
 	wantSendError(t, err, false, relay.ReasonRejected)
 }
+
+// TestCloseIsQuiet: a publisher closed on purpose says so at info level,
+// with no warning that the connection was lost.
+func TestCloseIsQuiet(t *testing.T) {
+	s := runServer(t, &server.Options{})
+	logs := &testkit.LogBuffer{}
+	p := newPublisher(t, testConfig(natsURL(serverPort(t, s))), logs)
+	testkit.Eventually(t, 5*time.Second, "the publisher connects", func() bool { return strings.Contains(logs.String(), "nats connected") })
+	p.Close()
+	testkit.Eventually(t, 5*time.Second, "the close is logged", func() bool { return strings.Contains(logs.String(), "nats connection closed") })
+	if strings.Contains(logs.String(), "level=WARN") {
+		t.Errorf("closing on purpose logged a warning:\n%s", logs)
+	}
+}

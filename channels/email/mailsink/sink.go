@@ -167,7 +167,9 @@ func (s *Sink) Close() error {
 		s.ln.closeAll()
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		if err := s.srv.Shutdown(ctx); err != nil && !errors.Is(err, smtp.ErrServerClosed) {
+		// The listener is closed already (closeAll), which Shutdown
+		// reports as net.ErrClosed.
+		if err := s.srv.Shutdown(ctx); err != nil && !errors.Is(err, smtp.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
 			s.opts.Logger.Warn("mailsink: connections did not finish", "err", err)
 		}
 		<-s.served

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"log/slog"
 	"net"
 	"strings"
 	"sync"
@@ -13,6 +14,8 @@ import (
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 	"go.uber.org/goleak"
+
+	"github.com/oob-relay/relay/internal/testkit"
 )
 
 func TestMain(m *testing.M) {
@@ -280,5 +283,20 @@ func TestParseKeepsBrokenMail(t *testing.T) {
 	m := parse(raw)
 	if m.ParseErr == nil || string(m.Raw) != string(raw) || m.Text != "body\n" {
 		t.Errorf("parse(broken) = err %v, text %q", m.ParseErr, m.Text)
+	}
+}
+
+// TestCloseIsQuiet: closing the sink, with a client still connected, is
+// no error to warn about.
+func TestCloseIsQuiet(t *testing.T) {
+	logs := &testkit.LogBuffer{}
+	s := start(t, Options{Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	c := client(t, s, nil)
+	if err := c.Hello("test"); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if logs.String() != "" {
+		t.Errorf("closing logged:\n%s", logs)
 	}
 }
