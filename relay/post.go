@@ -72,7 +72,7 @@ func (p *Post) Validate() error {
 		}
 	}
 	if len(p.To) == 0 {
-		bad("to", "is required: list the audience (%s)", AudienceForms)
+		bad("to", "is required: list %s", AudienceForms)
 	}
 	badTo := 0
 	for i, t := range p.To {
