@@ -109,6 +109,11 @@ type HTTP struct {
 	// MaxBodyBytes bounds a request body, from MinBodyBytes to
 	// MaxBodyBytes. Default DefaultMaxBodyBytes.
 	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+	// InsecurePublicURL allows an http:// PublicURL or CallbackURL to a
+	// host that is not loopback: providers then post receipts, replies
+	// and the people's phone numbers in clear text, which anyone on the
+	// way can read. For labs only.
+	InsecurePublicURL bool `yaml:"insecure_public_url"`
 }
 
 // API lists who may use the node's HTTP API.

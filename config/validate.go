@@ -137,6 +137,9 @@ func (c *Config) validateHTTP(bad func(key, format string, args ...any)) {
 			bad(f.key, "%q must not carry credentials; providers sign what they post", u.Redacted())
 		case u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
 			bad(f.key, "%q must not have a query or fragment", f.v)
+		case u.Scheme == "http" && !relay.LoopbackHost(u.Hostname()) && !h.InsecurePublicURL:
+			bad(f.key, "%q would have providers post receipts and replies in clear text; use https (http.tls, or a TLS proxy), "+
+				"or set http.insecure_public_url: true in a lab", f.v)
 		}
 	}
 	if h.CallbackURL != "" && h.PublicURL == "" {
