@@ -90,7 +90,8 @@ type Node struct {
 	DataDir string `yaml:"data_dir"`
 }
 
-// HTTP configures the listener that serves the API and provider webhooks.
+// HTTP configures the listener that serves the API and provider webhooks,
+// in plain HTTP (behind a TLS proxy, or on loopback) or in HTTPS (TLS).
 type HTTP struct {
 	// Listen is the host:port to listen on. Default DefaultListen.
 	Listen string `yaml:"listen"`
@@ -114,6 +115,8 @@ type HTTP struct {
 	// and the people's phone numbers in clear text, which anyone on the
 	// way can read. For labs only.
 	InsecurePublicURL bool `yaml:"insecure_public_url"`
+	// TLS, when present, serves HTTPS on Listen instead of plain HTTP.
+	TLS *TLS `yaml:"tls"`
 }
 
 // API lists who may use the node's HTTP API.

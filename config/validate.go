@@ -28,6 +28,9 @@ func (c *Config) SetDefaults() {
 	if c.HTTP.MaxBodyBytes == 0 {
 		c.HTTP.MaxBodyBytes = DefaultMaxBodyBytes
 	}
+	if c.HTTP.TLS != nil {
+		c.HTTP.TLS.setDefaults(c.Node.DataDir)
+	}
 	d := &c.Delivery
 	if d.Workers == 0 {
 		d.Workers = DefaultWorkers
@@ -150,6 +153,9 @@ func (c *Config) validateHTTP(bad func(key, format string, args ...any)) {
 		bad("http.max_body_bytes", "%d is below %d (70 KiB): a message of 64 KiB and its JSON must fit", h.MaxBodyBytes, MinBodyBytes)
 	case h.MaxBodyBytes > MaxBodyBytes:
 		bad("http.max_body_bytes", "%d is above %d (64 MiB)", h.MaxBodyBytes, MaxBodyBytes)
+	}
+	if h.TLS != nil {
+		h.TLS.validate(h.Listen, bad)
 	}
 }
 
