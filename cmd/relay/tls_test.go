@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
@@ -144,6 +145,29 @@ func TestServeHTTPS(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusBadRequest {
 		t.Errorf("plain HTTP to the HTTPS port: %s, want 400", resp.Status)
+	}
+
+	// The CLI talks HTTPS with the CA of RELAY_CA_FILE, and refuses the
+	// node without it.
+	cli := func(env map[string]string, args ...string) (int, string) {
+		var stdout, stderr bytes.Buffer
+		code := run(args, strings.NewReader(""), &stdout, &stderr, func(k string) string { return env[k] })
+		return code, stdout.String() + stderr.String()
+	}
+	env := map[string]string{"RELAY_ADDR": n.url, "RELAY_TOKEN": testToken, "RELAY_CA_FILE": filepath.Join(n.dir, "ca.pem")}
+	if code, out := cli(env, "status"); code != 0 || !strings.Contains(out, "as seen by tls-1") {
+		t.Errorf("relay status with RELAY_CA_FILE: exit %d\n%s", code, out)
+	}
+	if code, out := cli(env, "incident", "list"); code != 0 {
+		t.Errorf("relay incident list with RELAY_CA_FILE: exit %d\n%s", code, out)
+	}
+	delete(env, "RELAY_CA_FILE")
+	if code, out := cli(env, "status"); code == 0 || !strings.Contains(out, "certificate signed by unknown authority") {
+		t.Errorf("relay status without the CA: exit %d\n%s", code, out)
+	}
+	env["RELAY_CA_FILE"] = filepath.Join(n.dir, "relay.yaml")
+	if code, out := cli(env, "status"); code == 0 || !strings.Contains(out, "RELAY_CA_FILE: "+env["RELAY_CA_FILE"]+" holds no PEM certificate") {
+		t.Errorf("relay status with a CA file that holds no certificate: exit %d\n%s", code, out)
 	}
 
 	// The plain port redirects reads to the public URL and refuses the
