@@ -54,13 +54,15 @@ type CA struct {
 
 // Start runs a CA until the test ends. It sets Pebble's environment for
 // the test: no random wait before a validation and no nonce refused on
-// purpose, so issuance takes well under a second. Tests that use it cannot
+// purpose, no authorization reused, so issuance takes well under a
+// second and counts the same on every run. Tests that use it cannot
 // run in parallel.
 func Start(t *testing.T, opts Options) *CA {
 	t.Helper()
 	t.Setenv("PEBBLE_VA_NOSLEEP", "1")
 	t.Setenv("PEBBLE_WFE_NONCEREJECT", "0")
 	t.Setenv("PEBBLE_VA_ALWAYS_VALID", "0")
+	t.Setenv("PEBBLE_AUTHZREUSE", "0")
 	c := &CA{Roots: x509.NewCertPool(), DNS: testkit.StartDNS(t)}
 	logger := log.New(&c.Log, "pebble ", log.Lmicroseconds)
 	store := db.NewMemoryStore()

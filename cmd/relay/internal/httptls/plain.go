@@ -12,7 +12,8 @@ import (
 )
 
 // PlainHandler answers the plain-HTTP port. With ACME it answers the CA's
-// HTTP-01 challenges (/.well-known/acme-challenge/…). Any other GET or
+// HTTP-01 challenges (/.well-known/acme-challenge/…) for the domains, on
+// any port. Any other GET or
 // HEAD is redirected (308) to the same path and query over HTTPS; any
 // other method is refused with 403 and a problem, rather than redirected:
 // the token it carried has crossed the network in clear text already, and
@@ -60,7 +61,17 @@ func (t *TLS) PlainHandler(publicURL, httpsPort string) http.Handler {
 		json.NewEncoder(w).Encode(problem.Envelope{Error: problem.Problem{Code: problem.CodeForbidden, Message: msg}})
 	})
 	if t.manager != nil {
-		h = t.manager.HTTPHandler(h)
+		challenges := t.manager.HTTPHandler(h)
+		h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			// autocert checks the Host header against the domains as it
+			// is; a CA asking on a port other than 80 (behind a port
+			// forward, or a test CA) names the port too.
+			if host, _, err := net.SplitHostPort(r.Host); err == nil {
+				r = r.Clone(r.Context())
+				r.Host = host
+			}
+			challenges.ServeHTTP(w, r)
+		})
 	}
 	return h
 }
