@@ -25,6 +25,20 @@ import (
 // written and a busy node does not stat its files on every connection.
 const DefaultCheckEvery = time.Second
 
+// cipherSuites are the TLS 1.2 suites taken, those of Mozilla's
+// intermediate configuration: ECDHE for forward secrecy, and AEADs only,
+// no CBC. TLS 1.3's suites are all so and are not configurable.
+func cipherSuites() []uint16 {
+	return []uint16{
+		tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+		tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+		tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+		tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+		tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+		tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+	}
+}
+
 // Options say where a node's certificate comes from: CertFile and
 // KeyFile, or ACME.
 type Options struct {
@@ -93,7 +107,7 @@ func New(opts Options) (*TLS, error) {
 	if err := errors.Join(reg.Register(t.expiry), reg.Register(reloads)); err != nil {
 		return nil, err
 	}
-	t.config = &tls.Config{MinVersion: opts.MinVersion}
+	t.config = &tls.Config{MinVersion: opts.MinVersion, CipherSuites: cipherSuites()}
 	if t.config.MinVersion == 0 {
 		t.config.MinVersion = tls.VersionTLS12
 	}

@@ -359,3 +359,36 @@ func TestACMEHostPolicy(t *testing.T) {
 		t.Fatal("the CA was not asked for a listed name")
 	}
 }
+
+// TestCipherSuites: over TLS 1.2 only forward-secret AEAD suites are
+// taken; a client offering CBC alone is refused.
+func TestCipherSuites(t *testing.T) {
+	ca := testkit.NewCA(t, "httptls test CA")
+	p := newPair(t)
+	certPEM, keyPEM := ca.Issue(t, "127.0.0.1")
+	p.replace(t, certPEM, keyPEM)
+	tl, err := New(Options{CertFile: p.cert, KeyFile: p.key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := serve(t, tl)
+	for _, tt := range []struct {
+		suite uint16
+		ok    bool
+	}{
+		{tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, true},
+		{tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384, true},
+		{tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256, true},
+		{tls.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA, false},
+		{tls.TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA, false},
+	} {
+		c, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: ca.Pool, ServerName: "127.0.0.1",
+			MaxVersion: tls.VersionTLS12, CipherSuites: []uint16{tt.suite}})
+		if err == nil {
+			c.Close()
+		}
+		if (err == nil) != tt.ok {
+			t.Errorf("%s: handshake error %v, want success %v", tls.CipherSuiteName(tt.suite), err, tt.ok)
+		}
+	}
+}
