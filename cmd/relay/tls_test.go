@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -247,4 +248,30 @@ func TestServeHTTPSReloadsCertificate(t *testing.T) {
 		t.Errorf("reload metrics: loaded %v, failed %v", m[`relay_http_tls_certificate_reloads_total{result="loaded"}`],
 			m[`relay_http_tls_certificate_reloads_total{result="failed"}`])
 	}
+}
+
+// TestClusterOverHTTPS runs two relay serve processes with HTTPS: each
+// tells the other its https API URL, and relay status with RELAY_CA_FILE
+// reads the other member's store there.
+func TestClusterOverHTTPS(t *testing.T) {
+	cl := startCluster(t, clusterSpec{nodes: 2, people: 2, tls: true})
+	a, b := cl.nodes[0], cl.nodes[1]
+	env := map[string]string{"RELAY_ADDR": a.api, "RELAY_TOKEN": testToken, "RELAY_CA_FILE": filepath.Join(cl.root, "ca.pem")}
+	line := regexp.MustCompile(`(?m)^node-b\s+alive\s+\S+\s+(\S+)\s+\d+\s+\S+\s+\d+\s+(\S+)`)
+	testkit.EventuallyNil(t, 15*time.Second, func() error {
+		var stdout, stderr bytes.Buffer
+		code := run([]string{"status"}, strings.NewReader(""), &stdout, &stderr, func(k string) string { return env[k] })
+		m := line.FindStringSubmatch(stdout.String())
+		switch {
+		case code != 0:
+			return fmt.Errorf("relay status: exit %d\n%s%s", code, stdout.String(), stderr.String())
+		case m == nil:
+			return fmt.Errorf("relay status shows no alive node-b:\n%s", stdout.String())
+		case m[1] != b.api:
+			return fmt.Errorf("node-b's API is %s, want %s", m[1], b.api)
+		case m[2] == "-":
+			return fmt.Errorf("node-b's store was not read over HTTPS:\n%s", stdout.String())
+		}
+		return nil
+	})
 }
