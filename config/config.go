@@ -90,7 +90,8 @@ type Node struct {
 	DataDir string `yaml:"data_dir"`
 }
 
-// HTTP configures the listener that serves the API and provider webhooks.
+// HTTP configures the listener that serves the API and provider webhooks,
+// in plain HTTP (behind a TLS proxy, or on loopback) or in HTTPS (TLS).
 type HTTP struct {
 	// Listen is the host:port to listen on. Default DefaultListen.
 	Listen string `yaml:"listen"`
@@ -109,6 +110,13 @@ type HTTP struct {
 	// MaxBodyBytes bounds a request body, from MinBodyBytes to
 	// MaxBodyBytes. Default DefaultMaxBodyBytes.
 	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+	// InsecurePublicURL allows an http:// PublicURL or CallbackURL to a
+	// host that is not loopback: providers then post receipts, replies
+	// and the people's phone numbers in clear text, which anyone on the
+	// way can read. For labs only.
+	InsecurePublicURL bool `yaml:"insecure_public_url"`
+	// TLS, when present, serves HTTPS on Listen instead of plain HTTP.
+	TLS *TLS `yaml:"tls"`
 }
 
 // API lists who may use the node's HTTP API.

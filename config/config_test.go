@@ -120,6 +120,12 @@ func TestLoadExample(t *testing.T) {
 	if c.Level() != slog.LevelInfo || c.Log.Format != "text" {
 		t.Errorf("log = %+v", c.Log)
 	}
+	wantTLS := TLS{MinVersion: "1.2", RedirectListen: ":80", ACME: &ACME{Domains: []string{"relay-seoul-1.example.com"}, Email: "ops@example.com",
+		DirectoryURL: DefaultACMEDirectory, CacheDir: filepath.Join(dir, "data", "acme"), CAFile: filepath.Join(dir, "acme-ca.pem")}}
+	if h := c.HTTP; h.TLS == nil || !reflect.DeepEqual(*h.TLS, wantTLS) {
+		t.Errorf("http.tls = %+v, want %+v", h.TLS, wantTLS)
+	}
+	c.HTTP.TLS = nil
 	if c.HTTP != (HTTP{Listen: "127.0.0.1:8080", PublicURL: "https://relay-seoul-1.example.com", CallbackURL: "https://relay.example.com", MaxBodyBytes: 1 << 20}) {
 		t.Errorf("http = %+v", c.HTTP)
 	}

@@ -11,8 +11,9 @@ import (
 // ResolveSecrets reads every secret given through a *_env or *_file key
 // into its literal key and clears the other two: the API tokens and each
 // provider's credentials (through its channel configuration's own
-// ResolveSecrets). Relative secret files, node.data_dir and roster_file
-// resolve against c.Dir and are made absolute where c.Dir is. A nil getenv
+// ResolveSecrets). Relative secret files, node.data_dir, roster_file and
+// the http.tls files resolve against c.Dir and are made absolute where
+// c.Dir is; the http.tls certificate and key are read and checked. A nil getenv
 // means os.Getenv.
 //
 // It reports every problem at once, each starting with its key path, and
@@ -37,6 +38,9 @@ func (c *Config) ResolveSecrets(getenv func(string) string) error {
 		errs = append(errs, prefixed(p.key+"."+p.sub, p.conf.ResolveSecrets(c.Dir, getenv))...)
 	}
 	errs = append(errs, c.Inbound.resolveSecrets(c.Dir, getenv)...)
+	if c.HTTP.TLS != nil {
+		errs = append(errs, c.HTTP.TLS.resolve(c.Path)...)
+	}
 	if c.Cluster != nil {
 		errs = append(errs, prefixed("cluster", c.Cluster.ResolveSecrets(c.Dir, getenv))...)
 		errs = append(errs, c.Cluster.resolveTrust(c.Path)...)

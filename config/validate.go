@@ -28,6 +28,9 @@ func (c *Config) SetDefaults() {
 	if c.HTTP.MaxBodyBytes == 0 {
 		c.HTTP.MaxBodyBytes = DefaultMaxBodyBytes
 	}
+	if c.HTTP.TLS != nil {
+		c.HTTP.TLS.setDefaults(c.Node.DataDir)
+	}
 	d := &c.Delivery
 	if d.Workers == 0 {
 		d.Workers = DefaultWorkers
@@ -137,6 +140,9 @@ func (c *Config) validateHTTP(bad func(key, format string, args ...any)) {
 			bad(f.key, "%q must not carry credentials; providers sign what they post", u.Redacted())
 		case u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
 			bad(f.key, "%q must not have a query or fragment", f.v)
+		case u.Scheme == "http" && !relay.LoopbackHost(u.Hostname()) && !h.InsecurePublicURL:
+			bad(f.key, "%q would have providers post receipts and replies in clear text; use https (http.tls, or a TLS proxy), "+
+				"or set http.insecure_public_url: true in a lab", f.v)
 		}
 	}
 	if h.CallbackURL != "" && h.PublicURL == "" {
@@ -147,6 +153,9 @@ func (c *Config) validateHTTP(bad func(key, format string, args ...any)) {
 		bad("http.max_body_bytes", "%d is below %d (70 KiB): a message of 64 KiB and its JSON must fit", h.MaxBodyBytes, MinBodyBytes)
 	case h.MaxBodyBytes > MaxBodyBytes:
 		bad("http.max_body_bytes", "%d is above %d (64 MiB)", h.MaxBodyBytes, MaxBodyBytes)
+	}
+	if h.TLS != nil {
+		h.TLS.validate(h.Listen, bad)
 	}
 }
 

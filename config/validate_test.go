@@ -82,6 +82,47 @@ func TestValidate(t *testing.T) {
 			`http.public_url: "https://relay.example.com#top" must not have a query or fragment`},
 		{"public url credentials", func(c *Config) { c.HTTP.PublicURL = "https://user:hunter2@relay.example.com" },
 			`http.public_url: "https://user:xxxxx@relay.example.com" must not carry credentials; providers sign what they post`},
+		{"public url over http to loopback", func(c *Config) { c.HTTP.PublicURL = "http://127.0.0.1:8080" }, ""},
+		{"public url over http to localhost", func(c *Config) { c.HTTP.PublicURL = "http://localhost:8080" }, ""},
+		{"public url over http", func(c *Config) { c.HTTP.PublicURL = "http://relay.example.com" },
+			`http.public_url: "http://relay.example.com" would have providers post receipts and replies in clear text; ` +
+				`use https (http.tls, or a TLS proxy), or set http.insecure_public_url: true in a lab`},
+		{"callback url over http", func(c *Config) {
+			c.HTTP.PublicURL, c.HTTP.CallbackURL = "https://relay-1.example.com", "http://203.0.113.7:8080"
+		},
+			`http.callback_url: "http://203.0.113.7:8080" would have providers post receipts and replies in clear text; ` +
+				`use https (http.tls, or a TLS proxy), or set http.insecure_public_url: true in a lab`},
+		{"public and callback url over http in a lab", func(c *Config) {
+			c.HTTP.PublicURL, c.HTTP.CallbackURL, c.HTTP.InsecurePublicURL = "http://relay-1.lab", "http://relay.lab", true
+		}, ""},
+		{"twilio api over http", func(c *Config) { c.Channels.SMS.Providers[0].Twilio.APIURL = "http://twilio-proxy.example.com" },
+			`channels.sms.providers[0].twilio.api_url: "http://twilio-proxy.example.com" would send the auth token and every message ` +
+				`in clear text; use https, or set insecure_api_url: true in a lab`},
+		{"twilio api over http in a lab", func(c *Config) {
+			c.Channels.SMS.Providers[0].Twilio.APIURL = "http://twilio-proxy.example.com"
+			c.Channels.SMS.Providers[0].Twilio.InsecureAPIURL = true
+		}, ""},
+		{"smtp password without tls", func(c *Config) {
+			s := &c.Channels.Email.Providers[0].SMTP
+			s.Address, s.Username, s.Password = "smtp.example.com:25", "relay", secret.New("smtp-password")
+		},
+			"channels.email.providers[0].smtp.tls: none would send the password to smtp.example.com:25 in clear text; " +
+				"use starttls or implicit, or set insecure_password_without_tls: true in a lab"},
+		{"smtp password without tls in a lab", func(c *Config) {
+			s := &c.Channels.Email.Providers[0].SMTP
+			s.Address, s.Username, s.Password = "smtp.example.com:25", "relay", secret.New("smtp-password")
+			s.InsecurePasswordWithoutTLS = true
+		}, ""},
+		{"smtp password without tls to loopback", func(c *Config) {
+			s := &c.Channels.Email.Providers[0].SMTP
+			s.Username, s.Password = "relay", secret.New("smtp-password")
+		}, ""},
+		{"nats password without tls", func(c *Config) {
+			n := &c.Channels.NATS.Providers[0].NATS
+			n.URLs, n.User, n.Password = []string{"nats://nats.example.com:4222"}, "relay", secret.New("nats-password")
+		},
+			`channels.nats.providers[0].nats.urls[0]: "nats://nats.example.com:4222" would carry the password in clear text; ` +
+				"use tls:// or wss://, or set tls: true, or set insecure_password_without_tls: true in a lab"},
 		{"body limit too small", func(c *Config) { c.HTTP.MaxBodyBytes = 65536 },
 			"http.max_body_bytes: 65536 is below 71680 (70 KiB): a message of 64 KiB and its JSON must fit"},
 		{"body limit negative", func(c *Config) { c.HTTP.MaxBodyBytes = -1 },

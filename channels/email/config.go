@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/oob-relay/relay/relay"
 	"github.com/oob-relay/relay/relay/secret"
 )
 
@@ -66,6 +67,10 @@ type Config struct {
 	// InsecureSkipVerify accepts any server certificate. It defeats TLS
 	// and exists only for tests and emergencies.
 	InsecureSkipVerify bool `yaml:"insecure_skip_verify"`
+	// InsecurePasswordWithoutTLS allows tls: none with a username and
+	// password to a smarthost that is not loopback, which sends the
+	// password in clear text. For labs only.
+	InsecurePasswordWithoutTLS bool `yaml:"insecure_password_without_tls"`
 	// Username enables AUTH PLAIN.
 	Username     string        `yaml:"username"`
 	Password     secret.String `yaml:"password"`
@@ -147,6 +152,10 @@ func (c *Config) Validate() error {
 	case strings.ContainsAny(c.Username, "\x00\r\n"):
 		bad("username", "must not contain NUL, CR or LF")
 	}
+	if c.TLS == TLSNone && hasPassword && !c.InsecurePasswordWithoutTLS && checkHostPort(c.Address) == nil && !loopbackAddress(c.Address) {
+		bad("tls", "none would send the password to %s in clear text; use starttls or implicit, "+
+			"or set insecure_password_without_tls: true in a lab", c.Address)
+	}
 
 	if c.From == "" {
 		bad("from", `is required (an address such as "relay 알림 <relay@example.com>")`)
@@ -182,6 +191,13 @@ func (c *Config) ResolveSecrets(dir string, getenv func(string) string) error {
 		c.CAFile = filepath.Join(dir, c.CAFile)
 	}
 	return nil
+}
+
+// loopbackAddress reports whether the host of a host:port address is
+// loopback.
+func loopbackAddress(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	return err == nil && relay.LoopbackHost(host)
 }
 
 func knownTLSMode(m TLSMode) bool {

@@ -34,7 +34,20 @@ func TestValidate(t *testing.T) {
 		{"bad host", func(c *Config) { c.Address = "smtp_example:25" }, `address: "smtp_example:25" has host "smtp_example", which is not a host name or IP address`},
 		{"IPv6 host", func(c *Config) { c.Address = "[::1]:25" }, ""},
 		{"unknown tls", func(c *Config) { c.TLS = "ssl" }, `tls: unknown mode "ssl" (known: starttls, opportunistic, implicit, none)`},
-		{"tls none with ca_file", func(c *Config) { c.TLS, c.CAFile = TLSNone, "ca.pem" }, "ca_file: has no effect with tls: none"},
+		{"tls none with ca_file", func(c *Config) { c.TLS, c.CAFile, c.Address = TLSNone, "ca.pem", "127.0.0.1:25" }, "ca_file: has no effect with tls: none"},
+		{"password in clear text to a remote host", func(c *Config) { c.TLS = TLSNone },
+			"tls: none would send the password to smtp.example.com:587 in clear text; use starttls or implicit, " +
+				"or set insecure_password_without_tls: true in a lab"},
+		{"password from a file in clear text to a remote address", func(c *Config) {
+			c.TLS, c.Address, c.Password, c.PasswordFile = TLSNone, "192.0.2.25:25", secret.String{}, "smtp-password"
+		},
+			"tls: none would send the password to 192.0.2.25:25 in clear text; use starttls or implicit, " +
+				"or set insecure_password_without_tls: true in a lab"},
+		{"password in clear text in a lab", func(c *Config) { c.TLS, c.InsecurePasswordWithoutTLS = TLSNone, true }, ""},
+		{"password in clear text to loopback", func(c *Config) { c.TLS, c.Address = TLSNone, "127.0.0.1:2525" }, ""},
+		{"password in clear text to localhost", func(c *Config) { c.TLS, c.Address = TLSNone, "localhost:25" }, ""},
+		{"no password in clear text to a remote host", func(c *Config) { c.TLS, c.Username, c.Password = TLSNone, "", secret.String{} }, ""},
+		{"opportunistic never sends the password in clear text", func(c *Config) { c.TLS = TLSOpportunistic }, ""},
 		{"skip verify with ca_file", func(c *Config) { c.InsecureSkipVerify, c.CAFile = true, "ca.pem" },
 			"insecure_skip_verify: cannot be combined with ca_file: a verified bundle and no verification contradict"},
 		{"bad server name", func(c *Config) { c.TLSServerName = "mail example" }, `tls_server_name: "mail example" is not a host name`},

@@ -79,7 +79,7 @@ func New(cfg Config, opts Options) (*Sender, error) {
 	if cfg.InsecureSkipVerify {
 		log.Warn("email: server certificates are not verified", "address", cfg.Address)
 	}
-	if cfg.TLS == TLSNone && cfg.Username != "" && !isLoopback(host) {
+	if cfg.TLS == TLSNone && cfg.Username != "" && !relay.LoopbackHost(host) {
 		log.Warn("email: credentials are sent unencrypted to a host that is not loopback", "address", cfg.Address)
 	}
 	return s, nil
@@ -109,14 +109,6 @@ func tlsConfig(cfg *Config, roots *x509.CertPool) (*tls.Config, error) {
 		}
 	}
 	return tc, nil
-}
-
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // Send makes one delivery attempt: it renders the message, dials the

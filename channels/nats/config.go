@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/oob-relay/relay/relay"
 	"github.com/oob-relay/relay/relay/problem"
 	"github.com/oob-relay/relay/relay/secret"
 )
@@ -63,6 +64,10 @@ type Config struct {
 	// the authorities to trust instead of the system's; it implies TLS.
 	TLS    bool   `yaml:"tls"`
 	CAFile string `yaml:"ca_file"`
+	// InsecurePasswordWithoutTLS allows a password or token over nats://
+	// or ws:// to a server that is not loopback without tls, which sends
+	// it in clear text. For labs only.
+	InsecurePasswordWithoutTLS bool `yaml:"insecure_password_without_tls"`
 
 	// ConnectTimeout bounds one dial and handshake.
 	ConnectTimeout time.Duration `yaml:"connect_timeout"`
@@ -128,6 +133,7 @@ func (c *Config) Validate() error {
 		bad("urls", "is empty: name at least one server such as %s", DefaultURL)
 	}
 	websocket := map[bool]bool{}
+	secret := c.sendsSecret()
 	for i, raw := range c.URLs {
 		if msg := checkURL(raw); msg != "" {
 			bad(fmt.Sprintf("urls[%d]", i), "%s", msg)
@@ -135,6 +141,11 @@ func (c *Config) Validate() error {
 		}
 		u, _ := url.Parse(raw)
 		websocket[u.Scheme == "ws" || u.Scheme == "wss"] = true
+		if secret != "" && (u.Scheme == "nats" || u.Scheme == "ws") && !c.TLS && c.CAFile == "" &&
+			!c.InsecurePasswordWithoutTLS && !relay.LoopbackHost(u.Hostname()) {
+			bad(fmt.Sprintf("urls[%d]", i), "%q would carry the %s in clear text; use tls:// or wss://, or set tls: true, "+
+				"or set insecure_password_without_tls: true in a lab", raw, secret)
+		}
 	}
 	if len(websocket) > 1 {
 		bad("urls", "mixes websocket (ws, wss) and plain (nats, tls) servers; the client uses one kind")
@@ -167,6 +178,18 @@ func (c *Config) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// sendsSecret names the credential the client sends as it is, password
+// or token, or is empty: an nkey or a creds file signs a challenge.
+func (c *Config) sendsSecret() string {
+	switch {
+	case !c.Password.IsZero() || c.PasswordEnv != "" || c.PasswordFile != "":
+		return "password"
+	case !c.Token.IsZero() || c.TokenEnv != "" || c.TokenFile != "":
+		return "token"
+	}
+	return ""
 }
 
 // validateCredentials reports mixed or incomplete credentials.

@@ -54,9 +54,9 @@ func TestValidate(t *testing.T) {
 		want   string
 	}{
 		{"no urls", func(c *Config) { c.URLs = []string{} }, `urls: is empty: name at least one server such as nats://127.0.0.1:4222`},
-		{"http url", func(c *Config) { c.URLs = []string{"nats://a:4222", "http://b:80"} }, `urls[1]: "http://b:80" must use the nats, tls, ws or wss scheme`},
+		{"http url", func(c *Config) { c.URLs = []string{"tls://a:4222", "http://b:80"} }, `urls[1]: "http://b:80" must use the nats, tls, ws or wss scheme`},
 		{"not a url", func(c *Config) { c.URLs = []string{"127.0.0.1:4222"} }, `urls[0]: "127.0.0.1:4222" is not a server URL such as nats://127.0.0.1:4222`},
-		{"mixed websocket", func(c *Config) { c.URLs = []string{"nats://a:4222", "wss://b"} }, `urls: mixes websocket (ws, wss) and plain (nats, tls) servers; the client uses one kind`},
+		{"mixed websocket", func(c *Config) { c.URLs = []string{"tls://a:4222", "wss://b"} }, `urls: mixes websocket (ws, wss) and plain (nats, tls) servers; the client uses one kind`},
 		{"no port", func(c *Config) { c.URLs = []string{"nats://nats.example.com"} }, `urls[0]: "nats://nats.example.com" must name a port, such as :4222`},
 		{"credentials in url", func(c *Config) { c.URLs = []string{"nats://relay:hunter2@h:4222"} }, `urls[0]: "nats://relay:xxxxx@h:4222" must not carry credentials: use user and password, or token`},
 		{"wildcard prefix", func(c *Config) { c.SubjectPrefix = "relay.*" }, `subject_prefix: "relay.*" must be dot-separated tokens without wildcards (* or >), spaces or empty tokens, such as "relay"`},
@@ -83,6 +83,13 @@ func TestValidate(t *testing.T) {
 		{"stream with dot", func(c *Config) { c.JetStream.Stream = "relay.events" }, `jetstream.stream: "relay.events" must be a stream name without spaces, '.', '*', '>', '/' or '\'`},
 		{"ingest queue group", func(c *Config) { c.Ingest.Enabled, c.Ingest.QueueGroup = true, "relay nodes" }, `ingest.queue_group: "relay nodes" must be a name without spaces, such as "relay"`},
 		{"ingest subjects", func(c *Config) { c.Ingest.Enabled, c.Ingest.AckSubject = true, "relay.post" }, `ingest.ack_subject: "relay.post" is also post_subject; the two must differ`},
+		{"password in clear text", func(c *Config) { c.URLs = []string{"tls://a:4222", "nats://nats.example.com:4222"} },
+			`urls[1]: "nats://nats.example.com:4222" would carry the password in clear text; use tls:// or wss://, or set tls: true, ` +
+				`or set insecure_password_without_tls: true in a lab`},
+		{"token in clear text over websocket", func(c *Config) {
+			c.User, c.Password, c.TokenEnv, c.URLs = "", secret.String{}, "NATS_TOKEN", []string{"ws://10.1.2.3:8080"}
+		}, `urls[0]: "ws://10.1.2.3:8080" would carry the token in clear text; use tls:// or wss://, or set tls: true, ` +
+			`or set insecure_password_without_tls: true in a lab`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := validConfig()
@@ -101,9 +108,22 @@ func TestValidate(t *testing.T) {
 func TestValidateAcceptsVariants(t *testing.T) {
 	for name, mutate := range map[string]func(*Config){
 		"several schemes": func(c *Config) {
-			c.URLs = []string{"nats://a:4222", "tls://b:4443"}
+			c.URLs, c.TLS = []string{"nats://a:4222", "tls://b:4443"}, true
 		},
-		"websocket":       func(c *Config) { c.URLs = []string{"ws://c", "wss://d:443/nats"} },
+		"websocket":             func(c *Config) { c.URLs = []string{"wss://c", "wss://d:443/nats"} },
+		"password over tls://":  func(c *Config) { c.URLs = []string{"tls://nats.example.com:4222"} },
+		"password with ca_file": func(c *Config) { c.URLs, c.CAFile = []string{"nats://nats.example.com:4222"}, "ca.pem" },
+		"password to loopback": func(c *Config) {
+			c.URLs = []string{"nats://127.0.0.1:4222", "nats://localhost:4223", "nats://[::1]:4224"}
+		},
+		"websocket to loopback":       func(c *Config) { c.URLs = []string{"ws://127.0.0.1:8080"} },
+		"password in clear, in a lab": func(c *Config) { c.URLs, c.InsecurePasswordWithoutTLS = []string{"nats://nats.example.com:4222"}, true },
+		"no password in clear text": func(c *Config) {
+			c.URLs, c.User, c.Password = []string{"nats://nats.example.com:4222"}, "", secret.String{}
+		},
+		"creds file in clear text": func(c *Config) {
+			c.URLs, c.User, c.Password, c.CredsFile = []string{"nats://nats.example.com:4222"}, "", secret.String{}, "relay.creds"
+		},
 		"dotted prefix":   func(c *Config) { c.SubjectPrefix = "corp.relay-prod" },
 		"token only":      func(c *Config) { c.User, c.Password, c.TokenFile = "", secret.String{}, "tok" },
 		"no credentials":  func(c *Config) { c.User, c.Password = "", secret.String{} },

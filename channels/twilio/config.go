@@ -48,6 +48,10 @@ type Config struct {
 	// so that a proxy or an emulator can stand in for Twilio. Default
 	// DefaultAPIURL.
 	APIURL string `yaml:"api_url,omitempty"`
+	// InsecureAPIURL allows an http:// APIURL to a host that is not
+	// loopback, which sends the auth token and every message in clear
+	// text. For labs only.
+	InsecureAPIURL bool `yaml:"insecure_api_url,omitempty"`
 	// Timeout bounds each request. Default DefaultTimeout.
 	Timeout time.Duration `yaml:"timeout,omitempty"`
 }
@@ -101,6 +105,9 @@ func (c *Config) Validate() error {
 	}
 	if err := checkAPIURL(c.APIURL); err != nil {
 		bad("api_url", "%v", err)
+	} else if plainToRemote(c.APIURL) && !c.InsecureAPIURL {
+		bad("api_url", "%q would send the auth token and every message in clear text; use https, "+
+			"or set insecure_api_url: true in a lab", c.APIURL)
 	}
 	if c.Timeout < 0 {
 		bad("timeout", "%s must not be negative", c.Timeout)
@@ -124,6 +131,13 @@ func checkAPIURL(s string) error {
 		return fmt.Errorf("%q must be a scheme, host and port only, such as %s", s, DefaultAPIURL)
 	}
 	return nil
+}
+
+// plainToRemote reports whether a valid api_url is plain http to a host
+// that is not loopback.
+func plainToRemote(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && u.Scheme == "http" && !relay.LoopbackHost(u.Hostname())
 }
 
 // ResolveSecrets reads the auth token from auth_token_env or

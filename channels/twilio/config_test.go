@@ -50,6 +50,18 @@ func TestValidate(t *testing.T) {
 		{"messaging service instead of from", func(c *Config) { c.From, c.MessagingServiceSID = "", testMG }, ""},
 		{"token from env", func(c *Config) { c.AuthToken, c.AuthTokenEnv = secret.String{}, "TWILIO_AUTH_TOKEN" }, ""},
 		{"emulator url", func(c *Config) { c.APIURL = "http://127.0.0.1:8099" }, ""},
+		{"plain http to localhost", func(c *Config) { c.APIURL = "http://localhost:8099" }, ""},
+		{"plain http to IPv6 loopback", func(c *Config) { c.APIURL = "http://[::1]:8099" }, ""},
+		{"https proxy", func(c *Config) { c.APIURL = "https://twilio-proxy.example.com:8443" }, ""},
+		{"plain http to a remote proxy in a lab", func(c *Config) {
+			c.APIURL, c.InsecureAPIURL = "http://twilio-proxy.example.com:8080", true
+		}, ""},
+		{"plain http to a remote proxy", func(c *Config) { c.APIURL = "http://twilio-proxy.example.com:8080" },
+			`api_url: "http://twilio-proxy.example.com:8080" would send the auth token and every message in clear text; ` +
+				`use https, or set insecure_api_url: true in a lab`},
+		{"plain http to a private address", func(c *Config) { c.APIURL = "http://10.0.0.7" },
+			`api_url: "http://10.0.0.7" would send the auth token and every message in clear text; ` +
+				`use https, or set insecure_api_url: true in a lab`},
 		{"missing account", func(c *Config) { c.AccountSID = "" }, "account_sid: is required"},
 		{"bad account", func(c *Config) { c.AccountSID = "AC12" }, `account_sid: "AC12" must be AC followed by 32 hex digits`},
 		{"missing token", func(c *Config) { c.AuthToken = secret.String{} },

@@ -6,6 +6,7 @@ import (
 	"cmp"
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/base64"
 	"fmt"
 	"io"
@@ -15,6 +16,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -76,6 +78,10 @@ type clusterSpec struct {
 	// any rate: the tests' clients poll in tight loops, all from
 	// 127.0.0.1.
 	shippedLimits bool
+	// tls makes every node serve HTTPS (http.tls) with a certificate
+	// from a CA made for the test, which the tests' client trusts; the
+	// CA's certificate is in the cluster's folder as ca.pem.
+	tls bool
 }
 
 // alertmanagerToken is the webhook's bearer token when a cluster mounts
@@ -132,6 +138,8 @@ type testCluster struct {
 	nodes   []*clusterNode
 	http    *http.Client
 	workers int
+	// ca issues the nodes' certificates when the spec asks for TLS.
+	ca *testkit.CA
 	// replyKey signs reply addresses on every node when the cluster
 	// takes replies.
 	replyKey string
@@ -162,6 +170,13 @@ func startCluster(tb testing.TB, spec clusterSpec) *testCluster {
 		cl.balancer = httptest.NewServer(http.HandlerFunc(cl.balance))
 		tb.Cleanup(cl.balancer.Close)
 	}
+	if spec.tls {
+		cl.ca = testkit.NewCA(tb, "relay test CA")
+		tr.TLSClientConfig = &tls.Config{RootCAs: cl.ca.Pool}
+		if err := os.WriteFile(filepath.Join(root, "ca.pem"), cl.ca.PEM, 0o600); err != nil {
+			tb.Fatal(err)
+		}
+	}
 	for i := range spec.nodes {
 		cl.nodes = append(cl.nodes, cl.newNode(root, "node-"+string(rune('a'+i)), i+1))
 	}
@@ -191,7 +206,11 @@ func startCluster(tb testing.TB, spec clusterSpec) *testCluster {
 // sender.
 func (cl *testCluster) newNode(root, name string, num int) *clusterNode {
 	cl.tb.Helper()
-	n := &clusterNode{name: name, dir: filepath.Join(root, name), api: "http://" + cl.unusedAddr(),
+	scheme := "http://"
+	if cl.spec.tls {
+		scheme = "https://"
+	}
+	n := &clusterNode{name: name, dir: filepath.Join(root, name), api: scheme + cl.unusedAddr(),
 		gossip: gossipAddr(cl.tb), smsFrom: fmt.Sprintf("+8227000%05d", num), mailFrom: name + "@relay.example.com",
 		rejoin: time.Second}
 	if err := os.MkdirAll(n.dir, 0o700); err != nil {
@@ -205,11 +224,25 @@ func (cl *testCluster) newNode(root, name string, num int) *clusterNode {
 	}
 	n.keyLine = signer.Line()
 	if cl.spec.replies {
-		n.smtpIn = cl.unusedAddr(strings.TrimPrefix(n.api, "http://"))
+		n.smtpIn = cl.unusedAddr(n.listen())
+	}
+	if cl.spec.tls {
+		certPEM, keyPEM := cl.ca.Issue(cl.tb, "127.0.0.1")
+		for f, data := range map[string][]byte{"relay.pem": certPEM, "relay-key.pem": keyPEM} {
+			if err := os.WriteFile(filepath.Join(n.dir, f), data, 0o600); err != nil {
+				cl.tb.Fatal(err)
+			}
+		}
 	}
 	u, _ := url.Parse(n.api)
 	n.c = client.New([]*url.URL{u}, testToken, cl.http)
 	return n
+}
+
+// listen is the address of the node's API, host:port.
+func (n *clusterNode) listen() string {
+	u, _ := url.Parse(n.api)
+	return u.Host
 }
 
 // writeKeys writes a trusted keys file at path listing nodes' keys.
@@ -233,7 +266,7 @@ func (cl *testCluster) unusedAddr(taken ...string) string {
 	for {
 		addr := freeAddr(cl.tb)
 		if !slices.Contains(taken, addr) &&
-			!slices.ContainsFunc(cl.nodes, func(n *clusterNode) bool { return n.api == "http://"+addr || n.smtpIn == addr }) {
+			!slices.ContainsFunc(cl.nodes, func(n *clusterNode) bool { return n.listen() == addr || n.smtpIn == addr }) {
 			return addr
 		}
 	}
@@ -270,11 +303,15 @@ func (cl *testCluster) writeConfig(n *clusterNode, seeds []string, key, label st
 	if !cl.spec.shippedLimits {
 		inbound += unlimitedRates
 	}
+	tlsSection := ""
+	if cl.spec.tls {
+		tlsSection = "\n  tls:\n    cert_file: relay.pem\n    key_file: relay-key.pem"
+	}
 	cfg := fmt.Sprintf(`node:
   name: %s
   data_dir: data
 http:
-  listen: %s%s
+  listen: %s%s%s
 api:
   tokens:
     - name: ops-bot
@@ -312,7 +349,7 @@ cluster:
   trusted_keys_file: %s
   preset: lan
   copies: %d%s
-%s`, n.name, strings.TrimPrefix(n.api, "http://"), publicURL, cl.roster, cl.workers, receipts,
+%s`, n.name, n.listen(), publicURL, tlsSection, cl.roster, cl.workers, receipts,
 		n.name, limit(smsRate), emulatortest.AccountSID, n.smsFrom, cl.s.emu.URL(),
 		n.name, limit(emailRate), cl.s.mail.Addr(), n.mailFrom, cl.natsProvider(n),
 		n.gossip, n.gossip, strings.Join(seeds, ", "), n.rejoin, key, label, n.keysFile, copies, gossipExtra(cl.spec.gossip), inbound)
@@ -384,10 +421,14 @@ func (cl *testCluster) start(i int) {
 		if cl.binary == "" {
 			cl.binary = shippedRelay(cl.tb)
 		}
-		n.p = serveWith(cl.tb, cl.binary, n.cfg, n.api)
+		n.p = serveClient(cl.tb, cl.binary, n.cfg, n.api, cl.http)
 		return
 	}
-	n.p = serve(cl.tb, n.cfg, n.api)
+	bin, err := exec.LookPath("relay")
+	if err != nil {
+		cl.tb.Fatal(err)
+	}
+	n.p = serveClient(cl.tb, bin, n.cfg, n.api, cl.http)
 }
 
 // kill ends node i with SIGKILL.

@@ -129,6 +129,13 @@ func serve(t testing.TB, cfgPath, url string) *proc {
 // serveWith is serve with the relay binary at bin.
 func serveWith(t testing.TB, bin, cfgPath, url string) *proc {
 	t.Helper()
+	return serveClient(t, bin, cfgPath, url, http.DefaultClient)
+}
+
+// serveClient is serveWith asking for readiness with hc (an HTTPS client
+// that trusts the node's CA, say).
+func serveClient(t testing.TB, bin, cfgPath, url string, hc *http.Client) *proc {
+	t.Helper()
 	p := &proc{exited: make(chan struct{})}
 	p.cmd = exec.Command(bin, "serve", "--config", cfgPath)
 	p.cmd.Env = append(os.Environ(), "TEST_RELAY_TOKEN="+testToken, "TEST_TWILIO_TOKEN="+emulatortest.AuthToken)
@@ -147,7 +154,7 @@ func serveWith(t testing.TB, bin, cfgPath, url string) *proc {
 	})
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		resp, err := http.Get(url + "/readyz")
+		resp, err := hc.Get(url + "/readyz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"net/url"
 	"sync"
 	"text/tabwriter"
@@ -37,7 +38,11 @@ func statusCmd(e *env) *cobra.Command {
 				ready = "catching up with its peers"
 			}
 			fmt.Fprintf(e.stdout, "as seen by %s (%s)\n\n", cell(v.Self), ready)
-			stores := memberStores(cmd.Context(), e, v)
+			hc, err := clientHTTP(e)
+			if err != nil {
+				return err
+			}
+			stores := memberStores(cmd.Context(), e, hc, v)
 			w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(w, "NODE\tSTATE\tGOSSIP\tAPI\tBEHIND\tLAST ACK\tPENDING\tSTORE\tOLDEST EVENT")
 			for _, m := range v.Members {
@@ -71,7 +76,7 @@ func statusCmd(e *env) *cobra.Command {
 
 // memberStores asks every alive member's API for its store, with the
 // same token; a member that does not answer in time is left out.
-func memberStores(ctx context.Context, e *env, v *api.ClusterView) map[string]api.StoreView {
+func memberStores(ctx context.Context, e *env, hc *http.Client, v *api.ClusterView) map[string]api.StoreView {
 	out := map[string]api.StoreView{v.Self: v.Store}
 	tok := e.getenv("RELAY_TOKEN")
 	var mu sync.Mutex
@@ -87,7 +92,7 @@ func memberStores(ctx context.Context, e *env, v *api.ClusterView) map[string]ap
 		wg.Go(func() {
 			ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 			defer cancel()
-			other, err := client.New([]*url.URL{u}, tok, nil).Cluster(ctx)
+			other, err := client.New([]*url.URL{u}, tok, hc).Cluster(ctx)
 			if err != nil || other.Self != m.Name {
 				return
 			}

@@ -16,7 +16,7 @@ import (
 func (s *Server) join(ctx context.Context, cfg *config.Config, opts Options, reg prometheus.Registerer) error {
 	n := s.Node
 	ms, err := gossip.New(gossip.Options{
-		Name: cfg.Node.Name, Config: cfg.Cluster.Config, Dev: opts.Dev, Meta: gossip.NodeMeta{API: s.URL}.Encode(),
+		Name: cfg.Node.Name, Config: cfg.Cluster.Config, Dev: opts.Dev, Meta: gossip.NodeMeta{API: s.api}.Encode(),
 		Logger: s.log, Registerer: reg,
 		OnMessage:  n.Replicator().OnMessage,
 		LocalState: n.Replicator().LocalState,

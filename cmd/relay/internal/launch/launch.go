@@ -53,6 +53,8 @@ type Server struct {
 
 	log      *slog.Logger
 	http     *http.Server
+	plain    *http.Server // the plain-HTTP port beside HTTPS; nil without one
+	api      string       // the API URL this node publishes to its peers
 	served   chan error
 	closers  []func()
 	members  *gossip.Membership
@@ -83,7 +85,7 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Server, erro
 		roster = r
 	}
 
-	s := &Server{Registry: reg, log: log, served: make(chan error, 1)}
+	s := &Server{Registry: reg, log: log, served: make(chan error, 2)}
 	var ingests []natsIngest
 	providers, closers, err := buildProviders(cfg, log, opts, func(name string, p *nats.Publisher, c nats.IngestConfig) {
 		ingests = append(ingests, natsIngest{provider: name, pub: p, cfg: c})
@@ -176,7 +178,6 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Server, erro
 	if am := cfg.Inbound.Alertmanager; am != nil {
 		mux.Handle(AlertmanagerPath, alertmanagerHandler(n, am, log, reg))
 	}
-	var handler http.Handler = mux
 	ln := opts.Listener
 	if ln == nil {
 		ln, err = net.Listen("tcp", cfg.HTTP.Listen)
@@ -185,17 +186,12 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Server, erro
 			return nil, fmt.Errorf("http.listen: %w", err)
 		}
 	}
-	s.URL = "http://" + ln.Addr().String()
-	s.http = &http.Server{
-		Handler:           handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	s.http = newHTTPServer(mux, log)
+	if err := s.serve(cfg, ln, log, reg); err != nil {
+		ln.Close()
+		s.abort()
+		return nil, err
 	}
-	go func() { s.served <- s.http.Serve(ln) }()
 	if cfg.Cluster != nil {
 		if err := s.join(ctx, cfg, opts, reg); err != nil {
 			s.abort()
@@ -224,6 +220,9 @@ func (s *Server) Done() <-chan error { return s.served }
 // ctx is done, and closes the store and the providers.
 func (s *Server) Shutdown(ctx context.Context) error {
 	err := s.http.Shutdown(ctx)
+	if s.plain != nil {
+		err = errors.Join(err, s.plain.Shutdown(ctx))
+	}
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}
@@ -241,6 +240,9 @@ func (s *Server) abort() {
 	defer cancel()
 	if s.http != nil {
 		s.http.Close()
+	}
+	if s.plain != nil {
+		s.plain.Close()
 	}
 	s.stopInbound(ctx)
 	s.keyWatch.close()
