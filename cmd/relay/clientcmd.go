@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 
+	"github.com/oob-relay/relay/relay"
 	"github.com/oob-relay/relay/relay/client"
 )
 
@@ -24,7 +26,18 @@ func newClient(e *env) (*client.Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	for _, u := range addrs {
+		if !tokenSafe(u) {
+			fmt.Fprintf(e.stderr, "warning: %s is plain http to another host: the token crosses the network in clear text; use https\n", u.Redacted())
+		}
+	}
 	return client.New(addrs, tok, hc), nil
+}
+
+// tokenSafe reports whether a bearer token may be sent to u without
+// crossing a network in clear text: over https, or to a loopback host.
+func tokenSafe(u *url.URL) bool {
+	return u.Scheme == "https" || relay.LoopbackHost(u.Hostname())
 }
 
 // clientHTTP is the HTTP client of the client verbs: HTTPS nodes are

@@ -75,7 +75,9 @@ func statusCmd(e *env) *cobra.Command {
 }
 
 // memberStores asks every alive member's API for its store, with the
-// same token; a member that does not answer in time is left out.
+// same token; a member that does not answer in time is left out, and so
+// is one whose API is plain http to another host, which the token is not
+// sent to in clear text.
 func memberStores(ctx context.Context, e *env, hc *http.Client, v *api.ClusterView) map[string]api.StoreView {
 	out := map[string]api.StoreView{v.Self: v.Store}
 	tok := e.getenv("RELAY_TOKEN")
@@ -86,7 +88,7 @@ func memberStores(ctx context.Context, e *env, hc *http.Client, v *api.ClusterVi
 			continue
 		}
 		u, err := url.Parse(m.API)
-		if err != nil {
+		if err != nil || !tokenSafe(u) {
 			continue
 		}
 		wg.Go(func() {
