@@ -300,32 +300,7 @@ func TestIngestAuthorIsTheBot(t *testing.T) {
 // refusedCount reads a series of the refused metric in reg.
 func refusedCount(t *testing.T, reg *prometheus.Registry, bot, reason string) float64 {
 	t.Helper()
-	return counterValue(t, reg, "relay_nats_ingest_refused_total", map[string]string{"bot": bot, "reason": reason})
-}
-
-// counterValue reads the one series of a counter in reg with labels.
-func counterValue(t *testing.T, reg *prometheus.Registry, name string, labels map[string]string) float64 {
-	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-	series:
-		for _, m := range mf.GetMetric() {
-			for _, lp := range m.GetLabel() {
-				if v, ok := labels[lp.GetName()]; ok && v != lp.GetValue() {
-					continue series
-				}
-			}
-			return m.GetCounter().GetValue()
-		}
-	}
-	t.Fatalf("no series %s%v", name, labels)
-	return 0
+	return testkit.Metric(t, reg, "relay_nats_ingest_refused_total", "bot", bot, "reason", reason)
 }
 
 func TestIngestAck(t *testing.T) {
@@ -544,7 +519,7 @@ func TestIngestRateLimit(t *testing.T) {
 	if got := refusedCount(t, reg, "flood", reasonRateLimited); got != n-3 {
 		t.Errorf("refused{bot=flood,reason=rate_limited} = %v, want %d", got, n-3)
 	}
-	if got := counterValue(t, reg, "relay_nats_ingest_requests_total", map[string]string{"bot": "flood", "kind": "post"}); got != n {
+	if got := testkit.Metric(t, reg, "relay_nats_ingest_requests_total", "bot", "flood", "kind", "post"); got != n {
 		t.Errorf("requests{bot=flood,kind=post} = %v, want %d", got, n)
 	}
 	if reply := ask(t, bot, oncallPost, mustJSON(t, koreanPost())); reply["id"] == nil {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/oob-relay/relay/internal/testkit"
 	"github.com/oob-relay/relay/relay"
 	"github.com/oob-relay/relay/relay/alertmanager"
 	"github.com/oob-relay/relay/relay/problem"
@@ -114,10 +115,10 @@ func TestRetryPostsOnce(t *testing.T) {
 	if len(ms) != 2 || !strings.HasPrefix(ms[1].Text, "[해결됨] ProbeFailure\n") {
 		t.Fatalf("incident has %d messages, want the alert and its resolution: %+v", len(ms), ms)
 	}
-	if got := h.metric(t, "replayed"); got != 5 {
+	if got := testkit.Metric(t, h.reg, "relay_alertmanager_notifications_total", "outcome", "replayed"); got != 5 {
 		t.Errorf("replayed notifications %v, want 5", got)
 	}
-	if got := h.metric(t, "posted"); got != 2 {
+	if got := testkit.Metric(t, h.reg, "relay_alertmanager_notifications_total", "outcome", "posted"); got != 2 {
 		t.Errorf("posted notifications %v, want 2", got)
 	}
 }
@@ -270,10 +271,10 @@ func TestBadInput(t *testing.T) {
 	if h.calls.Load() != 0 {
 		t.Error("a bad notification was posted")
 	}
-	if got := h.metric(t, "bad_request"); got != 4 {
+	if got := testkit.Metric(t, h.reg, "relay_alertmanager_notifications_total", "outcome", "bad_request"); got != 4 {
 		t.Errorf("bad_request %v, want 4", got)
 	}
-	if got := h.metric(t, "too_large"); got != 2 {
+	if got := testkit.Metric(t, h.reg, "relay_alertmanager_notifications_total", "outcome", "too_large"); got != 2 {
 		t.Errorf("too_large %v, want 2", got)
 	}
 }
@@ -348,7 +349,7 @@ func TestUnavailableThenRetried(t *testing.T) {
 	if ms := h.messages(t, r.Incident); len(ms) != 2 {
 		t.Errorf("%d messages, want 2", len(ms))
 	}
-	if got := h.metric(t, "unavailable"); got != 1 {
+	if got := testkit.Metric(t, h.reg, "relay_alertmanager_notifications_total", "outcome", "unavailable"); got != 1 {
 		t.Errorf("unavailable %v, want 1", got)
 	}
 }
@@ -361,7 +362,7 @@ func TestMetricsExistAtZero(t *testing.T) {
 	// A handler made again on the same registry counts on.
 	h.serve(t, baseConfig(), nil)
 	h.send(t, fixture(t, "firing"), bearer(testToken)).response(t)
-	if got := h.metric(t, "posted"); got != 1 {
+	if got := testkit.Metric(t, h.reg, "relay_alertmanager_notifications_total", "outcome", "posted"); got != 1 {
 		t.Errorf("posted %v", got)
 	}
 }

@@ -211,26 +211,3 @@ func (h *harness) messages(t *testing.T, incident string) []relay.Message {
 	}
 	return ms
 }
-
-// metric returns the count of notifications with an outcome.
-func (h *harness) metric(t *testing.T, outcome string) float64 {
-	t.Helper()
-	mfs, err := h.reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != "relay_alertmanager_notifications_total" {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			for _, l := range m.GetLabel() {
-				if l.GetName() == "outcome" && l.GetValue() == outcome {
-					return m.GetCounter().GetValue()
-				}
-			}
-		}
-	}
-	t.Fatalf("no series for outcome %q", outcome)
-	return 0
-}

@@ -42,28 +42,6 @@ func wantThrottled(t *testing.T, a *answer, retryAfter string, says string) {
 	}
 }
 
-func counter(t *testing.T, reg *prometheus.Registry, name, label, value string) float64 {
-	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			for _, l := range m.GetLabel() {
-				if l.GetName() == label && l.GetValue() == value {
-					return m.GetCounter().GetValue()
-				}
-			}
-		}
-	}
-	t.Fatalf("no %s{%s=%q}", name, label, value)
-	return 0
-}
-
 // TestRateLimitPerAddress checks the bucket of one client address: a
 // burst passes, the next request is answered 429 with Retry-After and
 // the API's error shape and changes nothing, the bucket refills with
@@ -96,10 +74,10 @@ func TestRateLimitPerAddress(t *testing.T) {
 	if a := h.get(t, viewerToken, "/v1/incidents"); a.status != http.StatusOK {
 		t.Fatalf("after the wait: %d %s", a.status, a.body)
 	}
-	if n := counter(t, reg, "relay_http_throttled_total", "limit", "address"); n != 3 {
+	if n := testkit.Metric(t, reg, "relay_http_throttled_total", "limit", "address"); n != 3 {
 		t.Errorf("relay_http_throttled_total{limit=address} = %v, want 3", n)
 	}
-	if n := counter(t, reg, "relay_http_throttled_total", "limit", "token"); n != 0 {
+	if n := testkit.Metric(t, reg, "relay_http_throttled_total", "limit", "token"); n != 0 {
 		t.Errorf("relay_http_throttled_total{limit=token} = %v, want 0", n)
 	}
 	if !strings.Contains(h.logs.String(), `msg="request throttled" client=127.0.0.1 limit=address method=POST path=/v1/messages retry_after_seconds=2`) {
@@ -205,13 +183,13 @@ func TestFailedAuthenticationSlowsTheAddress(t *testing.T) {
 		t.Fatalf("the right token after three wrong ones, a quarter of an hour later: %d %s", a.status, a.body)
 	}
 
-	if n := counter(t, reg, "relay_http_auth_failures_total", "reason", "invalid"); n != 11 {
+	if n := testkit.Metric(t, reg, "relay_http_auth_failures_total", "reason", "invalid"); n != 11 {
 		t.Errorf("relay_http_auth_failures_total{reason=invalid} = %v, want 11", n)
 	}
-	if n := counter(t, reg, "relay_http_auth_failures_total", "reason", "missing"); n != 1 {
+	if n := testkit.Metric(t, reg, "relay_http_auth_failures_total", "reason", "missing"); n != 1 {
 		t.Errorf("relay_http_auth_failures_total{reason=missing} = %v, want 1", n)
 	}
-	if n := counter(t, reg, "relay_http_throttled_total", "limit", "auth"); n != 6 {
+	if n := testkit.Metric(t, reg, "relay_http_throttled_total", "limit", "auth"); n != 6 {
 		t.Errorf("relay_http_throttled_total{limit=auth} = %v, want 6", n)
 	}
 	logs := h.logs.String()
@@ -253,7 +231,7 @@ func TestFailedAuthenticationLogIsBounded(t *testing.T) {
 	if want := fmt.Sprintf("lines_suppressed=%d", 301-lines-1); !strings.Contains(h.logs.String(), want) {
 		t.Errorf("the next line does not say %q:\n%s", want, h.logs.String())
 	}
-	if n := counter(t, reg, "relay_http_auth_failures_total", "reason", "missing"); n != 301 {
+	if n := testkit.Metric(t, reg, "relay_http_auth_failures_total", "reason", "missing"); n != 301 {
 		t.Errorf("relay_http_auth_failures_total{reason=missing} = %v, want 301", n)
 	}
 }

@@ -255,24 +255,7 @@ func (r *rig) requests() []int {
 // staleReceipts counts the status callbacks the webhooks took as stale:
 // about an attempt other than the delivery's latest as the store had it.
 func (r *rig) staleReceipts() int {
-	mfs, err := r.reg.Gather()
-	if err != nil {
-		r.tb.Fatal(err)
-	}
-	n := 0
-	for _, mf := range mfs {
-		if mf.GetName() != "relay_webhook_handled_total" {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			for _, l := range m.GetLabel() {
-				if l.GetName() == "outcome" && l.GetValue() == "stale" {
-					n += int(m.GetCounter().GetValue())
-				}
-			}
-		}
-	}
-	return n
+	return int(testkit.Metric(r.tb, r.reg, "relay_webhook_handled_total", "outcome", "stale"))
 }
 
 // checkLogs fails the test if a configured auth token, or the basic

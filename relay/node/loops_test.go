@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/oob-relay/relay/internal/testkit"
 	"github.com/oob-relay/relay/relay"
@@ -182,7 +181,7 @@ func TestAutomaticRepliesAndRepeatsAreRecordedAndSentToNobody(t *testing.T) {
 		channel, reason string
 		want            float64
 	}{{"sms", "text", 1}, {"email", "marked", 2}, {"sms", "repeat", 1}, {"sms", "marked", 0}} {
-		if got := testutil.ToFloat64(n.counter(t, "relay_inbound_automatic_total", c.channel, c.reason)); got != c.want {
+		if got := testkit.Metric(t, n.reg, "relay_inbound_automatic_total", "channel", c.channel, "reason", c.reason); got != c.want {
 			t.Errorf("relay_inbound_automatic_total{channel=%q,reason=%q} = %v, want %v", c.channel, c.reason, got, c.want)
 		}
 	}
@@ -218,38 +217,6 @@ func TestAutomaticAnswersAreNeverAnsweredBack(t *testing.T) {
 	}
 }
 
-// counter returns the labelled counter of the node's registry.
-func (ln *loopNode) counter(t *testing.T, name string, labels ...string) prometheus.Collector {
-	t.Helper()
-	mfs, err := ln.reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			var vals []string
-			for _, lp := range m.GetLabel() {
-				vals = append(vals, lp.GetValue())
-			}
-			if slices.Equal(vals, labels) {
-				return constCounter(m.GetCounter().GetValue())
-			}
-		}
-	}
-	t.Fatalf("no metric %s%v", name, labels)
-	return nil
-}
-
-// constCounter is a counter's value, for testutil.ToFloat64.
-func constCounter(v float64) prometheus.Collector {
-	c := prometheus.NewCounter(prometheus.CounterOpts{Name: "value", Help: "value"})
-	c.Add(v)
-	return c
-}
-
 func TestRepliesOverTheLimitAreHeldThroughARestartAndSentOnInOneSummary(t *testing.T) {
 	t0 := time.Now().Truncate(time.Second)
 	clock := testkit.NewClock(t0)
@@ -283,7 +250,7 @@ func TestRepliesOverTheLimitAreHeldThroughARestartAndSentOnInOneSummary(t *testi
 		}
 		held = append(held, ans.Message)
 	}
-	if got := testutil.ToFloat64(n.counter(t, "relay_inbound_held_total", "sms")); got != 2 {
+	if got := testkit.Metric(t, n.reg, "relay_inbound_held_total", "channel", "sms"); got != 2 {
 		t.Errorf("relay_inbound_held_total = %v, want 2", got)
 	}
 	// Not due yet.
@@ -327,7 +294,7 @@ func TestRepliesOverTheLimitAreHeldThroughARestartAndSentOnInOneSummary(t *testi
 	if got["kim"] != nil {
 		t.Error("kim got their own summary")
 	}
-	if v := testutil.ToFloat64(n.counter(t, "relay_inbound_summaries_total")); v != 1 {
+	if v := testkit.Metric(t, n.reg, "relay_inbound_summaries_total"); v != 1 {
 		t.Errorf("relay_inbound_summaries_total = %v, want 1", v)
 	}
 
@@ -367,8 +334,8 @@ func TestRepliesBeyondTheHighPriorityBudgetGoAtNormalPriority(t *testing.T) {
 	if err != nil || ans.Message.Priority != relay.PriorityHigh {
 		t.Fatalf("reply a minute later: %+v, %v; want high priority", ans, err)
 	}
-	if h, m := testutil.ToFloat64(n.counter(t, "relay_inbound_replies_total", "high")),
-		testutil.ToFloat64(n.counter(t, "relay_inbound_replies_total", "normal")); h != 3 || m != 2 {
+	if h, m := testkit.Metric(t, n.reg, "relay_inbound_replies_total", "priority", "high"),
+		testkit.Metric(t, n.reg, "relay_inbound_replies_total", "priority", "normal"); h != 3 || m != 2 {
 		t.Errorf("relay_inbound_replies_total high %v, normal %v; want 3 and 2", h, m)
 	}
 }

@@ -131,7 +131,7 @@ func TestRetentionAcrossTheCluster(t *testing.T) {
 	if _, err := d.n.Store().Message(settled.ID); !errors.Is(err, relay.ErrNotFound) {
 		t.Fatalf("node-d holds the removed message: %v", err)
 	}
-	if n := gathered(t, reg, "relay_cluster_snapshots_total", "installed"); n < 1 {
+	if n := testkit.Metric(t, reg, "relay_cluster_snapshots_total", "result", "installed"); n < 1 {
 		t.Fatalf("node-d installed %v snapshots, want at least one", n)
 	}
 	st, err := d.n.StoreStats()
@@ -139,26 +139,4 @@ func TestRetentionAcrossTheCluster(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("node-d caught up: %+v", st)
-}
-
-// gathered returns the value of metric name in reg whose only label has
-// value label.
-func gathered(t *testing.T, reg *prometheus.Registry, name, label string) float64 {
-	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			if len(m.GetLabel()) == 1 && m.GetLabel()[0].GetValue() == label {
-				return m.GetCounter().GetValue()
-			}
-		}
-	}
-	t.Fatalf("no %s{%s} in the registry", name, label)
-	return 0
 }
