@@ -6,7 +6,8 @@
 //	relay message show ID
 //	relay incident list | show ID
 //	relay status                       the cluster as the node sees it
-//	relay roster apply FILE | show
+//	relay roster apply FILE | show | diff FILE
+//	relay roster import --csv hr.csv --country KR -o roster.yaml
 //	relay config check FILE
 //
 // Client verbs read RELAY_ADDR (comma-separated node URLs, tried in turn)
@@ -41,7 +42,8 @@ type env struct {
 	getenv func(string) string
 }
 
-// exitError carries an exit status other than 1.
+// exitError carries an exit status other than 1; one without a message
+// prints nothing more.
 type exitError struct {
 	code int
 	msg  string
@@ -75,9 +77,12 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(s
 	if err == nil {
 		return 0
 	}
-	fmt.Fprintln(errOut, "relay:", err)
 	var xe *exitError
-	if errors.As(err, &xe) {
+	if errors.As(err, &xe) && xe.msg == "" {
+		return xe.code
+	}
+	fmt.Fprintln(errOut, "relay:", err)
+	if xe != nil {
 		return xe.code
 	}
 	return 1

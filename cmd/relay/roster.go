@@ -16,7 +16,11 @@ func rosterCmd(e *env) *cobra.Command {
 	apply := &cobra.Command{
 		Use:   "apply FILE",
 		Short: "Replace the roster with FILE, whole; a file with any problem changes nothing",
-		Args:  cobra.ExactArgs(1),
+		Long: `Replace the roster with FILE, whole; a file with any problem changes nothing.
+
+apply does not ask: review first with relay roster diff FILE, whose exit
+status 3 says that applying would change something.`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			doc, err := os.ReadFile(args[0])
 			if err != nil {
@@ -65,6 +69,6 @@ func rosterCmd(e *env) *cobra.Command {
 		},
 	}
 	show.Flags().BoolVar(&asJSON, "json", false, "print JSON instead of YAML")
-	cmd.AddCommand(apply, show)
+	cmd.AddCommand(apply, show, rosterDiffCmd(e), rosterImportCmd(e))
 	return cmd
 }

@@ -240,19 +240,21 @@ func (im *importer) read(text string) {
 			continue
 		}
 		rw, ok := im.readRow(line, rec)
-		if !ok {
-			continue
-		}
-		if first, dup := ids[rw.person.ID]; dup {
-			how := ""
-			if rw.derived {
-				how = " (made from the email)"
+		if id := rw.person.ID; id != "" {
+			if first, dup := ids[id]; dup {
+				how := ""
+				if rw.derived {
+					how = " (made from the email)"
+				}
+				im.problem(line, "", "id %q%s is also on line %d", id, how, first)
+				ok = false
+			} else {
+				ids[id] = line
 			}
-			im.problem(line, "", "id %q%s is also on line %d", rw.person.ID, how, first)
-			continue
 		}
-		ids[rw.person.ID] = line
-		im.rows = append(im.rows, rw)
+		if ok {
+			im.rows = append(im.rows, rw)
+		}
 	}
 	if len(im.rows) == 0 && len(im.problems) == 0 {
 		im.problem(0, "", "the file has no rows below its header")
@@ -272,35 +274,30 @@ func (im *importer) csvProblem(err error) {
 	im.problem(0, "", "read CSV: %v", err)
 }
 
+// readHeader maps the columns; a column that names nothing known is a
+// problem, but the rows are still read, so that every problem shows at
+// once. It returns false when no row can be read.
 func (im *importer) readHeader(header []string) bool {
 	im.header = slices.Clone(header)
 	im.cols = map[string]int{}
-	ok := true
 	for i, h := range header {
 		if err := relay.CheckLine("header", h); err != nil {
 			im.problem(1, fmt.Sprintf("%d", i+1), "%s", err.(*relay.FieldError).Message)
-			ok = false
 			continue
 		}
 		c := column(h)
 		switch {
 		case strings.TrimSpace(h) == "":
 			im.problem(1, fmt.Sprintf("%d", i+1), "has no name; name it or remove the column (known: %s)", strings.Join(columnOrder, ", "))
-			ok = false
 		case c == "":
 			im.problem(1, im.colName(i), "unknown column; the known columns are %s (or 이름, 휴대폰, 전화번호, 이메일, 부서, 사번, 역할)", strings.Join(columnOrder, ", "))
-			ok = false
 		default:
 			if j, dup := im.cols[c]; dup {
 				im.problem(1, im.colName(i), "names %s, as column %s does", c, im.colName(j))
-				ok = false
 				continue
 			}
 			im.cols[c] = i
 		}
-	}
-	if !ok {
-		return false
 	}
 	_, hasID := im.cols[colID]
 	_, hasEmail := im.cols[colEmail]
