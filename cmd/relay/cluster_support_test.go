@@ -82,6 +82,10 @@ type clusterSpec struct {
 	// from a CA made for the test, which the tests' client trusts; the
 	// CA's certificate is in the cluster's folder as ca.pem.
 	tls bool
+	// admin gives the test token the admin role, so that it may apply a
+	// roster; maxBodyBytes is http.max_body_bytes (zero: the default).
+	admin        bool
+	maxBodyBytes int64
 }
 
 // alertmanagerToken is the webhook's bearer token when a cluster mounts
@@ -307,6 +311,13 @@ func (cl *testCluster) writeConfig(n *clusterNode, seeds []string, key, label st
 	if cl.spec.tls {
 		tlsSection = "\n  tls:\n    cert_file: relay.pem\n    key_file: relay-key.pem"
 	}
+	role := "bot"
+	if cl.spec.admin {
+		role = "admin"
+	}
+	if cl.spec.maxBodyBytes > 0 {
+		publicURL += fmt.Sprintf("\n  max_body_bytes: %d", cl.spec.maxBodyBytes)
+	}
 	cfg := fmt.Sprintf(`node:
   name: %s
   data_dir: data
@@ -315,7 +326,7 @@ http:
 api:
   tokens:
     - name: ops-bot
-      role: bot
+      role: %s
       token_env: TEST_RELAY_TOKEN
 roster_file: %s
 delivery:
@@ -349,7 +360,7 @@ cluster:
   trusted_keys_file: %s
   preset: lan
   copies: %d%s
-%s`, n.name, n.listen(), publicURL, tlsSection, cl.roster, cl.workers, receipts,
+%s`, n.name, n.listen(), publicURL, tlsSection, role, cl.roster, cl.workers, receipts,
 		n.name, limit(smsRate), emulatortest.AccountSID, n.smsFrom, cl.s.emu.URL(),
 		n.name, limit(emailRate), cl.s.mail.Addr(), n.mailFrom, cl.natsProvider(n),
 		n.gossip, n.gossip, strings.Join(seeds, ", "), n.rejoin, key, label, n.keysFile, copies, gossipExtra(cl.spec.gossip), inbound)
