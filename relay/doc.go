@@ -93,6 +93,9 @@
 //     posts; relay/problem is the one error shape every interface refuses
 //     with; relay/hlc is the hybrid logical clock that stamps events;
 //     relay/secret holds credentials that print as "<secret>".
+//   - relay/rosterdiff says what replacing a roster would change, entry
+//     by entry and field by field; relay/rostercsv builds a roster from
+//     an HR system's CSV export. The command line's roster verbs use them.
 //   - channels/twilio sends SMS and calls with twilio-go and serves
 //     Twilio's webhooks (receipts, keys pressed in a call, incoming SMS);
 //     channels/twilio/emulator stands in for Twilio in tests and relay dev,
