@@ -15,9 +15,12 @@ const (
 	// DefaultListen keeps the API on the loopback interface until an
 	// operator decides to expose it, usually behind a TLS proxy.
 	DefaultListen = "127.0.0.1:8080"
-	// DefaultMaxBodyBytes fits a roster of several thousand people, the
-	// largest request the API takes.
+	// DefaultMaxBodyBytes bounds every request but a roster: a message of
+	// relay.MaxTextBytes to a thousand targets fits many times over.
 	DefaultMaxBodyBytes = 1 << 20
+	// DefaultMaxRosterBytes bounds a roster sent to PUT /v1/roster: about
+	// 200,000 people as the roster file writes them, twice relay.MaxPeople.
+	DefaultMaxRosterBytes = 32 << 20
 	// MinBodyBytes is the smallest request body limit allowed: a message of
 	// relay.MaxTextBytes plus its JSON encoding must fit.
 	MinBodyBytes = 70 << 10
@@ -110,6 +113,9 @@ type HTTP struct {
 	// MaxBodyBytes bounds a request body, from MinBodyBytes to
 	// MaxBodyBytes. Default DefaultMaxBodyBytes.
 	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+	// MaxRosterBytes bounds a roster sent to PUT /v1/roster, from
+	// MinBodyBytes to MaxBodyBytes. Default DefaultMaxRosterBytes.
+	MaxRosterBytes int64 `yaml:"max_roster_bytes"`
 	// InsecurePublicURL allows an http:// PublicURL or CallbackURL to a
 	// host that is not loopback: providers then post receipts, replies
 	// and the people's phone numbers in clear text, which anyone on the

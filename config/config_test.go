@@ -126,7 +126,7 @@ func TestLoadExample(t *testing.T) {
 		t.Errorf("http.tls = %+v, want %+v", h.TLS, wantTLS)
 	}
 	c.HTTP.TLS = nil
-	if c.HTTP != (HTTP{Listen: "127.0.0.1:8080", PublicURL: "https://relay-seoul-1.example.com", CallbackURL: "https://relay.example.com", MaxBodyBytes: 1 << 20}) {
+	if c.HTTP != (HTTP{Listen: "127.0.0.1:8080", PublicURL: "https://relay-seoul-1.example.com", CallbackURL: "https://relay.example.com", MaxBodyBytes: 1 << 20, MaxRosterBytes: DefaultMaxRosterBytes}) {
 		t.Errorf("http = %+v", c.HTTP)
 	}
 }
@@ -173,7 +173,7 @@ channels:
 		t.Fatal(err)
 	}
 	c.SetDefaults()
-	if c.HTTP != (HTTP{Listen: DefaultListen, MaxBodyBytes: DefaultMaxBodyBytes}) {
+	if c.HTTP != (HTTP{Listen: DefaultListen, MaxBodyBytes: DefaultMaxBodyBytes, MaxRosterBytes: DefaultMaxRosterBytes}) {
 		t.Errorf("http = %+v", c.HTTP)
 	}
 	want := Delivery{
@@ -211,12 +211,12 @@ channels:
 
 func TestSetDefaultsKeepsValues(t *testing.T) {
 	c := &Config{
-		HTTP:     HTTP{Listen: ":9000", PublicURL: "https://relay.example.com/hooks/", MaxBodyBytes: 2 << 20},
+		HTTP:     HTTP{Listen: ":9000", PublicURL: "https://relay.example.com/hooks/", MaxBodyBytes: 2 << 20, MaxRosterBytes: 4 << 20},
 		Delivery: Delivery{Workers: 4, AttemptTimeout: time.Second, Backoff: Backoff{Initial: 2 * time.Minute}, Deadlines: Deadlines{Critical: time.Minute, Warning: -time.Second}},
 		Log:      Log{Level: "debug", Format: "json"},
 	}
 	c.SetDefaults()
-	if c.HTTP != (HTTP{Listen: ":9000", PublicURL: "https://relay.example.com/hooks", MaxBodyBytes: 2 << 20}) {
+	if c.HTTP != (HTTP{Listen: ":9000", PublicURL: "https://relay.example.com/hooks", MaxBodyBytes: 2 << 20, MaxRosterBytes: 4 << 20}) {
 		t.Errorf("http = %+v", c.HTTP)
 	}
 	want := Delivery{Workers: 4, AttemptTimeout: time.Second, ReceiptTimeout: time.Minute,

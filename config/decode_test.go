@@ -22,7 +22,7 @@ func TestDecodeErrors(t *testing.T) {
 		{"unknown top-level key", "node: {name: a}\nnodes: {}\n",
 			`line 2: unknown key "nodes" at the top level (known: node, http, api, roster_file, delivery, channels, inbound, cluster, store, limits, log)`},
 		{"unknown nested key", "http:\n  listn: :80\n",
-			`line 2: unknown key "listn" in http (known: listen, public_url, callback_url, max_body_bytes, insecure_public_url, tls)`},
+			`line 2: unknown key "listn" in http (known: listen, public_url, callback_url, max_body_bytes, max_roster_bytes, insecure_public_url, tls)`},
 		{"unknown key beside an inline limit", "channels:\n  sms:\n    providers:\n      - name: a\n      - name: b\n        rat: 1\n",
 			`line 6: unknown key "rat" in channels.sms.providers[1] (known: name, rate, burst, twilio)`},
 		{"unknown key in a channel's config", "channels:\n  email:\n    providers:\n      - name: a\n        smtp: {adress: x}\n",
@@ -53,7 +53,7 @@ func TestDecodeErrors(t *testing.T) {
 		{"every problem at once", "node:\n  nam: x\nhttp:\n  listn: 1\n  max_body_bytes: many\ndelivery:\n  attempt_timeout: 30\nfoo: 1\n",
 			strings.Join([]string{
 				`line 2: unknown key "nam" in node (known: name, data_dir)`,
-				`line 4: unknown key "listn" in http (known: listen, public_url, callback_url, max_body_bytes, insecure_public_url, tls)`,
+				`line 4: unknown key "listn" in http (known: listen, public_url, callback_url, max_body_bytes, max_roster_bytes, insecure_public_url, tls)`,
 				`line 5: http.max_body_bytes: want an integer, got "many"`,
 				`line 7: delivery.attempt_timeout: want a duration such as 30s, 5m or 1h, got "30"`,
 				`line 8: unknown key "foo" at the top level (known: node, http, api, roster_file, delivery, channels, inbound, cluster, store, limits, log)`,

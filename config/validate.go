@@ -25,6 +25,9 @@ func (c *Config) SetDefaults() {
 	}
 	c.HTTP.PublicURL = strings.TrimRight(c.HTTP.PublicURL, "/")
 	c.HTTP.CallbackURL = strings.TrimRight(c.HTTP.CallbackURL, "/")
+	if c.HTTP.MaxRosterBytes == 0 {
+		c.HTTP.MaxRosterBytes = DefaultMaxRosterBytes
+	}
 	if c.HTTP.MaxBodyBytes == 0 {
 		c.HTTP.MaxBodyBytes = DefaultMaxBodyBytes
 	}
@@ -153,6 +156,12 @@ func (c *Config) validateHTTP(bad func(key, format string, args ...any)) {
 		bad("http.max_body_bytes", "%d is below %d (70 KiB): a message of 64 KiB and its JSON must fit", h.MaxBodyBytes, MinBodyBytes)
 	case h.MaxBodyBytes > MaxBodyBytes:
 		bad("http.max_body_bytes", "%d is above %d (64 MiB)", h.MaxBodyBytes, MaxBodyBytes)
+	}
+	switch {
+	case h.MaxRosterBytes < MinBodyBytes:
+		bad("http.max_roster_bytes", "%d is below %d (70 KiB)", h.MaxRosterBytes, MinBodyBytes)
+	case h.MaxRosterBytes > MaxBodyBytes:
+		bad("http.max_roster_bytes", "%d is above %d (64 MiB)", h.MaxRosterBytes, MaxBodyBytes)
 	}
 	if h.TLS != nil {
 		h.TLS.validate(h.Listen, bad)

@@ -83,9 +83,8 @@ type clusterSpec struct {
 	// CA's certificate is in the cluster's folder as ca.pem.
 	tls bool
 	// admin gives the test token the admin role, so that it may apply a
-	// roster; maxBodyBytes is http.max_body_bytes (zero: the default).
-	admin        bool
-	maxBodyBytes int64
+	// roster.
+	admin bool
 }
 
 // alertmanagerToken is the webhook's bearer token when a cluster mounts
@@ -314,9 +313,6 @@ func (cl *testCluster) writeConfig(n *clusterNode, seeds []string, key, label st
 	role := "bot"
 	if cl.spec.admin {
 		role = "admin"
-	}
-	if cl.spec.maxBodyBytes > 0 {
-		publicURL += fmt.Sprintf("\n  max_body_bytes: %d", cl.spec.maxBodyBytes)
 	}
 	cfg := fmt.Sprintf(`node:
   name: %s

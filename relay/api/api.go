@@ -26,6 +26,10 @@ import (
 // room for a 64 KiB message, and for a roster of a few thousand people.
 const DefaultMaxBodyBytes = 1 << 20
 
+// DefaultMaxRosterBytes bounds a roster sent to PUT /v1/roster when
+// Options leave it zero: a roster of relay.MaxPeople people fits.
+const DefaultMaxRosterBytes = 32 << 20
+
 // Token is an API bearer token.
 type Token struct {
 	// Name identifies the token in logs and as the author of its posts.
@@ -40,6 +44,9 @@ type Options struct {
 	Tokens []Token
 	// MaxBodyBytes bounds request bodies; zero means DefaultMaxBodyBytes.
 	MaxBodyBytes int64
+	// MaxRosterBytes bounds a roster sent to PUT /v1/roster; zero means
+	// DefaultMaxRosterBytes.
+	MaxRosterBytes int64
 	// Ready reports whether the node serves traffic, for /readyz; nil
 	// means always.
 	Ready func() error
@@ -86,6 +93,9 @@ type tokenHash struct {
 func New(opts Options) (*API, error) {
 	if opts.Node == nil {
 		return nil, errors.New("api: Node is required")
+	}
+	if opts.MaxRosterBytes <= 0 {
+		opts.MaxRosterBytes = DefaultMaxRosterBytes
 	}
 	if opts.MaxBodyBytes <= 0 {
 		opts.MaxBodyBytes = DefaultMaxBodyBytes

@@ -34,7 +34,7 @@ func (a *API) putRoster(w http.ResponseWriter, r *http.Request) {
 			Message: fmt.Sprintf("Content-Type %q is not supported; send application/yaml or application/json", ct)})
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, a.opts.MaxBodyBytes))
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, a.opts.MaxRosterBytes))
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {

@@ -148,7 +148,7 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Server, erro
 		tokens = append(tokens, api.Token{Name: t.Name, Role: t.Role, Secret: t.Token})
 	}
 	h, err := api.New(api.Options{
-		Node: n, Tokens: tokens, MaxBodyBytes: cfg.HTTP.MaxBodyBytes,
+		Node: n, Tokens: tokens, MaxBodyBytes: cfg.HTTP.MaxBodyBytes, MaxRosterBytes: cfg.HTTP.MaxRosterBytes,
 		Limits: apiLimits(cfg.Limits), TrustedProxies: cfg.Limits.Proxies(),
 		Gatherer: reg, Registerer: reg, Logger: log,
 		Ready: func() error {
