@@ -137,6 +137,12 @@ func NewHooks(opts HookOptions) (*Hooks, error) {
 		Namespace: "relay", Subsystem: "webhook", Name: "handled_total",
 		Help: "Webhook requests taken, by kind and outcome; a request the cluster had taken already is a duplicate.",
 	}, []string{"kind", "outcome"})
+	for _, reason := range []string{"signature", "malformed", "unknown", "stale"} {
+		h.refused.WithLabelValues(reason)
+	}
+	for _, kind := range []string{"sms", "status", "gather"} {
+		h.handled.WithLabelValues(kind, "duplicate")
+	}
 	for _, c := range []prometheus.Collector{h.refused, h.handled} {
 		if err := opts.Registerer.Register(c); err != nil {
 			return nil, err

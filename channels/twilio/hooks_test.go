@@ -52,12 +52,19 @@ func newHooks(t *testing.T, n *relaynode.Node, own ...string) http.Handler {
 // kim, person of the given channels.
 func openHooksNode(t *testing.T, ch string, s relay.Sender, calls relaynode.Calls) *relaynode.Node {
 	t.Helper()
+	return openHooksNodeAt(t, t.TempDir(), ch, s, calls)
+}
+
+// openHooksNodeAt is openHooksNode on the data dir dir, which a node
+// opened there before may have left.
+func openHooksNodeAt(t *testing.T, dir, ch string, s relay.Sender, calls relaynode.Calls) *relaynode.Node {
+	t.Helper()
 	kim := relay.Person{ID: "kim", Phone: "+821012345678"}
 	if ch == relay.ChannelVoice {
 		kim.Channels = []string{relay.ChannelVoice}
 	}
 	n, err := relaynode.Open(relaynode.Options{
-		Name: "seoul-1", DataDir: t.TempDir(), PublicURL: hooksURL,
+		Name: "seoul-1", DataDir: dir, PublicURL: hooksURL,
 		Providers: []delivery.Provider{{Name: "tw", Channel: ch, Sender: s}},
 		Deadline:  func(relay.Severity) time.Duration { return time.Hour },
 		Calls:     calls,
