@@ -225,23 +225,23 @@ func (h *Hooks) status(w http.ResponseWriter, r *http.Request, id string) {
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
+	// Receipts about one delivery wait for each other here, so that each
+	// finds what the one before it recorded.
+	release, err := h.inflight.acquire(r.Context(), "twilio:status:"+id)
+	if err != nil {
+		http.Error(w, "receipt not recorded; retry", http.StatusServiceUnavailable)
+		return
+	}
+	defer release()
 	d, ok := h.delivery(w, id)
 	if !ok {
 		return
 	}
-	key, until := statusKey(id, rep), callbackUntil(d, h.opts.Now())
-	dup, release, err := h.once(r.Context(), key)
-	if err != nil {
-		h.log.Error("looking up a receipt among the requests taken failed", "delivery", id, "err", err)
-		http.Error(w, "receipt not recorded; retry", http.StatusServiceUnavailable)
-		return
-	}
-	if dup {
+	if receiptTaken(d, rep.SID) {
 		h.handled.WithLabelValues("status", "duplicate").Inc()
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
-	defer release()
 	d, err = h.opts.Node.RecordReceipt(r.Context(), id, relay.Report{
 		ProviderID: rep.SID, Status: rep.Status, Reason: rep.Reason, Code: rep.Code, Error: rep.Error, Temporary: rep.Temporary,
 	})
@@ -258,7 +258,6 @@ func (h *Hooks) status(w http.ResponseWriter, r *http.Request, id string) {
 		http.Error(w, "receipt not recorded; retry", http.StatusServiceUnavailable)
 		return
 	}
-	h.remember(r.Context(), key, until)
 	h.handled.WithLabelValues("status", string(rep.Status)).Inc()
 	h.log.Info("receipt recorded", "delivery", id, "status", d.Status, "code", rep.Code)
 	w.WriteHeader(http.StatusNoContent)

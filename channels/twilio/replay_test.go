@@ -187,3 +187,58 @@ func TestHooksRefuseStaleCallbacks(t *testing.T) {
 		t.Fatalf("a receipt at the window's end was not recorded: %+v", got)
 	}
 }
+
+// Once an attempt has its outcome, no receipt for it changes anything:
+// the same status again, another final status (a captured "undelivered"
+// replayed after "delivered"), or the busy receipt of a call reopened for
+// another call, which would otherwise use up the calls left.
+func TestHooksReceiptOncePerAttempt(t *testing.T) {
+	n, _, d := hooksSetup(t)
+	reg := prometheus.NewRegistry()
+	h := countedHooks(t, n, reg, nil)
+	path := relay.WebhookPrefix + d.ID + "/status"
+	post := func(status string) {
+		t.Helper()
+		form := url.Values{"MessageSid": {d.ProviderID}, "MessageStatus": {status}}
+		if w := postHook(h, path, form, emulator.Sign(hooksToken, hooksURL+path, form)); w.Code != http.StatusNoContent {
+			t.Fatalf("%s receipt: %d %s", status, w.Code, w.Body)
+		}
+	}
+	post("delivered")
+	taken, err := n.Store().Delivery(d.ID)
+	if err != nil || taken.Status != relay.StatusDelivered {
+		t.Fatalf("after the delivered receipt: %+v, %v", taken, err)
+	}
+	post("delivered")
+	post("undelivered")
+	if got, _ := n.Store().Delivery(d.ID); got.Status != relay.StatusDelivered || got.UpdatedAt != taken.UpdatedAt {
+		t.Fatalf("receipts after the first changed the delivery: %+v, was %+v", got, taken)
+	}
+	if dup := handled(t, reg, "status", "duplicate"); dup != 2 {
+		t.Fatalf("%d duplicates, want 2", dup)
+	}
+
+	var sids sync.Mutex
+	next := 0
+	calls := &testkit.Sender{ProviderID: func(*relay.Outgoing) string {
+		sids.Lock()
+		defer sids.Unlock()
+		next++
+		return fmt.Sprintf("CA%032x", next)
+	}}
+	voice := openHooksNode(t, relay.ChannelVoice, calls, relaynode.Calls{Retries: 2, RetryAfter: time.Hour / 2})
+	h = countedHooks(t, voice, prometheus.NewRegistry(), nil)
+	call := postToKim(t, voice, relay.ChannelVoice, "대피")
+	path = relay.WebhookPrefix + call.ID + "/status"
+	busy := url.Values{"CallSid": {call.ProviderID}, "CallStatus": {"busy"}}
+	sig := emulator.Sign(hooksToken, hooksURL+path, busy)
+	for range 3 {
+		if w := postHook(h, path, busy, sig); w.Code != http.StatusNoContent {
+			t.Fatalf("busy receipt: %d %s", w.Code, w.Body)
+		}
+	}
+	got, err := voice.Store().Delivery(call.ID)
+	if err != nil || got.Status != relay.StatusPending || got.Round != 1 {
+		t.Fatalf("after a busy receipt and two copies: %+v, %v; want pending in round 1", got, err)
+	}
+}
