@@ -8,8 +8,8 @@ import (
 )
 
 // Seen records that a request from outside was taken: a provider's
-// webhook that changes state (a receipt, a key pressed in a call, an
-// incoming SMS), named by Key. Folded into the store of every node, it is
+// webhook that changes state and that the rest of the log cannot tell
+// from a new one (a key pressed in a call, an incoming SMS), named by Key. Folded into the store of every node, it is
 // the cluster's memory of the requests it took, so that the same request
 // sent again, to this node after a restart or to any other node, is taken
 // as a duplicate that changes nothing. The memory keeps a key until its
