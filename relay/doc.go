@@ -27,8 +27,10 @@
 // and a [Plan] with its audience resolved at acceptance and never changed
 // after; one [Delivery] per (message, person, channel) plus one per
 // broadcast channel (NATS), which only moves forward ([Delivery.Apply]);
-// [Incident], [Ack] and [Consent] (STOP and START); and [Event], the one
-// entry of the log that carries each change. A message's [Severity] sets
+// [Incident], [Ack] and [Consent] (STOP and START); [Seen], the record of
+// a provider's webhook taken, which makes the cluster's [Memory] so that
+// a webhook is taken once whichever node it reaches and however often;
+// and [Event], the one entry of the log that carries each change. A message's [Severity] sets
 // its deadline and its [Policy]: every channel at once ([ModeAll]) or one
 // after another ([ModeFallback]). Replies are an [Inbound] handed to a
 // [Receiver], read by [ParseCommand]; [ReplyCodes] gives the codes, alike

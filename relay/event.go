@@ -33,6 +33,7 @@ type Event struct {
 	Roster     *RosterChange    `json:"roster,omitempty"`
 	Ack        *Ack             `json:"ack,omitempty"`
 	Consent    *Consent         `json:"consent,omitempty"`
+	Seen       *Seen            `json:"seen,omitempty"`
 }
 
 // Consent records that a person asked a channel to stop (STOP) or start
@@ -91,6 +92,8 @@ func (e *Event) Kind() string {
 		return "ack"
 	case e.Consent != nil:
 		return "consent"
+	case e.Seen != nil:
+		return "seen"
 	}
 	return "empty"
 }
@@ -128,6 +131,12 @@ func (e *Event) Check() error {
 		n++
 		if e.Consent.Person == "" || e.Consent.Channel == "" {
 			return fmt.Errorf("event %s/%d: consent without person or channel", e.Origin, e.Seq)
+		}
+	}
+	if e.Seen != nil {
+		n++
+		if err := e.Seen.Check(); err != nil {
+			return fmt.Errorf("event %s/%d: %w", e.Origin, e.Seq, err)
 		}
 	}
 	if n != 1 {

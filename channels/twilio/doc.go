@@ -33,16 +33,20 @@
 //     acknowledges (Node.Acknowledge), and the answer is the TwiML to say
 //     next (RenderGatherReply);
 //   - InboundSMSPath, an SMS a person sent to one of relay's numbers: the
-//     node takes it as a reply or a command (Node.Receive), keyed by its
-//     MessageSid so that Twilio's retry is taken once, and the answer is
-//     TwiML with the node's automatic answer, if any (RenderMessageReply).
-//     A text from one of relay's own numbers is ignored.
+//     node takes it as a reply or a command (Node.Receive), and the
+//     answer is TwiML with the node's automatic answer, if any
+//     (RenderMessageReply). A text from one of relay's own numbers is
+//     ignored.
 //
 // Every request must carry an X-Twilio-Signature (ValidSignature) over
 // HookOptions.PublicURL, or the CallbackURL every node of the cluster
 // answers, keyed by one of the accounts' auth tokens. A forged or unsigned
-// request, or a replayed status or gather, is refused with 403 and changes
-// nothing; a malformed form gets 400 (ParseStatus, ParseGather and
+// request is refused with 403 and changes nothing. A request that changes
+// state is taken once by the cluster, on whichever node and however often
+// it comes, restarts included: again, it is a duplicate answered as the
+// first that changes nothing; a callback too late for its delivery is
+// refused with 403 (replay.go says which keys and windows, and why). A
+// malformed form gets 400 (ParseStatus, ParseGather and
 // ParseIncoming name the field at fault), an unknown delivery 404, and a
 // failure to record 503, so that Twilio retries. Hooks reaches the node
 // only through the small Node interface, so this package never imports it.

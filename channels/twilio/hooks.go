@@ -8,14 +8,12 @@ package twilio
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -53,6 +51,9 @@ type Node interface {
 	// returns relay.ErrUnknownSender and relay.ErrNoIncident as
 	// relay.Receiver documents.
 	relay.Receiver
+	// Memory is the cluster's memory of requests taken, by which a
+	// request that changes state is taken once (see replay.go).
+	relay.Memory
 }
 
 // HookOptions configure the webhooks.
@@ -92,17 +93,21 @@ type HookOptions struct {
 //
 // Every request must carry a valid X-Twilio-Signature computed over
 // HookOptions.PublicURL (or CallbackURL) and the request, keyed by one of
-// the accounts' auth tokens; a forged, unsigned or (for status and gather) replayed
-// request is refused with 403 and changes nothing. A malformed form is
-// refused with 400, an unknown delivery with 404, and a failure to record
-// is answered 503 so that Twilio retries. Hooks is safe for concurrent
-// use.
+// the accounts' auth tokens; a forged or unsigned request is refused with
+// 403 and changes nothing. A request that changes state is taken once by
+// the cluster, whichever node it reaches and however often: the same
+// request again (Twilio's retry, or a replay) is a duplicate that changes
+// nothing and gets the answer Twilio expects, and a status callback or
+// Gather about a delivery whose deadline passed more than CallbackWindow
+// ago is refused with 403 (see replay.go). A malformed form is refused
+// with 400, an unknown delivery with 404, and a failure to record is
+// answered 503 so that Twilio retries. Hooks is safe for concurrent use.
 type Hooks struct {
-	opts    HookOptions
-	log     *slog.Logger
-	replays *replayGuard
-	refused *prometheus.CounterVec
-	handled *prometheus.CounterVec
+	opts     HookOptions
+	log      *slog.Logger
+	inflight inflight
+	refused  *prometheus.CounterVec
+	handled  *prometheus.CounterVec
 }
 
 // NewHooks returns the webhook handler, to be mounted at
@@ -123,15 +128,21 @@ func NewHooks(opts HookOptions) (*Hooks, error) {
 	}
 	opts.PublicURL = strings.TrimSuffix(opts.PublicURL, "/")
 	opts.CallbackURL = strings.TrimSuffix(opts.CallbackURL, "/")
-	h := &Hooks{opts: opts, log: opts.Logger, replays: newReplayGuard(24*time.Hour, 100_000)}
+	h := &Hooks{opts: opts, log: opts.Logger}
 	h.refused = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "relay", Subsystem: "webhook", Name: "refused_total",
-		Help: "Webhook requests refused, by reason (signature, replay, malformed, unknown).",
+		Help: "Webhook requests refused, by reason (signature, malformed, unknown, stale).",
 	}, []string{"reason"})
 	h.handled = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "relay", Subsystem: "webhook", Name: "handled_total",
-		Help: "Webhook requests taken, by kind and outcome.",
+		Help: "Webhook requests taken, by kind and outcome; a request the cluster had taken already is a duplicate.",
 	}, []string{"kind", "outcome"})
+	for _, reason := range []string{"signature", "malformed", "unknown", "stale"} {
+		h.refused.WithLabelValues(reason)
+	}
+	for _, kind := range []string{"sms", "status", "gather"} {
+		h.handled.WithLabelValues(kind, "duplicate")
+	}
 	for _, c := range []prometheus.Collector{h.refused, h.handled} {
 		if err := opts.Registerer.Register(c); err != nil {
 			return nil, err
@@ -173,13 +184,7 @@ func (h *Hooks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if inbound {
-		// A retried incoming SMS posts once whatever happens here: the
-		// node keys it by its MessageSid.
 		h.incoming(w, r)
-		return
-	}
-	if !h.replays.first(sha256.Sum256([]byte(sig+"\x00"+full+"\x00"+r.PostForm.Encode())), h.opts.Now()) {
-		h.refuse(w, http.StatusForbidden, "replay", "this request was already received")
 		return
 	}
 	switch kind {
@@ -220,7 +225,24 @@ func (h *Hooks) status(w http.ResponseWriter, r *http.Request, id string) {
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
-	d, err := h.opts.Node.RecordReceipt(r.Context(), id, relay.Report{
+	// Receipts about one delivery wait for each other here, so that each
+	// finds what the one before it recorded.
+	release, err := h.inflight.acquire(r.Context(), "twilio:status:"+id)
+	if err != nil {
+		http.Error(w, "receipt not recorded; retry", http.StatusServiceUnavailable)
+		return
+	}
+	defer release()
+	d, ok := h.delivery(w, id)
+	if !ok {
+		return
+	}
+	if receiptTaken(d, rep.SID) {
+		h.handled.WithLabelValues("status", "duplicate").Inc()
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	d, err = h.opts.Node.RecordReceipt(r.Context(), id, relay.Report{
 		ProviderID: rep.SID, Status: rep.Status, Reason: rep.Reason, Code: rep.Code, Error: rep.Error, Temporary: rep.Temporary,
 	})
 	switch {
@@ -241,21 +263,36 @@ func (h *Hooks) status(w http.ResponseWriter, r *http.Request, id string) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
+// delivery returns the delivery a callback is about, or answers the
+// request: 404 for an unknown delivery, 403 for one whose deadline passed
+// more than CallbackWindow ago, 503 when it cannot be read.
+func (h *Hooks) delivery(w http.ResponseWriter, id string) (*relay.Delivery, bool) {
+	d, err := h.opts.Node.Delivery(id)
+	switch {
+	case errors.Is(err, relay.ErrNotFound):
+		h.refuse(w, http.StatusNotFound, "unknown", "no such delivery")
+		return nil, false
+	case err != nil:
+		h.log.Error("reading a delivery for a webhook failed", "delivery", id, "err", err)
+		http.Error(w, "try again", http.StatusServiceUnavailable)
+		return nil, false
+	case stale(d, h.opts.Now()):
+		h.refuse(w, http.StatusForbidden, "stale", "this request is about a delivery whose deadline passed long ago")
+		return nil, false
+	}
+	return d, true
+}
+
 // gather records an acknowledgement when the person pressed 1 and answers
 // the call with what to say next.
 func (h *Hooks) gather(w http.ResponseWriter, r *http.Request, id string) {
-	_, digits, err := ParseGather(r.PostForm)
+	callSID, digits, err := ParseGather(r.PostForm)
 	if err != nil {
 		h.refuse(w, http.StatusBadRequest, "malformed", err.Error())
 		return
 	}
-	d, err := h.opts.Node.Delivery(id)
-	if errors.Is(err, relay.ErrNotFound) {
-		h.refuse(w, http.StatusNotFound, "unknown", "no such delivery")
-		return
-	}
-	if err != nil {
-		http.Error(w, "try again", http.StatusServiceUnavailable)
+	d, ok := h.delivery(w, id)
+	if !ok {
 		return
 	}
 	lang := relay.DefaultLang
@@ -265,15 +302,29 @@ func (h *Hooks) gather(w http.ResponseWriter, r *http.Request, id string) {
 		}
 	}
 	acked := strings.HasPrefix(digits, "1")
+	outcome := fmt.Sprint(acked)
 	if acked {
-		if _, err := h.opts.Node.Acknowledge(r.Context(), id, relay.ChannelVoice); err != nil {
-			h.log.Error("recording an acknowledgement failed", "delivery", id, "err", err)
+		key := gatherKey(id, callSID)
+		dup, release, err := h.once(r.Context(), key)
+		if err != nil {
+			h.log.Error("looking up an acknowledgement among the requests taken failed", "delivery", id, "err", err)
 			http.Error(w, "try again", http.StatusServiceUnavailable)
 			return
 		}
-		h.log.Info("acknowledged by phone", "delivery", id, "person", d.Person)
+		if dup {
+			outcome = "duplicate"
+		} else {
+			defer release()
+			if _, err := h.opts.Node.Acknowledge(r.Context(), id, relay.ChannelVoice); err != nil {
+				h.log.Error("recording an acknowledgement failed", "delivery", id, "err", err)
+				http.Error(w, "try again", http.StatusServiceUnavailable)
+				return
+			}
+			h.remember(r.Context(), key, callbackUntil(d, h.opts.Now()))
+			h.log.Info("acknowledged by phone", "delivery", id, "person", d.Person)
+		}
 	}
-	h.handled.WithLabelValues("gather", fmt.Sprint(acked)).Inc()
+	h.handled.WithLabelValues("gather", outcome).Inc()
 	w.Header().Set("Content-Type", "text/xml; charset=utf-8")
 	fmt.Fprint(w, RenderGatherReply(lang, acked))
 }
@@ -292,6 +343,22 @@ func (h *Hooks) incoming(w http.ResponseWriter, r *http.Request) {
 		writeMessageReply(w, "")
 		return
 	}
+	key := inboundKey(sms.MessageSID)
+	dup, release, err := h.once(r.Context(), key)
+	if err != nil {
+		h.log.Error("looking up an incoming SMS among the requests taken failed", "message", sms.MessageSID, "err", err)
+		http.Error(w, "not taken; retry", http.StatusServiceUnavailable)
+		return
+	}
+	if dup {
+		// Taken already, here or on another node: Twilio's retry, the
+		// number's fallback URL, or a replay. The answer, if there was
+		// one, went with the first.
+		h.handled.WithLabelValues("sms", "duplicate").Inc()
+		writeMessageReply(w, "")
+		return
+	}
+	defer release()
 	ans, err := h.opts.Node.Receive(r.Context(), &relay.Inbound{Channel: relay.ChannelSMS, From: sms.From, To: sms.To,
 		Text: sms.Body, ID: sms.MessageSID, At: h.opts.Now()})
 	outcome := "posted"
@@ -313,6 +380,7 @@ func (h *Hooks) incoming(w http.ResponseWriter, r *http.Request) {
 	case ans.Message.Reply != nil && ans.Message.Reply.Withheld != "":
 		outcome = "withheld" // recorded, sent to nobody
 	}
+	h.remember(r.Context(), key, h.opts.Now().Add(InboundWindow))
 	h.handled.WithLabelValues("sms", outcome).Inc()
 	text := ""
 	if ans != nil {
@@ -326,33 +394,4 @@ func (h *Hooks) incoming(w http.ResponseWriter, r *http.Request) {
 func writeMessageReply(w http.ResponseWriter, text string) {
 	w.Header().Set("Content-Type", "text/xml; charset=utf-8")
 	fmt.Fprint(w, RenderMessageReply(text))
-}
-
-// replayGuard remembers what it was shown for a while, to refuse replays.
-type replayGuard struct {
-	mu    sync.Mutex
-	ttl   time.Duration
-	max   int
-	at    map[[32]byte]time.Time
-	order [][32]byte
-}
-
-func newReplayGuard(ttl time.Duration, max int) *replayGuard {
-	return &replayGuard{ttl: ttl, max: max, at: map[[32]byte]time.Time{}}
-}
-
-// first reports whether k is new, and remembers it.
-func (g *replayGuard) first(k [32]byte, now time.Time) bool {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	for len(g.order) > 0 && (len(g.order) >= g.max || now.Sub(g.at[g.order[0]]) > g.ttl) {
-		delete(g.at, g.order[0])
-		g.order = g.order[1:]
-	}
-	if _, dup := g.at[k]; dup {
-		return false
-	}
-	g.at[k] = now
-	g.order = append(g.order, k)
-	return true
 }

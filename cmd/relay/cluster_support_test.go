@@ -85,6 +85,25 @@ type clusterSpec struct {
 	// admin gives the test token the admin role, so that it may apply a
 	// roster.
 	admin bool
+	// voice gives every node a voice provider calling through the
+	// emulator, whose busy or unanswered calls are made again only after
+	// half an hour (within a critical message's deadline of an hour), and
+	// every person the channels sms and voice.
+	voice bool
+	// capture keeps every request the callback URL's balancer forwards
+	// (see captured), as someone who can read that traffic would.
+	capture bool
+}
+
+// capturedHook is a webhook request the balancer forwarded: what an
+// eavesdropper on the way to the cluster holds.
+type capturedHook struct {
+	path   string
+	form   url.Values
+	header http.Header
+	// node is the name of the node that answered it, status its answer.
+	node   string
+	status int
 }
 
 // alertmanagerToken is the webhook's bearer token when a cluster mounts
@@ -150,6 +169,10 @@ type testCluster struct {
 	// receipts; balanced counts the requests it forwarded.
 	balancer *httptest.Server
 	balanced atomic.Int64
+	// captured holds the requests the balancer forwarded, when the spec
+	// asks for it.
+	capMu    sync.Mutex
+	captured []capturedHook
 	// binary is relay as it ships, when the spec asks for it.
 	binary string
 }
@@ -168,7 +191,11 @@ func startCluster(tb testing.TB, spec clusterSpec) *testCluster {
 	if spec.replies {
 		cl.replyKey = newGossipKey(tb) // 44 characters; reply keys need 32 bytes
 	}
-	writeRoster(tb, root, spec.people)
+	var channels []string
+	if spec.voice {
+		channels = []string{relay.ChannelSMS, relay.ChannelVoice}
+	}
+	writeRosterOf(tb, root, spec.people, channels)
 	if spec.receipts {
 		cl.balancer = httptest.NewServer(http.HandlerFunc(cl.balance))
 		tb.Cleanup(cl.balancer.Close)
@@ -284,13 +311,21 @@ func (cl *testCluster) writeConfig(n *clusterNode, seeds []string, key, label st
 	if copies == 0 {
 		copies = 1
 	}
-	publicURL, inbound, receipts := "", "", ""
+	publicURL, inbound, receipts, voice := "", "", "", ""
 	if cl.spec.receipts {
 		publicURL = "\n  public_url: " + n.api + "\n  callback_url: " + cl.balancer.URL
 		receipts = fmt.Sprintf("\n  receipt_timeout: %s", receiptTimeout)
 	}
+	if cl.spec.voice {
+		receipts += "\n  calls: {retries: 2, retry_after: 30m}"
+		voice = fmt.Sprintf("\n  voice:\n    providers:\n      - name: voice-%s\n        twilio:\n          account_sid: %s\n"+
+			"          auth_token_env: TEST_TWILIO_TOKEN\n          from: \"%s\"\n          api_url: %s",
+			n.name, emulatortest.AccountSID, n.smsFrom, cl.s.emu.URL())
+	}
 	if cl.spec.replies {
-		publicURL = "\n  public_url: " + n.api
+		if !cl.spec.receipts {
+			publicURL = "\n  public_url: " + n.api
+		}
 		inbound = fmt.Sprintf("  email:\n    listen: %s\n    domain: %s\n    reply_keys: [\"%s\"]\n",
 			n.smtpIn, replyDomain, cl.replyKey)
 		for _, k := range cl.spec.inbound {
@@ -345,7 +380,7 @@ channels:
         smtp:
           address: %s
           tls: none
-          from: "relay <%s>"%s
+          from: "relay <%s>"%s%s
 cluster:
   bind: %s
   advertise: %s
@@ -358,7 +393,7 @@ cluster:
   copies: %d%s
 %s`, n.name, n.listen(), publicURL, tlsSection, role, cl.roster, cl.workers, receipts,
 		n.name, limit(smsRate), emulatortest.AccountSID, n.smsFrom, cl.s.emu.URL(),
-		n.name, limit(emailRate), cl.s.mail.Addr(), n.mailFrom, cl.natsProvider(n),
+		n.name, limit(emailRate), cl.s.mail.Addr(), n.mailFrom, cl.natsProvider(n), voice,
 		n.gossip, n.gossip, strings.Join(seeds, ", "), n.rejoin, key, label, n.keysFile, copies, gossipExtra(cl.spec.gossip), inbound)
 	if err := os.WriteFile(n.cfg, []byte(cfg), 0o600); err != nil {
 		cl.tb.Fatal(err)
@@ -408,6 +443,13 @@ func (cl *testCluster) balance(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			continue // down: the next one
 		}
+		if cl.spec.capture {
+			form, _ := url.ParseQuery(string(body))
+			cl.capMu.Lock()
+			cl.captured = append(cl.captured, capturedHook{path: r.URL.RequestURI(), form: form, header: r.Header.Clone(),
+				node: n.name, status: resp.StatusCode})
+			cl.capMu.Unlock()
+		}
 		for k, vs := range resp.Header {
 			w.Header()[k] = vs
 		}
@@ -417,6 +459,20 @@ func (cl *testCluster) balance(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.Error(w, "no node answers", http.StatusBadGateway)
+}
+
+// hooks returns the requests the balancer forwarded that match, in the
+// order it forwarded them.
+func (cl *testCluster) hooks(match func(capturedHook) bool) []capturedHook {
+	cl.capMu.Lock()
+	defer cl.capMu.Unlock()
+	var out []capturedHook
+	for _, h := range cl.captured {
+		if match(h) {
+			out = append(out, h)
+		}
+	}
+	return out
 }
 
 // start starts node i and waits until it is ready: reconciled with the

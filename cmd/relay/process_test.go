@@ -210,12 +210,19 @@ func freeAddr(t testing.TB) string {
 
 // writeRoster writes a roster of n people, each with a phone and an
 // email, all in group "all".
-func writeRoster(t testing.TB, dir string, n int) {
+func writeRoster(t testing.TB, dir string, n int) { writeRosterOf(t, dir, n, nil) }
+
+// writeRosterOf is writeRoster whose people take the given channels, or
+// every contact method when none is given.
+func writeRosterOf(t testing.TB, dir string, n int, channels []string) {
 	t.Helper()
 	var b strings.Builder
 	b.WriteString("people:\n")
 	for i := range n {
 		fmt.Fprintf(&b, "  - id: p%05d\n    name: 직원 %d\n    phone: \"+8210%08d\"\n    email: p%05d@example.com\n", i, i, i, i)
+		if len(channels) > 0 {
+			fmt.Fprintf(&b, "    channels: [%s]\n", strings.Join(channels, ", "))
+		}
 	}
 	b.WriteString("groups:\n  - id: all\n    members: [")
 	for i := range n {

@@ -27,6 +27,9 @@ type Upkeep struct {
 	Packed int
 	// Truncated events of the log, which every live peer holds.
 	Truncated int
+	// Expired and Evicted keys of the memory of requests taken: past
+	// their time, or the soonest to expire while over MaxSeen.
+	Expired, Evicted int
 	// Before and After are the file's size around a rewrite; both zero
 	// when there was none.
 	Before, After int64
@@ -41,6 +44,7 @@ type upkeeper struct {
 	removed prometheus.Counter
 	packed  prometheus.Counter
 	trunc   prometheus.Counter
+	forgot  *prometheus.CounterVec
 	stats   statsCache
 }
 
@@ -52,13 +56,20 @@ func newUpkeeper(n *Node) *upkeeper {
 			Help: "Settled messages whose deliveries were packed into one record."}),
 		trunc: prometheus.NewCounter(prometheus.CounterOpts{Name: "relay_store_truncated_events_total",
 			Help: "Events removed from the log once every live peer held them and log_keep had passed."}),
+		forgot: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "relay_store_seen_forgotten_total",
+			Help: "Keys of requests taken forgotten, by reason: expired, or evicted while over the limit."}, []string{"reason"}),
 	}
 	size := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "relay_store_bytes",
 		Help: "Size of the node's store file."}, func() float64 {
 		st, _ := u.stats.get(n)
 		return float64(st.Bytes)
 	})
-	n.opts.Registerer.MustRegister(u.removed, u.packed, u.trunc, size)
+	seen := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "relay_store_seen_keys",
+		Help: "Keys in the memory of requests taken (webhooks already received), which a replay finds."}, func() float64 {
+		st, _ := u.stats.get(n)
+		return float64(st.Seen)
+	})
+	n.opts.Registerer.MustRegister(u.removed, u.packed, u.trunc, u.forgot, size, seen)
 	return u
 }
 
@@ -96,7 +107,8 @@ func (u *upkeeper) stop() {
 }
 
 // Upkeep runs one round of store upkeep: it removes the settled incidents
-// older than the retention, packs settled messages, truncates the log
+// older than the retention, forgets the requests taken whose time passed
+// (and the soonest to expire past MaxSeen), packs settled messages, truncates the log
 // below what every live peer holds (keeping Options.LogKeep of it), and
 // rewrites the file when more than half of it is free. A node that has
 // not caught up with its peers truncates nothing.
@@ -109,6 +121,15 @@ func (n *Node) Upkeep(ctx context.Context) (Upkeep, error) {
 		up.Incidents, up.Messages, err = n.store.Prune(ctx, now, n.opts.Retention)
 		errs = append(errs, err)
 		n.upkeep.removed.Add(float64(up.Messages))
+	}
+	var err error
+	up.Expired, up.Evicted, err = n.store.ForgetSeen(ctx, now, MaxSeen)
+	n.upkeep.forgot.WithLabelValues("expired").Add(float64(up.Expired))
+	n.upkeep.forgot.WithLabelValues("evicted").Add(float64(up.Evicted))
+	errs = append(errs, err)
+	if up.Evicted > 0 {
+		n.log.Warn("the memory of requests taken is full: the keys that expire soonest were forgotten, and their requests would be taken again",
+			"evicted", up.Evicted, "limit", MaxSeen)
 	}
 	packed, err := n.store.Pack(ctx, now.Add(-packAfter))
 	up.Packed = packed
@@ -126,7 +147,7 @@ func (n *Node) Upkeep(ctx context.Context) (Upkeep, error) {
 	n.upkeep.stats.clear()
 	if up != (Upkeep{}) {
 		n.log.Info("store upkeep", "incidents_removed", up.Incidents, "messages_removed", up.Messages,
-			"messages_packed", up.Packed, "events_truncated", up.Truncated, "bytes_before", up.Before, "bytes_after", up.After)
+			"messages_packed", up.Packed, "events_truncated", up.Truncated, "seen_expired", up.Expired, "bytes_before", up.Before, "bytes_after", up.After)
 	}
 	return up, errors.Join(errs...)
 }

@@ -148,6 +148,8 @@ func (f *folder) fold(e *relay.Event) error {
 		return f.ack(e)
 	case e.Consent != nil:
 		return f.consent(e)
+	case e.Seen != nil:
+		return f.seen(e)
 	}
 	return fmt.Errorf("event %s/%d has no payload", e.Origin, e.Seq)
 }

@@ -21,9 +21,10 @@ var (
 	bucketConsent   = []byte("consent")    // person 0x00 channel → consentRecord
 	bucketPacked    = []byte("packed")     // message id → its settled deliveries, packed (binary)
 	bucketPruned    = []byte("pruned")     // message id → when it was removed, Unix seconds (8 bytes)
+	bucketSeen      = []byte("seen")       // relay.Seen key → until, Unix nanoseconds (8 bytes)
 
 	allBuckets = [][]byte{bucketMeta, bucketLog, bucketMarks, bucketMessages, bucketDeliv,
-		bucketOpen, bucketAwaiting, bucketCounts, bucketIncidents, bucketTimeline, bucketRoster, bucketAcks, bucketConsent, bucketPacked, bucketPruned, bucketFloors, bucketOrigins}
+		bucketOpen, bucketAwaiting, bucketCounts, bucketIncidents, bucketTimeline, bucketRoster, bucketAcks, bucketConsent, bucketPacked, bucketPruned, bucketFloors, bucketOrigins, bucketSeen}
 
 	keyOrigin  = []byte("origin")
 	keyCurrent = []byte("current")

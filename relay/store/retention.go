@@ -246,6 +246,8 @@ type Stats struct {
 	// Messages, Deliveries and Packed count messages, deliveries with a
 	// record of their own, and messages whose deliveries are packed.
 	Messages, Deliveries, Packed int
+	// Seen counts the keys in the memory of requests taken (relay.Seen).
+	Seen int
 }
 
 // Stats reports the store's size and what it holds.
@@ -257,6 +259,7 @@ func (s *Store) Stats() (Stats, error) {
 		st.Messages = tx.Bucket(bucketMessages).Stats().KeyN
 		st.Deliveries = tx.Bucket(bucketDeliv).Stats().KeyN
 		st.Packed = tx.Bucket(bucketPacked).Stats().KeyN
+		st.Seen = tx.Bucket(bucketSeen).Stats().KeyN
 		lb := tx.Bucket(bucketLog)
 		return lb.ForEach(func(origin, _ []byte) error {
 			ob := lb.Bucket(origin)

@@ -19,8 +19,10 @@ import (
 // peer held them, and they were truncated (TruncateLog).
 var ErrTruncated = errors.New("the log no longer holds these events")
 
-// stateBuckets are the buckets a snapshot carries: everything folded
-// from the log, and the marks, but not the log, nor this store's origin.
+// stateBuckets are the buckets a snapshot carries and a restore replaces:
+// everything folded from the log but the memory of requests taken
+// (bucketSeen), which a snapshot carries too and a restore adds to this
+// store's own; and the marks, but not the log, nor this store's origin.
 var stateBuckets = [][]byte{bucketMessages, bucketDeliv, bucketOpen, bucketAwaiting, bucketCounts, bucketIncidents,
 	bucketTimeline, bucketRoster, bucketAcks, bucketConsent, bucketPacked, bucketPruned}
 
@@ -119,7 +121,7 @@ func (s *Store) WriteSnapshot(path string) (map[string]uint64, error) {
 	marks := map[string]uint64{}
 	err = s.view(func(src *bolt.Tx) error {
 		err := dst.Update(func(out *bolt.Tx) error {
-			for _, name := range append(slices.Clone(stateBuckets), bucketMarks, bucketOrigins) {
+			for _, name := range append(slices.Clone(stateBuckets), bucketMarks, bucketOrigins, bucketSeen) {
 				if err := copyBucket(src.Bucket(name), out, name); err != nil {
 					return err
 				}
@@ -192,6 +194,9 @@ func (s *Store) restore(in, tx *bolt.Tx) error {
 		if err := copyBucket(in.Bucket(name), tx, name); err != nil {
 			return err
 		}
+	}
+	if err := mergeSeen(in, tx); err != nil {
+		return err
 	}
 	marks, floors := tx.Bucket(bucketMarks), tx.Bucket(bucketFloors)
 	err := in.Bucket(bucketMarks).ForEach(func(k, v []byte) error {
