@@ -116,9 +116,11 @@ func TestAutoRespondingPhonesStopAnsweringEachOther(t *testing.T) {
 	}
 	for _, i := range []int{1, 2} {
 		p := personID(i)
-		if posted[p] < 1 || posted[p] > 2 || len(withheld[p]) == 0 ||
+		// It got the alert and the other auto-responder's text at
+		// least, so it answered twice or more.
+		if posted[p] < 1 || posted[p] > 2 || posted[p]+len(withheld[p]) < 2 ||
 			slices.ContainsFunc(withheld[p], func(w relay.Withheld) bool { return w != relay.WithheldRepeat }) {
-			t.Errorf("auto-responder %d: posted %d, withheld %v; want its text posted once and repeats withheld", i, posted[p], withheld[p])
+			t.Errorf("auto-responder %d: posted %d, withheld %v; want its text posted once (twice at most) and the rest withheld as repeats", i, posted[p], withheld[p])
 		}
 	}
 	if posted[personID(3)] != 0 || len(withheld[personID(3)]) != 0 {

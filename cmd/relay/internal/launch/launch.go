@@ -63,6 +63,9 @@ type Server struct {
 	keyWatch *keyWatch
 	// inbound stop the SMTP server and NATS ingests, first at shutdown.
 	inbound []func(context.Context)
+	// started is closed once every listener (SMTP and NATS ingest
+	// included) is up; /readyz waits for it.
+	started chan struct{}
 }
 
 // Start builds and starts the node cfg describes. cfg must have been
@@ -85,7 +88,7 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Server, erro
 		roster = r
 	}
 
-	s := &Server{Registry: reg, log: log, served: make(chan error, 2)}
+	s := &Server{Registry: reg, log: log, served: make(chan error, 2), started: make(chan struct{})}
 	var ingests []natsIngest
 	providers, closers, err := buildProviders(cfg, log, opts, func(name string, p *nats.Publisher, c nats.IngestConfig) {
 		ingests = append(ingests, natsIngest{provider: name, pub: p, cfg: c})
@@ -153,6 +156,11 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Server, erro
 		Gatherer: reg, Registerer: reg, Logger: log,
 		Ready: func() error {
 			select {
+			case <-s.started:
+			default:
+				return errors.New("starting")
+			}
+			select {
 			case <-n.Ready():
 				return nil
 			default:
@@ -209,6 +217,7 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Server, erro
 	if len(n.Channels()) == 0 {
 		log.Warn("no channel provider is configured: this node accepts messages but cannot deliver them")
 	}
+	close(s.started)
 	log.Info("node started", "http", s.URL, "channels", n.Channels(), "data_dir", cfg.Path(cfg.Node.DataDir))
 	return s, nil
 }
