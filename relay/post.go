@@ -231,7 +231,7 @@ type Plan struct {
 // the message to accept. An audience target the roster does not know is a
 // *FieldError; so is a requested channel this node cannot send on.
 func NewMessage(p *Post, roster *Roster, plan Plan) (*Message, error) {
-	people, err := roster.Resolve(p.To)
+	people, err := roster.ResolveAt(p.To, plan.Now)
 	if err != nil {
 		var ae *AudienceError
 		if errors.As(err, &ae) {

@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
@@ -81,10 +82,12 @@ type Group struct {
 type Roster struct {
 	People []Person `json:"people" yaml:"people"`
 	Groups []Group  `json:"groups,omitempty" yaml:"groups,omitempty"`
+	// Schedules are on-call schedules (schedule.go).
+	Schedules []Schedule `json:"schedules,omitempty" yaml:"schedules,omitempty"`
 }
 
 // AudienceForms lists the forms of an audience target, for messages.
-const AudienceForms = `"person:<id>", "group:<id>", "role:<role>" or "everyone"`
+const AudienceForms = `"person:<id>", "group:<id>", "role:<role>", "schedule:<id>" or "everyone"`
 
 // Audience targets. "everyone" reaches every person in the roster.
 const (
@@ -191,7 +194,7 @@ func YAMLErrorText(err error) string {
 	msg = strings.ReplaceAll(msg, "unmarshal errors:\n  ", "")
 	msg = yamlUnknownField.ReplaceAllString(msg, `unknown key "$1"`)
 	msg = yamlWrongType.ReplaceAllString(msg, `wrong type: $1 $2`)
-	msg = yamlWrongRoot.ReplaceAllString(msg, `must be a mapping with people and groups, not a $1`)
+	msg = yamlWrongRoot.ReplaceAllString(msg, `must be a mapping with people, groups and schedules, not a $1`)
 	return msg
 }
 
@@ -320,6 +323,7 @@ func (r *Roster) Validate() error {
 			seen[m] = true
 		}
 	}
+	r.validateSchedules(people, bad)
 	if problems > maxRosterProblems {
 		errs = append(errs, fmt.Errorf("and %d more problems", problems-maxRosterProblems))
 	}
@@ -387,13 +391,27 @@ func CheckTarget(t string) string {
 			return "names no role (" + strings.Join(PersonRoles, ", ") + ")"
 		}
 		return ""
+	case strings.HasPrefix(t, TargetSchedulePrefix):
+		if !ValidID(strings.TrimPrefix(t, TargetSchedulePrefix)) {
+			return "names no valid schedule id"
+		}
+		return ""
 	}
 	return errNotAudience
 }
 
 // Resolve turns audience targets ("group:oncall", "person:kim",
-// "everyone") into the people they name, each once, in roster order.
+// "everyone") into the people they name, each once, in roster order. It
+// knows no time, so a "schedule:<id>" target is an error: use ResolveAt.
 func (r *Roster) Resolve(targets []string) ([]Person, error) {
+	return r.ResolveAt(targets, time.Time{})
+}
+
+// ResolveAt is Resolve at the instant at, which names who is on call in
+// each "schedule:<id>" target. A schedule with nobody on call at that
+// instant is an error, so that a post is never taken as reaching a
+// schedule that reaches nobody.
+func (r *Roster) ResolveAt(targets []string, at time.Time) ([]Person, error) {
 	want := make(map[string]bool)
 	for i, t := range targets {
 		switch {
@@ -425,6 +443,14 @@ func (r *Roster) Resolve(targets []string) ([]Person, error) {
 					want[r.People[j].ID] = true
 				}
 			}
+		case strings.HasPrefix(t, TargetSchedulePrefix):
+			people, reason := r.onCall(strings.TrimPrefix(t, TargetSchedulePrefix), at)
+			if reason != "" {
+				return nil, &AudienceError{i, t, reason}
+			}
+			for _, p := range people {
+				want[p] = true
+			}
 		default:
 			return nil, &AudienceError{i, t, errNotAudience}
 		}
@@ -447,6 +473,20 @@ func (r *Roster) Clone() *Roster {
 	}
 	for i := range c.Groups {
 		c.Groups[i].Members = slices.Clone(c.Groups[i].Members)
+	}
+	c.Schedules = slices.Clone(r.Schedules)
+	for i := range c.Schedules {
+		s := &c.Schedules[i]
+		s.Overrides = slices.Clone(s.Overrides)
+		s.Layers = slices.Clone(s.Layers)
+		for j := range s.Layers {
+			l := &s.Layers[j]
+			l.Members = slices.Clone(l.Members)
+			l.Hours = slices.Clone(l.Hours)
+			for k := range l.Hours {
+				l.Hours[k].Days = slices.Clone(l.Hours[k].Days)
+			}
+		}
 	}
 	return c
 }
