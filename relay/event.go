@@ -34,6 +34,20 @@ type Event struct {
 	Ack        *Ack             `json:"ack,omitempty"`
 	Consent    *Consent         `json:"consent,omitempty"`
 	Seen       *Seen            `json:"seen,omitempty"`
+	Override   *OverrideChange  `json:"override,omitempty"`
+}
+
+// OverrideChange adds an override to a schedule, or removes one, over
+// the applied roster: a later roster replaces the file's schedules but
+// not these. An added override is kept until removed (Remove names its
+// id), and a removal wins over the addition whatever order they arrive
+// in; ids are never reused.
+type OverrideChange struct {
+	Schedule string `json:"schedule"`
+	// Exactly one of Add and Remove is set.
+	Add    *Override `json:"add,omitempty"`
+	Remove string    `json:"remove,omitempty"`
+	By     string    `json:"by"`
 }
 
 // Consent records that a person asked a channel to stop (STOP) or start
@@ -94,6 +108,8 @@ func (e *Event) Kind() string {
 		return "consent"
 	case e.Seen != nil:
 		return "seen"
+	case e.Override != nil:
+		return "override"
 	}
 	return "empty"
 }
@@ -137,6 +153,12 @@ func (e *Event) Check() error {
 		n++
 		if err := e.Seen.Check(); err != nil {
 			return fmt.Errorf("event %s/%d: %w", e.Origin, e.Seq, err)
+		}
+	}
+	if o := e.Override; o != nil {
+		n++
+		if o.Schedule == "" || (o.Add == nil) == (o.Remove == "") || (o.Add != nil && (o.Add.ID == "" || o.Add.Person == "")) {
+			return fmt.Errorf("event %s/%d: override change without schedule, or without exactly one of an added override (with id and person) and a removed id", e.Origin, e.Seq)
 		}
 	}
 	if n != 1 {

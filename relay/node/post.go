@@ -89,6 +89,11 @@ func (n *Node) post(ctx context.Context, p *relay.Post, author Author, key strin
 	if err != nil {
 		return nil, err
 	}
+	if namesSchedule(p.To) {
+		if roster, err = n.OnCallRoster(); err != nil {
+			return nil, err
+		}
+	}
 	prio := relay.PriorityNormal
 	if author.Commander {
 		prio = relay.PriorityHigh

@@ -150,6 +150,8 @@ func (f *folder) fold(e *relay.Event) error {
 		return f.consent(e)
 	case e.Seen != nil:
 		return f.seen(e)
+	case e.Override != nil:
+		return f.override(e)
 	}
 	return fmt.Errorf("event %s/%d has no payload", e.Origin, e.Seq)
 }

@@ -22,9 +22,10 @@ var (
 	bucketPacked    = []byte("packed")     // message id → its settled deliveries, packed (binary)
 	bucketPruned    = []byte("pruned")     // message id → when it was removed, Unix seconds (8 bytes)
 	bucketSeen      = []byte("seen")       // relay.Seen key → until, Unix nanoseconds (8 bytes)
+	bucketOverrides = []byte("overrides")  // override id → overrideRecord
 
 	allBuckets = [][]byte{bucketMeta, bucketLog, bucketMarks, bucketMessages, bucketDeliv,
-		bucketOpen, bucketAwaiting, bucketCounts, bucketIncidents, bucketTimeline, bucketRoster, bucketAcks, bucketConsent, bucketPacked, bucketPruned, bucketFloors, bucketOrigins, bucketSeen}
+		bucketOpen, bucketAwaiting, bucketCounts, bucketIncidents, bucketTimeline, bucketRoster, bucketAcks, bucketConsent, bucketPacked, bucketPruned, bucketFloors, bucketOrigins, bucketSeen, bucketOverrides}
 
 	keyOrigin  = []byte("origin")
 	keyCurrent = []byte("current")

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -132,11 +133,11 @@ func (b natsInbox) Ack(ctx context.Context, a nats.AckRequest) ([]string, error)
 }
 
 func (b natsInbox) Member(_ context.Context, person string, targets []string) (bool, error) {
-	roster, err := b.n.Roster()
+	roster, err := b.n.OnCallRoster()
 	if err != nil {
 		return false, err
 	}
-	return roster.Includes(person, targets), nil
+	return roster.IncludesAt(person, targets, time.Now()), nil
 }
 
 // twilioNode is the node as Twilio's webhooks see it.
