@@ -150,6 +150,10 @@ func New(opts Options) (*API, error) {
 	a.route("GET /v1/roster", relay.RoleViewer, a.getRoster)
 	a.route("PUT /v1/roster", relay.RoleAdmin, a.putRoster)
 	a.route("GET /v1/cluster", relay.RoleViewer, a.getCluster)
+	a.route("GET /v1/oncall", relay.RoleViewer, a.listOnCall)
+	a.route("GET /v1/oncall/{id}", relay.RoleViewer, a.getOnCall)
+	a.route("POST /v1/schedules/{id}/overrides", relay.RoleAdmin, a.addOverride)
+	a.route("DELETE /v1/schedules/{id}/overrides/{override}", relay.RoleAdmin, a.removeOverride)
 	a.route("GET /healthz", "", a.healthz)
 	a.route("GET /readyz", "", a.readyz)
 	if opts.Gatherer != nil {
@@ -161,6 +165,10 @@ func New(opts Options) (*API, error) {
 	a.allow("/v1/incidents/{id}", "GET")
 	a.allow("/v1/roster", "GET, PUT")
 	a.allow("/v1/cluster", "GET")
+	a.allow("/v1/oncall", "GET")
+	a.allow("/v1/oncall/{id}", "GET")
+	a.allow("/v1/schedules/{id}/overrides", "POST")
+	a.allow("/v1/schedules/{id}/overrides/{override}", "DELETE")
 	a.allow("/healthz", "GET")
 	a.allow("/readyz", "GET")
 	if opts.Gatherer != nil {

@@ -2,7 +2,6 @@ package node
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -59,8 +58,20 @@ func (n *Node) AddOverride(ctx context.Context, id string, o relay.Override, by 
 	if err != nil {
 		return relay.Override{}, err
 	}
-	if _, ok := r.Schedule(id); !ok {
+	s, ok := r.Schedule(id)
+	if !ok {
 		return relay.Override{}, ErrNoSchedule
+	}
+	now := n.opts.Now()
+	current := 0
+	for _, so := range s.Overrides {
+		if to, err := time.Parse(time.RFC3339, so.To); so.ID != "" && (err != nil || to.After(now)) {
+			current++
+		}
+	}
+	if current >= relay.MaxScheduleOverrides {
+		return relay.Override{}, &InvalidOverrideError{[]*relay.FieldError{{Field: "id", Message: fmt.Sprintf(
+			"schedule %q has %d overrides that have not ended; remove some first", id, current)}}}
 	}
 	o.ID, o.By = "", ""
 	prepared, problems := r.PrepareOverride(id, o)
@@ -94,39 +105,8 @@ func (n *Node) RemoveOverride(ctx context.Context, id, override, by string) erro
 	return err
 }
 
-// OnCall says who is on call in the schedule id at the instant at, per
-// layer and after overrides.
-func (n *Node) OnCall(id string, at time.Time) (*relay.OnCall, error) {
-	r, err := n.OnCallRoster()
-	if err != nil {
-		return nil, err
-	}
-	s, ok := r.Schedule(id)
-	if !ok {
-		return nil, ErrNoSchedule
-	}
-	return s.OnCallAt(at)
-}
-
-// OnCallAll says who is on call in every schedule at the instant at, in
-// roster order.
-func (n *Node) OnCallAll(at time.Time) ([]*relay.OnCall, error) {
-	r, err := n.OnCallRoster()
-	if err != nil {
-		return nil, err
-	}
-	out := make([]*relay.OnCall, 0, len(r.Schedules))
-	var errs []error
-	for i := range r.Schedules {
-		oc, err := r.Schedules[i].OnCallAt(at)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		out = append(out, oc)
-	}
-	return out, errors.Join(errs...)
-}
+// Now is the node's time, which schedule targets are resolved at.
+func (n *Node) Now() time.Time { return n.opts.Now() }
 
 // namesSchedule reports whether any target is a schedule.
 func namesSchedule(targets []string) bool {
