@@ -8,6 +8,8 @@
 //	relay status                       the cluster as the node sees it
 //	relay roster apply FILE | show | diff FILE
 //	relay roster import --csv hr.csv --country KR -o roster.yaml
+//	relay oncall [SCHEDULE] [--at TIME]  who is on call now and next
+//	relay oncall override add SCHEDULE --person ID [--covers ID] --from TIME --to TIME
 //	relay config check FILE
 //
 // Client verbs read RELAY_ADDR (comma-separated node URLs, tried in turn)
@@ -67,7 +69,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(s
 	root.SetOut(out)
 	root.SetErr(errOut)
 	root.AddCommand(
-		serveCmd(e), devCmd(e), sendCmd(e), messageCmd(e), incidentCmd(e), rosterCmd(e), configCmd(e), statusCmd(e), nodeCmd(e),
+		serveCmd(e), devCmd(e), sendCmd(e), messageCmd(e), incidentCmd(e), rosterCmd(e), configCmd(e), statusCmd(e), nodeCmd(e), oncallCmd(e),
 	)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
