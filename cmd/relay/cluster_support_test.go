@@ -82,6 +82,9 @@ type clusterSpec struct {
 	// from a CA made for the test, which the tests' client trusts; the
 	// CA's certificate is in the cluster's folder as ca.pem.
 	tls bool
+	// rosterExtra is YAML appended to the roster file, such as a
+	// schedules section.
+	rosterExtra string
 	// admin gives the test token the admin role, so that it may apply a
 	// roster.
 	admin bool
@@ -196,6 +199,16 @@ func startCluster(tb testing.TB, spec clusterSpec) *testCluster {
 		channels = []string{relay.ChannelSMS, relay.ChannelVoice}
 	}
 	writeRosterOf(tb, root, spec.people, channels)
+	if spec.rosterExtra != "" {
+		f, err := os.OpenFile(filepath.Join(root, "roster.yaml"), os.O_APPEND|os.O_WRONLY, 0)
+		if err == nil {
+			_, err = f.WriteString(spec.rosterExtra)
+			err = cmp.Or(err, f.Close())
+		}
+		if err != nil {
+			tb.Fatal(err)
+		}
+	}
 	if spec.receipts {
 		cl.balancer = httptest.NewServer(http.HandlerFunc(cl.balance))
 		tb.Cleanup(cl.balancer.Close)
