@@ -23,7 +23,11 @@
 // This package imports no store, no provider SDK and no memberlist. It
 // holds the domain: a [Roster] of [Person] and [Group] entries, replaced
 // whole, whose [Roster.Resolve] turns "person:kim", "group:oncall" or
-// "everyone" into people; a [Message], built by [NewMessage] from a [Post]
+// "everyone" into people; a [Schedule] (layers of rotations and
+// overrides in one time zone) says who is on call at an instant, and
+// [Roster.ResolveAt] turns "schedule:db" into that person at the time
+// the message is accepted ([Plan.Now]), overrides added through the API
+// ([OverrideChange]) layered over the roster; a [Message], built by [NewMessage] from a [Post]
 // and a [Plan] with its audience resolved at acceptance and never changed
 // after; one [Delivery] per (message, person, channel) plus one per
 // broadcast channel (NATS), which only moves forward ([Delivery.Apply]);
@@ -186,7 +190,8 @@
 // # Where to look
 //
 //   - Messages, deliveries and events: message.go and event.go here;
-//     audience and policy: post.go, roster.go and policy.go; replies:
+//     audience and policy: post.go, roster.go and policy.go; on-call
+//     schedules: schedule.go, and relay/node/oncall.go; replies:
 //     reply.go and inbound.go here, and relay/node/inbound.go.
 //   - The channel contract and its errors: channel.go and senderror.go.
 //   - The text policy: text.go, and jsontext.go for JSON strings a decoder
