@@ -410,3 +410,23 @@ func TestAddedOverrides(t *testing.T) {
 		t.Errorf("unknown schedule: %v", problems)
 	}
 }
+
+// BenchmarkResolveSchedule is what a post to schedule:<id> adds to
+// accepting it: reading the schedule and finding who is on call, in a
+// zone with daylight saving, under two layers and an override.
+func BenchmarkResolveSchedule(b *testing.B) {
+	r := &Roster{Schedules: []Schedule{{ID: "db", TimeZone: "America/New_York", Layers: []Layer{
+		{Members: []string{"kim", "lee", "park"}, Start: "2026-01-05 09:00", Shift: "daily"},
+		{Members: []string{"choi", "jung"}, Start: "2026-01-05 09:00", Shift: "weekly", Hours: []Hours{{From: "21:00", To: "09:00"}}},
+	}, Overrides: []Override{{Person: "jung", Covers: "kim", From: "2026-03-08 09:00", To: "2026-03-09 09:00"}}}}}
+	for _, id := range []string{"kim", "lee", "park", "choi", "jung"} {
+		r.People = append(r.People, Person{ID: id, Email: id + "@example.com"})
+	}
+	at := time.Date(2026, 3, 8, 15, 0, 0, 0, time.UTC)
+	targets := []string{"schedule:db"}
+	for b.Loop() {
+		if _, err := r.ResolveAt(targets, at); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
