@@ -196,7 +196,7 @@ groups:
 		status: 422, code: problem.CodeInvalidField, says: []string{"roster is empty"}, described: violates},
 	{name: "roster as CSV", req: rosterBody(bearer(adminToken), "text/csv", "id,email\nkim,kim@example.com\n"),
 		status: 415, code: problem.CodeUnsupportedType, says: []string{`"text/csv" is not supported`, "application/yaml"}, described: violates},
-	{name: "oversized roster", req: rosterBody(bearer(adminToken), "application/yaml", "people:\n  - id: kim\n    email: kim@example.com\n    name: "+strings.Repeat("김", api.DefaultMaxRosterBytes/3)),
+	{name: "oversized roster", req: rosterBody(bearer(adminToken), "application/yaml", "people:\n  - id: kim\n    email: kim@example.com\n    name: "+strings.Repeat("김", testMaxRosterBytes/3)),
 		status: 413, code: problem.CodeBodyTooLarge, says: []string{"larger than"}, described: conforms},
 }
 

@@ -169,13 +169,18 @@ func newHarness(t *testing.T) *harness {
 		t.Fatal(err)
 	}
 
-	h.url = h.serve(t, api.Options{Node: h.node, Tokens: testTokens, Gatherer: reg, Registerer: reg, Logger: log, Limits: unlimited})
+	h.url = h.serve(t, api.Options{Node: h.node, Tokens: testTokens, Gatherer: reg, Registerer: reg, Logger: log, Limits: unlimited,
+		MaxRosterBytes: testMaxRosterBytes})
 	base := &http.Transport{}
 	t.Cleanup(base.CloseIdleConnections)
 	h.wire = &checkedTransport{t: t, spec: specFor(t), base: base}
 	h.client = &http.Client{Transport: h.wire, Timeout: 10 * time.Second}
 	return h
 }
+
+// testMaxRosterBytes bounds rosters in the harness: small enough that
+// the oversized roster is sent in well under the client's timeout.
+const testMaxRosterBytes = 2 << 20
 
 // serve starts an HTTP server for an API over opts and returns its URL.
 func (h *harness) serve(t *testing.T, opts api.Options) string {
