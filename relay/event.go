@@ -35,6 +35,9 @@ type Event struct {
 	Consent    *Consent         `json:"consent,omitempty"`
 	Seen       *Seen            `json:"seen,omitempty"`
 	Override   *OverrideChange  `json:"override,omitempty"`
+	// RollCall starts a roll-call; RollCallAnswer is one person's answer.
+	RollCall       *RollCall       `json:"rollcall,omitempty"`
+	RollCallAnswer *RollCallAnswer `json:"rollcall_answer,omitempty"`
 }
 
 // OverrideChange adds an override to a schedule, or removes one, over
@@ -110,6 +113,10 @@ func (e *Event) Kind() string {
 		return "seen"
 	case e.Override != nil:
 		return "override"
+	case e.RollCall != nil:
+		return "rollcall"
+	case e.RollCallAnswer != nil:
+		return "rollcall_answer"
 	}
 	return "empty"
 }
@@ -159,6 +166,18 @@ func (e *Event) Check() error {
 		n++
 		if o.Schedule == "" || (o.Add == nil) == (o.Remove == "") || (o.Add != nil && (o.Add.ID == "" || o.Add.Person == "")) {
 			return fmt.Errorf("event %s/%d: override change without schedule, or without exactly one of an added override (with id and person) and a removed id", e.Origin, e.Seq)
+		}
+	}
+	if e.RollCall != nil {
+		n++
+		if e.RollCall.ID == "" || e.RollCall.Incident == "" || e.RollCall.Message == "" {
+			return fmt.Errorf("event %s/%d: roll-call without id, incident or message", e.Origin, e.Seq)
+		}
+	}
+	if e.RollCallAnswer != nil {
+		n++
+		if e.RollCallAnswer.RollCall == "" || e.RollCallAnswer.Person == "" {
+			return fmt.Errorf("event %s/%d: roll-call answer without roll-call or person", e.Origin, e.Seq)
 		}
 	}
 	if n != 1 {

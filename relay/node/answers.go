@@ -19,6 +19,7 @@ const (
 	answerStopped
 	answerStarted
 	answerHeld
+	answerRollCall
 )
 
 // answers are the automatic answers, Korean first.
@@ -31,6 +32,7 @@ var answers = map[string]map[answerKind]string{
 		answerStopped:    "relay 문자 수신을 중지했습니다. 비상 시에는 다른 채널로 연락합니다. 다시 받으려면 START.",
 		answerStarted:    "relay 문자 수신을 다시 시작했습니다.",
 		answerHeld:       "답장이 잦아 잠시 모아 두었다가 한꺼번에 전달합니다.",
+		answerRollCall:   "응답을 기록했습니다: %s",
 	},
 	"en": {
 		answerUnknown:    "This is the relay emergency line. Your number is not on the roster, so nothing was passed on. Please contact your administrator.",
@@ -40,6 +42,7 @@ var answers = map[string]map[answerKind]string{
 		answerStopped:    "You will get no more relay texts. In an emergency you are reached on other channels. Reply START to get them again.",
 		answerStarted:    "relay texts are on again.",
 		answerHeld:       "You are replying faster than relay passes replies on: the next ones are held and sent on together shortly.",
+		answerRollCall:   "Answer recorded: %s",
 	},
 }
 

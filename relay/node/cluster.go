@@ -60,6 +60,7 @@ func (n *Node) MembershipChanged() {
 	n.owners.SetAlive(n.repl.Members())
 	n.mesh.poke()
 	n.summaries.unpark()
+	n.repings.unpark()
 }
 
 // poke has the mesh rebalance soon.

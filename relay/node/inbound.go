@@ -68,6 +68,11 @@ func (n *Node) Receive(ctx context.Context, in *relay.Inbound) (*relay.Answer, e
 	if err != nil {
 		return nil, err
 	}
+	if !auto {
+		if ans, ok, err := n.rollCallReply(ctx, p, in, open, now); ok || err != nil {
+			return ans, err
+		}
+	}
 	inc, err := n.pickIncident(p.ID, open, &cmd)
 	if errors.Is(err, relay.ErrNoIncident) && auto {
 		n.loops.dropped(in, p, "no incident", now)

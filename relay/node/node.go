@@ -125,6 +125,10 @@ type Node struct {
 	// loops and summaries keep replies from feeding each other.
 	loops     *loops
 	summaries *summaries
+	// rollcall, audiences and repings run roll-calls.
+	rollcall  *rollCallMetrics
+	audiences rollCallAudiences
+	repings   *repings
 
 	// keyed serialises posts that share an idempotency key, so that two
 	// concurrent retries on one node accept one message.
@@ -198,12 +202,13 @@ func Open(opts Options) (*Node, error) {
 	var n *Node
 	repl, err := cluster.New(cluster.Options{Store: st, Logger: opts.Logger, Registerer: opts.Registerer, Now: opts.Now,
 		CatchUpTimeout: opts.ReconcileTimeout, Dir: opts.DataDir, Signer: opts.Signer, Keys: keys,
-		OnCaughtUp: func() { n.mesh.poke(); n.summaries.rescanSoon() },
+		OnCaughtUp: func() { n.mesh.poke(); n.summaries.rescanSoon(); n.repings.rescanSoon() },
 		OnMembers: func() {
 			if n != nil {
 				n.owners.SetAlive(n.repl.Members())
 				n.mesh.poke()
 				n.summaries.unpark()
+				n.repings.unpark()
 			}
 		}})
 	if err != nil {
@@ -253,6 +258,8 @@ func Open(opts Options) (*Node, error) {
 	n.upkeep = newUpkeeper(n)
 	n.loops = newLoops(n)
 	n.summaries = newSummaries(n)
+	n.rollcall = newRollCallMetrics(opts.Registerer)
+	n.repings = newRepings(n)
 	return n, nil
 }
 
@@ -278,6 +285,7 @@ func (n *Node) Start(ctx context.Context) error {
 	n.mesh.start()
 	n.upkeep.start()
 	n.summaries.start()
+	n.repings.start()
 	return nil
 }
 
@@ -290,6 +298,7 @@ func (n *Node) Close(ctx context.Context) error {
 	n.closeOnce.Do(func() {
 		n.upkeep.stop()
 		n.summaries.stop()
+		n.repings.stop()
 		err := n.engine.Stop(ctx)
 		n.mesh.stop()
 		n.flush(ctx)

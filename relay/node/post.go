@@ -85,6 +85,22 @@ func (n *Node) post(ctx context.Context, p *relay.Post, author Author, key strin
 	} else {
 		id = ulid.Make().String()
 	}
+	m, err := n.newMessage(p, author, id, key, exclude)
+	if err != nil {
+		return nil, err
+	}
+	m.Reply = reply
+	evs, err := n.store.Append(ctx, relay.Event{Message: m})
+	if err != nil {
+		return nil, err
+	}
+	copies := n.waitCopies(ctx, evs[0].Seq)
+	return &Accepted{Message: m, Copies: 1 + copies, OnlyCopy: copies == 0}, nil
+}
+
+// newMessage resolves a valid post's audience against the current roster
+// and returns the message it makes, with the given id.
+func (n *Node) newMessage(p *relay.Post, author Author, id, key string, exclude []string) (*relay.Message, error) {
 	roster, _, err := n.store.Roster()
 	if err != nil {
 		return nil, err
@@ -98,7 +114,7 @@ func (n *Node) post(ctx context.Context, p *relay.Post, author Author, key strin
 	if author.Commander {
 		prio = relay.PriorityHigh
 	}
-	m, err := relay.NewMessage(p, roster, relay.Plan{
+	return relay.NewMessage(p, roster, relay.Plan{
 		ID:             id,
 		Author:         author.Name,
 		Node:           n.opts.Name,
@@ -110,16 +126,6 @@ func (n *Node) post(ctx context.Context, p *relay.Post, author Author, key strin
 		IdempotencyKey: key,
 		Exclude:        exclude,
 	})
-	if err != nil {
-		return nil, err
-	}
-	m.Reply = reply
-	evs, err := n.store.Append(ctx, relay.Event{Message: m})
-	if err != nil {
-		return nil, err
-	}
-	copies := n.waitCopies(ctx, evs[0].Seq)
-	return &Accepted{Message: m, Copies: 1 + copies, OnlyCopy: copies == 0}, nil
 }
 
 // waitCopies waits, bounded by CopyTimeout, until Options.Copies peers hold

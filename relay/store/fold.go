@@ -152,6 +152,10 @@ func (f *folder) fold(e *relay.Event) error {
 		return f.seen(e)
 	case e.Override != nil:
 		return f.override(e)
+	case e.RollCall != nil:
+		return f.rollCall(e)
+	case e.RollCallAnswer != nil:
+		return f.rollCallAnswer(e)
 	}
 	return fmt.Errorf("event %s/%d has no payload", e.Origin, e.Seq)
 }

@@ -23,9 +23,13 @@ var (
 	bucketPruned    = []byte("pruned")     // message id → when it was removed, Unix seconds (8 bytes)
 	bucketSeen      = []byte("seen")       // relay.Seen key → until, Unix nanoseconds (8 bytes)
 	bucketOverrides = []byte("overrides")  // override id → overrideRecord
+	// roll-call id → rollCallRecord; roll-call id 0x00 person → answerRecord
+	bucketRollCalls       = []byte("rollcalls")
+	bucketRollCallAnswers = []byte("rollcall_answers")
 
 	allBuckets = [][]byte{bucketMeta, bucketLog, bucketMarks, bucketMessages, bucketDeliv,
-		bucketOpen, bucketAwaiting, bucketCounts, bucketIncidents, bucketTimeline, bucketRoster, bucketAcks, bucketConsent, bucketPacked, bucketPruned, bucketFloors, bucketOrigins, bucketSeen, bucketOverrides}
+		bucketOpen, bucketAwaiting, bucketCounts, bucketIncidents, bucketTimeline, bucketRoster, bucketAcks, bucketConsent, bucketPacked, bucketPruned, bucketFloors, bucketOrigins, bucketSeen, bucketOverrides,
+		bucketRollCalls, bucketRollCallAnswers}
 
 	keyOrigin  = []byte("origin")
 	keyCurrent = []byte("current")

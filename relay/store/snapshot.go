@@ -25,7 +25,8 @@ var ErrTruncated = errors.New("the log no longer holds these events")
 // which a snapshot carries too and a restore adds to this store's own;
 // and the marks, but not the log, nor this store's origin.
 var stateBuckets = [][]byte{bucketMessages, bucketDeliv, bucketOpen, bucketAwaiting, bucketCounts, bucketIncidents,
-	bucketTimeline, bucketRoster, bucketAcks, bucketConsent, bucketPacked, bucketPruned}
+	bucketTimeline, bucketRoster, bucketAcks, bucketConsent, bucketPacked, bucketPruned,
+	bucketRollCalls, bucketRollCallAnswers}
 
 // TruncateLog deletes, for each origin, the events of the log with a
 // sequence at or below upTo[origin] (and this store's mark for it) whose

@@ -1,0 +1,293 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"maps"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/oob-relay/relay/relay"
+)
+
+// Re-pings ask the people who have not answered a roll-call again,
+// every RollCall.Reping until RollCall.Until, each time on their next
+// channel (round r uses the r-th of the channels the question went on,
+// in turn). Each roll-call's timer is owned as a summary of held replies
+// is: by the live member that ranks highest, by rendezvous hashing, for
+// the roll-call's id. At each round the owner posts one message per
+// channel to the people still silent; the others park the roll-call
+// until membership changes, which may make them the owner (its node
+// died), and then post the round that is due. A round's messages have
+// idempotency keys every node derives alike (repingKey), so a round
+// posted by two nodes, or again by a survivor, is sent once.
+
+// repingState is when a roll-call's next round is due, and whether
+// another member owns its timer for now.
+type repingState struct {
+	due    time.Time
+	parked bool
+}
+
+// repings is the timer of the node's roll-call re-pings.
+type repings struct {
+	n      *Node
+	mu     sync.Mutex
+	due    map[string]repingState
+	rescan bool
+	kick   chan struct{}
+	done   chan struct{}
+	wg     sync.WaitGroup
+	once   sync.Once
+}
+
+func newRepings(n *Node) *repings {
+	r := &repings{n: n, due: map[string]repingState{}, rescan: true, kick: make(chan struct{}, 1), done: make(chan struct{})}
+	n.store.Observe(r.observe)
+	return r
+}
+
+// observe learns of roll-calls as the store folds them. It runs on the
+// store's writer: it only notes them.
+func (r *repings) observe(evs []relay.Event) {
+	woke := false
+	r.mu.Lock()
+	for i := range evs {
+		rc := evs[i].RollCall
+		if rc == nil {
+			continue
+		}
+		if _, at, ok := rc.Round(rc.StartedAt); ok {
+			r.due[rc.ID] = repingState{due: at}
+			woke = true
+		}
+	}
+	r.mu.Unlock()
+	if woke {
+		r.poke()
+	}
+}
+
+func (r *repings) poke() {
+	select {
+	case r.kick <- struct{}{}:
+	default:
+	}
+}
+
+// unpark has every parked roll-call looked at again: membership changed.
+func (r *repings) unpark() {
+	r.mu.Lock()
+	for id, st := range r.due {
+		r.due[id] = repingState{due: st.due}
+	}
+	r.mu.Unlock()
+	r.poke()
+}
+
+// rescanSoon has the next round read the roll-calls from the store: it
+// may have been replaced by a snapshot, which no observer sees.
+func (r *repings) rescanSoon() {
+	r.mu.Lock()
+	r.rescan = true
+	r.mu.Unlock()
+	r.unpark()
+}
+
+func (r *repings) next() (time.Time, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var at time.Time
+	for _, st := range r.due {
+		if !st.parked && (at.IsZero() || st.due.Before(at)) {
+			at = st.due
+		}
+	}
+	return at, !at.IsZero()
+}
+
+func (r *repings) start() {
+	r.wg.Add(1)
+	go r.run()
+	r.poke()
+}
+
+func (r *repings) stop() {
+	r.once.Do(func() { close(r.done) })
+	r.wg.Wait()
+}
+
+func (r *repings) run() {
+	defer r.wg.Done()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		<-r.done
+		cancel()
+	}()
+	for {
+		var timer *time.Timer
+		var fire <-chan time.Time
+		if at, ok := r.next(); ok {
+			timer = time.NewTimer(max(at.Sub(r.n.opts.Now()), 0))
+			fire = timer.C
+		}
+		select {
+		case <-r.kick:
+		case <-fire:
+		case <-r.done:
+			if timer != nil {
+				timer.Stop()
+			}
+			return
+		}
+		if timer != nil {
+			timer.Stop()
+		}
+		if _, err := r.n.SendRepings(ctx); err != nil && ctx.Err() == nil {
+			r.n.log.Error("re-pinging a roll-call failed; trying again", "err", err)
+			select {
+			case <-time.After(summaryRetry):
+				r.poke()
+			case <-r.done:
+				return
+			}
+		}
+	}
+}
+
+// SendRepings posts the re-ping rounds that are due of every roll-call
+// whose timer this node owns, and returns how many messages it posted.
+// The node's own timer calls it; calling it at other times does no harm.
+func (n *Node) SendRepings(ctx context.Context) (int, error) {
+	r := n.repings
+	now := n.opts.Now()
+	r.mu.Lock()
+	scan := r.rescan
+	r.rescan = false
+	r.mu.Unlock()
+	if scan {
+		rcs, err := n.store.RollCalls("")
+		if err != nil {
+			r.rescanSoon()
+			return 0, err
+		}
+		r.mu.Lock()
+		for i := range rcs {
+			if _, at, ok := rcs[i].Round(now); ok {
+				if _, known := r.due[rcs[i].ID]; !known {
+					r.due[rcs[i].ID] = repingState{due: at}
+				}
+			}
+		}
+		r.mu.Unlock()
+	}
+	r.mu.Lock()
+	var due []string
+	for id, st := range r.due {
+		if !st.parked && !st.due.After(now) {
+			due = append(due, id)
+		}
+	}
+	r.mu.Unlock()
+	slices.Sort(due)
+	sent := 0
+	var errs []error
+	for _, id := range due {
+		k, err := n.reping(ctx, id, now)
+		sent += k
+		errs = append(errs, err)
+	}
+	return sent, errors.Join(errs...)
+}
+
+// reping posts the round of roll-call id due at now if this node owns
+// its timer, and notes when the next is due.
+func (n *Node) reping(ctx context.Context, id string, now time.Time) (int, error) {
+	r := n.repings
+	set := func(st repingState, keep bool) {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		if keep {
+			r.due[id] = st
+		} else {
+			delete(r.due, id)
+		}
+	}
+	rc, err := n.store.RollCall(id)
+	if err != nil {
+		return 0, err
+	}
+	round, at, ok := rc.Round(now)
+	if !ok {
+		set(repingState{}, false)
+		return 0, nil
+	}
+	if at.After(now) {
+		set(repingState{due: at}, true)
+		return 0, nil
+	}
+	if !n.repl.CaughtUp() || n.owners.Owner(&relay.Delivery{ID: "rollcall:" + id}) != n.opts.Name {
+		set(repingState{due: at, parked: true}, true)
+		return 0, nil
+	}
+	sent, err := n.postRound(ctx, rc, round)
+	if err != nil {
+		return sent, err
+	}
+	if _, next, ok := rc.Round(at.Add(rc.Reping)); ok {
+		set(repingState{due: next}, true)
+	} else {
+		set(repingState{}, false)
+	}
+	return sent, nil
+}
+
+// postRound asks the people who have not answered rc again, on the
+// round's channel of each, one message per channel.
+func (n *Node) postRound(ctx context.Context, rc *relay.RollCall, round int) (int, error) {
+	aud, err := n.rollCallAudience(rc)
+	if err != nil {
+		return 0, err
+	}
+	answers, err := n.store.RollCallAnswers(rc.ID)
+	if err != nil {
+		return 0, err
+	}
+	roster, _, err := n.store.Roster()
+	if err != nil {
+		return 0, err
+	}
+	byChannel := map[string][]string{}
+	for _, p := range aud.list {
+		chans := aud.channels[p.ID]
+		if _, answered := answers[p.ID]; answered || len(chans) == 0 {
+			continue
+		}
+		if _, ok := roster.Person(p.ID); !ok {
+			continue // no longer on the roster
+		}
+		ch := chans[round%len(chans)]
+		byChannel[ch] = append(byChannel[ch], relay.TargetPersonPrefix+p.ID)
+	}
+	sent := 0
+	for _, ch := range slices.Sorted(maps.Keys(byChannel)) {
+		post := &relay.Post{Incident: rc.Incident, Text: rc.RepingText(round), To: byChannel[ch], Severity: rc.Severity,
+			Channels: []string{ch}}
+		acc, err := n.post(ctx, post, Author{Name: rc.StartedBy, Via: relay.ViaRollCall}, repingKey(rc.ID, round, ch), nil, nil)
+		switch {
+		case errors.Is(err, ErrKeyReused):
+			continue // this round went out on this channel already
+		case err != nil:
+			return sent, err
+		case acc.Replayed:
+			continue
+		}
+		sent++
+		n.rollcall.repings.Inc()
+		n.log.Info("roll-call re-ping sent", "rollcall", rc.ID, "round", round, "channel", ch, "people", len(byChannel[ch]),
+			"message", acc.Message.ID)
+	}
+	return sent, nil
+}
