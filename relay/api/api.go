@@ -36,6 +36,9 @@ type Token struct {
 	Name   string
 	Role   relay.Role
 	Secret secret.String
+	// AnswerFor lists the people a bot token may answer roll-calls for,
+	// as audience targets; an admin may answer for anyone.
+	AnswerFor []string
 }
 
 // Options configures the API.
@@ -80,6 +83,8 @@ type API struct {
 	logGate   *logGate
 	authFails *prometheus.CounterVec
 	throttled *prometheus.CounterVec
+	// answerFor is each token's AnswerFor, by name.
+	answerFor map[string][]string
 }
 
 // tokenHash keeps a token's digest, so lookups compare in constant time
@@ -111,10 +116,11 @@ func New(opts Options) (*API, error) {
 	}
 	opts.Limits.setDefaults()
 	a := &API{opts: opts, log: opts.Logger, mux: http.NewServeMux(), clients: newClients(opts.Limits),
-		perToken: map[string]*rate.Limiter{}, logGate: newLogGate()}
+		perToken: map[string]*rate.Limiter{}, logGate: newLogGate(), answerFor: map[string][]string{}}
 	for _, t := range opts.Tokens {
 		a.tokens = append(a.tokens, tokenHash{Token: t, sum: sha256.Sum256([]byte(t.Secret.Reveal()))})
 		a.perToken[t.Name] = opts.Limits.PerToken.bucket()
+		a.answerFor[t.Name] = t.AnswerFor
 	}
 	a.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "relay", Subsystem: "http", Name: "requests_total",
@@ -154,6 +160,9 @@ func New(opts Options) (*API, error) {
 	a.route("GET /v1/oncall/{id}", relay.RoleViewer, a.getOnCall)
 	a.route("POST /v1/schedules/{id}/overrides", relay.RoleAdmin, a.addOverride)
 	a.route("DELETE /v1/schedules/{id}/overrides/{override}", relay.RoleAdmin, a.removeOverride)
+	a.route("POST /v1/rollcalls", relay.RoleBot, a.startRollCall)
+	a.route("GET /v1/rollcalls/{id}", relay.RoleViewer, a.getRollCall)
+	a.route("POST /v1/rollcalls/{id}/answers", relay.RoleBot, a.answerRollCall)
 	a.route("GET /healthz", "", a.healthz)
 	a.route("GET /readyz", "", a.readyz)
 	if opts.Gatherer != nil {
@@ -169,6 +178,9 @@ func New(opts Options) (*API, error) {
 	a.allow("/v1/oncall/{id}", "GET")
 	a.allow("/v1/schedules/{id}/overrides", "POST")
 	a.allow("/v1/schedules/{id}/overrides/{override}", "DELETE")
+	a.allow("/v1/rollcalls", "POST")
+	a.allow("/v1/rollcalls/{id}", "GET")
+	a.allow("/v1/rollcalls/{id}/answers", "POST")
 	a.allow("/healthz", "GET")
 	a.allow("/readyz", "GET")
 	if opts.Gatherer != nil {

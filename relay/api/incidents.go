@@ -95,6 +95,10 @@ func (a *API) getIncident(w http.ResponseWriter, r *http.Request) {
 			v.Stopped = append(v.Stopped, c)
 		}
 	}
+	if v.RollCalls, err = a.incidentRollCalls(id); err != nil {
+		a.failErr(w, r, err)
+		return
+	}
 	writeJSON(w, http.StatusOK, v)
 }
 

@@ -213,6 +213,8 @@ type IncidentView struct {
 	// stop (an SMS STOP): carriers refuse that channel until they send
 	// START.
 	Stopped []relay.Consent `json:"stopped"`
+	// RollCalls are the incident's roll-calls with their counts.
+	RollCalls []RollCallSummary `json:"rollcalls"`
 }
 
 // IncidentAck is one person's first acknowledgement in an incident.
