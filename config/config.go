@@ -143,6 +143,11 @@ type Token struct {
 	Token     secret.String `yaml:"token"`
 	TokenEnv  string        `yaml:"token_env"`
 	TokenFile string        `yaml:"token_file"`
+	// AnswerFor lists, as audience targets (person:<id>, group:<id>,
+	// role:<role>, everyone), the people a bot token may answer
+	// roll-calls for through the API; an admin token may answer for
+	// anyone, a viewer for nobody.
+	AnswerFor []string `yaml:"answer_for"`
 }
 
 // Role is what an API token may do. It is the core's relay.Role, so that a

@@ -195,6 +195,14 @@ func (c *Config) validateTokens(bad func(key, format string, args ...any)) {
 		case !t.Role.Valid():
 			bad(key+".role", "unknown role %q (known: admin, bot, viewer)", t.Role)
 		}
+		if len(t.AnswerFor) > 0 && t.Role != relay.RoleBot {
+			bad(key+".answer_for", "is for bot tokens only: an admin answers for anyone, a viewer for nobody")
+		}
+		for j, target := range t.AnswerFor {
+			if why := relay.CheckTarget(target); why != "" {
+				bad(fmt.Sprintf("%s.answer_for[%d]", key, j), "%q %s", target, why)
+			}
+		}
 		sources := 0
 		for _, set := range []bool{!t.Token.IsZero(), t.TokenEnv != "", t.TokenFile != ""} {
 			if set {

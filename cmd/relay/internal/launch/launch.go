@@ -148,7 +148,7 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Server, erro
 
 	tokens := make([]api.Token, 0, len(cfg.API.Tokens))
 	for _, t := range cfg.API.Tokens {
-		tokens = append(tokens, api.Token{Name: t.Name, Role: t.Role, Secret: t.Token})
+		tokens = append(tokens, api.Token{Name: t.Name, Role: t.Role, Secret: t.Token, AnswerFor: t.AnswerFor})
 	}
 	h, err := api.New(api.Options{
 		Node: n, Tokens: tokens, MaxBodyBytes: cfg.HTTP.MaxBodyBytes, MaxRosterBytes: cfg.HTTP.MaxRosterBytes,
