@@ -10,6 +10,8 @@
 //	relay roster import --csv hr.csv --country KR -o roster.yaml
 //	relay oncall [SCHEDULE] [--at TIME]  who is on call now and next
 //	relay oncall override add SCHEDULE --person ID [--covers ID] --from TIME --to TIME
+//	relay rollcall start --incident ID --to group:all --option "1=안전" --option "2=도움 필요" QUESTION
+//	relay rollcall show ID [--watch] [--csv]
 //	relay config check FILE
 //
 // Client verbs read RELAY_ADDR (comma-separated node URLs, tried in turn)
@@ -69,7 +71,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(s
 	root.SetOut(out)
 	root.SetErr(errOut)
 	root.AddCommand(
-		serveCmd(e), devCmd(e), sendCmd(e), messageCmd(e), incidentCmd(e), rosterCmd(e), configCmd(e), statusCmd(e), nodeCmd(e), oncallCmd(e),
+		serveCmd(e), devCmd(e), sendCmd(e), messageCmd(e), incidentCmd(e), rosterCmd(e), configCmd(e), statusCmd(e), nodeCmd(e), oncallCmd(e), rollcallCmd(e),
 	)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -78,7 +78,8 @@ func (e *Error) Error() string {
 }
 
 // do sends one request, trying each node in turn from the last that
-// answered, and decodes a 2xx JSON answer into out.
+// answered, and decodes a 2xx JSON answer into out (a *[]byte gets the
+// answer's bytes as they are).
 func (c *Client) do(ctx context.Context, method, path string, header http.Header, body []byte, out any) (http.Header, error) {
 	var errs []error
 	n := len(c.addrs)
@@ -123,6 +124,10 @@ func (c *Client) do(ctx context.Context, method, path string, header http.Header
 				pb.Error = problem.Problem{Code: "http_" + fmt.Sprint(resp.StatusCode), Message: strings.TrimSpace(string(data))}
 			}
 			return resp.Header, &Error{Status: resp.StatusCode, Problem: pb.Error, Node: base.Host}
+		}
+		if raw, ok := out.(*[]byte); ok {
+			*raw = data
+			return resp.Header, nil
 		}
 		if out != nil {
 			if err := json.Unmarshal(data, out); err != nil {
