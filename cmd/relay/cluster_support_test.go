@@ -96,6 +96,9 @@ type clusterSpec struct {
 	// capture keeps every request the callback URL's balancer forwards
 	// (see captured), as someone who can read that traffic would.
 	capture bool
+	// commanders are the people (by number) the roster makes
+	// commanders.
+	commanders []int
 }
 
 // capturedHook is a webhook request the balancer forwarded: what an
@@ -208,6 +211,9 @@ func startCluster(tb testing.TB, spec clusterSpec) *testCluster {
 		if err != nil {
 			tb.Fatal(err)
 		}
+	}
+	if len(spec.commanders) > 0 {
+		markCommanders(tb, cl.roster, spec.commanders)
 	}
 	if spec.receipts {
 		cl.balancer = httptest.NewServer(http.HandlerFunc(cl.balance))
@@ -358,7 +364,7 @@ func (cl *testCluster) writeConfig(n *clusterNode, seeds []string, key, label st
 	if cl.spec.tls {
 		tlsSection = "\n  tls:\n    cert_file: relay.pem\n    key_file: relay-key.pem"
 	}
-	role := "bot"
+	role := "bot\n      answer_for: [everyone]" // the bot answers roll-calls for anyone; an admin may anyway
 	if cl.spec.admin {
 		role = "admin"
 	}
