@@ -56,6 +56,17 @@ type Node interface {
 	relay.Memory
 }
 
+// RollCallAnswerer is a Node that takes roll-call answers by key: when
+// the webhooks' node is one, a key pressed in a call that asked a
+// roll-call is the person's answer.
+type RollCallAnswerer interface {
+	// AnswerByDelivery records the key pressed in the call of a delivery
+	// as the person's answer to the roll-call the call asked, and reports
+	// whether it was one (the call asked a roll-call open for answers
+	// that offers the key).
+	AnswerByDelivery(ctx context.Context, deliveryID string, digit int) (bool, error)
+}
+
 // HookOptions configure the webhooks.
 type HookOptions struct {
 	Node Node
@@ -283,8 +294,10 @@ func (h *Hooks) delivery(w http.ResponseWriter, id string) (*relay.Delivery, boo
 	return d, true
 }
 
-// gather records an acknowledgement when the person pressed 1 and answers
-// the call with what to say next.
+// gather records an acknowledgement when the person pressed 1, or the
+// answer to the roll-call the call asked when the key is one of its
+// options (which acknowledges too), and answers the call with what to say
+// next.
 func (h *Hooks) gather(w http.ResponseWriter, r *http.Request, id string) {
 	callSID, digits, err := ParseGather(r.PostForm)
 	if err != nil {
@@ -301,9 +314,15 @@ func (h *Hooks) gather(w http.ResponseWriter, r *http.Request, id string) {
 			lang = rc.Person.LangOrDefault()
 		}
 	}
+	// A key that acknowledges (1) or may answer a roll-call the call
+	// asked is taken once per call, like an acknowledgement: a replayed
+	// Gather can neither acknowledge again nor bring back an answer the
+	// person has since changed.
+	ra, answers := h.opts.Node.(RollCallAnswerer)
+	answerable := answers && len(digits) == 1 && digits[0] >= '1' && digits[0] <= '9'
 	acked := strings.HasPrefix(digits, "1")
-	outcome := fmt.Sprint(acked)
-	if acked {
+	outcome := ""
+	if acked || answerable {
 		key := gatherKey(id, callSID)
 		dup, release, err := h.once(r.Context(), key)
 		if err != nil {
@@ -312,17 +331,33 @@ func (h *Hooks) gather(w http.ResponseWriter, r *http.Request, id string) {
 			return
 		}
 		if dup {
-			outcome = "duplicate"
+			acked, outcome = true, "duplicate" // only a key that acknowledged is remembered
 		} else {
 			defer release()
-			if _, err := h.opts.Node.Acknowledge(r.Context(), id, relay.ChannelVoice); err != nil {
-				h.log.Error("recording an acknowledgement failed", "delivery", id, "err", err)
-				http.Error(w, "try again", http.StatusServiceUnavailable)
-				return
+			answered := false
+			if answerable {
+				if answered, err = ra.AnswerByDelivery(r.Context(), id, int(digits[0]-'0')); err != nil {
+					h.log.Error("recording a roll-call answer failed", "delivery", id, "err", err)
+					http.Error(w, "try again", http.StatusServiceUnavailable)
+					return
+				}
+				if answered {
+					h.log.Info("roll-call answered by phone", "delivery", id, "person", d.Person, "digit", digits)
+				}
 			}
-			h.remember(r.Context(), key, callbackUntil(d, h.opts.Now()))
-			h.log.Info("acknowledged by phone", "delivery", id, "person", d.Person)
+			if acked = acked || answered; acked {
+				if _, err := h.opts.Node.Acknowledge(r.Context(), id, relay.ChannelVoice); err != nil {
+					h.log.Error("recording an acknowledgement failed", "delivery", id, "err", err)
+					http.Error(w, "try again", http.StatusServiceUnavailable)
+					return
+				}
+				h.remember(r.Context(), key, callbackUntil(d, h.opts.Now()))
+				h.log.Info("acknowledged by phone", "delivery", id, "person", d.Person)
+			}
 		}
+	}
+	if outcome == "" {
+		outcome = fmt.Sprint(acked)
 	}
 	h.handled.WithLabelValues("gather", outcome).Inc()
 	w.Header().Set("Content-Type", "text/xml; charset=utf-8")
