@@ -1,6 +1,7 @@
 package relay
 
 import (
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -156,4 +157,31 @@ func TestSplitOption(t *testing.T) {
 			t.Errorf("SplitOption(%q) took it", bad)
 		}
 	}
+}
+
+// FuzzRollCallStart decodes a start request as the API does and checks
+// that what Validate takes makes a roll-call whose texts relay keeps.
+func FuzzRollCallStart(f *testing.F) {
+	f.Add(`{"incident":"pangyo-fire","question":"판교 화재","options":[{"digit":1,"label":"안전"},{"digit":2,"label":"도움 필요","urgent":true}],"to":["group:all"],"reping":"10m","until":"2h"}`)
+	f.Add(`{"incident":"a","question":"q","options":[{"digit":9,"label":"x"},{"digit":1,"label":"y"}],"to":["everyone"]}`)
+	f.Add(`{"incident":"a","question":"q\u202e","options":[{"digit":0,"label":""}],"to":["kim"],"reping":"1ns"}`)
+	f.Fuzz(func(t *testing.T, doc string) {
+		var s RollCallStart
+		if json.Unmarshal([]byte(doc), &s) != nil || s.Validate() != nil {
+			return
+		}
+		rc, err := NewRollCall(&s, "rc", "bot", "m", time.Unix(0, 0))
+		if err != nil {
+			t.Fatalf("valid start refused: %v", err)
+		}
+		if err := CheckText("text", rc.QuestionText()); err != nil {
+			t.Fatalf("question text: %v", err)
+		}
+		if len(rc.Options) < 2 || len(rc.Options) > 9 || !rc.Until.After(rc.StartedAt) {
+			t.Fatalf("roll-call %+v", rc)
+		}
+		if r, _, ok := rc.Round(rc.StartedAt); ok && r != 1 {
+			t.Fatalf("first round %d", r)
+		}
+	})
 }

@@ -43,9 +43,13 @@ type Inbox interface {
 	// message id and whether the key found an earlier message.
 	Post(ctx context.Context, p *relay.Post, author, key string) (messageID string, replayed bool, err error)
 	// Ack records that a person acknowledged an incident or a message and
-	// returns the ids of the messages acknowledged. Ingest has checked
-	// with Member that the bot may acknowledge for the person.
-	Ack(ctx context.Context, a AckRequest) (acked []string, err error)
+	// returns the ids of the messages acknowledged; with an Answer, it
+	// first records the person's answer to the incident's roll-call, and
+	// refuses the whole request when no open roll-call of the incident
+	// asked them with that option. Ingest has checked with Member that
+	// the bot may acknowledge for the person.
+	// bot is the configured bot whose subject the request came on.
+	Ack(ctx context.Context, bot string, a AckRequest) (acked []string, err error)
 	// Member reports whether person is among the audience targets
 	// (person:<id>, group:<id>, everyone) by the current roster. A target
 	// the roster does not know names nobody.
@@ -398,7 +402,7 @@ func (in *Ingest) ack(ctx context.Context, b *bot, data []byte) (any, error) {
 		return nil, &refusal{reasonAckFor, fieldProblem(problem.CodeForbidden, []problem.Detail{{Field: "person",
 			Message: fmt.Sprintf("bot %s may not acknowledge for %q: only for %s", b.Name, req.Person, strings.Join(b.AckFor, ", "))}})}
 	}
-	acked, err := in.inbox.Ack(ctx, *req)
+	acked, err := in.inbox.Ack(ctx, b.Name, *req)
 	if err != nil {
 		return nil, err
 	}

@@ -79,7 +79,7 @@ func (f *fakeInbox) Member(_ context.Context, person string, targets []string) (
 	return fakeRoster.Includes(person, targets), nil
 }
 
-func (f *fakeInbox) Ack(ctx context.Context, a AckRequest) ([]string, error) {
+func (f *fakeInbox) Ack(ctx context.Context, _ string, a AckRequest) ([]string, error) {
 	f.mu.Lock()
 	f.acks = append(f.acks, a)
 	hook := f.ack

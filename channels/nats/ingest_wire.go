@@ -38,11 +38,13 @@ type PostRequest struct {
 
 // AckRequest is the body of an ack request: a person acknowledges every
 // message of an incident or one message. Exactly one of Incident and
-// Message is set.
+// Message is set. Answer, when set (1 to 9), is also the person's answer
+// to the latest open roll-call of the incident that asked them.
 type AckRequest struct {
 	Person   string `json:"person"`
 	Incident string `json:"incident,omitempty"`
 	Message  string `json:"message,omitempty"`
+	Answer   int    `json:"answer,omitempty"`
 }
 
 // PostReply answers an accepted post.
@@ -166,7 +168,7 @@ func decodeAck(data []byte) (*AckRequest, error) {
 	var r AckRequest
 	fields, p := decodeObject(data, []wireField{
 		{"person", &r.Person, "a string", false}, {"incident", &r.Incident, "a string", true},
-		{"message", &r.Message, "a string", true},
+		{"message", &r.Message, "a string", true}, {"answer", &r.Answer, "an integer from 1 to 9", false},
 	})
 	if p != nil {
 		return nil, p
@@ -193,10 +195,22 @@ func decodeAck(data []byte) (*AckRequest, error) {
 	case r.Message != "" && !validMessageID(r.Message):
 		bad("message", "%q must be a message id: 1-64 characters of A-Z, a-z, 0-9 and '-'", r.Message)
 	}
+	if r.Answer < 0 || r.Answer > 9 || (r.Answer == 0 && answerGiven(data)) {
+		bad("answer", "is %d; a roll-call answer is a digit from 1 to 9", r.Answer)
+	}
 	if len(fields) > 0 {
 		return nil, fieldProblem(problem.CodeInvalidField, fields)
 	}
 	return &r, nil
+}
+
+// answerGiven reports whether an ack request's JSON gives answer a value
+// (0 would otherwise read as no answer).
+func answerGiven(data []byte) bool {
+	var probe struct {
+		Answer *int `json:"answer"`
+	}
+	return json.Unmarshal(data, &probe) == nil && probe.Answer != nil
 }
 
 func validMessageID(s string) bool {

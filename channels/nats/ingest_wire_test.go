@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/oob-relay/relay/relay"
@@ -82,5 +83,24 @@ func TestErrorReplyRoundTrip(t *testing.T) {
 	}
 	if got := string(renderReply(ErrorReply{})); got != `{"error":null}` {
 		t.Errorf("reply without a problem: %s", got)
+	}
+}
+
+// TestDecodeAckAnswer reads a roll-call answer on an ack request: a digit
+// from 1 to 9, and nothing else.
+func TestDecodeAckAnswer(t *testing.T) {
+	r, err := decodeAck([]byte(`{"person":"kim","incident":"pangyo-fire","answer":2}`))
+	if err != nil || r.Answer != 2 {
+		t.Fatalf("decodeAck = %+v, %v", r, err)
+	}
+	if _, err := decodeAck([]byte(`{"person":"kim","incident":"a","bot":"other"}`)); err == nil {
+		t.Error("a request naming its bot was taken")
+	}
+	for _, bad := range []string{`0`, `10`, `-1`, `2.5`, `"2"`, `true`} {
+		_, err := decodeAck([]byte(`{"person":"kim","incident":"a","answer":` + bad + `}`))
+		var p *problem.Problem
+		if !errors.As(err, &p) || !strings.Contains(p.Message, "answer") {
+			t.Errorf("answer %s: %v", bad, err)
+		}
 	}
 }

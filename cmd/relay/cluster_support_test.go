@@ -70,6 +70,9 @@ type clusterSpec struct {
 	// relay.post.ops-bot too.
 	nats       bool
 	natsIngest bool
+	// natsAck lets ingest's ops-bot acknowledge (and answer roll-calls)
+	// for everyone on relay.ack.ops-bot too.
+	natsAck bool
 	// alertmanager mounts Alertmanager's webhook on every node, with the
 	// token alertmanagerToken and every alert routed to group:all.
 	alertmanager bool
@@ -426,7 +429,10 @@ func (cl *testCluster) natsProvider(n *clusterNode) string {
 		return ""
 	}
 	ingest := ""
-	if cl.spec.natsIngest {
+	switch {
+	case cl.spec.natsAck:
+		ingest = "\n          ingest: {enabled: true, bots: [{name: ops-bot, allow: [post, ack], ack_for: [everyone]}]}"
+	case cl.spec.natsIngest:
 		ingest = "\n          ingest: {enabled: true, bots: [{name: ops-bot}]}"
 	}
 	return fmt.Sprintf("\n  nats:\n    providers:\n      - name: nats-%s\n        nats:\n          urls: [%s]%s", n.name, cl.s.nats.ClientURL(), ingest)

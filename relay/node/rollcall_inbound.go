@@ -129,3 +129,29 @@ func (n *Node) rollCallAsked(rc *relay.RollCall, msgID string) bool {
 	msgs, err := n.rollCallMessages(rc, aud)
 	return err == nil && slices.Contains(msgs, msgID)
 }
+
+// AnswerIncident records a person's answer to the latest open roll-call
+// of an incident that asked them and offers the digit, as a NATS bot
+// gives it; by names the bot. With no such roll-call it refuses with a
+// *relay.FieldError for "answer" and records nothing.
+func (n *Node) AnswerIncident(ctx context.Context, person, incident string, digit int, channel, by string) (*relay.RollCallAnswer, error) {
+	rcs, err := n.store.RollCalls(incident)
+	if err != nil {
+		return nil, err
+	}
+	now := n.opts.Now()
+	for i := len(rcs) - 1; i >= 0; i-- {
+		rc := &rcs[i]
+		if _, offered := rc.Option(digit); !offered || !rc.Open(now) {
+			continue
+		}
+		aud, err := n.rollCallAudience(rc)
+		if err != nil {
+			return nil, err
+		}
+		if _, asked := aud.people[person]; asked {
+			return n.answer(ctx, rc, person, digit, channel, by)
+		}
+	}
+	return nil, &relay.FieldError{Field: "answer", Message: fmt.Sprintf("no open roll-call of incident %q asked %q with option %d", incident, person, digit)}
+}

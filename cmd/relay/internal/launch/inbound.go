@@ -120,7 +120,7 @@ func (b natsInbox) Post(ctx context.Context, p *relay.Post, author, key string) 
 	return acc.Message.ID, acc.Replayed, nil
 }
 
-func (b natsInbox) Ack(ctx context.Context, a nats.AckRequest) ([]string, error) {
+func (b natsInbox) Ack(ctx context.Context, bot string, a nats.AckRequest) ([]string, error) {
 	incident := a.Incident
 	if a.Message != "" {
 		m, err := b.n.Store().Message(a.Message)
@@ -128,6 +128,11 @@ func (b natsInbox) Ack(ctx context.Context, a nats.AckRequest) ([]string, error)
 			return nil, err
 		}
 		incident = m.Incident
+	}
+	if a.Answer != 0 {
+		if _, err := b.n.AnswerIncident(ctx, a.Person, incident, a.Answer, relay.ChannelNATS, bot); err != nil {
+			return nil, err
+		}
 	}
 	return b.n.AckIncident(ctx, a.Person, incident, relay.ChannelNATS)
 }
