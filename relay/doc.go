@@ -160,6 +160,14 @@
 // or a snapshot and the log's tail) before it claims anything; /readyz
 // answers 503 until then.
 //
+// A roll-call ([RollCall], rollcall.go here and relay/node/rollcall*.go)
+// is a question with numbered options posted to an incident's audience;
+// the roll-call and its question are one commit, each answer
+// ([RollCallAnswer]) an event, so every node counts the same [Tally].
+// While one is open, a person's digit by SMS, mail, a key in a call or a
+// NATS bot's ack is their answer, not a reply. Re-pings of the silent are
+// timers owned like summaries of held replies (relay/node/repings.go).
+//
 // # Invariants
 //
 //   - Accepted means durable: 202 only after the message is fsynced here
