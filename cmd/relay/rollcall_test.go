@@ -211,8 +211,9 @@ func TestRollCallAcrossTheCluster(t *testing.T) {
 		}
 	}
 
-	// Each urgent answer makes one notice, to the commander, naming the
-	// person, and its SMS reaches them. (Counted by message: a delivery
+	// Each urgent answer makes one notice, to the commander on their own
+	// channels (not broadcast on NATS), naming the person, and its SMS
+	// reaches them. (Counted by message: a delivery
 	// the engine repeats, as it may when membership flaps under load, is
 	// the engine's to answer for, not the roll-call's.)
 	notices := map[string][]string{} // person -> notice message ids
@@ -242,6 +243,11 @@ func TestRollCallAcrossTheCluster(t *testing.T) {
 		}
 		if len(m.Recipients) != 1 || m.Recipients[0].Person != personID(commander) || m.Severity != string(relay.SeverityCritical) {
 			t.Errorf("%s's notice goes to %+v (%s); want the commander, critical", p, m.Recipients, m.Severity)
+		}
+		for _, d := range m.Deliveries {
+			if d.Channel == relay.ChannelNATS {
+				t.Errorf("%s's notice, which carries their contact, went out on NATS", p)
+			}
 		}
 	}
 	testkit.Eventually(t, 60*time.Second, "every notice by SMS at the commander", func() bool {

@@ -176,12 +176,26 @@ func digits(rc *relay.RollCall) string {
 	return s
 }
 
-// notifyUrgent tells the roster's commanders, at high priority, that a
-// person picked an urgent option: once per person and roll-call, from
-// whichever node takes the answer.
+// notifyUrgent tells the roster's commanders, at high priority, on
+// their own channels (not on broadcast ones), that a person picked an
+// urgent option: once per person and roll-call, from whichever node
+// takes the answer.
 func (n *Node) notifyUrgent(ctx context.Context, rc *relay.RollCall, p *relay.Person, o relay.RollCallOption) error {
+	// The notice carries the person's contact: it goes to the
+	// commanders' own channels, never out on a broadcast channel.
+	policy := n.opts.Policies.For(relay.SeverityCritical)
+	var chans []string
+	for _, ch := range n.Channels() {
+		if !relay.Broadcast(ch) && policy.Allows(ch) {
+			chans = append(chans, ch)
+		}
+	}
+	if len(chans) == 0 {
+		n.log.Warn("an urgent roll-call answer has no channel to the commanders on this node", "rollcall", rc.ID, "person", p.ID)
+		return nil
+	}
 	post := &relay.Post{Incident: rc.Incident, Text: rc.UrgentText(p, o), To: []string{relay.TargetRolePrefix + relay.PersonCommander},
-		Severity: relay.SeverityCritical}
+		Severity: relay.SeverityCritical, Channels: chans}
 	acc, err := n.post(ctx, post, Author{Name: rc.StartedBy, Via: relay.ViaRollCall, Commander: true},
 		"rollcall:"+rc.ID+":urgent:"+p.ID, nil, nil)
 	var fe *relay.FieldError
