@@ -33,7 +33,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	for _, r := range []string{"signature", "origin", "own_origin", "clock_ahead"} {
 		m.refused.WithLabelValues(r)
 	}
-	for _, k := range []string{"message", "deliveries", "roster", "seen", "override"} {
+	for _, k := range []string{"message", "deliveries", "roster", "seen", "override", "rollcall", "rollcall_answer"} {
 		for _, s := range []string{"local", "remote"} {
 			m.events.WithLabelValues(k, s)
 		}
