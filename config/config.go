@@ -144,9 +144,9 @@ type Token struct {
 	TokenEnv  string        `yaml:"token_env"`
 	TokenFile string        `yaml:"token_file"`
 	// AnswerFor lists, as audience targets (person:<id>, group:<id>,
-	// role:<role>, everyone), the people a bot token may answer
-	// roll-calls for through the API; an admin token may answer for
-	// anyone, a viewer for nobody.
+	// role:<role>, schedule:<id> for whoever is on call, everyone), the
+	// people a bot token may answer roll-calls for through the API; an
+	// admin token may answer for anyone, a viewer for nobody.
 	AnswerFor []string `yaml:"answer_for"`
 }
 

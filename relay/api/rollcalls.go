@@ -114,12 +114,14 @@ func (a *API) answerRollCall(w http.ResponseWriter, r *http.Request) {
 	}
 	c := callerOf(r.Context())
 	if c.role != relay.RoleAdmin {
-		roster, _, err := a.opts.Node.Store().Roster()
+		// As for a NATS bot's ack_for: a schedule target names whoever is
+		// on call now, overrides included.
+		roster, err := a.opts.Node.OnCallRoster()
 		if err != nil {
 			a.failErr(w, r, err)
 			return
 		}
-		if !roster.Includes(req.Person, a.answerFor[c.name]) {
+		if !roster.IncludesAt(req.Person, a.answerFor[c.name], a.opts.Now()) {
 			why := "it may answer for nobody: give it answer_for"
 			if list := a.answerFor[c.name]; len(list) > 0 {
 				why = "only for " + strings.Join(list, ", ")
