@@ -20,7 +20,7 @@ var (
 	bucketAcks      = []byte("acks")       // message id 0x00 person → ackRecord
 	bucketConsent   = []byte("consent")    // person 0x00 channel → consentRecord
 	bucketPacked    = []byte("packed")     // message id → its settled deliveries, packed (binary)
-	bucketPruned    = []byte("pruned")     // message id → when it was removed, Unix seconds (8 bytes)
+	bucketPruned    = []byte("pruned")     // message id, or "rollcall/" + roll-call id → when it was removed, Unix seconds (8 bytes)
 	bucketSeen      = []byte("seen")       // relay.Seen key → until, Unix nanoseconds (8 bytes)
 	bucketOverrides = []byte("overrides")  // override id → overrideRecord
 	// roll-call id → rollCallRecord; roll-call id 0x00 person → answerRecord

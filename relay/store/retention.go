@@ -113,8 +113,47 @@ func pruneIncident(tx *bolt.Tx, id string, cutoff, now time.Time) (int, error) {
 			return 0, err
 		}
 	}
+	if err := pruneRollCalls(tx, id, at); err != nil {
+		return 0, err
+	}
 	return len(msgs), ib.Delete([]byte(id))
 }
+
+// pruneRollCalls removes incident id's roll-calls and their answers, each
+// leaving a tombstone (rollCallTombstone) so that a late start or answer
+// brings nothing back.
+func pruneRollCalls(tx *bolt.Tx, incident string, at []byte) error {
+	var ids []string
+	err := tx.Bucket(bucketRollCalls).ForEach(func(k, v []byte) error {
+		var rec rollCallRecord
+		if err := decode(v, &rec); err != nil {
+			return err
+		}
+		if rec.Incident == incident {
+			ids = append(ids, string(k))
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		if err := tx.Bucket(bucketRollCalls).Delete([]byte(id)); err != nil {
+			return err
+		}
+		if err := deletePrefix(tx.Bucket(bucketRollCallAnswers), ackKey(id, "")); err != nil {
+			return err
+		}
+		if err := tx.Bucket(bucketPruned).Put(rollCallTombstone(id), at); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// rollCallTombstone is the key in the pruned bucket that says roll-call
+// id was removed by retention. Message ids hold no '/'.
+func rollCallTombstone(id string) []byte { return []byte("rollcall/" + id) }
 
 // Pack folds the deliveries of every settled message whose deadline
 // passed before cutoff into one packed record per message (see

@@ -172,3 +172,45 @@ func TestPruneRemovesOnlySettledHistory(t *testing.T) {
 		t.Fatalf("late events not held in the log: marks %v", marks)
 	}
 }
+
+// TestPruneRemovesRollCalls: an incident removed by retention takes its
+// roll-calls and their answers with it, and a late start or answer from
+// another node brings neither back.
+func TestPruneRemovesRollCalls(t *testing.T) {
+	s := open(t, t.TempDir(), "seoul")
+	defer s.Close()
+	ctx := context.Background()
+	m := testMessage("M1", "old-fire", "kim", "lee")
+	rc := &relay.RollCall{ID: "RC1", Incident: "old-fire", Question: "안전하면 1", Message: "M1",
+		Options: []relay.RollCallOption{{Digit: 1, Label: "안전"}, {Digit: 2, Label: "도움 필요"}},
+		StartedAt: m.AcceptedAt, Until: m.AcceptedAt.Add(time.Hour)}
+	answer := &relay.RollCallAnswer{RollCall: "RC1", Incident: "old-fire", Person: "kim", Digit: 1, Channel: "sms", At: m.AcceptedAt}
+	if _, err := s.Append(ctx, relay.Event{Message: m}, relay.Event{RollCall: rc}, relay.Event{RollCallAnswer: answer}); err != nil {
+		t.Fatal(err)
+	}
+	settleAll(t, s, m)
+	if _, _, err := s.Prune(ctx, m.AcceptedAt.Add(95*24*time.Hour), 90*24*time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	check := func(when string) {
+		t.Helper()
+		if _, err := s.RollCall("RC1"); err != relay.ErrNotFound {
+			t.Errorf("%s: the roll-call is still there: %v", when, err)
+		}
+		if rcs, err := s.RollCalls("old-fire"); err != nil || len(rcs) != 0 {
+			t.Errorf("%s: the incident still lists roll-calls %v, %v", when, rcs, err)
+		}
+		if as, err := s.RollCallAnswers("RC1"); err != nil || len(as) != 0 {
+			t.Errorf("%s: answers still there: %v, %v", when, as, err)
+		}
+	}
+	check("pruned")
+	late := []relay.Event{
+		{Origin: "busan", Seq: 1, Clock: s.Clock().Now(), RollCall: rc},
+		{Origin: "busan", Seq: 2, Clock: s.Clock().Now(), RollCallAnswer: &relay.RollCallAnswer{RollCall: "RC1", Incident: "old-fire", Person: "lee", Digit: 2, Channel: "sms"}},
+	}
+	if _, err := s.Merge(ctx, late); err != nil {
+		t.Fatal(err)
+	}
+	check("after late events")
+}

@@ -34,6 +34,9 @@ type answerRecord struct {
 }
 
 func (f *folder) rollCall(e *relay.Event) error {
+	if f.pruned(e.RollCall.Message) || f.pruned(string(rollCallTombstone(e.RollCall.ID))) {
+		return nil // removed by retention; a late start brings nothing back
+	}
 	b := f.tx.Bucket(bucketRollCalls)
 	key := []byte(e.RollCall.ID)
 	if raw := b.Get(key); raw != nil {
@@ -55,6 +58,9 @@ func (f *folder) rollCall(e *relay.Event) error {
 // rollCallAnswer keeps the latest answer of a person to a roll-call, by
 // event clock then origin, so that any arrival order keeps the same one.
 func (f *folder) rollCallAnswer(e *relay.Event) error {
+	if f.pruned(string(rollCallTombstone(e.RollCallAnswer.RollCall))) {
+		return nil
+	}
 	b := f.tx.Bucket(bucketRollCallAnswers)
 	key := ackKey(e.RollCallAnswer.RollCall, e.RollCallAnswer.Person)
 	if raw := b.Get(key); raw != nil {
