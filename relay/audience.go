@@ -7,7 +7,8 @@ import (
 )
 
 // Includes reports whether the person is among the audience targets
-// ("person:<id>", "group:<id>", "everyone") by this roster: on the roster
+// ("person:<id>", "group:<id>", "role:<role>", "escalation:<id>",
+// "everyone") by this roster: on the roster
 // and named, in a group named, or anyone with everyone. A target the
 // roster does not know names nobody; it is not an error, as a roster may
 // drop a group that configuration still names. It knows no time, so a
@@ -42,6 +43,15 @@ func (r *Roster) IncludesAt(person string, targets []string, at time.Time) bool 
 		case strings.HasPrefix(t, TargetSchedulePrefix):
 			if people, _ := r.onCall(strings.TrimPrefix(t, TargetSchedulePrefix), at); slices.Contains(people, person) {
 				return true
+			}
+		case strings.HasPrefix(t, TargetEscalationPrefix):
+			// Anyone a step of the policy notifies.
+			if e, ok := r.Escalation(strings.TrimPrefix(t, TargetEscalationPrefix)); ok {
+				for _, s := range e.Steps {
+					if !slices.ContainsFunc(s.To, func(t string) bool { return strings.HasPrefix(t, TargetEscalationPrefix) }) && r.IncludesAt(person, s.To, at) {
+						return true
+					}
+				}
 			}
 		}
 	}

@@ -38,6 +38,7 @@ type Event struct {
 	// RollCall starts a roll-call; RollCallAnswer is one person's answer.
 	RollCall       *RollCall       `json:"rollcall,omitempty"`
 	RollCallAnswer *RollCallAnswer `json:"rollcall_answer,omitempty"`
+	Escalated      *Escalated      `json:"escalated,omitempty"`
 }
 
 // OverrideChange adds an override to a schedule, or removes one, over
@@ -117,6 +118,8 @@ func (e *Event) Kind() string {
 		return "rollcall"
 	case e.RollCallAnswer != nil:
 		return "rollcall_answer"
+	case e.Escalated != nil:
+		return "escalated"
 	}
 	return "empty"
 }
@@ -131,6 +134,11 @@ func (e *Event) Check() error {
 		n++
 		if e.Message.ID == "" || e.Message.Incident == "" {
 			return fmt.Errorf("event %s/%d: message without id or incident", e.Origin, e.Seq)
+		}
+		if x := e.Message.Escalation; x != nil {
+			if err := x.Check(); err != nil {
+				return fmt.Errorf("event %s/%d: %w", e.Origin, e.Seq, err)
+			}
 		}
 	}
 	if e.Deliveries != nil {
@@ -178,6 +186,12 @@ func (e *Event) Check() error {
 		n++
 		if e.RollCallAnswer.RollCall == "" || e.RollCallAnswer.Person == "" {
 			return fmt.Errorf("event %s/%d: roll-call answer without roll-call or person", e.Origin, e.Seq)
+		}
+	}
+	if e.Escalated != nil {
+		n++
+		if err := e.Escalated.check(); err != nil {
+			return fmt.Errorf("event %s/%d: %w", e.Origin, e.Seq, err)
 		}
 	}
 	if n != 1 {

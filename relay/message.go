@@ -71,6 +71,11 @@ type Message struct {
 	// of their held replies: how it came, and why it reached nobody if
 	// it was withheld.
 	Reply *ReplyInfo `json:"reply,omitempty"`
+	// Escalation is set on a message posted to an escalation policy:
+	// the policy as the message follows it. Recipients are its first
+	// step's audience; the people later steps notify are added by
+	// Escalated events.
+	Escalation *EscalationPlan `json:"escalation,omitempty"`
 }
 
 // Recipient is one person of a message's audience, as the roster described

@@ -86,6 +86,9 @@ func (p *Post) Validate() error {
 	if badTo > maxListed {
 		bad("to", "%d more entries are not audiences", badTo-maxListed)
 	}
+	if err := checkEscalationTo(p.To); err != nil {
+		errs = append(errs, err)
+	}
 	if p.Severity != "" && !p.Severity.Valid() {
 		bad("severity", "%s must be one of critical, warning and info", quoteShort(string(p.Severity)))
 	}
@@ -108,6 +111,25 @@ func (p *Post) Validate() error {
 		bad("channels", "%d more entries are unknown or repeated", badChannels-maxListed)
 	}
 	return errors.Join(errs...)
+}
+
+// Recipients gives each person the channels of theirs that usable allows,
+// in their preference order; those left with none are unreachable.
+func Recipients(people []Person, usable func(ch string) bool) (recs []Recipient, unreachable []string) {
+	for _, person := range people {
+		var chs []string
+		for _, ch := range person.ContactChannels() {
+			if !Broadcast(ch) && usable(ch) && !slices.Contains(chs, ch) {
+				chs = append(chs, ch)
+			}
+		}
+		if len(chs) == 0 {
+			unreachable = append(unreachable, person.ID)
+			continue
+		}
+		recs = append(recs, Recipient{Person: person, Channels: chs})
+	}
+	return recs, unreachable
 }
 
 // validTarget reports whether t has the form of an audience target:
@@ -225,6 +247,9 @@ type Plan struct {
 	// Exclude lists people left out of the audience: the author of a
 	// reply does not receive their own words.
 	Exclude []string
+	// EscalationSpeedup divides the waits of an escalation policy the
+	// post names, for drills and tests; 0 or 1 runs them as written.
+	EscalationSpeedup int
 }
 
 // NewMessage resolves a valid post's audience against the roster and returns
@@ -273,19 +298,8 @@ func NewMessage(p *Post, roster *Roster, plan Plan) (*Message, error) {
 		IdempotencyKey:   plan.IdempotencyKey,
 		RequestHash:      p.Hash(),
 	}
-	for _, person := range people {
-		var chs []string
-		for _, ch := range person.ContactChannels() {
-			if !Broadcast(ch) && usable(ch) && !slices.Contains(chs, ch) {
-				chs = append(chs, ch)
-			}
-		}
-		if len(chs) == 0 {
-			m.Unreachable = append(m.Unreachable, person.ID)
-			continue
-		}
-		m.Recipients = append(m.Recipients, Recipient{Person: person, Channels: chs})
-	}
+	m.Recipients, m.Unreachable = Recipients(people, usable)
+	m.Escalation = escalationPlan(p.To, roster, plan.EscalationSpeedup)
 	for _, ch := range Channels {
 		if Broadcast(ch) && usable(ch) {
 			m.Broadcasts = append(m.Broadcasts, ch)

@@ -49,7 +49,7 @@ func TestPostAudienceEntries(t *testing.T) {
 		t.Fatalf("fields %v, want %v: %v", got, want, err)
 	}
 	msg := err.Error()
-	for _, want := range []string{`to[3]: "kim" is not an audience: use "person:<id>", "group:<id>", "role:<role>", "schedule:<id>" or "everyone"`, `to[4]: "person:\x1b[2J" is not an audience`, `"group:aaaa`, `"… is not an audience`} {
+	for _, want := range []string{`to[3]: "kim" is not an audience: use "person:<id>", "group:<id>", "role:<role>", "schedule:<id>", "escalation:<id>" or "everyone"`, `to[4]: "person:\x1b[2J" is not an audience`, `"group:aaaa`, `"… is not an audience`} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("error lacks %q:\n%s", want, msg)
 		}

@@ -84,10 +84,12 @@ type Roster struct {
 	Groups []Group  `json:"groups,omitempty" yaml:"groups,omitempty"`
 	// Schedules are on-call schedules (schedule.go).
 	Schedules []Schedule `json:"schedules,omitempty" yaml:"schedules,omitempty"`
+	// Escalations are the escalation policies (escalation.go).
+	Escalations []EscalationPolicy `json:"escalations,omitempty" yaml:"escalations,omitempty"`
 }
 
 // AudienceForms lists the forms of an audience target, for messages.
-const AudienceForms = `"person:<id>", "group:<id>", "role:<role>", "schedule:<id>" or "everyone"`
+const AudienceForms = `"person:<id>", "group:<id>", "role:<role>", "schedule:<id>", "escalation:<id>" or "everyone"`
 
 // Audience targets. "everyone" reaches every person in the roster.
 const (
@@ -324,6 +326,7 @@ func (r *Roster) Validate() error {
 		}
 	}
 	r.validateSchedules(people, bad)
+	r.validateEscalations(bad, people, groups)
 	if problems > maxRosterProblems {
 		errs = append(errs, fmt.Errorf("and %d more problems", problems-maxRosterProblems))
 	}
@@ -370,7 +373,8 @@ func (e *AudienceError) Error() string {
 }
 
 // CheckTarget says what is wrong with the form of an audience target, or
-// "" when it is "everyone", "person:<id>" or "group:<id>". Whether the
+// "" when it is "everyone", "person:<id>", "group:<id>", "role:<role>" or
+// "escalation:<id>". Whether the
 // roster has the person or group is Resolve's to say.
 func CheckTarget(t string) string {
 	switch {
@@ -394,6 +398,11 @@ func CheckTarget(t string) string {
 	case strings.HasPrefix(t, TargetSchedulePrefix):
 		if !ValidID(strings.TrimPrefix(t, TargetSchedulePrefix)) {
 			return "names no valid schedule id"
+		}
+		return ""
+	case strings.HasPrefix(t, TargetEscalationPrefix):
+		if !ValidID(strings.TrimPrefix(t, TargetEscalationPrefix)) {
+			return "names no valid escalation policy id"
 		}
 		return ""
 	}
@@ -451,6 +460,22 @@ func (r *Roster) ResolveAt(targets []string, at time.Time) ([]Person, error) {
 			for _, p := range people {
 				want[p] = true
 			}
+		case strings.HasPrefix(t, TargetEscalationPrefix):
+			// An escalation starts with its first step's audience.
+			p, ok := r.Escalation(strings.TrimPrefix(t, TargetEscalationPrefix))
+			if !ok {
+				return nil, &AudienceError{i, t, "is not an escalation policy in the roster"}
+			}
+			if len(p.Steps) == 0 || slices.ContainsFunc(p.Steps[0].To, func(t string) bool { return strings.HasPrefix(t, TargetEscalationPrefix) }) {
+				return nil, &AudienceError{i, t, "has no first step of people to notify"}
+			}
+			first, err := r.ResolveAt(p.Steps[0].To, at)
+			if err != nil {
+				return nil, &AudienceError{i, t, "has a first step the roster cannot resolve: " + err.Error()}
+			}
+			for _, p := range first {
+				want[p.ID] = true
+			}
 		default:
 			return nil, &AudienceError{i, t, errNotAudience}
 		}
@@ -466,7 +491,7 @@ func (r *Roster) ResolveAt(targets []string, at time.Time) ([]Person, error) {
 
 // Clone returns a deep copy.
 func (r *Roster) Clone() *Roster {
-	c := &Roster{People: slices.Clone(r.People), Groups: slices.Clone(r.Groups)}
+	c := &Roster{People: slices.Clone(r.People), Groups: slices.Clone(r.Groups), Escalations: slices.Clone(r.Escalations)}
 	for i := range c.People {
 		c.People[i].Channels = slices.Clone(c.People[i].Channels)
 		c.People[i].Roles = slices.Clone(c.People[i].Roles)
@@ -486,6 +511,12 @@ func (r *Roster) Clone() *Roster {
 			for k := range l.Hours {
 				l.Hours[k].Days = slices.Clone(l.Hours[k].Days)
 			}
+		}
+	}
+	for i := range c.Escalations {
+		c.Escalations[i].Steps = slices.Clone(c.Escalations[i].Steps)
+		for j := range c.Escalations[i].Steps {
+			c.Escalations[i].Steps[j].To = slices.Clone(c.Escalations[i].Steps[j].To)
 		}
 	}
 	return c

@@ -8,13 +8,15 @@ import (
 
 // FuzzDecodeRoster feeds arbitrary documents to the roster decoder: it
 // must never panic, and whatever it accepts must be a valid roster whose
-// every group member is a person and which resolves "everyone".
+// every group member is a person, which resolves "everyone" and whose
+// escalation policies resolve and plan.
 func FuzzDecodeRoster(f *testing.F) {
 	f.Add([]byte("people:\n  - id: kim\n    name: 김민지\n    phone: \"+821012345678\"\n    channels: [sms]\ngroups:\n  - id: oncall\n    members: [kim]\n"))
 	f.Add([]byte(`{"people":[{"id":"a","email":"a@example.com"}]}`))
 	f.Add([]byte("people: [{id: x, phone: 010}]\n"))
 	f.Add([]byte("&a [*a]"))
 	f.Add([]byte("people: [{id: kim, email: k@example.com}, {id: lee, email: l@example.com}]\nschedules:\n  - id: db\n    time_zone: America/New_York\n    layers:\n      - {members: [kim, lee], start: \"2026-03-08 02:30\", shift: daily, hours: [{from: \"21:00\", to: \"09:00\", days: [fri]}]}\n    overrides: [{person: lee, covers: kim, from: \"2026-03-08 00:00\", to: \"2026-03-09T00:00:00-04:00\"}]\n"))
+	f.Add([]byte(escalationRoster))
 	f.Fuzz(func(t *testing.T, doc []byte) {
 		r, err := DecodeRoster(bytes.NewReader(doc))
 		if err != nil {
@@ -42,6 +44,15 @@ func FuzzDecodeRoster(f *testing.F) {
 				if _, ok := r.Person(p); !ok {
 					t.Fatalf("schedule %s has unknown %s on call", sc.ID, p)
 				}
+			}
+		}
+		for _, e := range r.Escalations {
+			// Every accepted policy starts with people and runs as planned.
+			if _, err := r.Resolve([]string{TargetEscalationPrefix + e.ID}); err != nil {
+				t.Fatalf("policy %s does not resolve: %v", e.ID, err)
+			}
+			if err := NewEscalationPlan(&e, 1).Check(); err != nil {
+				t.Fatalf("policy %s: %v", e.ID, err)
 			}
 		}
 		people, err := r.Resolve([]string{TargetEveryone})

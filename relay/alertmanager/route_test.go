@@ -67,9 +67,9 @@ func TestConfigValidate(t *testing.T) {
 		{"match_re lookahead", func(c *alertmanager.Config) { c.Routes[0].MatchRE = map[string]string{"job": "(?!node)"} },
 			`routes[0].match_re.job: "(?!node)" is not an RE2 regular expression: invalid or unsupported Perl syntax: ` + "`(?!`"},
 		{"to missing", func(c *alertmanager.Config) { c.Routes[0].To = nil },
-			`routes[0].to: is required: list "person:<id>", "group:<id>", "role:<role>", "schedule:<id>" or "everyone"`},
+			`routes[0].to: is required: list "person:<id>", "group:<id>", "role:<role>", "schedule:<id>", "escalation:<id>" or "everyone"`},
 		{"to not a target", func(c *alertmanager.Config) { c.Routes[0].To = []string{"db-oncall"} },
-			`routes[0].to[0]: "db-oncall" is not an audience: use "person:<id>", "group:<id>", "role:<role>", "schedule:<id>" or "everyone"`},
+			`routes[0].to[0]: "db-oncall" is not an audience: use "person:<id>", "group:<id>", "role:<role>", "schedule:<id>", "escalation:<id>" or "everyone"`},
 		{"to bad id", func(c *alertmanager.Config) { c.Routes[0].To = []string{"group:DB"} },
 			`routes[0].to[0]: "group:DB" names no valid group id`},
 		{"to twice", func(c *alertmanager.Config) { c.Default.To = []string{"person:kim", "person:kim"} },
@@ -110,7 +110,7 @@ func TestConfigValidate(t *testing.T) {
 		{"max_body_bytes", func(c *alertmanager.Config) { c.MaxBodyBytes = 100 },
 			"max_body_bytes: 100 must be from 4096 to 67108864"},
 		{"several", func(c *alertmanager.Config) { c.Routes[0].To = nil; c.Lang = "jp" },
-			"routes[0].to: is required: list \"person:<id>\", \"group:<id>\", \"role:<role>\", \"schedule:<id>\" or \"everyone\"\nlang: \"jp\" must be one of ko, en"},
+			"routes[0].to: is required: list \"person:<id>\", \"group:<id>\", \"role:<role>\", \"schedule:<id>\", \"escalation:<id>\" or \"everyone\"\nlang: \"jp\" must be one of ko, en"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

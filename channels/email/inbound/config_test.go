@@ -61,7 +61,7 @@ func TestConfigValidate(t *testing.T) {
 			c.Auth[0].Bot, c.Auth[0].To, c.Auth[0].Severity = "mail-alerts", []string{"group:oncall", "everyone"}, "critical"
 		}},
 		{name: "bot audience", mutate: func(c *Config) { c.Auth[0].To = []string{"oncall"} },
-			wantErr: `auth[0].to[0]: "oncall" is not an audience: use "person:<id>", "group:<id>", "role:<role>", "schedule:<id>" or "everyone"`},
+			wantErr: `auth[0].to[0]: "oncall" is not an audience: use "person:<id>", "group:<id>", "role:<role>", "schedule:<id>", "escalation:<id>" or "everyone"`},
 		{name: "bot severity", mutate: func(c *Config) { c.Auth[0].Severity = "urgent" },
 			wantErr: `auth[0].severity: "urgent" must be one of critical, warning and info`},
 		{name: "bot name", mutate: func(c *Config) { c.Auth[0].Bot = "mail\nalerts" },
