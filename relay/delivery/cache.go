@@ -61,6 +61,16 @@ func (c *messageCache) put(m *relay.Message) *cachedMessage {
 	return cm
 }
 
+// forget drops message id, so that the next get reads it from the store.
+func (c *messageCache) forget(id string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if el, ok := c.byID[id]; ok {
+		c.order.Remove(el)
+		delete(c.byID, id)
+	}
+}
+
 // get returns the message, reading it from the store when not cached.
 // The store holds the earliest acceptance of a message id, which the
 // cache may not have seen first; a later put replaces a stale entry.

@@ -343,11 +343,20 @@ func (e *Engine) observe(events []relay.Event) {
 		if a := events[i].Ack; a != nil && a.Delivery != "" && !e.msgs.allAtOnce(a.Delivery) {
 			e.kickNextChannels(a.Delivery, e.msgs.priority(a.Delivery), e.opts.Now())
 		}
+		if x := events[i].Escalated; x != nil {
+			e.observeEscalated(x)
+		}
 		m := events[i].Message
 		if m == nil {
 			continue
 		}
-		e.msgs.put(m)
+		if m.Escalation != nil {
+			// Its later steps add recipients, which the store's copy
+			// has: read it from there.
+			e.msgs.forget(m.ID)
+		} else {
+			e.msgs.put(m)
+		}
 		for _, ref := range m.Deliveries() {
 			if l := e.lanes[ref.Channel]; l != nil {
 				l.q.push(item{id: ref.ID, msgID: m.ID, priority: m.Priority, due: m.AcceptedAt, fresh: true})

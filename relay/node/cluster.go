@@ -61,6 +61,7 @@ func (n *Node) MembershipChanged() {
 	n.mesh.poke()
 	n.summaries.unpark()
 	n.repings.unpark()
+	n.escalations.unpark()
 }
 
 // poke has the mesh rebalance soon.

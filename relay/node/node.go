@@ -94,10 +94,14 @@ type Options struct {
 	MaxDrift time.Duration
 	// Replies keep replies from flooding an incident and auto-responders
 	// from answering each other; zero values take relay's defaults.
-	Replies    relay.ReplyLimits
-	Logger     *slog.Logger
-	Registerer prometheus.Registerer
-	Now        func() time.Time
+	Replies relay.ReplyLimits
+	// EscalationSpeedup divides the waits of the escalation policies
+	// messages follow, for drills and tests; 0 or 1 runs them as the
+	// roster writes them.
+	EscalationSpeedup int
+	Logger            *slog.Logger
+	Registerer        prometheus.Registerer
+	Now               func() time.Time
 }
 
 // Calls says what follows a busy or unanswered call.
@@ -129,6 +133,8 @@ type Node struct {
 	rollcall  *rollCallMetrics
 	audiences rollCallAudiences
 	repings   *repings
+	// escalations fires the steps of escalation policies.
+	escalations *escalations
 
 	// keyed serialises posts that share an idempotency key, so that two
 	// concurrent retries on one node accept one message.
@@ -202,13 +208,14 @@ func Open(opts Options) (*Node, error) {
 	var n *Node
 	repl, err := cluster.New(cluster.Options{Store: st, Logger: opts.Logger, Registerer: opts.Registerer, Now: opts.Now,
 		CatchUpTimeout: opts.ReconcileTimeout, Dir: opts.DataDir, Signer: opts.Signer, Keys: keys,
-		OnCaughtUp: func() { n.mesh.poke(); n.summaries.rescanSoon(); n.repings.rescanSoon() },
+		OnCaughtUp: func() { n.mesh.poke(); n.summaries.rescanSoon(); n.repings.rescanSoon(); n.escalations.rescanSoon() },
 		OnMembers: func() {
 			if n != nil {
 				n.owners.SetAlive(n.repl.Members())
 				n.mesh.poke()
 				n.summaries.unpark()
 				n.repings.unpark()
+				n.escalations.unpark()
 			}
 		}})
 	if err != nil {
@@ -260,6 +267,7 @@ func Open(opts Options) (*Node, error) {
 	n.summaries = newSummaries(n)
 	n.rollcall = newRollCallMetrics(opts.Registerer)
 	n.repings = newRepings(n)
+	n.escalations = newEscalations(n)
 	return n, nil
 }
 
@@ -286,6 +294,7 @@ func (n *Node) Start(ctx context.Context) error {
 	n.upkeep.start()
 	n.summaries.start()
 	n.repings.start()
+	n.escalations.start()
 	return nil
 }
 
@@ -299,6 +308,7 @@ func (n *Node) Close(ctx context.Context) error {
 		n.upkeep.stop()
 		n.summaries.stop()
 		n.repings.stop()
+		n.escalations.stop()
 		err := n.engine.Stop(ctx)
 		n.mesh.stop()
 		n.flush(ctx)
@@ -337,6 +347,9 @@ func sameRoster(a, b *relay.Roster) bool {
 			x.Lang == y.Lang && slices.Equal(x.Channels, y.Channels)
 	}) && slices.EqualFunc(a.Groups, b.Groups, func(x, y relay.Group) bool {
 		return x.ID == y.ID && x.Name == y.Name && slices.Equal(x.Members, y.Members)
+	}) && slices.EqualFunc(a.Escalations, b.Escalations, func(x, y relay.EscalationPolicy) bool {
+		return x.ID == y.ID && x.Name == y.Name && x.Repeat == y.Repeat &&
+			slices.EqualFunc(x.Steps, y.Steps, func(s, t relay.EscalationStep) bool { return s.Wait == t.Wait && slices.Equal(s.To, t.To) })
 	})
 }
 

@@ -125,6 +125,8 @@ func (n *Node) newMessage(p *relay.Post, author Author, id, key string, exclude 
 		Priority:       prio,
 		IdempotencyKey: key,
 		Exclude:        exclude,
+
+		EscalationSpeedup: n.opts.EscalationSpeedup,
 	})
 }
 

@@ -156,6 +156,8 @@ func (f *folder) fold(e *relay.Event) error {
 		return f.rollCall(e)
 	case e.RollCallAnswer != nil:
 		return f.rollCallAnswer(e)
+	case e.Escalated != nil:
+		return f.escalated(e)
 	}
 	return fmt.Errorf("event %s/%d has no payload", e.Origin, e.Seq)
 }
@@ -200,6 +202,9 @@ func (f *folder) message(e *relay.Event) error {
 		}
 	}
 	if err := f.noteIncident(m, mb.Get([]byte(m.ID)) == nil); err != nil {
+		return err
+	}
+	if err := f.noteEscalating(m); err != nil {
 		return err
 	}
 	if winner {
@@ -508,6 +513,10 @@ type ackRecord struct {
 func (f *folder) ack(e *relay.Event) error {
 	if f.pruned(e.Ack.Message) {
 		return nil
+	}
+	// Any acknowledgement stops the message's escalation.
+	if err := f.tx.Bucket(bucketEscalating).Delete([]byte(e.Ack.Message)); err != nil {
+		return err
 	}
 	ab := f.tx.Bucket(bucketAcks)
 	key := ackKey(e.Ack.Message, e.Ack.Person)

@@ -26,10 +26,14 @@ var (
 	// roll-call id → rollCallRecord; roll-call id 0x00 person → answerRecord
 	bucketRollCalls       = []byte("rollcalls")
 	bucketRollCallAnswers = []byte("rollcall_answers")
+	// message id 0x00 round(4) step(4) origin → escalatedRecord
+	bucketEscalated = []byte("escalated")
+	// message id → nothing: its escalation is neither acknowledged nor run out
+	bucketEscalating = []byte("escalating")
 
 	allBuckets = [][]byte{bucketMeta, bucketLog, bucketMarks, bucketMessages, bucketDeliv,
 		bucketOpen, bucketAwaiting, bucketCounts, bucketIncidents, bucketTimeline, bucketRoster, bucketAcks, bucketConsent, bucketPacked, bucketPruned, bucketFloors, bucketOrigins, bucketSeen, bucketOverrides,
-		bucketRollCalls, bucketRollCallAnswers}
+		bucketRollCalls, bucketRollCallAnswers, bucketEscalated, bucketEscalating}
 
 	keyOrigin  = []byte("origin")
 	keyCurrent = []byte("current")

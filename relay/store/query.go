@@ -21,7 +21,10 @@ func (s *Store) Message(id string) (*relay.Message, error) {
 		if raw == nil {
 			return relay.ErrNotFound
 		}
-		return decode(raw, &rec)
+		if err := decode(raw, &rec); err != nil {
+			return err
+		}
+		return withEscalations(tx, &rec.Message)
 	})
 	if err != nil {
 		return nil, err
@@ -169,6 +172,9 @@ func (s *Store) IncidentMessages(id string) ([]relay.Message, error) {
 			msgID := k[len(prefix)+8:]
 			var rec messageRecord
 			if err := decode(mb.Get(msgID), &rec); err != nil {
+				return err
+			}
+			if err := withEscalations(tx, &rec.Message); err != nil {
 				return err
 			}
 			out = append(out, rec.Message)

@@ -99,12 +99,13 @@ func pruneIncident(tx *bolt.Tx, id string, cutoff, now time.Time) (int, error) {
 			prefix []byte
 		}{
 			{bucketDeliv, []byte(m + ".")}, {bucketAwaiting, []byte(m + ".")}, {bucketAcks, ackKey(m, "")},
+			{bucketEscalated, ackKey(m, "")},
 		} {
 			if err := deletePrefix(tx.Bucket(b.name), b.prefix); err != nil {
 				return 0, err
 			}
 		}
-		for _, b := range [][]byte{bucketMessages, bucketPacked, bucketCounts} {
+		for _, b := range [][]byte{bucketMessages, bucketPacked, bucketCounts, bucketEscalating} {
 			if err := tx.Bucket(b).Delete([]byte(m)); err != nil {
 				return 0, err
 			}

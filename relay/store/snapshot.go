@@ -26,7 +26,11 @@ var ErrTruncated = errors.New("the log no longer holds these events")
 // and the marks, but not the log, nor this store's origin.
 var stateBuckets = [][]byte{bucketMessages, bucketDeliv, bucketOpen, bucketAwaiting, bucketCounts, bucketIncidents,
 	bucketTimeline, bucketRoster, bucketAcks, bucketConsent, bucketPacked, bucketPruned,
-	bucketRollCalls, bucketRollCallAnswers}
+	bucketRollCalls, bucketRollCallAnswers, bucketEscalated, bucketEscalating}
+
+// optionalBuckets are state buckets a snapshot written by an older node
+// lacks: they are restored empty.
+var optionalBuckets = [][]byte{bucketEscalated, bucketEscalating}
 
 // TruncateLog deletes, for each origin, the events of the log with a
 // sequence at or below upTo[origin] (and this store's mark for it) whose
@@ -156,6 +160,9 @@ func copyBucket(from *bolt.Bucket, tx *bolt.Tx, name []byte) error {
 		return err
 	}
 	to.FillPercent = 1 // written in key order: pack the pages full
+	if from == nil {
+		return nil // an optional bucket the snapshot lacks
+	}
 	return from.ForEach(func(k, v []byte) error {
 		return to.Put(bytes.Clone(k), bytes.Clone(v))
 	})
@@ -175,7 +182,7 @@ func (s *Store) Restore(ctx context.Context, path string) error {
 	defer snap.Close()
 	err = snap.View(func(in *bolt.Tx) error {
 		for _, name := range append(slices.Clone(stateBuckets), bucketMarks) {
-			if in.Bucket(name) == nil {
+			if in.Bucket(name) == nil && !slices.ContainsFunc(optionalBuckets, func(b []byte) bool { return bytes.Equal(b, name) }) {
 				return fmt.Errorf("the snapshot has no %s bucket", name)
 			}
 		}

@@ -1,0 +1,403 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/oob-relay/relay/relay"
+)
+
+// A message posted to an escalation policy notifies the policy's next
+// step when nobody has acknowledged it by the step's due time. The timer
+// of each escalation is owned like a delivery, and like the summary of
+// held replies (summaries.go): by the live member that ranks highest, by
+// rendezvous hashing, for relay.EscalationOwnerID of the message. Every
+// node keeps the escalations it holds that have not ended, learnt from
+// its store as events are folded and by a scan at start and after a
+// catch-up. At the due time the owner fires the step; the others park
+// it until membership changes, which may make them the owner (its node
+// died), or until the step arrives. A step is named by (message, round,
+// step) and the deliveries it adds by (message, channel, person), so two
+// nodes that both fire it, in a partition, make one step.
+
+// escalationRetry is the wait before trying a failed step again.
+const escalationRetry = time.Second
+
+// escalationState is when a message's next step is due, and whether
+// another member owns its timer for now. A zero due means "look now".
+type escalationState struct {
+	due    time.Time
+	parked bool
+}
+
+// escalations is the timer of the node's escalations.
+type escalations struct {
+	n *Node
+	// firing lets one FireEscalations run at a time: the timer's and a
+	// caller's would otherwise read the same step as not yet fired.
+	firing sync.Mutex
+	mu     sync.Mutex
+	open   map[string]escalationState // by message id
+	// rescan asks the next round to read the store's index of running
+	// escalations first.
+	rescan bool
+	kick   chan struct{}
+	done   chan struct{}
+	wg     sync.WaitGroup
+	once   sync.Once
+
+	steps    *prometheus.CounterVec
+	lateness prometheus.Histogram
+}
+
+func newEscalations(n *Node) *escalations {
+	x := &escalations{n: n, open: map[string]escalationState{}, rescan: true, kick: make(chan struct{}, 1), done: make(chan struct{}),
+		steps: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "relay_escalation_steps_total",
+			Help: "Escalation steps this node fired, by whether they notified people (step) or told the commanders that nobody acknowledged (exhausted)."}, []string{"kind"}),
+		lateness: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "relay_escalation_step_lateness_seconds",
+			Help:    "How long after its due time this node fired an escalation step.",
+			Buckets: []float64{0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60}}),
+	}
+	for _, k := range []string{"step", "exhausted"} {
+		x.steps.WithLabelValues(k)
+	}
+	n.opts.Registerer.MustRegister(x.steps, x.lateness)
+	n.store.Observe(x.observe)
+	return x
+}
+
+// observe learns of escalations, their steps and their acknowledgements
+// as the store folds them. It runs on the store's writer: it only notes
+// them.
+func (x *escalations) observe(evs []relay.Event) {
+	woke := false
+	x.mu.Lock()
+	for i := range evs {
+		e := &evs[i]
+		switch {
+		case e.Message != nil && e.Message.Escalation != nil:
+			x.open[e.Message.ID] = escalationState{}
+			woke = true
+		case e.Escalated != nil:
+			x.open[e.Escalated.Message] = escalationState{}
+			woke = true
+		case e.Ack != nil:
+			if _, ok := x.open[e.Ack.Message]; ok {
+				x.open[e.Ack.Message] = escalationState{}
+				woke = true
+			}
+		}
+	}
+	x.mu.Unlock()
+	if woke {
+		x.poke()
+	}
+}
+
+func (x *escalations) poke() {
+	select {
+	case x.kick <- struct{}{}:
+	default:
+	}
+}
+
+// unpark has every parked escalation looked at again: membership
+// changed, so this node may own it now.
+func (x *escalations) unpark() {
+	x.mu.Lock()
+	for id, st := range x.open {
+		x.open[id] = escalationState{due: st.due}
+	}
+	x.mu.Unlock()
+	x.poke()
+}
+
+// rescanSoon has the next round read the index of running escalations
+// and look at every parked one again: the node caught up with its peers
+// (its store may have been replaced by a snapshot, which no observer
+// sees).
+func (x *escalations) rescanSoon() {
+	x.mu.Lock()
+	x.rescan = true
+	x.mu.Unlock()
+	x.unpark()
+}
+
+// next returns the earliest due time of an escalation not parked.
+func (x *escalations) next() (time.Time, bool) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	var at time.Time
+	found := false
+	for _, st := range x.open {
+		if !st.parked && (!found || st.due.Before(at)) {
+			at, found = st.due, true
+		}
+	}
+	return at, found
+}
+
+func (x *escalations) start() {
+	x.wg.Add(1)
+	go x.run()
+	x.poke()
+}
+
+func (x *escalations) stop() {
+	x.once.Do(func() { close(x.done) })
+	x.wg.Wait()
+}
+
+// run fires each step this node owns when it is due.
+func (x *escalations) run() {
+	defer x.wg.Done()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		<-x.done
+		cancel()
+	}()
+	for {
+		var timer *time.Timer
+		var fire <-chan time.Time
+		if at, ok := x.next(); ok {
+			timer = time.NewTimer(max(at.Sub(x.n.opts.Now()), 0))
+			fire = timer.C
+		}
+		select {
+		case <-x.kick:
+		case <-fire:
+		case <-x.done:
+			if timer != nil {
+				timer.Stop()
+			}
+			return
+		}
+		if timer != nil {
+			timer.Stop()
+		}
+		if _, err := x.n.FireEscalations(ctx); err != nil && ctx.Err() == nil {
+			x.n.log.Error("escalation step failed; trying again", "err", err)
+			select {
+			case <-time.After(escalationRetry):
+				x.poke()
+			case <-x.done:
+				return
+			}
+		}
+	}
+}
+
+// FireEscalations fires every escalation step that is due and that this
+// node owns, and notes when the next ones are due. It returns how many
+// steps it fired. The node's own timer calls it; calling it at other
+// times does no harm.
+func (n *Node) FireEscalations(ctx context.Context) (int, error) {
+	x := n.escalations
+	x.firing.Lock()
+	defer x.firing.Unlock()
+	x.mu.Lock()
+	scan := x.rescan
+	x.rescan = false
+	x.mu.Unlock()
+	if scan {
+		ids, err := n.store.Escalating()
+		if err != nil {
+			x.mu.Lock()
+			x.rescan = true
+			x.mu.Unlock()
+			return 0, err
+		}
+		x.mu.Lock()
+		for _, id := range ids {
+			if _, ok := x.open[id]; !ok {
+				x.open[id] = escalationState{}
+			}
+		}
+		x.mu.Unlock()
+	}
+	now := n.opts.Now()
+	x.mu.Lock()
+	var due []string
+	for id, st := range x.open {
+		if !st.parked && !st.due.After(now) {
+			due = append(due, id)
+		}
+	}
+	x.mu.Unlock()
+	fired := 0
+	var errs []error
+	for _, id := range due {
+		ok, err := n.escalate(ctx, id, now)
+		if ok {
+			fired++
+		}
+		errs = append(errs, err)
+	}
+	return fired, errors.Join(errs...)
+}
+
+// escalate fires the next step of message id's escalation if it is due
+// and this node owns it, and notes when the step after is due.
+func (n *Node) escalate(ctx context.Context, id string, now time.Time) (bool, error) {
+	x := n.escalations
+	set := func(st escalationState, keep bool) {
+		x.mu.Lock()
+		defer x.mu.Unlock()
+		if keep {
+			x.open[id] = st
+		} else {
+			delete(x.open, id)
+		}
+	}
+	m, err := n.store.Message(id)
+	if errors.Is(err, relay.ErrNotFound) {
+		set(escalationState{}, false) // removed by retention
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	acks, err := n.store.Acks(id)
+	if err != nil {
+		return false, err
+	}
+	steps, err := n.store.Escalations(id)
+	if err != nil {
+		return false, err
+	}
+	plan := m.Escalation
+	k := relay.NextEscalation(plan, steps)
+	if plan == nil || len(acks) > 0 || k > plan.Positions() {
+		set(escalationState{}, false) // acknowledged, or run out
+		return false, nil
+	}
+	due := plan.Due(m.AcceptedAt, k)
+	if due.After(now) {
+		set(escalationState{due: due}, true)
+		return false, nil
+	}
+	if !n.repl.CaughtUp() || n.owners.Owner(&relay.Delivery{ID: relay.EscalationOwnerID(id)}) != n.opts.Name {
+		set(escalationState{due: due, parked: true}, true)
+		return false, nil
+	}
+	if k == plan.Positions() {
+		err = n.exhaust(ctx, m, steps, due, now)
+	} else {
+		err = n.fireStep(ctx, m, steps, k, due, now)
+	}
+	if err != nil {
+		return false, err
+	}
+	x.lateness.Observe(max(now.Sub(due), 0).Seconds())
+	set(escalationState{}, true) // look again: the next step
+	return true, nil
+}
+
+// fireStep notifies position k of m's escalation: the step's audience as
+// the roster says now, less the people notified in this round already.
+// People notified in an earlier round have their deliveries opened again;
+// the others are added to the message.
+func (n *Node) fireStep(ctx context.Context, m *relay.Message, steps []relay.Escalated, k int, due, now time.Time) error {
+	plan := m.Escalation
+	round, step := plan.At(k)
+	roster, _, err := n.store.Roster()
+	if err != nil {
+		return err
+	}
+	var people []relay.Person
+	for _, t := range plan.Steps[step].To {
+		ps, err := roster.Resolve([]string{t})
+		if err != nil {
+			n.log.Warn("escalation step names what the roster no longer has; the rest of the step is notified",
+				"message", m.ID, "policy", plan.Policy, "step", step+1, "err", err)
+			continue
+		}
+		for _, p := range ps {
+			if !slices.ContainsFunc(people, func(q relay.Person) bool { return q.ID == p.ID }) {
+				people = append(people, p)
+			}
+		}
+	}
+	notified := relay.NotifiedInRound(m, steps, round)
+	var fresh []relay.Person
+	var reopen []relay.DeliveryChange
+	var names []string
+	for _, p := range people {
+		if notified[p.ID] {
+			continue
+		}
+		if _, ok := m.Recipient(p.ID); !ok {
+			fresh = append(fresh, p)
+			continue
+		}
+		ds, err := n.store.Deliveries(m.ID)
+		if err != nil {
+			return err
+		}
+		for i := range ds {
+			d := &ds[i]
+			if d.Person != p.ID || !d.Status.Settled() || d.Status == relay.StatusSkipped {
+				continue
+			}
+			reopen = append(reopen, relay.DeliveryChange{ID: d.ID, Status: relay.StatusPending, Round: d.Round + 1,
+				Attempt: d.Attempts, At: now.UTC(), NextAt: now.UTC()})
+		}
+		names = append(names, p.ID)
+	}
+	policy := n.opts.Policies.For(m.Severity)
+	enabled := n.Channels()
+	recs, unreachable := relay.Recipients(fresh, func(ch string) bool {
+		return slices.Contains(enabled, ch) && policy.Allows(ch) && (len(m.Channels) == 0 || slices.Contains(m.Channels, ch))
+	})
+	for _, r := range recs {
+		names = append(names, r.Person.ID)
+	}
+	ev := &relay.Escalated{Message: m.ID, Incident: m.Incident, Policy: plan.Policy, Round: round, Step: step,
+		Due: due.UTC(), At: now.UTC(), Notified: names, Recipients: recs, Reopen: reopen, Unreachable: unreachable,
+		Priority: m.Priority, Deadline: now.UTC().Add(n.opts.Deadline(m.Severity))}
+	if _, err := n.store.Append(ctx, relay.Event{Escalated: ev}); err != nil {
+		return err
+	}
+	n.escalations.steps.WithLabelValues("step").Inc()
+	n.log.Info("escalation step fired: nobody acknowledged in time", "message", m.ID, "incident", m.Incident,
+		"policy", plan.Policy, "round", round+1, "step", step+1, "notified", len(names), "late", now.Sub(due).Round(time.Millisecond))
+	return nil
+}
+
+// exhaust tells the commanders that nobody acknowledged m, at high
+// priority, in one message every node derives alike, and records that
+// the escalation ran out.
+func (n *Node) exhaust(ctx context.Context, m *relay.Message, steps []relay.Escalated, due, now time.Time) error {
+	plan := m.Escalation
+	author := Author{Name: relay.TargetEscalationPrefix + plan.Policy, Via: relay.ViaEscalation, Commander: true}
+	key := relay.EscalationNoticeKey(m.ID)
+	fired := relay.NextEscalation(plan, steps)
+	post := &relay.Post{Incident: m.Incident, To: []string{relay.TargetRolePrefix + relay.PersonCommander},
+		Severity: relay.SeverityCritical, Text: relay.EscalationNoticeText(relay.DefaultLang, plan, m, fired)}
+	notice := relay.IdempotentMessageID(author.Via, author.Name, key)
+	acc, err := n.post(ctx, post, author, key, nil, nil)
+	switch {
+	case errors.Is(err, ErrKeyReused):
+		// Another node told them first, counting the steps differently.
+	case err != nil:
+		return err
+	case len(acc.Message.Recipients) == 0:
+		n.log.Warn("an escalation ran out and the roster has no commander to tell", "message", m.ID, "policy", plan.Policy)
+	}
+	round, step := plan.At(plan.Positions())
+	ev := &relay.Escalated{Message: m.ID, Incident: m.Incident, Policy: plan.Policy, Round: round, Step: step,
+		Due: due.UTC(), At: now.UTC(), Exhausted: true, Notice: notice}
+	if _, err := n.store.Append(ctx, relay.Event{Escalated: ev}); err != nil {
+		return err
+	}
+	n.escalations.steps.WithLabelValues("exhausted").Inc()
+	n.log.Warn("escalation ran out: nobody acknowledged; commanders told", "message", m.ID, "incident", m.Incident,
+		"policy", plan.Policy, "notice", notice)
+	return nil
+}
