@@ -179,6 +179,11 @@ type Delivery struct {
 	Deadlines      Deadlines     `yaml:"deadlines"`
 	Policy         Policies      `yaml:"policy"`
 	Calls          Calls         `yaml:"calls"`
+	// EscalationSpeedup divides every wait of the escalation policies
+	// messages accepted here follow, for drills and tests: 60 runs a 5m
+	// step in 5 s. 0 or 1 runs them as the roster writes them; at most
+	// relay.MaxEscalationSpeedup.
+	EscalationSpeedup int `yaml:"escalation_speedup"`
 }
 
 // Backoff spaces the retries of a delivery: the wait starts at Initial and

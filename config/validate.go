@@ -253,6 +253,10 @@ func (c *Config) validateDelivery(bad func(key, format string, args ...any)) {
 	positive("delivery.deadlines.info", d.Deadlines.Info, "24h")
 	d.Policy.validate(bad)
 	d.Calls.validate(bad)
+	if d.EscalationSpeedup < 0 || d.EscalationSpeedup > relay.MaxEscalationSpeedup {
+		bad("delivery.escalation_speedup", "%d must be from 0 to %d (0 and 1 run escalations as the roster writes them)",
+			d.EscalationSpeedup, relay.MaxEscalationSpeedup)
+	}
 }
 
 // validateChannels checks every provider: its name, its limit and its

@@ -210,6 +210,8 @@ func TestValidate(t *testing.T) {
 		{"nats url", func(c *Config) { c.Channels.NATS.Providers[0].NATS.URLs = []string{"http://x:1"} },
 			`channels.nats.providers[0].nats.urls[0]: "http://x:1" must use the nats, tls, ws or wss scheme`},
 
+		{"escalation speedup", func(c *Config) { c.Delivery.EscalationSpeedup = 601 },
+			"delivery.escalation_speedup: 601 must be from 0 to 600 (0 and 1 run escalations as the roster writes them)"},
 		{"replies per person", func(c *Config) { c.Inbound.Replies.PerPerson = 5000 },
 			"inbound.replies.per_person: 5000 must be from 1 to 1000"},
 		{"replies window", func(c *Config) { c.Inbound.Replies.Window = 2 * time.Hour },
