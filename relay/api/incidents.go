@@ -73,6 +73,10 @@ func (a *API) getIncident(w http.ResponseWriter, r *http.Request) {
 		if m.Reply != nil {
 			e.Withheld, e.Summarises = m.Reply.Withheld, m.Reply.Summarises
 		}
+		if e.Escalation, err = escalationView(st, &m, acks); err != nil {
+			a.failErr(w, r, err)
+			return
+		}
 		v.Timeline = append(v.Timeline, e)
 	}
 	for _, ack := range first {

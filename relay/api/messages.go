@@ -69,7 +69,12 @@ func (a *API) getMessage(w http.ResponseWriter, r *http.Request) {
 		a.failErr(w, r, err)
 		return
 	}
+	v := messageView(m, ds, acks, time.Now())
+	if v.Escalation, err = escalationView(st, m, acks); err != nil {
+		a.failErr(w, r, err)
+		return
+	}
 	// The summary is counted from the same read as the list, so the two
 	// always agree.
-	writeJSON(w, http.StatusOK, messageView(m, ds, acks, time.Now()))
+	writeJSON(w, http.StatusOK, v)
 }

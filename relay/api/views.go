@@ -60,6 +60,9 @@ type MessageView struct {
 	Deliveries []DeliveryView       `json:"deliveries"`
 	// Acks lists who acknowledged the message, earliest per person.
 	Acks []AckView `json:"acks"`
+	// Escalation is where the escalation stands, for a message posted to
+	// an escalation policy.
+	Escalation *relay.EscalationProgress `json:"escalation,omitempty"`
 }
 
 // AckView is one person's acknowledgement.
@@ -240,6 +243,9 @@ type TimelineEntry struct {
 	Withheld relay.Withheld `json:"withheld,omitempty"`
 	// Summarises lists, on a summary, the held replies it sent on.
 	Summarises []string `json:"summarises,omitempty"`
+	// Escalation is where the message's escalation stands, for a
+	// message posted to an escalation policy.
+	Escalation *relay.EscalationProgress `json:"escalation,omitempty"`
 }
 
 func nonNil(s []string) []string {
