@@ -57,7 +57,7 @@ func messageCmd(e *env) *cobra.Command {
 			for _, a := range v.Acks {
 				fmt.Fprintf(e.stdout, "acknowledged by %s on %s at %s\n", cell(a.Person), cell(a.Channel), a.At.Local().Format(time.TimeOnly))
 			}
-			return nil
+			return printEscalation(e, v.Escalation)
 		},
 	}
 	show.Flags().BoolVar(&asJSON, "json", false, "print the API's JSON")
@@ -128,6 +128,9 @@ func incidentCmd(e *env) *cobra.Command {
 				}
 				if len(t.Summarises) > 0 {
 					parts = append(parts, fmt.Sprintf("summary of %d held", len(t.Summarises)))
+				}
+				if x := t.Escalation; x != nil {
+					parts = append(parts, fmt.Sprintf("escalation %s %s, %d steps fired", cell(x.Policy), cell(x.Status), firedSteps(x)))
 				}
 				fmt.Fprintf(e.stdout, "%s  %s (%s)  %s\n  %s\n  [%s]\n\n", t.At.Local().Format(time.DateTime),
 					cell(t.Author), cell(string(t.Severity)), cell(t.Message), strings.ReplaceAll(t.Text, "\n", "\n  "), strings.Join(parts, ", "))
