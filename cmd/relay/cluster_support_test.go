@@ -102,6 +102,10 @@ type clusterSpec struct {
 	// commanders are the people (by number) the roster makes
 	// commanders.
 	commanders []int
+	// roster, when set, is the roster file instead of people numbered
+	// ones; escalationSpeedup is delivery.escalation_speedup.
+	roster            string
+	escalationSpeedup int
 }
 
 // capturedHook is a webhook request the balancer forwarded: what an
@@ -200,11 +204,17 @@ func startCluster(tb testing.TB, spec clusterSpec) *testCluster {
 	if spec.replies {
 		cl.replyKey = newGossipKey(tb) // 44 characters; reply keys need 32 bytes
 	}
-	var channels []string
-	if spec.voice {
-		channels = []string{relay.ChannelSMS, relay.ChannelVoice}
+	if spec.roster != "" {
+		if err := os.WriteFile(filepath.Join(root, "roster.yaml"), []byte(spec.roster), 0o600); err != nil {
+			tb.Fatal(err)
+		}
+	} else {
+		var channels []string
+		if spec.voice {
+			channels = []string{relay.ChannelSMS, relay.ChannelVoice}
+		}
+		writeRosterOf(tb, root, spec.people, channels)
 	}
-	writeRosterOf(tb, root, spec.people, channels)
 	if spec.rosterExtra != "" {
 		f, err := os.OpenFile(filepath.Join(root, "roster.yaml"), os.O_APPEND|os.O_WRONLY, 0)
 		if err == nil {
@@ -337,6 +347,9 @@ func (cl *testCluster) writeConfig(n *clusterNode, seeds []string, key, label st
 	if cl.spec.receipts {
 		publicURL = "\n  public_url: " + n.api + "\n  callback_url: " + cl.balancer.URL
 		receipts = fmt.Sprintf("\n  receipt_timeout: %s", receiptTimeout)
+	}
+	if cl.spec.escalationSpeedup > 0 {
+		receipts += fmt.Sprintf("\n  escalation_speedup: %d", cl.spec.escalationSpeedup)
 	}
 	if cl.spec.voice {
 		receipts += "\n  calls: {retries: 2, retry_after: 30m}"
