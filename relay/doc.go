@@ -201,6 +201,9 @@
 //     audience and policy: post.go, roster.go and policy.go; on-call
 //     schedules: schedule.go, and relay/node/oncall.go; replies:
 //     reply.go and inbound.go here, and relay/node/inbound.go.
+//   - Escalation policies (steps until someone acknowledges): escalation.go
+//     here, their timers in relay/node/escalations.go, their steps in
+//     relay/store/escalation.go.
 //   - The channel contract and its errors: channel.go and senderror.go.
 //   - The text policy: text.go, and jsontext.go for JSON strings a decoder
 //     would change; the API's limits on clients: relay/api/throttle.go.
