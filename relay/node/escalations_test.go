@@ -305,3 +305,29 @@ func TestEscalationStepWhoseOwnerDiesIsFiredByASurvivor(t *testing.T) {
 		}
 	}
 }
+
+// A reply to a message posted to an escalation policy goes to the people
+// notified so far, and starts no escalation of its own.
+func TestReplyToAnEscalationReachesThoseNotified(t *testing.T) {
+	t0 := time.Now().Truncate(time.Second)
+	clock := testkit.NewClock(t0)
+	n := openEscalationNode(t, t.TempDir(), clock)
+	m := page(t, n.Node)
+	clock.Set(t0.Add(time.Minute))
+	fire(t, n.Node)
+	steps(t, n.Node, m.ID, 1)
+	received(t, n.rec, m.ID, 2)
+
+	clock.Set(t0.Add(70 * time.Second))
+	ans, err := n.Receive(t.Context(), sms("+821011110001", "확인 중입니다", "SM-reply"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := ans.Message
+	if r == nil || r.Escalation != nil || len(r.Recipients) != 1 || r.Recipients[0].Person.ID != "lee" {
+		t.Fatalf("reply %+v, want it sent to lee alone, escalating nothing", r)
+	}
+	if ids, _ := n.Store().Escalating(); !slices.Equal(ids, []string{m.ID}) {
+		t.Errorf("escalating %v, want the page alone", ids)
+	}
+}

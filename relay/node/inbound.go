@@ -231,13 +231,24 @@ func (n *Node) postReply(ctx context.Context, p *relay.Person, incident, text, k
 func replyText(p *relay.Person, text string) string { return cmp.Or(p.Name, p.ID) + ": " + text }
 
 // audience lists every target the messages were addressed to, once each.
+// A message posted to an escalation policy counts as the people it
+// notified so far: a reply must not start the policy again.
 func audience(msgs []relay.Message) []string {
 	var to []string
+	add := func(t string) {
+		if !slices.Contains(to, t) {
+			to = append(to, t)
+		}
+	}
 	for i := range msgs {
-		for _, t := range msgs[i].To {
-			if !slices.Contains(to, t) {
-				to = append(to, t)
+		if msgs[i].Escalation != nil {
+			for _, r := range msgs[i].Recipients {
+				add(relay.TargetPersonPrefix + r.Person.ID)
 			}
+			continue
+		}
+		for _, t := range msgs[i].To {
+			add(t)
 		}
 	}
 	return to
