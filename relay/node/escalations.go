@@ -328,6 +328,7 @@ func (n *Node) fireStep(ctx context.Context, m *relay.Message, steps []relay.Esc
 	var fresh []relay.Person
 	var reopen []relay.DeliveryChange
 	var names []string
+	var ds []relay.Delivery // read once, for the first person notified again
 	for _, p := range people {
 		if notified[p.ID] {
 			continue
@@ -336,9 +337,10 @@ func (n *Node) fireStep(ctx context.Context, m *relay.Message, steps []relay.Esc
 			fresh = append(fresh, p)
 			continue
 		}
-		ds, err := n.store.Deliveries(m.ID)
-		if err != nil {
-			return err
+		if ds == nil {
+			if ds, err = n.store.Deliveries(m.ID); err != nil {
+				return err
+			}
 		}
 		for i := range ds {
 			d := &ds[i]
