@@ -2,10 +2,13 @@ package store
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
 	"slices"
 	"testing"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/oob-relay/relay/relay"
 )
@@ -136,5 +139,49 @@ func TestEscalatedReopens(t *testing.T) {
 	d, err := s.Delivery("M1.sms.kim")
 	if err != nil || d.Status != relay.StatusPending || d.Round != 1 || !d.Deadline.Equal(at.Add(3*time.Hour)) {
 		t.Errorf("reopened delivery = %+v, %v", d, err)
+	}
+}
+
+// A snapshot from a node without escalations (no such buckets) restores:
+// the buckets come back empty.
+func TestRestoreSnapshotWithoutEscalationBuckets(t *testing.T) {
+	ctx := context.Background()
+	s := open(t, t.TempDir(), "seoul")
+	defer s.Close()
+	if _, err := s.Append(ctx, relay.Event{Message: testMessage("M1", "fire", "kim")}); err != nil {
+		t.Fatal(err)
+	}
+	snap := filepath.Join(t.TempDir(), "snap.db")
+	if _, err := s.WriteSnapshot(snap); err != nil {
+		t.Fatal(err)
+	}
+	db, err := bolt.Open(snap, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, b := range optionalBuckets {
+			if err := tx.DeleteBucket(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err = errors.Join(err, db.Close()); err != nil {
+		t.Fatal(err)
+	}
+	q := open(t, t.TempDir(), "tokyo")
+	defer q.Close()
+	if err := q.Restore(ctx, snap); err != nil {
+		t.Fatalf("restore of an older snapshot: %v", err)
+	}
+	if _, err := q.Message("M1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := q.Append(ctx, relay.Event{Message: escalatingMessage()}); err != nil {
+		t.Fatal(err)
+	}
+	if ids, err := q.Escalating(); err != nil || len(ids) != 1 {
+		t.Errorf("escalating after the restore = %v, %v", ids, err)
 	}
 }
