@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -306,13 +307,15 @@ func (n *Node) escalate(ctx context.Context, id string, now time.Time) (bool, er
 func (n *Node) fireStep(ctx context.Context, m *relay.Message, steps []relay.Escalated, k int, due, now time.Time) error {
 	plan := m.Escalation
 	round, step := plan.At(k)
-	roster, _, err := n.store.Roster()
+	// Schedules say who is on call now, overrides added through the API
+	// included.
+	roster, err := n.OnCallRoster()
 	if err != nil {
 		return err
 	}
 	var people []relay.Person
 	for _, t := range plan.Steps[step].To {
-		ps, err := roster.Resolve([]string{t})
+		ps, err := roster.ResolveAt([]string{t}, now)
 		if err != nil {
 			n.log.Warn("escalation step names what the roster no longer has; the rest of the step is notified",
 				"message", m.ID, "policy", plan.Policy, "step", step+1, "err", err)
@@ -370,6 +373,12 @@ func (n *Node) fireStep(ctx context.Context, m *relay.Message, steps []relay.Esc
 	n.log.Info("escalation step fired: nobody acknowledged in time", "message", m.ID, "incident", m.Incident,
 		"policy", plan.Policy, "round", round+1, "step", step+1, "notified", len(names), "late", now.Sub(due).Round(time.Millisecond))
 	return nil
+}
+
+// namesEscalation reports whether targets name an escalation policy,
+// whose first step may name a schedule.
+func namesEscalation(targets []string) bool {
+	return slices.ContainsFunc(targets, func(t string) bool { return strings.HasPrefix(t, relay.TargetEscalationPrefix) })
 }
 
 // exhaust tells the commanders that nobody acknowledged m, at high

@@ -331,3 +331,42 @@ func TestReplyToAnEscalationReachesThoseNotified(t *testing.T) {
 		t.Errorf("escalating %v, want the page alone", ids)
 	}
 }
+
+// A step naming a schedule pages whoever is on call when it fires, the
+// overrides added through the API included.
+func TestEscalationStepPagesWhoIsOnCallWhenItFires(t *testing.T) {
+	t0 := time.Date(2026, 12, 2, 3, 0, 0, 0, time.UTC)
+	clock := testkit.NewClock(t0)
+	ros := escalationRoster.Clone()
+	ros.Schedules = []relay.Schedule{{ID: "db-primary", TimeZone: "UTC",
+		Layers: []relay.Layer{{Members: []string{"kim"}, Start: "2026-12-01 00:00", Shift: "daily"}}}}
+	ros.Escalations = []relay.EscalationPolicy{{ID: "db", Steps: []relay.EscalationStep{
+		{To: []string{"schedule:db-primary"}, Wait: "1m"}, {To: []string{"schedule:db-primary"}, Wait: "1m"}}}}
+	rec := &testkit.Sender{}
+	n, err := node.Open(node.Options{Name: "seoul-1", DataDir: t.TempDir(), Roster: ros,
+		Providers: []delivery.Provider{{Name: "sms", Channel: relay.ChannelSMS, Sender: rec}},
+		Deadline:  func(relay.Severity) time.Duration { return time.Hour }, Now: clock.Now, Logger: testLogger("seoul-1")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n.Close(t.Context()) })
+	// Lee covers kim from now on, through the API.
+	if _, err := n.AddOverride(t.Context(), "db-primary", relay.Override{Person: "lee", Covers: "kim",
+		From: "2026-12-02 03:00", To: "2026-12-02 03:01"}, "ops"); err != nil {
+		t.Fatal(err)
+	}
+	m := page(t, n)
+	if len(m.Recipients) != 1 || m.Recipients[0].Person.ID != "lee" {
+		t.Fatalf("step 1 reached %+v, want lee, covering kim", m.Recipients)
+	}
+	// The override ends before step 2: kim is on call again.
+	clock.Set(t0.Add(time.Minute))
+	fire(t, n)
+	x := steps(t, n, m.ID, 1)
+	if !slices.Equal(x[0].Notified, []string{"kim"}) {
+		t.Errorf("step 2 notified %v, want kim, on call when it fired", x[0].Notified)
+	}
+}

@@ -105,7 +105,7 @@ func (n *Node) newMessage(p *relay.Post, author Author, id, key string, exclude 
 	if err != nil {
 		return nil, err
 	}
-	if namesSchedule(p.To) {
+	if namesSchedule(p.To) || namesEscalation(p.To) {
 		if roster, err = n.OnCallRoster(); err != nil {
 			return nil, err
 		}
