@@ -135,7 +135,7 @@ func TestValidate(t *testing.T) {
 		{"answer_for on an admin", func(c *Config) { c.API.Tokens[0].Role, c.API.Tokens[0].AnswerFor = RoleAdmin, []string{"everyone"} },
 			"api.tokens[0].answer_for: is for bot tokens only: an admin answers for anyone, a viewer for nobody"},
 		{"answer_for not an audience", func(c *Config) { c.API.Tokens[0].Role, c.API.Tokens[0].AnswerFor = RoleBot, []string{"kim"} },
-			`api.tokens[0].answer_for[0]: "kim" is not an audience: use "person:<id>", "group:<id>", "role:<role>", "schedule:<id>" or "everyone"`},
+			`api.tokens[0].answer_for[0]: "kim" is not an audience: use "person:<id>", "group:<id>", "role:<role>", "schedule:<id>", "escalation:<id>" or "everyone"`},
 		{"token without name", func(c *Config) { c.API.Tokens[1].Name = "" },
 			"api.tokens[1].name: is required (it is recorded as the author of messages posted with the token)"},
 		{"bad token name", func(c *Config) { c.API.Tokens[1].Name = "-bot" },
