@@ -1,8 +1,10 @@
 package node
 
 import (
+	"bytes"
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -338,19 +340,32 @@ func (n *Node) Channels() []string {
 	return out
 }
 
+// sameRoster reports whether two rosters say the same, every field and
+// every section (people with their roles, groups, schedules,
+// escalations) compared through the JSON the log stores, so that a
+// section added later is compared without a change here.
 func sameRoster(a, b *relay.Roster) bool {
 	if a == nil || b == nil {
 		return a == b
 	}
-	return slices.EqualFunc(a.People, b.People, func(x, y relay.Person) bool {
-		return x.ID == y.ID && x.Name == y.Name && x.Phone == y.Phone && x.Email == y.Email &&
-			x.Lang == y.Lang && slices.Equal(x.Channels, y.Channels)
-	}) && slices.EqualFunc(a.Groups, b.Groups, func(x, y relay.Group) bool {
-		return x.ID == y.ID && x.Name == y.Name && slices.Equal(x.Members, y.Members)
-	}) && slices.EqualFunc(a.Escalations, b.Escalations, func(x, y relay.EscalationPolicy) bool {
-		return x.ID == y.ID && x.Name == y.Name && x.Repeat == y.Repeat &&
-			slices.EqualFunc(x.Steps, y.Steps, func(s, t relay.EscalationStep) bool { return s.Wait == t.Wait && slices.Equal(s.To, t.To) })
-	})
+	ja, errA := canonicalRoster(a)
+	jb, errB := canonicalRoster(b)
+	return errA == nil && errB == nil && bytes.Equal(ja, jb)
+}
+
+// canonicalRoster is r's JSON as the store keeps it: a roster read from
+// YAML (nil or empty lists, times in a zone) and the same roster read back
+// from the log give the same bytes.
+func canonicalRoster(r *relay.Roster) ([]byte, error) {
+	raw, err := json.Marshal(r)
+	if err != nil {
+		return nil, err
+	}
+	var back relay.Roster
+	if err := json.Unmarshal(raw, &back); err != nil {
+		return nil, err
+	}
+	return json.Marshal(&back)
 }
 
 // callbacks gives the base URL of a delivery's webhooks: publicURL,

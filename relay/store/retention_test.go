@@ -182,7 +182,7 @@ func TestPruneRemovesRollCalls(t *testing.T) {
 	ctx := context.Background()
 	m := testMessage("M1", "old-fire", "kim", "lee")
 	rc := &relay.RollCall{ID: "RC1", Incident: "old-fire", Question: "안전하면 1", Message: "M1",
-		Options: []relay.RollCallOption{{Digit: 1, Label: "안전"}, {Digit: 2, Label: "도움 필요"}},
+		Options:   []relay.RollCallOption{{Digit: 1, Label: "안전"}, {Digit: 2, Label: "도움 필요"}},
 		StartedAt: m.AcceptedAt, Until: m.AcceptedAt.Add(time.Hour)}
 	answer := &relay.RollCallAnswer{RollCall: "RC1", Incident: "old-fire", Person: "kim", Digit: 1, Channel: "sms", At: m.AcceptedAt}
 	if _, err := s.Append(ctx, relay.Event{Message: m}, relay.Event{RollCall: rc}, relay.Event{RollCallAnswer: answer}); err != nil {
