@@ -150,17 +150,32 @@ func (n *Node) answer(ctx context.Context, rc *relay.RollCall, person string, di
 		return nil, &relay.FieldError{Field: "answer", Message: fmt.Sprintf("%d is not an option of roll-call %s (%s)", digit, rc.ID, digits(rc))}
 	}
 	a := &relay.RollCallAnswer{RollCall: rc.ID, Incident: rc.Incident, Person: person, Digit: digit, Channel: channel, By: by, At: now}
-	evs, err := n.store.Append(ctx, relay.Event{RollCallAnswer: a})
+	drafts := []relay.Event{{RollCallAnswer: a}}
+	var notice *relay.Message
+	if opt.Urgent {
+		// The commanders' notice is written in the same commit as the
+		// answer: a node that dies after taking it cannot lose it.
+		p := aud.people[person]
+		mu := &n.keyed[stripe(urgentID(rc, p))]
+		mu.Lock()
+		defer mu.Unlock()
+		if notice, err = n.urgentNotice(rc, p, opt); err != nil {
+			return nil, err
+		}
+		if notice != nil {
+			drafts = append(drafts, relay.Event{Message: notice})
+		}
+	}
+	evs, err := n.store.Append(ctx, drafts...)
 	if err != nil {
 		return nil, err
 	}
-	n.waitCopies(ctx, evs[0].Seq)
+	n.waitCopies(ctx, evs[len(evs)-1].Seq)
 	n.rollcall.answers.WithLabelValues(channel).Inc()
-	if opt.Urgent {
-		if err := n.notifyUrgent(ctx, rc, aud.people[person], opt); err != nil {
-			n.log.Error("an urgent roll-call answer could not be told to the commanders", "rollcall", rc.ID,
-				"person", person, "err", err)
-		}
+	if notice != nil {
+		n.rollcall.urgent.Inc()
+		n.log.Info("urgent roll-call answer told to the commanders", "rollcall", rc.ID, "person", person, "digit", digit,
+			"message", notice.ID)
 	}
 	return a, nil
 }
@@ -176,11 +191,34 @@ func digits(rc *relay.RollCall) string {
 	return s
 }
 
-// notifyUrgent tells the roster's commanders, at high priority, on
-// their own channels (not on broadcast ones), that a person picked an
-// urgent option: once per person and roll-call, from whichever node
-// takes the answer.
-func (n *Node) notifyUrgent(ctx context.Context, rc *relay.RollCall, p *relay.Person, o relay.RollCallOption) error {
+// urgentAuthor and urgentKey make the id of the notice of a person's
+// urgent answer, the same on every node: the commanders are told once
+// per person and roll-call, whichever node takes the answer.
+func urgentAuthor(rc *relay.RollCall) Author {
+	return Author{Name: rc.StartedBy, Via: relay.ViaRollCall, Commander: true}
+}
+
+func urgentKey(rc *relay.RollCall, p *relay.Person) string {
+	return "rollcall:" + rc.ID + ":urgent:" + p.ID
+}
+
+func urgentID(rc *relay.RollCall, p *relay.Person) string {
+	a := urgentAuthor(rc)
+	return relay.IdempotentMessageID(a.Via, a.Name, urgentKey(rc, p))
+}
+
+// urgentNotice returns the message that tells the roster's commanders,
+// at high priority, on their own channels (not on broadcast ones), that
+// a person picked an urgent option; nil when they were told already (of
+// this or another urgent answer of the person) or cannot be told here.
+func (n *Node) urgentNotice(rc *relay.RollCall, p *relay.Person, o relay.RollCallOption) (*relay.Message, error) {
+	id := urgentID(rc, p)
+	switch _, err := n.store.Message(id); {
+	case err == nil:
+		return nil, nil // told already
+	case !errors.Is(err, relay.ErrNotFound):
+		return nil, err
+	}
 	// The notice carries the person's contact: it goes to the
 	// commanders' own channels, never out on a broadcast channel.
 	policy := n.opts.Policies.For(relay.SeverityCritical)
@@ -192,28 +230,24 @@ func (n *Node) notifyUrgent(ctx context.Context, rc *relay.RollCall, p *relay.Pe
 	}
 	if len(chans) == 0 {
 		n.log.Warn("an urgent roll-call answer has no channel to the commanders on this node", "rollcall", rc.ID, "person", p.ID)
-		return nil
+		return nil, nil
 	}
 	post := &relay.Post{Incident: rc.Incident, Text: rc.UrgentText(p, o), To: []string{relay.TargetRolePrefix + relay.PersonCommander},
 		Severity: relay.SeverityCritical, Channels: chans}
-	acc, err := n.post(ctx, post, Author{Name: rc.StartedBy, Via: relay.ViaRollCall, Commander: true},
-		"rollcall:"+rc.ID+":urgent:"+p.ID, nil, nil)
+	if err := post.Validate(); err != nil {
+		return nil, err
+	}
+	m, err := n.newMessage(post, urgentAuthor(rc), id, urgentKey(rc, p), nil)
 	var fe *relay.FieldError
 	var ae *relay.AudienceError
 	switch {
-	case errors.Is(err, ErrKeyReused):
-		return nil // told already, of another urgent answer
 	case errors.As(err, &fe) || errors.As(err, &ae):
 		n.log.Warn("an urgent roll-call answer has no commander to tell", "rollcall", rc.ID, "person", p.ID, "err", err)
-		return nil
+		return nil, nil
 	case err != nil:
-		return err
-	case !acc.Replayed:
-		n.rollcall.urgent.Inc()
-		n.log.Info("urgent roll-call answer told to the commanders", "rollcall", rc.ID, "person", p.ID, "digit", o.Digit,
-			"message", acc.Message.ID)
+		return nil, err
 	}
-	return nil
+	return m, nil
 }
 
 // asked is the people a roll-call asked: the question message's

@@ -2,7 +2,9 @@ package node_test
 
 import (
 	"context"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -100,5 +102,61 @@ func TestRollCallAnswerByKeypress(t *testing.T) {
 	calls := r.a().em.Calls()
 	if len(calls) != 1 || !strings.Contains(calls[0].Twiml, "2 = 도움 필요") {
 		t.Errorf("calls %+v: want one reading the options", calls)
+	}
+}
+
+// TestUrgentAnswerIsWrittenWithItsNotice: the commanders' notice of an
+// urgent answer is written in the same commit as the answer, so a node
+// that dies after taking the answer cannot lose the notice; a second
+// urgent answer of the same person tells them nothing more.
+func TestUrgentAnswerIsWrittenWithItsNotice(t *testing.T) {
+	n, _ := conversationNode(t)
+	ctx := t.Context()
+	r, _, err := n.Store().Roster()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r = r.Clone()
+	r.People[1].Roles = []string{relay.PersonCommander} // lee
+	if err := n.SetRoster(ctx, r, "test"); err != nil {
+		t.Fatal(err)
+	}
+	st, err := n.StartRollCall(ctx, &relay.RollCallStart{Incident: "idc-fire", Question: "판교 화재. 안전하면 1, 도움이 필요하면 2",
+		Options: []relay.RollCallOption{{Digit: 1, Label: "안전"}, {Digit: 2, Label: "도움 필요", Urgent: true}}, To: []string{"group:ops"}},
+		node.Author{Name: "bot", Via: relay.ViaAPI}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var commits [][]relay.Event
+	n.Store().Observe(func(evs []relay.Event) {
+		mu.Lock()
+		commits = append(commits, slices.Clone(evs))
+		mu.Unlock()
+	})
+	notices := func() (together, apart int) {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range commits {
+			answer := slices.ContainsFunc(c, func(e relay.Event) bool { return e.RollCallAnswer != nil && e.RollCallAnswer.Person == "park" })
+			for _, e := range c {
+				if e.Message != nil && slices.Equal(e.Message.To, []string{"role:commander"}) {
+					if answer {
+						together++
+					} else {
+						apart++
+					}
+				}
+			}
+		}
+		return together, apart
+	}
+	for _, digit := range []int{2, 1, 2} {
+		if _, err := n.AnswerRollCall(ctx, st.RollCall.ID, "park", digit, relay.ChannelSMS, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if together, apart := notices(); together != 1 || apart != 0 {
+		t.Errorf("notices to the commanders: %d in the answer's commit, %d apart; want one, with the answer", together, apart)
 	}
 }
