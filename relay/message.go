@@ -71,6 +71,9 @@ type Message struct {
 	// of their held replies: how it came, and why it reached nobody if
 	// it was withheld.
 	Reply *ReplyInfo `json:"reply,omitempty"`
+	// RollCall is the id of the roll-call whose question (or re-ping)
+	// the message is: a call reading it asks for the answer's key.
+	RollCall string `json:"rollcall,omitempty"`
 	// Escalation is set on a message posted to an escalation policy:
 	// the policy as the message follows it. Recipients are its first
 	// step's audience; the people later steps notify are added by

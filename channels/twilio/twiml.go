@@ -45,6 +45,7 @@ type speech struct {
 	level    string // "심각도 %s"
 	again    string // before the message is repeated
 	prompt   string // asks for the acknowledgement key
+	answer   string // asks for the key of a roll-call's answer
 	noAck    string // ends a call where no key was pressed
 	closing  string // ends a call that asks for no key
 	cut      string // ends a text cut to MaxSpokenChars
@@ -63,6 +64,7 @@ var speeches = map[string]speech{
 		level:    "심각도 %s",
 		again:    "다시 알려드립니다.",
 		prompt:   "확인하셨으면 1번을 누르세요.",
+		answer:   "답의 번호 키를 누르세요.",
 		noAck:    "확인 입력이 없어 통화를 마칩니다. 문자와 메일도 확인하세요.",
 		closing:  "relay 비상 연락을 마칩니다.",
 		cut:      "… 전체 내용은 문자와 메일로 확인하세요.",
@@ -80,6 +82,7 @@ var speeches = map[string]speech{
 		level:    "severity %s",
 		again:    "Once more.",
 		prompt:   "Press 1 to acknowledge.",
+		answer:   "Press the key of your answer.",
 		noAck:    "No acknowledgement was received. Please also check your text messages and email. Goodbye.",
 		closing:  "End of the relay emergency call. Goodbye.",
 		cut:      "… Read the full message in your text messages and email.",
@@ -104,9 +107,10 @@ func speechFor(lang string) speech {
 //   - an intro naming relay, the incident and the severity;
 //   - the message text;
 //   - with a CallbackBase, a <Gather> of one key, posted to
-//     out.CallbackURL(relay.CallbackGather), that asks for 1, repeats the
-//     text and asks again; if no key is pressed, a closing line and a
-//     hang-up follow;
+//     out.CallbackURL(relay.CallbackGather), that asks for 1 (for a
+//     roll-call's question, for the key of an answer), repeats the text
+//     and asks again; if no key is pressed, a closing line and a hang-up
+//     follow;
 //   - without one, the text repeated and a closing line.
 //
 // The text is spoken as one paragraph: runs of white space, line breaks
@@ -122,6 +126,10 @@ func RenderCall(out *relay.Outgoing) (string, error) {
 	m := out.Message
 	sp := speechFor(out.Person.LangOrDefault())
 	text := cutSpoken(spoken(m.Text), sp.cut)
+	prompt := sp.prompt
+	if m.RollCall != "" {
+		prompt = sp.answer // the text ends with the options and their keys
+	}
 
 	var d doc
 	d.open()
@@ -131,11 +139,11 @@ func RenderCall(out *relay.Outgoing) (string, error) {
 		d.line(`  <Gather input="dtmf" numDigits="1" action="` + escape(action) +
 			`" method="POST" timeout="` + strconv.Itoa(GatherSeconds) + `">`)
 		d.indent = "    "
-		d.say(sp, sp.prompt)
+		d.say(sp, prompt)
 		if text != "" {
 			d.line(`    <Pause length="1"/>`)
 			d.say(sp, sp.again+" "+text)
-			d.say(sp, sp.prompt)
+			d.say(sp, prompt)
 		}
 		d.indent = "  "
 		d.line("  </Gather>")

@@ -45,6 +45,13 @@ func callTo(lang, text string) *relay.Outgoing {
 		Attempt: 1, Message: msg, Person: p, CallbackBase: base, StatusCallback: base + "/status"}
 }
 
+// rollCallTo is a call asking a roll-call's question.
+func rollCallTo(lang string) *relay.Outgoing {
+	out := callTo(lang, "판교 화재. 안전하면 1, 도움이 필요하면 2\n1 = 안전\n2 = 도움 필요")
+	out.Message.RollCall = "rc1"
+	return out
+}
+
 const (
 	koText = "주 데이터베이스 장애입니다.\n쓰기가 중단되었습니다. 복구 담당자는 즉시 브리지에 참여하세요."
 	enText = "The primary database is down.\nWrites are stopped. Responders, join the bridge now."
@@ -67,6 +74,8 @@ func TestRenderCallGolden(t *testing.T) {
 		{"xml-special.xml", callTo("en", `Run "make <restore>" & don't stop`)},
 		{"no-callback.xml", noCallback},
 		{"empty-text.xml", callTo("ko", " \r\n\t ")},
+		{"rollcall-ko.xml", rollCallTo("ko")},
+		{"rollcall-en.xml", rollCallTo("en")},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -61,6 +61,13 @@ func (n *Node) Post(ctx context.Context, p *relay.Post, author Author, key strin
 // post is Post, leaving the people in exclude out of the audience; reply,
 // when set, is what the message made from a person's reply carries.
 func (n *Node) post(ctx context.Context, p *relay.Post, author Author, key string, exclude []string, reply *relay.ReplyInfo) (*Accepted, error) {
+	return n.postMarked(ctx, p, author, key, exclude, func(m *relay.Message) { m.Reply = reply })
+}
+
+// postMarked is post, with mark setting what the message carries beside
+// the post (a reply's details, the roll-call it asks) before it is
+// stored.
+func (n *Node) postMarked(ctx context.Context, p *relay.Post, author Author, key string, exclude []string, mark func(*relay.Message)) (*Accepted, error) {
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
@@ -89,7 +96,7 @@ func (n *Node) post(ctx context.Context, p *relay.Post, author Author, key strin
 	if err != nil {
 		return nil, err
 	}
-	m.Reply = reply
+	mark(m)
 	evs, err := n.store.Append(ctx, relay.Event{Message: m})
 	if err != nil {
 		return nil, err

@@ -275,7 +275,8 @@ func (n *Node) postRound(ctx context.Context, rc *relay.RollCall, round int) (in
 	for _, ch := range slices.Sorted(maps.Keys(byChannel)) {
 		post := &relay.Post{Incident: rc.Incident, Text: rc.RepingText(round), To: byChannel[ch], Severity: rc.Severity,
 			Channels: []string{ch}}
-		acc, err := n.post(ctx, post, Author{Name: rc.StartedBy, Via: relay.ViaRollCall}, repingKey(rc.ID, round, ch), nil, nil)
+		acc, err := n.postMarked(ctx, post, Author{Name: rc.StartedBy, Via: relay.ViaRollCall}, repingKey(rc.ID, round, ch), nil,
+			func(m *relay.Message) { m.RollCall = rc.ID })
 		switch {
 		case errors.Is(err, ErrKeyReused):
 			continue // this round went out on this channel already

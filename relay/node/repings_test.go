@@ -91,6 +91,9 @@ func TestRepingsSurviveTheirOwner(t *testing.T) {
 		if len(msg.Recipients) != 4 || msg.Recipients[0].Person.ID != "p1" {
 			t.Errorf("round %d asks %+v; want p1-p4, who did not answer", r, msg.Recipients)
 		}
+		if msg.RollCall != rc.ID {
+			t.Errorf("round %d is marked as a question of roll-call %q, want %q", r, msg.RollCall, rc.ID)
+		}
 		for _, m := range live { // again: nothing more
 			if n, err := m.n.SendRepings(t.Context()); err != nil || n != 0 {
 				t.Errorf("%s sent %d more messages of round %d (%v)", m.n.Name(), n, r, err)

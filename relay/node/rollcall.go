@@ -102,6 +102,7 @@ func (n *Node) StartRollCall(ctx context.Context, req *relay.RollCallStart, auth
 	if err != nil {
 		return nil, err
 	}
+	m.RollCall = rc.ID
 	evs, err := n.store.Append(ctx, relay.Event{Message: m}, relay.Event{RollCall: rc})
 	if err != nil {
 		return nil, err

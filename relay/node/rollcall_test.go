@@ -127,6 +127,9 @@ func TestUrgentAnswerIsWrittenWithItsNotice(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if q, err := n.Store().Message(st.RollCall.Message); err != nil || q.RollCall != st.RollCall.ID {
+		t.Errorf("the question %+v (%v) is not marked as roll-call %s's", q, err, st.RollCall.ID)
+	}
 	var mu sync.Mutex
 	var commits [][]relay.Event
 	n.Store().Observe(func(evs []relay.Event) {
