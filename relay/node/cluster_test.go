@@ -110,12 +110,19 @@ func startMemberWith(t testing.TB, name, seed string, wrap func(memberlist.NodeA
 	if seed != "" {
 		cfg.Seeds = []string{seed}
 	}
-	ms, err := gossip.New(gossip.Options{
+	return joinCluster(t, n, gossip.Options{
 		Name: name, Config: cfg, Dev: true, Meta: gossip.NodeMeta{API: "http://" + name}.Encode(), Logger: testLogger(name),
-		OnMessage: n.Replicator().OnMessage, LocalState: n.Replicator().LocalState,
-		MergeState: n.Replicator().MergeState, OnChange: n.MembershipChanged,
 		WrapTransport: wrap,
 	})
+}
+
+// joinCluster starts n's membership of gopts, wired to n's replicator,
+// and then n itself; the member stops when the test ends.
+func joinCluster(t testing.TB, n *node.Node, gopts gossip.Options) *member {
+	t.Helper()
+	gopts.OnMessage, gopts.LocalState = n.Replicator().OnMessage, n.Replicator().LocalState
+	gopts.MergeState, gopts.OnChange = n.Replicator().MergeState, n.MembershipChanged
+	ms, err := gossip.New(gopts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -77,28 +77,10 @@ func (kc *keyedCluster) start(t *testing.T, name, seed string, keys *trust.Keyri
 	if seed != "" {
 		cfg.Seeds = []string{seed}
 	}
-	ms, err := gossip.New(gossip.Options{
+	return &trustedMember{reg: reg, member: joinCluster(t, n, gossip.Options{
 		Name: name, Config: cfg, Meta: gossip.NodeMeta{API: "http://" + name}.Encode(), Logger: testLogger(name), Registerer: reg,
-		OnMessage: n.Replicator().OnMessage, LocalState: n.Replicator().LocalState,
-		MergeState: n.Replicator().MergeState, OnChange: n.MembershipChanged,
 		Signer: kc.signers[name], Keys: keys,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	n.Attach(ms.Cluster())
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := ms.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	n.MembershipChanged()
-	if err := n.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	m := &trustedMember{member: &member{n: n, ms: ms}, reg: reg}
-	t.Cleanup(func() { m.stop() })
-	return m
+	})}
 }
 
 func (m *trustedMember) metric(t *testing.T, name string, labels ...string) float64 {
