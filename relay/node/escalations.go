@@ -29,35 +29,21 @@ import (
 // escalationRetry is the wait before trying a failed step again.
 const escalationRetry = time.Second
 
-// escalationState is when a message's next step is due, and whether
-// another member owns its timer for now. A zero due means "look now".
-type escalationState struct {
-	due    time.Time
-	parked bool
-}
-
-// escalations is the timer of the node's escalations.
+// escalations is the timer of the node's escalations, by message id: when
+// the next step is due (a zero due means "look now").
 type escalations struct {
+	ownedTimer[string]
 	n *Node
 	// firing lets one FireEscalations run at a time: the timer's and a
 	// caller's would otherwise read the same step as not yet fired.
 	firing sync.Mutex
-	mu     sync.Mutex
-	open   map[string]escalationState // by message id
-	// rescan asks the next round to read the store's index of running
-	// escalations first.
-	rescan bool
-	kick   chan struct{}
-	done   chan struct{}
-	wg     sync.WaitGroup
-	once   sync.Once
 
 	steps    *prometheus.CounterVec
 	lateness prometheus.Histogram
 }
 
 func newEscalations(n *Node) *escalations {
-	x := &escalations{n: n, open: map[string]escalationState{}, rescan: true, kick: make(chan struct{}, 1), done: make(chan struct{}),
+	x := &escalations{ownedTimer: newOwnedTimer[string](), n: n,
 		steps: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "relay_escalation_steps_total",
 			Help: "Escalation steps this node fired, by whether they notified people (step) or told the commanders that nobody acknowledged (exhausted)."}, []string{"kind"}),
 		lateness: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "relay_escalation_step_lateness_seconds",
@@ -82,14 +68,14 @@ func (x *escalations) observe(evs []relay.Event) {
 		e := &evs[i]
 		switch {
 		case e.Message != nil && e.Message.Escalation != nil:
-			x.open[e.Message.ID] = escalationState{}
+			x.pending[e.Message.ID] = timerState{}
 			woke = true
 		case e.Escalated != nil:
-			x.open[e.Escalated.Message] = escalationState{}
+			x.pending[e.Escalated.Message] = timerState{}
 			woke = true
 		case e.Ack != nil:
-			if _, ok := x.open[e.Ack.Message]; ok {
-				x.open[e.Ack.Message] = escalationState{}
+			if _, ok := x.pending[e.Ack.Message]; ok {
+				x.pending[e.Ack.Message] = timerState{}
 				woke = true
 			}
 		}
@@ -100,98 +86,9 @@ func (x *escalations) observe(evs []relay.Event) {
 	}
 }
 
-func (x *escalations) poke() {
-	select {
-	case x.kick <- struct{}{}:
-	default:
-	}
-}
-
-// unpark has every parked escalation looked at again: membership
-// changed, so this node may own it now.
-func (x *escalations) unpark() {
-	x.mu.Lock()
-	for id, st := range x.open {
-		x.open[id] = escalationState{due: st.due}
-	}
-	x.mu.Unlock()
-	x.poke()
-}
-
-// rescanSoon has the next round read the index of running escalations
-// and look at every parked one again: the node caught up with its peers
-// (its store may have been replaced by a snapshot, which no observer
-// sees).
-func (x *escalations) rescanSoon() {
-	x.mu.Lock()
-	x.rescan = true
-	x.mu.Unlock()
-	x.unpark()
-}
-
-// next returns the earliest due time of an escalation not parked.
-func (x *escalations) next() (time.Time, bool) {
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	var at time.Time
-	found := false
-	for _, st := range x.open {
-		if !st.parked && (!found || st.due.Before(at)) {
-			at, found = st.due, true
-		}
-	}
-	return at, found
-}
-
 func (x *escalations) start() {
-	x.wg.Add(1)
-	go x.run()
-	x.poke()
-}
-
-func (x *escalations) stop() {
-	x.once.Do(func() { close(x.done) })
-	x.wg.Wait()
-}
-
-// run fires each step this node owns when it is due.
-func (x *escalations) run() {
-	defer x.wg.Done()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() {
-		<-x.done
-		cancel()
-	}()
-	for {
-		var timer *time.Timer
-		var fire <-chan time.Time
-		if at, ok := x.next(); ok {
-			timer = time.NewTimer(max(at.Sub(x.n.opts.Now()), 0))
-			fire = timer.C
-		}
-		select {
-		case <-x.kick:
-		case <-fire:
-		case <-x.done:
-			if timer != nil {
-				timer.Stop()
-			}
-			return
-		}
-		if timer != nil {
-			timer.Stop()
-		}
-		if _, err := x.n.FireEscalations(ctx); err != nil && ctx.Err() == nil {
-			x.n.log.Error("escalation step failed; trying again", "err", err)
-			select {
-			case <-time.After(escalationRetry):
-				x.poke()
-			case <-x.done:
-				return
-			}
-		}
-	}
+	x.ownedTimer.start(x.n.opts.Now, x.n.log, "escalation step failed; trying again", escalationRetry,
+		func(ctx context.Context) error { _, err := x.n.FireEscalations(ctx); return err })
 }
 
 // FireEscalations fires every escalation step that is due and that this
@@ -202,35 +99,22 @@ func (n *Node) FireEscalations(ctx context.Context) (int, error) {
 	x := n.escalations
 	x.firing.Lock()
 	defer x.firing.Unlock()
-	x.mu.Lock()
-	scan := x.rescan
-	x.rescan = false
-	x.mu.Unlock()
-	if scan {
+	if x.takeRescan() {
 		ids, err := n.store.Escalating()
 		if err != nil {
-			x.mu.Lock()
-			x.rescan = true
-			x.mu.Unlock()
+			x.rescanSoon()
 			return 0, err
 		}
 		x.mu.Lock()
 		for _, id := range ids {
-			if _, ok := x.open[id]; !ok {
-				x.open[id] = escalationState{}
+			if _, ok := x.pending[id]; !ok {
+				x.pending[id] = timerState{}
 			}
 		}
 		x.mu.Unlock()
 	}
 	now := n.opts.Now()
-	x.mu.Lock()
-	var due []string
-	for id, st := range x.open {
-		if !st.parked && !st.due.After(now) {
-			due = append(due, id)
-		}
-	}
-	x.mu.Unlock()
+	due := x.dueBy(now)
 	fired := 0
 	var errs []error
 	for _, id := range due {
@@ -247,18 +131,18 @@ func (n *Node) FireEscalations(ctx context.Context) (int, error) {
 // and this node owns it, and notes when the step after is due.
 func (n *Node) escalate(ctx context.Context, id string, now time.Time) (bool, error) {
 	x := n.escalations
-	set := func(st escalationState, keep bool) {
+	set := func(st timerState, keep bool) {
 		x.mu.Lock()
 		defer x.mu.Unlock()
 		if keep {
-			x.open[id] = st
+			x.pending[id] = st
 		} else {
-			delete(x.open, id)
+			delete(x.pending, id)
 		}
 	}
 	m, err := n.store.Message(id)
 	if errors.Is(err, relay.ErrNotFound) {
-		set(escalationState{}, false) // removed by retention
+		set(timerState{}, false) // removed by retention
 		return false, nil
 	}
 	if err != nil {
@@ -275,16 +159,16 @@ func (n *Node) escalate(ctx context.Context, id string, now time.Time) (bool, er
 	plan := m.Escalation
 	k := relay.NextEscalation(plan, steps)
 	if plan == nil || len(acks) > 0 || k > plan.Positions() {
-		set(escalationState{}, false) // acknowledged, or run out
+		set(timerState{}, false) // acknowledged, or run out
 		return false, nil
 	}
 	due := plan.Due(m.AcceptedAt, k)
 	if due.After(now) {
-		set(escalationState{due: due}, true)
+		set(timerState{due: due}, true)
 		return false, nil
 	}
 	if !n.repl.CaughtUp() || n.owners.Owner(&relay.Delivery{ID: relay.EscalationOwnerID(id)}) != n.opts.Name {
-		set(escalationState{due: due, parked: true}, true)
+		set(timerState{due: due, parked: true}, true)
 		return false, nil
 	}
 	if k == plan.Positions() {
@@ -296,7 +180,7 @@ func (n *Node) escalate(ctx context.Context, id string, now time.Time) (bool, er
 		return false, err
 	}
 	x.lateness.Observe(max(now.Sub(due), 0).Seconds())
-	set(escalationState{}, true) // look again: the next step
+	set(timerState{}, true) // look again: the next step
 	return true, nil
 }
 

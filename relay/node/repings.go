@@ -5,7 +5,6 @@ import (
 	"errors"
 	"maps"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/oob-relay/relay/relay"
@@ -23,27 +22,14 @@ import (
 // idempotency keys every node derives alike (repingKey), so a round
 // posted by two nodes, or again by a survivor, is sent once.
 
-// repingState is when a roll-call's next round is due, and whether
-// another member owns its timer for now.
-type repingState struct {
-	due    time.Time
-	parked bool
-}
-
-// repings is the timer of the node's roll-call re-pings.
+// repings is the timer of the node's roll-call re-pings, by roll-call id.
 type repings struct {
-	n      *Node
-	mu     sync.Mutex
-	due    map[string]repingState
-	rescan bool
-	kick   chan struct{}
-	done   chan struct{}
-	wg     sync.WaitGroup
-	once   sync.Once
+	ownedTimer[string]
+	n *Node
 }
 
 func newRepings(n *Node) *repings {
-	r := &repings{n: n, due: map[string]repingState{}, rescan: true, kick: make(chan struct{}, 1), done: make(chan struct{})}
+	r := &repings{ownedTimer: newOwnedTimer[string](), n: n}
 	n.store.Observe(r.observe)
 	return r
 }
@@ -59,7 +45,7 @@ func (r *repings) observe(evs []relay.Event) {
 			continue
 		}
 		if _, at, ok := rc.Round(rc.StartedAt); ok {
-			r.due[rc.ID] = repingState{due: at}
+			r.pending[rc.ID] = timerState{due: at}
 			woke = true
 		}
 	}
@@ -69,92 +55,9 @@ func (r *repings) observe(evs []relay.Event) {
 	}
 }
 
-func (r *repings) poke() {
-	select {
-	case r.kick <- struct{}{}:
-	default:
-	}
-}
-
-// unpark has every parked roll-call looked at again: membership changed.
-func (r *repings) unpark() {
-	r.mu.Lock()
-	for id, st := range r.due {
-		r.due[id] = repingState{due: st.due}
-	}
-	r.mu.Unlock()
-	r.poke()
-}
-
-// rescanSoon has the next round read the roll-calls from the store: it
-// may have been replaced by a snapshot, which no observer sees.
-func (r *repings) rescanSoon() {
-	r.mu.Lock()
-	r.rescan = true
-	r.mu.Unlock()
-	r.unpark()
-}
-
-func (r *repings) next() (time.Time, bool) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var at time.Time
-	for _, st := range r.due {
-		if !st.parked && (at.IsZero() || st.due.Before(at)) {
-			at = st.due
-		}
-	}
-	return at, !at.IsZero()
-}
-
 func (r *repings) start() {
-	r.wg.Add(1)
-	go r.run()
-	r.poke()
-}
-
-func (r *repings) stop() {
-	r.once.Do(func() { close(r.done) })
-	r.wg.Wait()
-}
-
-func (r *repings) run() {
-	defer r.wg.Done()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() {
-		<-r.done
-		cancel()
-	}()
-	for {
-		var timer *time.Timer
-		var fire <-chan time.Time
-		if at, ok := r.next(); ok {
-			timer = time.NewTimer(max(at.Sub(r.n.opts.Now()), 0))
-			fire = timer.C
-		}
-		select {
-		case <-r.kick:
-		case <-fire:
-		case <-r.done:
-			if timer != nil {
-				timer.Stop()
-			}
-			return
-		}
-		if timer != nil {
-			timer.Stop()
-		}
-		if _, err := r.n.SendRepings(ctx); err != nil && ctx.Err() == nil {
-			r.n.log.Error("re-pinging a roll-call failed; trying again", "err", err)
-			select {
-			case <-time.After(summaryRetry):
-				r.poke()
-			case <-r.done:
-				return
-			}
-		}
-	}
+	r.ownedTimer.start(r.n.opts.Now, r.n.log, "re-pinging a roll-call failed; trying again", summaryRetry,
+		func(ctx context.Context) error { _, err := r.n.SendRepings(ctx); return err })
 }
 
 // SendRepings posts the re-ping rounds that are due of every roll-call
@@ -163,11 +66,7 @@ func (r *repings) run() {
 func (n *Node) SendRepings(ctx context.Context) (int, error) {
 	r := n.repings
 	now := n.opts.Now()
-	r.mu.Lock()
-	scan := r.rescan
-	r.rescan = false
-	r.mu.Unlock()
-	if scan {
+	if r.takeRescan() {
 		rcs, err := n.store.RollCalls("")
 		if err != nil {
 			r.rescanSoon()
@@ -176,21 +75,14 @@ func (n *Node) SendRepings(ctx context.Context) (int, error) {
 		r.mu.Lock()
 		for i := range rcs {
 			if _, at, ok := rcs[i].Round(now); ok {
-				if _, known := r.due[rcs[i].ID]; !known {
-					r.due[rcs[i].ID] = repingState{due: at}
+				if _, known := r.pending[rcs[i].ID]; !known {
+					r.pending[rcs[i].ID] = timerState{due: at}
 				}
 			}
 		}
 		r.mu.Unlock()
 	}
-	r.mu.Lock()
-	var due []string
-	for id, st := range r.due {
-		if !st.parked && !st.due.After(now) {
-			due = append(due, id)
-		}
-	}
-	r.mu.Unlock()
+	due := r.dueBy(now)
 	slices.Sort(due)
 	sent := 0
 	var errs []error
@@ -206,13 +98,13 @@ func (n *Node) SendRepings(ctx context.Context) (int, error) {
 // its timer, and notes when the next is due.
 func (n *Node) reping(ctx context.Context, id string, now time.Time) (int, error) {
 	r := n.repings
-	set := func(st repingState, keep bool) {
+	set := func(st timerState, keep bool) {
 		r.mu.Lock()
 		defer r.mu.Unlock()
 		if keep {
-			r.due[id] = st
+			r.pending[id] = st
 		} else {
-			delete(r.due, id)
+			delete(r.pending, id)
 		}
 	}
 	rc, err := n.store.RollCall(id)
@@ -221,15 +113,15 @@ func (n *Node) reping(ctx context.Context, id string, now time.Time) (int, error
 	}
 	round, at, ok := rc.Round(now)
 	if !ok {
-		set(repingState{}, false)
+		set(timerState{}, false)
 		return 0, nil
 	}
 	if at.After(now) {
-		set(repingState{due: at}, true)
+		set(timerState{due: at}, true)
 		return 0, nil
 	}
 	if !n.repl.CaughtUp() || n.owners.Owner(&relay.Delivery{ID: "rollcall:" + id}) != n.opts.Name {
-		set(repingState{due: at, parked: true}, true)
+		set(timerState{due: at, parked: true}, true)
 		return 0, nil
 	}
 	sent, err := n.postRound(ctx, rc, round)
@@ -237,9 +129,9 @@ func (n *Node) reping(ctx context.Context, id string, now time.Time) (int, error
 		return sent, err
 	}
 	if _, next, ok := rc.Round(at.Add(rc.Reping)); ok {
-		set(repingState{due: next}, true)
+		set(timerState{due: next}, true)
 	} else {
-		set(repingState{}, false)
+		set(timerState{}, false)
 	}
 	return sent, nil
 }

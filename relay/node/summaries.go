@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"errors"
-	"sync"
 	"time"
 
 	"github.com/oob-relay/relay/relay"
@@ -28,29 +27,15 @@ const summaryRetry = time.Second
 // heldKey names the held replies of one person in one incident.
 type heldKey struct{ incident, person string }
 
-// heldState is when a person's earliest held reply in an incident is due,
-// and whether another member owns its summary for now.
-type heldState struct {
-	due    time.Time
-	parked bool
-}
-
-// summaries is the timer of the node's summaries.
+// summaries is the timer of the node's summaries, by person and
+// incident: when the earliest held reply is due.
 type summaries struct {
-	n    *Node
-	mu   sync.Mutex
-	held map[heldKey]heldState
-	// rescan asks the next round to scan the open incidents for held
-	// replies first.
-	rescan bool
-	kick   chan struct{}
-	done   chan struct{}
-	wg     sync.WaitGroup
-	once   sync.Once
+	ownedTimer[heldKey]
+	n *Node
 }
 
 func newSummaries(n *Node) *summaries {
-	s := &summaries{n: n, held: map[heldKey]heldState{}, rescan: true, kick: make(chan struct{}, 1), done: make(chan struct{})}
+	s := &summaries{ownedTimer: newOwnedTimer[heldKey](), n: n}
 	n.store.Observe(s.observe)
 	return s
 }
@@ -66,14 +51,14 @@ func (s *summaries) observe(evs []relay.Event) {
 			continue
 		}
 		k := heldKey{m.Incident, m.Author}
-		switch cur, ok := s.held[k]; {
+		switch cur, ok := s.pending[k]; {
 		case m.Reply.Withheld == relay.WithheldHeld:
 			if !ok || m.Reply.Due.Before(cur.due) {
-				s.held[k] = heldState{due: m.Reply.Due}
+				s.pending[k] = timerState{due: m.Reply.Due}
 				woke = true
 			}
 		case m.Reply.Summarises != nil && ok:
-			s.held[k] = heldState{due: cur.due} // look again: it may cover them
+			s.pending[k] = timerState{due: cur.due} // look again: it may cover them
 			woke = true
 		}
 	}
@@ -83,102 +68,11 @@ func (s *summaries) observe(evs []relay.Event) {
 	}
 }
 
-func (s *summaries) poke() {
-	select {
-	case s.kick <- struct{}{}:
-	default:
-	}
-}
-
-// unpark has every parked summary looked at again: membership changed,
-// so this node may own it now.
-func (s *summaries) unpark() {
-	s.mu.Lock()
-	for k, st := range s.held {
-		s.held[k] = heldState{due: st.due}
-	}
-	s.mu.Unlock()
-	s.poke()
-}
-
-// rescanSoon has the next round scan the open incidents and look at
-// every parked summary again: the node caught up with its peers, so its
-// store may have been replaced by a snapshot, which no observer sees,
-// and it parked every summary while it had not caught up.
-func (s *summaries) rescanSoon() {
-	s.mu.Lock()
-	s.rescan = true
-	for k, st := range s.held {
-		s.held[k] = heldState{due: st.due}
-	}
-	s.mu.Unlock()
-	s.poke()
-}
-
-// next returns the earliest due time of a summary not parked.
-func (s *summaries) next() (time.Time, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var at time.Time
-	for _, st := range s.held {
-		if !st.parked && (at.IsZero() || st.due.Before(at)) {
-			at = st.due
-		}
-	}
-	return at, !at.IsZero()
-}
-
 // start runs the timer; its first round scans the store for the held
 // replies a previous run left.
 func (s *summaries) start() {
-	s.wg.Add(1)
-	go s.run()
-	s.poke()
-}
-
-func (s *summaries) stop() {
-	s.once.Do(func() { close(s.done) })
-	s.wg.Wait()
-}
-
-// run sends each summary this node owns when it is due.
-func (s *summaries) run() {
-	defer s.wg.Done()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() {
-		<-s.done
-		cancel()
-	}()
-	for {
-		var timer *time.Timer
-		var fire <-chan time.Time
-		if at, ok := s.next(); ok {
-			timer = time.NewTimer(max(at.Sub(s.n.opts.Now()), 0))
-			fire = timer.C
-		}
-		select {
-		case <-s.kick:
-		case <-fire:
-		case <-s.done:
-			if timer != nil {
-				timer.Stop()
-			}
-			return
-		}
-		if timer != nil {
-			timer.Stop()
-		}
-		if _, err := s.n.SendSummaries(ctx); err != nil && ctx.Err() == nil {
-			s.n.log.Error("sending summaries of held replies failed; trying again", "err", err)
-			select {
-			case <-time.After(summaryRetry):
-				s.poke()
-			case <-s.done:
-				return
-			}
-		}
-	}
+	s.ownedTimer.start(s.n.opts.Now, s.n.log, "sending summaries of held replies failed; trying again", summaryRetry,
+		func(ctx context.Context) error { _, err := s.n.SendSummaries(ctx); return err })
 }
 
 // SendSummaries sends on, in one summary per person and incident, the
@@ -188,25 +82,14 @@ func (s *summaries) run() {
 // times does no harm.
 func (n *Node) SendSummaries(ctx context.Context) (int, error) {
 	s := n.summaries
-	s.mu.Lock()
-	scan := s.rescan
-	s.rescan = false
-	s.mu.Unlock()
 	now := n.opts.Now()
-	if scan {
+	if s.takeRescan() {
 		if err := n.scanHeld(now); err != nil {
 			s.rescanSoon()
 			return 0, err
 		}
 	}
-	s.mu.Lock()
-	var due []heldKey
-	for k, st := range s.held {
-		if !st.parked && !st.due.After(now) {
-			due = append(due, k)
-		}
-	}
-	s.mu.Unlock()
+	due := s.dueBy(now)
 	sent := 0
 	var errs []error
 	for _, k := range due {
@@ -229,22 +112,22 @@ func (n *Node) sendSummary(ctx context.Context, k heldKey, now time.Time) (bool,
 		return false, err
 	}
 	ready, next := pendingHeld(msgs, k.person, now)
-	set := func(st heldState, keep bool) {
+	set := func(st timerState, keep bool) {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		if keep {
-			s.held[k] = st
+			s.pending[k] = st
 		} else {
-			delete(s.held, k)
+			delete(s.pending, k)
 		}
 	}
 	if len(ready) == 0 {
-		set(heldState{due: next}, !next.IsZero())
+		set(timerState{due: next}, !next.IsZero())
 		return false, nil
 	}
 	id := relay.SummaryID(k.person, ready[0].ID)
 	if !n.repl.CaughtUp() || n.owners.Owner(&relay.Delivery{ID: id}) != n.opts.Name {
-		set(heldState{due: ready[0].Reply.Due, parked: true}, true)
+		set(timerState{due: ready[0].Reply.Due, parked: true}, true)
 		return false, nil
 	}
 	posted, err := n.postSummary(ctx, k, ready, msgs, now)
@@ -252,9 +135,9 @@ func (n *Node) sendSummary(ctx context.Context, k heldKey, now time.Time) (bool,
 		return false, err
 	}
 	if next.IsZero() {
-		set(heldState{}, false)
+		set(timerState{}, false)
 	} else {
-		set(heldState{due: next}, true)
+		set(timerState{due: next}, true)
 	}
 	return posted, nil
 }
@@ -362,8 +245,8 @@ func (n *Node) scanHeld(now time.Time) error {
 	s := n.summaries
 	s.mu.Lock()
 	for k, due := range found {
-		if cur, ok := s.held[k]; !ok || due.Before(cur.due) {
-			s.held[k] = heldState{due: due}
+		if cur, ok := s.pending[k]; !ok || due.Before(cur.due) {
+			s.pending[k] = timerState{due: due}
 		}
 	}
 	s.mu.Unlock()
