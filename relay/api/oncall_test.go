@@ -208,7 +208,11 @@ func TestPostToSchedule(t *testing.T) {
 	if !slices.Equal(rcpts, []string{"kim@example.com", "lee@example.com"}) {
 		t.Errorf("mail went to %v", rcpts)
 	}
-	// A schedule with nobody on call is refused, naming the target.
+	// A schedule with nobody on call is refused, naming the target. The
+	// deliveries' outcomes are recorded after the mails arrive, so the
+	// log is compared only once both messages have settled.
+	h.settled(t, first.ID)
+	h.settled(t, second.ID)
 	before := h.state(t)
 	a = h.post(t, botToken, relay.Post{Incident: incident, Text: koText, To: []string{"person:park", "schedule:nope"}}, "")
 	if p := a.problem(t); a.status != http.StatusUnprocessableEntity || p.Field != "to[1]" {
