@@ -19,6 +19,7 @@ import (
 	"github.com/oob-relay/relay/relay"
 	"github.com/oob-relay/relay/relay/cluster"
 	"github.com/oob-relay/relay/relay/delivery"
+	"github.com/oob-relay/relay/relay/session"
 	"github.com/oob-relay/relay/relay/store"
 	"github.com/oob-relay/relay/relay/trust"
 )
@@ -101,9 +102,11 @@ type Options struct {
 	// messages follow, for drills and tests; 0 or 1 runs them as the
 	// roster writes them.
 	EscalationSpeedup int
-	Logger            *slog.Logger
-	Registerer        prometheus.Registerer
-	Now               func() time.Time
+	// Console sets the lifetimes of console sessions and personal links.
+	Console    Console
+	Logger     *slog.Logger
+	Registerer prometheus.Registerer
+	Now        func() time.Time
 }
 
 // Calls says what follows a busy or unanswered call.
@@ -137,6 +140,8 @@ type Node struct {
 	repings   *repings
 	// escalations fires the steps of escalation policies.
 	escalations *escalations
+	// tokens signs and checks console tokens.
+	tokens *session.Tokens
 
 	// keyed serialises posts that share an idempotency key, so that two
 	// concurrent retries on one node accept one message.
@@ -182,6 +187,7 @@ func Open(opts Options) (*Node, error) {
 	if opts.Lease <= 0 {
 		opts.Lease = cmp.Or(opts.AttemptTimeout, 30*time.Second) + 10*time.Second
 	}
+	opts.Console.setDefaults()
 	opts.Replies.SetDefaults()
 	if err := opts.Replies.Validate(); err != nil {
 		return nil, fmt.Errorf("node: replies: %w", err)
@@ -270,6 +276,7 @@ func Open(opts Options) (*Node, error) {
 	n.rollcall = newRollCallMetrics(opts.Registerer)
 	n.repings = newRepings(n)
 	n.escalations = newEscalations(n)
+	n.tokens = session.New(opts.Signer, opts.Keys, opts.Now)
 	return n, nil
 }
 
