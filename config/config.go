@@ -77,7 +77,9 @@ type Config struct {
 	Store Store `yaml:"store"`
 	// Limits bound what clients may ask of the node.
 	Limits Limits `yaml:"limits"`
-	Log    Log    `yaml:"log"`
+	// Console sets the lifetimes of console sessions and personal links.
+	Console Console `yaml:"console"`
+	Log     Log     `yaml:"log"`
 	// Dir is the folder relative paths resolve against: the folder of the
 	// config file. Load sets it; it is never read from YAML.
 	Dir string `yaml:"-"`

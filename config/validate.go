@@ -70,6 +70,7 @@ func (c *Config) SetDefaults() {
 	c.Inbound.setDefaults()
 	c.Store.setDefaults()
 	c.Limits.setDefaults()
+	c.Console.setDefaults()
 	for _, p := range c.providers() {
 		p.limit.setDefaults()
 		p.conf.SetDefaults()
@@ -113,6 +114,7 @@ func (c *Config) Validate() error {
 	}
 	c.Store.validate(bad)
 	c.Limits.validate(bad)
+	c.Console.validate(bad)
 	if _, ok := logLevels[c.Log.Level]; !ok {
 		bad("log.level", "unknown level %q (known: debug, info, warn, error)", c.Log.Level)
 	}

@@ -76,6 +76,15 @@ type Outgoing struct {
 	// (see ReplyCodes), for channels whose replies carry no thread, such
 	// as SMS; empty when the node takes no replies.
 	ReplyCode string
+	// Link is the person's personal link to the message's incident room
+	// in the web console, for SMS and mail; empty when the node has no
+	// public URL or gives no links.
+	Link string
+	// Code, when set, makes the attempt a one-time code instead of a
+	// message: Message is nil, and the channel sends CodeText (SMS,
+	// mail) or speaks the digits slowly (voice), in the person's
+	// language. A code never goes through the delivery engine.
+	Code *OneTimeCode
 }
 
 // WebhookPrefix is the path under which a node serves provider webhooks:
@@ -120,7 +129,16 @@ type Receipt struct {
 
 // Deadline returns the moment after which the message is stale and no
 // attempt should start.
-func (o *Outgoing) Deadline() time.Time { return o.Message.Deadline }
+// For a one-time code it is the code's expiry.
+func (o *Outgoing) Deadline() time.Time {
+	switch {
+	case o.Code != nil:
+		return o.Code.Expires
+	case o.Message != nil:
+		return o.Message.Deadline
+	}
+	return time.Time{}
+}
 
 // DefaultLang is the language used for people whose roster entry names
 // none. relay is Korean-first.

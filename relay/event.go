@@ -39,6 +39,11 @@ type Event struct {
 	RollCall       *RollCall       `json:"rollcall,omitempty"`
 	RollCallAnswer *RollCallAnswer `json:"rollcall_answer,omitempty"`
 	Escalated      *Escalated      `json:"escalated,omitempty"`
+	// Code is a step of a one-time code; Revoke ends console sessions;
+	// Audit is an entry of the audit trail.
+	Code   *CodeEvent  `json:"code,omitempty"`
+	Revoke *Revocation `json:"revoke,omitempty"`
+	Audit  *AuditEntry `json:"audit,omitempty"`
 }
 
 // OverrideChange adds an override to a schedule, or removes one, over
@@ -120,6 +125,12 @@ func (e *Event) Kind() string {
 		return "rollcall_answer"
 	case e.Escalated != nil:
 		return "escalated"
+	case e.Code != nil:
+		return "code"
+	case e.Revoke != nil:
+		return "revoke"
+	case e.Audit != nil:
+		return "audit"
 	}
 	return "empty"
 }
@@ -192,6 +203,21 @@ func (e *Event) Check() error {
 		n++
 		if err := e.Escalated.check(); err != nil {
 			return fmt.Errorf("event %s/%d: %w", e.Origin, e.Seq, err)
+		}
+	}
+	for _, p := range []struct {
+		set   bool
+		check func() error
+	}{
+		{e.Code != nil, func() error { return e.Code.Check() }},
+		{e.Revoke != nil, func() error { return e.Revoke.Check() }},
+		{e.Audit != nil, func() error { return e.Audit.Check() }},
+	} {
+		if p.set {
+			n++
+			if err := p.check(); err != nil {
+				return fmt.Errorf("event %s/%d: %w", e.Origin, e.Seq, err)
+			}
 		}
 	}
 	if n != 1 {

@@ -175,3 +175,49 @@ func (e *RateLimitError) Error() string {
 
 // Unwrap returns the cause, when there is one.
 func (e *RateLimitError) Unwrap() error { return e.Err }
+
+// OneTimeCode is a code to send (Outgoing.Code).
+type OneTimeCode struct {
+	// Digits is the code.
+	Digits string
+	// Purpose is PurposeLogin or PurposeContact.
+	Purpose string
+	// Issued and Expires bound the code's life.
+	Issued, Expires time.Time
+}
+
+// codeTexts are the text of a code, by purpose and language.
+var codeTexts = map[string]map[string]string{
+	PurposeLogin: {
+		"ko": "relay 로그인 코드: %s (%d분 유효)",
+		"en": "relay login code: %s (valid %d min)",
+	},
+	PurposeContact: {
+		"ko": "relay 연락처 확인 코드: %s (%d분 유효)",
+		"en": "relay contact check code: %s (valid %d min)",
+	},
+}
+
+// CodeLang returns the language a code is written in for a person whose
+// language tag is lang: English for "en…", else Korean.
+func CodeLang(lang string) string {
+	if len(lang) >= 2 && (lang[:2] == "en" || lang[:2] == "EN" || lang[:2] == "En") {
+		return "en"
+	}
+	return "ko"
+}
+
+// CodeText returns the text an SMS or mail carries for c in language
+// lang: "relay 로그인 코드: 123456 (10분 유효)", "relay login code: 123456
+// (valid 10 min)".
+func CodeText(c *OneTimeCode, lang string) string {
+	texts, ok := codeTexts[c.Purpose]
+	if !ok {
+		texts = codeTexts[PurposeLogin]
+	}
+	mins := int(c.Expires.Sub(c.Issued).Round(time.Minute) / time.Minute)
+	if mins <= 0 {
+		mins = int(CodeTTL / time.Minute)
+	}
+	return fmt.Sprintf(texts[CodeLang(lang)], c.Digits, mins)
+}

@@ -57,6 +57,9 @@ func ThreadID(incident, domain string) string {
 // Date is the message's acceptance time and the MIME boundary is derived
 // from the content.
 func Render(out *relay.Outgoing, p RenderParams) ([]byte, error) {
+	if out != nil && out.Code != nil {
+		return renderCode(out, p)
+	}
 	if err := checkRenderable(out, p); err != nil {
 		return nil, err
 	}
@@ -64,8 +67,8 @@ func Render(out *relay.Outgoing, p RenderParams) ([]byte, error) {
 	w := wordsFor(person.LangOrDefault())
 	domain := domainOf(p.From.Address)
 	subj := subject(m, w)
-	plain := plainBody(m, w)
-	htm := htmlBody(m, w, subj)
+	plain := plainBody(m, w, out.Link)
+	htm := htmlBody(m, w, subj, out.Link)
 	sum := sha256.Sum256([]byte(out.DeliveryID + "\x00" + plain + "\x00" + htm))
 	boundary := "relay-" + hex.EncodeToString(sum[:12])
 

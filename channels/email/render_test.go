@@ -141,7 +141,7 @@ func TestRenderReadsBack(t *testing.T) {
 			if !strings.HasPrefix(p.text, text+"\n\n-- \n"+c.footer) {
 				t.Errorf("text/plain part =\n%s\nwant the text, then the footer\n%s", p.text, c.footer)
 			}
-			if p.text != plainBody(out.Message, wordsFor(c.lang)) {
+			if p.text != plainBody(out.Message, wordsFor(c.lang), "") {
 				t.Errorf("text/plain part does not round-trip:\n%q", p.text)
 			}
 			if !strings.Contains(p.html, "<html lang=\""+c.lang+"\">") || strings.Contains(p.html, "<b>") ||
@@ -278,7 +278,7 @@ func FuzzRender(f *testing.F) {
 		}
 		checkWire(t, raw)
 		p := readBack(t, raw)
-		if p.text != plainBody(out.Message, wordsFor("ko")) {
+		if p.text != plainBody(out.Message, wordsFor("ko"), "") {
 			t.Fatalf("text/plain does not round-trip: %q", p.text)
 		}
 		if p.h.Get("Bcc") != "" || p.h.Get("X-Relay-Delivery") != out.DeliveryID {

@@ -80,7 +80,7 @@ func checkDelivered(t *testing.T, m mailsink.Mail, out *relay.Outgoing, rcpt rel
 	if m.Subject != subject {
 		t.Errorf("Subject = %q\nwant      %q", m.Subject, subject)
 	}
-	if want := plainBody(out.Message, wordsFor(out.Person.LangOrDefault())); m.Text != want {
+	if want := plainBody(out.Message, wordsFor(out.Person.LangOrDefault()), out.Link); m.Text != want {
 		t.Errorf("text/plain =\n%s\nwant\n%s", m.Text, want)
 	}
 	thread := []string{"incident.db-outage@example.com"}

@@ -24,6 +24,7 @@ type words struct {
 	accepted string
 	message  string
 	sentBy   string
+	room     string // before the personal link to the incident room
 	zone     *time.Location
 }
 
@@ -44,6 +45,7 @@ var korean = words{
 	accepted: "접수 시각",
 	message:  "메시지 ID",
 	sentBy:   "relay 비상 연락 시스템이 보낸 메시지입니다.",
+	room:     "인시던트 화면 열기",
 	zone:     kst,
 }
 
@@ -60,6 +62,7 @@ var english = words{
 	accepted: "Accepted",
 	message:  "Message ID",
 	sentBy:   "Sent by relay, the out-of-band emergency relay.",
+	room:     "Open the incident room",
 	zone:     time.UTC,
 }
 
@@ -132,11 +135,15 @@ func footerLines(m *relay.Message, w *words) []string {
 	}
 }
 
-// plainBody is the text/plain part: the text, then a signature block
-// ("-- " line) with the footer.
-func plainBody(m *relay.Message, w *words) string {
+// plainBody is the text/plain part: the text, the personal link to the
+// incident room when there is one, then a signature block ("-- " line)
+// with the footer.
+func plainBody(m *relay.Message, w *words, link string) string {
 	var b strings.Builder
 	b.WriteString(strings.TrimRight(normalizeNewlines(m.Text), "\n"))
+	if link != "" {
+		b.WriteString("\n\n" + w.room + ":\n" + link)
+	}
 	b.WriteString("\n\n-- \n")
 	for _, l := range footerLines(m, w) {
 		b.WriteString(l)
@@ -149,7 +156,7 @@ func plainBody(m *relay.Message, w *words) string {
 
 // htmlBody is the text/html part: the same content, escaped, with no
 // external resources.
-func htmlBody(m *relay.Message, w *words, subj string) string {
+func htmlBody(m *relay.Message, w *words, subj, link string) string {
 	var b strings.Builder
 	b.WriteString("<!DOCTYPE html>\n<html lang=\"" + w.tag + "\">\n<head>\n<meta charset=\"utf-8\">\n")
 	b.WriteString("<meta name=\"viewport\" content=\"width=device-width\">\n")
@@ -169,7 +176,11 @@ func htmlBody(m *relay.Message, w *words, subj string) string {
 		}
 		b.WriteString(html.EscapeString(l))
 	}
-	b.WriteString("</p>\n<hr>\n<p style=\"color:#666;font-size:small\">")
+	b.WriteString("</p>\n")
+	if link != "" {
+		b.WriteString("<p><a href=\"" + html.EscapeString(link) + "\">" + html.EscapeString(w.room) + "</a></p>\n")
+	}
+	b.WriteString("<hr>\n<p style=\"color:#666;font-size:small\">")
 	for _, l := range footerLines(m, w) {
 		b.WriteString(html.EscapeString(l) + "<br>\n")
 	}

@@ -90,11 +90,47 @@ func WithReplyCode(body, code, lang string) string {
 }
 
 // smsBody returns the text an SMS for out carries: RenderBody in the
-// person's language, ending in the person's reply code (WithReplyCode).
-// Send sends it and Find looks for it.
+// person's language, ending in the person's reply code (WithReplyCode)
+// and, on a line of its own, the person's link to the incident room
+// (WithLink). A one-time code is relay.CodeText alone. Send sends it and
+// Find looks for it.
 func smsBody(out *relay.Outgoing) string {
 	lang := out.Person.LangOrDefault()
-	return WithReplyCode(RenderBody(out.Message, lang), out.ReplyCode, lang)
+	if out.Code != nil {
+		return relay.CodeText(out.Code, lang)
+	}
+	body := RenderBody(out.Message, lang)
+	if out.Link != "" {
+		body = truncate(body, MaxBodyChars-utf8.RuneCountInString(out.Link)-1)
+	}
+	return WithLink(WithReplyCode(body, out.ReplyCode, lang), out.Link)
+}
+
+// WithLink ends an SMS body with link on a line of its own, keeping the
+// whole within MaxBodyChars (the body is cut, never the link). An empty
+// link leaves the body as it is.
+func WithLink(body, link string) string {
+	if link == "" {
+		return body
+	}
+	return truncate(body, MaxBodyChars-utf8.RuneCountInString(link)-1) + "\n" + link
+}
+
+// sameBody reports whether an SMS body Twilio holds is the one smsBody
+// made for out, but for the link token, which each node signs with its
+// own key: a node that takes over an attempt finds it all the same.
+func sameBody(got string, out *relay.Outgoing) bool {
+	want := smsBody(out)
+	if got == want || out.Link == "" {
+		return got == want
+	}
+	i := strings.LastIndex(want, "\n")
+	base, _, ok := strings.Cut(out.Link, "/l/")
+	if i < 0 || !ok {
+		return false
+	}
+	rest, found := strings.CutPrefix(got, want[:i+1]+base+"/l/")
+	return found && !strings.ContainsAny(rest, " \n")
 }
 
 // truncate cuts s to at most n characters, ending it in truncated when cut.

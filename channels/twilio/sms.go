@@ -56,7 +56,9 @@ func New(cfg Config, opts Options) (*SMS, error) {
 // an SMS. See relay.Sender.
 //
 // The body is RenderBody in the person's language, ending in the
-// person's reply code (WithReplyCode); see the package documentation. The
+// person's reply code (WithReplyCode) and link (WithLink); see the
+// package documentation. A one-time code (out.Code) is sent as
+// relay.CodeText alone, valid until the code expires. The
 // attempt is refused without a request (permanent, expired) once the
 // message deadline has passed; before that, Twilio is told to drop the
 // message if it is still queued at the deadline. Delivery receipts go to
@@ -64,7 +66,7 @@ func New(cfg Config, opts Options) (*SMS, error) {
 // count of the body's parts, and its ProviderSegments Twilio's when that
 // differs.
 func (s *SMS) Send(ctx context.Context, out *relay.Outgoing) (relay.Receipt, error) {
-	if out == nil || out.Message == nil {
+	if out == nil || (out.Message == nil && out.Code == nil) {
 		return relay.Receipt{}, relay.Permanent(relay.ReasonRejected, errors.New("twilio: nothing to send"))
 	}
 	rc, err := s.send(ctx, out)

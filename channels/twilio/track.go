@@ -85,7 +85,7 @@ func (s *SMS) Track(ctx context.Context, providerID string) (relay.Report, error
 // valid phone number) was never sent, and is not found, without a
 // request.
 func (s *SMS) Find(ctx context.Context, out *relay.Outgoing, since time.Time) (relay.Report, bool, error) {
-	if out == nil || out.Message == nil {
+	if out == nil || out.Message == nil || out.Code != nil {
 		return relay.Report{}, false, relay.Permanent(relay.ReasonRejected, errors.New("twilio: nothing to find"))
 	}
 	p := out.Person
@@ -117,7 +117,7 @@ func (s *SMS) Find(ctx context.Context, out *relay.Outgoing, since time.Time) (r
 				continue
 			}
 			// Newest first: a later match is an older message.
-			if ok && deref(m.To) == p.Phone && deref(m.Body) == body {
+			if ok && deref(m.To) == p.Phone && sameBody(deref(m.Body), out) {
 				found = m
 			}
 		}

@@ -39,37 +39,43 @@ type speech struct {
 	language string // the Say language attribute
 	voice    string // the Say voice attribute
 	// severity names each severity as spoken.
-	severity map[relay.Severity]string
-	intro    string // opens every call
-	incident string // "인시던트 %s"
-	level    string // "심각도 %s"
-	again    string // before the message is repeated
-	prompt   string // asks for the acknowledgement key
-	answer   string // asks for the key of a roll-call's answer
-	noAck    string // ends a call where no key was pressed
-	closing  string // ends a call that asks for no key
-	cut      string // ends a text cut to MaxSpokenChars
-	thanks   string // answers the acknowledgement key
-	notOne   string // answers any other key
+	severity  map[relay.Severity]string
+	intro     string // opens every call
+	incident  string // "인시던트 %s"
+	level     string // "심각도 %s"
+	again     string // before the message is repeated
+	prompt    string // asks for the acknowledgement key
+	answer    string // asks for the key of a roll-call's answer
+	noAck     string // ends a call where no key was pressed
+	closing   string // ends a call that asks for no key
+	cut       string // ends a text cut to MaxSpokenChars
+	thanks    string // answers the acknowledgement key
+	notOne    string // answers any other key
+	code      string // before the digits of a one-time code
+	check     string // before the digits of a contact check code
+	codeAgain string // before the digits are said again
 }
 
 // speeches are the languages a call speaks, by primary language tag.
 var speeches = map[string]speech{
 	"ko": {
-		language: "ko-KR",
-		voice:    "Polly.Seoyeon",
-		severity: severityTags["ko"],
-		intro:    "relay 비상 연락입니다.",
-		incident: "인시던트 %s",
-		level:    "심각도 %s",
-		again:    "다시 알려드립니다.",
-		prompt:   "확인하셨으면 1번을 누르세요.",
-		answer:   "답의 번호 키를 누르세요.",
-		noAck:    "확인 입력이 없어 통화를 마칩니다. 문자와 메일도 확인하세요.",
-		closing:  "relay 비상 연락을 마칩니다.",
-		cut:      "… 전체 내용은 문자와 메일로 확인하세요.",
-		thanks:   "확인되었습니다. 감사합니다.",
-		notOne:   "1번을 누르지 않으셨습니다.",
+		language:  "ko-KR",
+		voice:     "Polly.Seoyeon",
+		severity:  severityTags["ko"],
+		intro:     "relay 비상 연락입니다.",
+		incident:  "인시던트 %s",
+		level:     "심각도 %s",
+		again:     "다시 알려드립니다.",
+		prompt:    "확인하셨으면 1번을 누르세요.",
+		answer:    "답의 번호 키를 누르세요.",
+		noAck:     "확인 입력이 없어 통화를 마칩니다. 문자와 메일도 확인하세요.",
+		closing:   "relay 비상 연락을 마칩니다.",
+		cut:       "… 전체 내용은 문자와 메일로 확인하세요.",
+		thanks:    "확인되었습니다. 감사합니다.",
+		notOne:    "1번을 누르지 않으셨습니다.",
+		code:      "relay 로그인 코드를 알려드립니다.",
+		check:     "relay 연락처 확인 코드를 알려드립니다.",
+		codeAgain: "다시 한 번 알려드립니다.",
 	},
 	"en": {
 		language: "en-US",
@@ -77,17 +83,20 @@ var speeches = map[string]speech{
 		severity: map[relay.Severity]string{
 			relay.SeverityCritical: "critical", relay.SeverityWarning: "warning", relay.SeverityInfo: "info",
 		},
-		intro:    "This is a relay emergency call.",
-		incident: "Incident %s",
-		level:    "severity %s",
-		again:    "Once more.",
-		prompt:   "Press 1 to acknowledge.",
-		answer:   "Press the key of your answer.",
-		noAck:    "No acknowledgement was received. Please also check your text messages and email. Goodbye.",
-		closing:  "End of the relay emergency call. Goodbye.",
-		cut:      "… Read the full message in your text messages and email.",
-		thanks:   "Your acknowledgement was recorded. Thank you.",
-		notOne:   "You did not press 1.",
+		intro:     "This is a relay emergency call.",
+		incident:  "Incident %s",
+		level:     "severity %s",
+		again:     "Once more.",
+		prompt:    "Press 1 to acknowledge.",
+		answer:    "Press the key of your answer.",
+		noAck:     "No acknowledgement was received. Please also check your text messages and email. Goodbye.",
+		closing:   "End of the relay emergency call. Goodbye.",
+		cut:       "… Read the full message in your text messages and email.",
+		thanks:    "Your acknowledgement was recorded. Thank you.",
+		notOne:    "You did not press 1.",
+		code:      "Your relay login code is:",
+		check:     "Your relay contact check code is:",
+		codeAgain: "Once more, your code is:",
 	},
 }
 
@@ -159,6 +168,42 @@ func RenderCall(out *relay.Outgoing) (string, error) {
 	if n := utf8.RuneCountInString(d.String()); n > MaxTwimlChars {
 		return "", fmt.Errorf("twiml: the call document has %d characters, more than Twilio's %d", n, MaxTwimlChars)
 	}
+	return d.String(), nil
+}
+
+// RenderCodeCall returns the TwiML document of a call that speaks a
+// one-time code (out.Code) in the person's language: what the code is
+// for, then its digits one at a time with a pause between them, then,
+// after a pause, the digits again. It asks for no key.
+func RenderCodeCall(out *relay.Outgoing) (string, error) {
+	if out == nil || out.Code == nil {
+		return "", errors.New("twiml: no code to speak")
+	}
+	for _, r := range out.Code.Digits {
+		if r < '0' || r > '9' {
+			return "", errors.New("twiml: a code is digits only")
+		}
+	}
+	sp := speechFor(out.Person.LangOrDefault())
+	lead := sp.code
+	if out.Code.Purpose == relay.PurposeContact {
+		lead = sp.check
+	}
+	var d doc
+	d.open()
+	d.say(sp, lead)
+	for i, say := range []string{"", sp.codeAgain} {
+		if i > 0 {
+			d.line(`  <Pause length="2"/>`)
+			d.say(sp, say)
+		}
+		for _, r := range out.Code.Digits {
+			d.say(sp, string(r))
+			d.line(`  <Pause length="1"/>`)
+		}
+	}
+	d.say(sp, sp.closing)
+	d.close()
 	return d.String(), nil
 }
 

@@ -56,7 +56,8 @@ func NewVoice(cfg Config, opts Options) (*Voice, error) {
 // Send makes one attempt to call out's person and speak out's message.
 // See relay.Sender.
 //
-// The call's TwiML is RenderCall, sent inline; the call rings for
+// The call's TwiML is RenderCall, or RenderCodeCall for a one-time code
+// (out.Code), sent inline; the call rings for
 // RingSeconds. Progress (initiated, ringing, answered, completed) is
 // posted to out.StatusCallback when it is set, and the key the person
 // presses to out.CallbackURL(relay.CallbackGather). The receipt's
@@ -65,7 +66,7 @@ func NewVoice(cfg Config, opts Options) (*Voice, error) {
 // attempt is refused without a request (permanent, expired) once the
 // message deadline has passed.
 func (v *Voice) Send(ctx context.Context, out *relay.Outgoing) (relay.Receipt, error) {
-	if out == nil || out.Message == nil {
+	if out == nil || (out.Message == nil && out.Code == nil) {
 		return relay.Receipt{}, relay.Permanent(relay.ReasonRejected, errors.New("twilio: nothing to call about"))
 	}
 	rc, err := v.call(ctx, out)
@@ -93,7 +94,11 @@ func (v *Voice) call(ctx context.Context, out *relay.Outgoing) (relay.Receipt, e
 		return relay.Receipt{}, relay.Permanent(relay.ReasonExpired,
 			fmt.Errorf("twilio: message deadline %s passed", deadline.UTC().Format(time.RFC3339)))
 	}
-	twiml, err := RenderCall(out)
+	render := RenderCall
+	if out.Code != nil {
+		render = RenderCodeCall
+	}
+	twiml, err := render(out)
 	if err != nil {
 		return relay.Receipt{}, relay.Permanent(relay.ReasonRejected, fmt.Errorf("twilio: %w", err))
 	}

@@ -61,6 +61,9 @@ func (l *lane) attempt(j *job) {
 	if e.opts.ReplyCode != nil && j.d.Person != "" {
 		out.ReplyCode = e.opts.ReplyCode(&j.d)
 	}
+	if e.opts.Link != nil && j.d.Person != "" {
+		out.Link = e.opts.Link(&j.d)
+	}
 	if e.opts.Callbacks != nil {
 		out.CallbackBase = e.opts.Callbacks(&j.d)
 		out.StatusCallback = out.CallbackURL(relay.CallbackStatus)

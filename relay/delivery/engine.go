@@ -72,6 +72,9 @@ type Options struct {
 	// ReplyCode, when set, gives the person's reply code for a delivery's
 	// incident (see relay.Outgoing.ReplyCode).
 	ReplyCode func(d *relay.Delivery) string
+	// Link, when set, gives the person's personal link to a delivery's
+	// incident room (see relay.Outgoing.Link), or "".
+	Link func(d *relay.Delivery) string
 	// Callbacks returns the base URL of a delivery's webhooks (see
 	// relay.Outgoing.CallbackBase), or "". Nil means no receipts.
 	Callbacks func(*relay.Delivery) string

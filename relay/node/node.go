@@ -142,6 +142,8 @@ type Node struct {
 	escalations *escalations
 	// tokens signs and checks console tokens.
 	tokens *session.Tokens
+	// login sends one-time codes and limits them.
+	login *logins
 
 	// keyed serialises posts that share an idempotency key, so that two
 	// concurrent retries on one node accept one message.
@@ -260,6 +262,7 @@ func Open(opts Options) (*Node, error) {
 		},
 		Callbacks:  callbacks(cmp.Or(opts.CallbackURL, opts.PublicURL)),
 		ReplyCode:  func(d *relay.Delivery) string { return n.smsReplyCode(d) },
+		Link:       func(d *relay.Delivery) string { return n.deliveryLink(d) },
 		Logger:     opts.Logger,
 		Registerer: opts.Registerer,
 		Now:        opts.Now,
@@ -277,6 +280,7 @@ func Open(opts Options) (*Node, error) {
 	n.repings = newRepings(n)
 	n.escalations = newEscalations(n)
 	n.tokens = session.New(opts.Signer, opts.Keys, opts.Now)
+	n.login = newLogins(opts.Registerer)
 	return n, nil
 }
 
@@ -318,6 +322,7 @@ func (n *Node) Close(ctx context.Context) error {
 		n.summaries.stop()
 		n.repings.stop()
 		n.escalations.stop()
+		n.login.stop()
 		err := n.engine.Stop(ctx)
 		n.mesh.stop()
 		n.flush(ctx)

@@ -33,6 +33,10 @@ type Upkeep struct {
 	// Before and After are the file's size around a rewrite; both zero
 	// when there was none.
 	Before, After int64
+	// Login counts what login no longer needed: expired challenges, code
+	// steps past their windows, revocations of expired sessions, audit
+	// entries past Console.AuditKeep.
+	Login store.Login
 }
 
 // upkeeper runs the node's upkeep every Options.UpkeepEvery.
@@ -131,6 +135,9 @@ func (n *Node) Upkeep(ctx context.Context) (Upkeep, error) {
 		n.log.Warn("the memory of requests taken is full: the keys that expire soonest were forgotten, and their requests would be taken again",
 			"evicted", up.Evicted, "limit", MaxSeen)
 	}
+	login, err := n.store.PruneLogin(ctx, now, n.opts.Console.AuditKeep)
+	up.Login = login
+	errs = append(errs, err)
 	packed, err := n.store.Pack(ctx, now.Add(-packAfter))
 	up.Packed = packed
 	n.upkeep.packed.Add(float64(packed))
@@ -147,7 +154,8 @@ func (n *Node) Upkeep(ctx context.Context) (Upkeep, error) {
 	n.upkeep.stats.clear()
 	if up != (Upkeep{}) {
 		n.log.Info("store upkeep", "incidents_removed", up.Incidents, "messages_removed", up.Messages,
-			"messages_packed", up.Packed, "events_truncated", up.Truncated, "seen_expired", up.Expired, "bytes_before", up.Before, "bytes_after", up.After)
+			"messages_packed", up.Packed, "events_truncated", up.Truncated, "seen_expired", up.Expired, "bytes_before", up.Before, "bytes_after", up.After,
+			"challenges_removed", up.Login.Challenges, "audit_removed", up.Login.Audit)
 	}
 	return up, errors.Join(errs...)
 }

@@ -158,6 +158,12 @@ func (f *folder) fold(e *relay.Event) error {
 		return f.rollCallAnswer(e)
 	case e.Escalated != nil:
 		return f.escalated(e)
+	case e.Code != nil:
+		return f.code(e)
+	case e.Revoke != nil:
+		return f.revoke(e)
+	case e.Audit != nil:
+		return f.audit(e)
 	}
 	return fmt.Errorf("event %s/%d has no payload", e.Origin, e.Seq)
 }

@@ -30,10 +30,19 @@ var (
 	bucketEscalated = []byte("escalated")
 	// message id → nothing: its escalation is neither acknowledged nor run out
 	bucketEscalating = []byte("escalating")
+	// console login (see login.go): challenge id → CodeRecord; code steps
+	// by person and by client address → nothing; revoked sessions and
+	// people → until (8 bytes) or revokeRecord; the audit trail by time →
+	// relay.AuditEntry
+	bucketCodes     = []byte("codes")
+	bucketCodeSteps = []byte("code_steps")
+	bucketRevoked   = []byte("revoked")
+	bucketAudit     = []byte("audit")
 
 	allBuckets = [][]byte{bucketMeta, bucketLog, bucketMarks, bucketMessages, bucketDeliv,
 		bucketOpen, bucketAwaiting, bucketCounts, bucketIncidents, bucketTimeline, bucketRoster, bucketAcks, bucketConsent, bucketPacked, bucketPruned, bucketFloors, bucketOrigins, bucketSeen, bucketOverrides,
-		bucketRollCalls, bucketRollCallAnswers, bucketEscalated, bucketEscalating}
+		bucketRollCalls, bucketRollCallAnswers, bucketEscalated, bucketEscalating,
+		bucketCodes, bucketCodeSteps, bucketRevoked, bucketAudit}
 
 	keyOrigin  = []byte("origin")
 	keyCurrent = []byte("current")

@@ -137,8 +137,10 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Server, erro
 		CallbackURL:       cfg.HTTP.CallbackURL,
 		Replies:           cfg.Inbound.Replies,
 		EscalationSpeedup: cfg.Delivery.EscalationSpeedup,
-		Logger:            log,
-		Registerer:        reg,
+		Console: node.Console{SessionTTL: cfg.Console.SessionTTL, LinkTTL: cfg.Console.LinkTTL,
+			NoLinks: !cfg.Console.LinksOn(), AuditKeep: cfg.Console.AuditKeep()},
+		Logger:     log,
+		Registerer: reg,
 	})
 	if err != nil {
 		s.closeProviders()
