@@ -90,10 +90,11 @@ func WithReplyCode(body, code, lang string) string {
 }
 
 // smsBody returns the text an SMS for out carries: RenderBody in the
-// person's language, ending in the person's reply code (WithReplyCode)
-// and, on a line of its own, the person's link to the incident room
-// (WithLink). A one-time code is relay.CodeText alone. Send sends it and
-// Find looks for it.
+// person's language, then, on a line of its own, the person's link to
+// the incident room (WithLink), and last the person's reply code
+// (WithReplyCode), all within MaxBodyChars (the text is cut, never the
+// link or the code). A one-time code is relay.CodeText alone. Send sends
+// it and Find looks for it.
 func smsBody(out *relay.Outgoing) string {
 	lang := out.Person.LangOrDefault()
 	if out.Code != nil {
@@ -101,9 +102,13 @@ func smsBody(out *relay.Outgoing) string {
 	}
 	body := RenderBody(out.Message, lang)
 	if out.Link != "" {
-		body = truncate(body, MaxBodyChars-utf8.RuneCountInString(out.Link)-1)
+		hint := 0
+		if out.ReplyCode != "" {
+			hint = utf8.RuneCountInString(fmt.Sprintf(replyHints[Lang(lang)], out.ReplyCode))
+		}
+		body = truncate(body, MaxBodyChars-hint-utf8.RuneCountInString(out.Link)-1)
 	}
-	return WithLink(WithReplyCode(body, out.ReplyCode, lang), out.Link)
+	return WithReplyCode(WithLink(body, out.Link), out.ReplyCode, lang)
 }
 
 // WithLink ends an SMS body with link on a line of its own, keeping the
@@ -117,20 +122,26 @@ func WithLink(body, link string) string {
 }
 
 // sameBody reports whether an SMS body Twilio holds is the one smsBody
-// made for out, but for the link token, which each node signs with its
-// own key: a node that takes over an attempt finds it all the same.
+// made for out, but for the link's token, which each node signs with its
+// own key at its own time: a node that takes over an attempt finds it
+// all the same.
 func sameBody(got string, out *relay.Outgoing) bool {
 	want := smsBody(out)
 	if got == want || out.Link == "" {
 		return got == want
 	}
-	i := strings.LastIndex(want, "\n")
+	i := strings.Index(want, out.Link)
 	base, _, ok := strings.Cut(out.Link, "/l/")
 	if i < 0 || !ok {
 		return false
 	}
-	rest, found := strings.CutPrefix(got, want[:i+1]+base+"/l/")
-	return found && !strings.ContainsAny(rest, " \n")
+	rest, found := strings.CutPrefix(got, want[:i]+base+"/l/")
+	if !found {
+		return false
+	}
+	tail := want[i+len(out.Link):]
+	token, found := strings.CutSuffix(rest, tail)
+	return found && token != "" && !strings.ContainsAny(token, " \n")
 }
 
 // truncate cuts s to at most n characters, ending it in truncated when cut.

@@ -12,6 +12,7 @@ import (
 	"mime/quotedprintable"
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -39,6 +40,10 @@ import (
 // acknowledges with "1" through node A and the incident shows it on every
 // node; Twilio's retries of a webhook post nothing new, and a forged
 // webhook is refused and posts nothing.
+// smsLink is the line of an SMS with the reader's link to the incident
+// room.
+var smsLink = regexp.MustCompile(`\nhttps?://\S+/l/[A-Za-z0-9_.-]+`)
+
 func TestClusterConversation(t *testing.T) {
 	testkit.NoLeaks(t)
 	const people = 20
@@ -146,8 +151,10 @@ func TestClusterConversation(t *testing.T) {
 				t.Errorf("person %d got their own reply by SMS", i)
 			case i != r.author && n != 1:
 				t.Errorf("person %d got person %d's reply %d times by SMS, want once", i, r.author, n)
-			case i != r.author && got[phone(i)].Body != want:
-				t.Errorf("person %d got person %d's reply as\n%s\nwant\n%s", i, r.author, got[phone(i)].Body, want)
+			case i != r.author && !smsLink.MatchString(got[phone(i)].Body):
+				t.Errorf("person %d got person %d's reply without a link to the incident room:\n%s", i, r.author, got[phone(i)].Body)
+			case i != r.author && smsLink.ReplaceAllString(got[phone(i)].Body, "") != want:
+				t.Errorf("person %d got person %d's reply as\n%s\nwant\n%s and a link", i, r.author, got[phone(i)].Body, want)
 			}
 		}
 		if n := len(cl.s.mailArrivals(r.entry.Text)); n != 0 {

@@ -98,7 +98,10 @@ func startMemberOn(t *testing.T, name, seed string, counts *deliveryCounts, rost
 func startMemberWith(t testing.TB, name, seed string, wrap func(memberlist.NodeAwareTransport) memberlist.NodeAwareTransport,
 	opts node.Options) *member {
 	t.Helper()
-	opts.Name, opts.Logger = name, testLogger(name)
+	opts.Name = name
+	if opts.Logger == nil {
+		opts.Logger = testLogger(name)
+	}
 	if opts.DataDir == "" {
 		opts.DataDir = t.TempDir()
 	}

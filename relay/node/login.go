@@ -158,10 +158,9 @@ func (n *Node) StartLogin(ctx context.Context, contact string, from netip.Addr) 
 	}
 	if p == nil || len(dests) == 0 {
 		// A decoy: limited as a person would be, by what was typed.
-		if retry, ok := n.login.sends.take("c:"+shown, now); !ok {
+		if retry, ok := n.login.sends.take("c:"+c.Email+c.Phone+c.National, now); !ok {
 			return relay.Challenge{}, &relay.RateLimitError{What: "person", RetryAfter: retry}
 		}
-		n.login.addrSends.take(addr, now)
 		return relay.Challenge{ID: newChallengeID(), SentTo: []string{shown}, Expires: now.Add(relay.CodeTTL),
 			Purpose: relay.PurposeLogin}, nil
 	}
