@@ -306,7 +306,7 @@ func (s *Store) PruneLogin(ctx context.Context, now time.Time, auditKeep time.Du
 	}
 	if auditKeep > 0 {
 		cut := seenTime(now.Add(-auditKeep))
-		out.Audit, err = s.pruneBucket(ctx, bucketAudit, func(k, _ []byte) bool { return getU64(k) < cut })
+		out.Audit, err = s.pruneBucket(ctx, bucketAudit, func(k, _ []byte) bool { return len(k) < 8 || getU64(k[:8]) < cut })
 	}
 	return out, err
 }
