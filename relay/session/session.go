@@ -3,8 +3,8 @@
 // an incident room, and the hand-off that lets a page move to another
 // node without a new login.
 //
-// A token is its claims in JSON and the issuing node's ed25519 signature
-// of them, by the node key that also signs the node's events (package
+// A token is its claims, in a compact binary form (see encode), and the
+// issuing node's ed25519 signature of them, by the node key that also signs the node's events (package
 // trust), under a prefix of its own so that no token can pass for an
 // event or a frame. Every node that trusts the issuing node's key accepts
 // the token: a session outlives the node that issued it. Tokens carry no
@@ -19,7 +19,6 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -127,7 +126,7 @@ func (t *Tokens) Issue(kind, id, person, incident string, ttl time.Duration) (st
 	now := t.now()
 	c := Claims{Kind: kind, ID: id, Person: person, Incident: incident, Node: t.signer.Name(),
 		Issued: now.Unix(), Expires: now.Add(ttl).Unix()}
-	payload, _ := json.Marshal(c) // Claims always marshal.
+	payload := encode(c)
 	sig := t.signer.Sign(append([]byte(prefix), payload...))
 	return base64.RawURLEncoding.EncodeToString(payload) + "." + base64.RawURLEncoding.EncodeToString(sig), c
 }
@@ -150,9 +149,9 @@ func (t *Tokens) Check(kind, token string) (Claims, error) {
 	if err != nil {
 		return Claims{}, fmt.Errorf("%w: signature is not base64url", ErrMalformed)
 	}
-	var c Claims
-	if err := json.Unmarshal(payload, &c); err != nil {
-		return Claims{}, fmt.Errorf("%w: claims are not JSON", ErrMalformed)
+	c, err := decode(payload)
+	if err != nil {
+		return Claims{}, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
 	if c.Node == "" || c.ID == "" || c.Person == "" {
 		return Claims{}, fmt.Errorf("%w: node, id or person missing", ErrMalformed)
