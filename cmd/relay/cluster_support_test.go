@@ -106,6 +106,9 @@ type clusterSpec struct {
 	// ones; escalationSpeedup is delivery.escalation_speedup.
 	roster            string
 	escalationSpeedup int
+	// console is the console section of every node's config, such as
+	// "console:\n  links: false\n"; empty leaves it out.
+	console string
 }
 
 // capturedHook is a webhook request the balancer forwarded: what an
@@ -430,6 +433,7 @@ cluster:
 		n.name, limit(smsRate), emulatortest.AccountSID, n.smsFrom, cl.s.emu.URL(),
 		n.name, limit(emailRate), cl.s.mail.Addr(), n.mailFrom, cl.natsProvider(n), voice,
 		n.gossip, n.gossip, strings.Join(seeds, ", "), n.rejoin, key, label, n.keysFile, copies, gossipExtra(cl.spec.gossip), inbound)
+	cfg += cl.spec.console
 	if err := os.WriteFile(n.cfg, []byte(cfg), 0o600); err != nil {
 		cl.tb.Fatal(err)
 	}
