@@ -33,6 +33,7 @@ import (
 // dropped without an error, so that no channel bounces it to a machine.
 func (n *Node) Receive(ctx context.Context, in *relay.Inbound) (*relay.Answer, error) {
 	in.Text = relay.CleanText(in.Text) // a person's answer is kept, its control characters are not
+	in.Text = redactLinks(in.Text)     // nor a link of theirs it quotes or forwards
 	now := n.opts.Now().UTC()
 	if in.At.IsZero() {
 		in.At = now

@@ -73,7 +73,7 @@ func TestMailCarriesPersonalLinkUnlessOff(t *testing.T) {
 		sms := &testkit.Sender{}
 		m := startMemberWith(t, "links", "", nil, node.Options{
 			PublicURL: "https://relay.example.com", Console: node.Console{NoLinks: off},
-			Roster: &relay.Roster{People: []relay.Person{{ID: "kim", Phone: "+821012345678", Email: "kim@example.com"}}},
+			Roster:   &relay.Roster{People: []relay.Person{{ID: "kim", Phone: "+821012345678", Email: "kim@example.com"}}},
 			Deadline: func(relay.Severity) time.Duration { return time.Hour },
 			Providers: []delivery.Provider{{Name: "mail", Channel: relay.ChannelEmail, Sender: snd},
 				{Name: "sms", Channel: relay.ChannelSMS, Sender: sms}},
@@ -100,5 +100,26 @@ func TestMailCarriesPersonalLinkUnlessOff(t *testing.T) {
 		}
 		checkLink(t, m.n, "https://relay.example.com", sms.Sent()[0].Link, "kim", acc.Message.Incident)
 		m.stop()
+	}
+}
+
+// A reply that quotes or forwards its author's link does not hand it to
+// the incident: the token is removed from the text.
+func TestReplyLosesQuotedLink(t *testing.T) {
+	n, _ := conversationNode(t)
+	ctx := t.Context()
+	if _, err := n.Post(ctx, &relay.Post{Incident: "idc-fire", Text: "서울 IDC 화재", To: []string{"group:ops"},
+		Severity: relay.SeverityCritical}, node.Author{Name: "bot"}, ""); err != nil {
+		t.Fatal(err)
+	}
+	link := n.PersonalLink("kim", "idc-fire")
+	ans, err := n.Receive(ctx, &relay.Inbound{Channel: relay.ChannelEmail, From: "kim@example.com", Incident: "idc-fire",
+		Text: "확인했습니다\n---------- Forwarded message ---------\n" + link, ID: "mail-1"})
+	if err != nil || ans.Message == nil {
+		t.Fatalf("reply: %+v, %v", ans, err)
+	}
+	_, token, _ := strings.Cut(link, "/l/")
+	if strings.Contains(ans.Message.Text, token) || !strings.Contains(ans.Message.Text, "https://relay.example.com/l/…") {
+		t.Errorf("reply posted as %q", ans.Message.Text)
 	}
 }

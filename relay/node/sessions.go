@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"regexp"
 	"strings"
 	"time"
 
@@ -101,6 +102,17 @@ func (n *Node) PersonalLink(person, incident string) string {
 	}
 	tok, _ := n.tokens.Issue(session.KindLink, "", person, incident, n.opts.Console.LinkTTL)
 	return base + LinkPath + tok
+}
+
+// linkToken matches the token of a personal link in text.
+var linkToken = regexp.MustCompile(`/l/[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{40,}`)
+
+// redactLinks removes the tokens of personal links from a reply's text:
+// a reply that quotes or forwards the message it answers would otherwise
+// hand its author's link, which opens the room as them, to everyone in
+// the incident.
+func redactLinks(text string) string {
+	return linkToken.ReplaceAllString(text, "/l/…")
 }
 
 // deliveryLink is the link an SMS or mail delivery to a person carries,
