@@ -36,4 +36,14 @@
 //     the node's view of its cluster: each member, how many of this
 //     node's events it has yet to confirm, and the unsettled deliveries it
 //     owns.
+//   - StartLogin and FinishLogin log a person in to the web console by a
+//     one-time code sent straight through the node's providers (never
+//     through the engine), checked on any node from the log, where it is
+//     only a salted hash; SendChallenge and CheckChallenge do the same
+//     for other purposes, such as proving a new contact. Tokens signs and
+//     checks console sessions and links; RevokeSession, RevokeSessions
+//     and SessionRevoked end sessions early through the log; Audit and
+//     AuditTrail keep the replicated audit trail; PersonalLink is the
+//     link an SMS or mail carries to its incident room (login.go,
+//     sessions.go).
 package node
