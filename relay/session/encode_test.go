@@ -39,6 +39,12 @@ func TestCompactClaims(t *testing.T) {
 	if got, err := toks.Check(KindLink, old); err != nil || got != c {
 		t.Errorf("a JSON-form token: %+v, %v", got, err)
 	}
+	// Fields beyond the fixed ones ride as JSON after them; the fixed
+	// ones stand.
+	withRest := append(encode(c), `{"i":"elsewhere","x":1}`...)
+	if got, err := decode(withRest); err != nil || got != c {
+		t.Errorf("claims with more fields: %+v, %v; want %+v", got, err, c)
+	}
 	for _, bad := range [][]byte{{}, {compactV1}, {compactV1, 'l', 200}, append(encode(c), 0), {9, 'l'}} {
 		if _, err := decode(bad); err == nil {
 			t.Errorf("%x decoded", bad)

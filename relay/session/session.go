@@ -126,9 +126,7 @@ func (t *Tokens) Issue(kind, id, person, incident string, ttl time.Duration) (st
 	now := t.now()
 	c := Claims{Kind: kind, ID: id, Person: person, Incident: incident, Node: t.signer.Name(),
 		Issued: now.Unix(), Expires: now.Add(ttl).Unix()}
-	payload := encode(c)
-	sig := t.signer.Sign(append([]byte(prefix), payload...))
-	return base64.RawURLEncoding.EncodeToString(payload) + "." + base64.RawURLEncoding.EncodeToString(sig), c
+	return t.sign(c), c
 }
 
 // Check returns the claims of a token of kind when a trusted node signed
