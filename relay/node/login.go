@@ -61,6 +61,21 @@ const (
 	maxLimitKeys = 100_000
 )
 
+// MinLoginAnswer is the least time StartLogin takes to answer: more
+// than writing a challenge takes on a loaded node (a few milliseconds),
+// so that known and unknown contacts answer alike.
+const MinLoginAnswer = 50 * time.Millisecond
+
+// padAnswer waits until min has passed since start, or ctx is done.
+func padAnswer(ctx context.Context, start time.Time, min time.Duration) {
+	t := time.NewTimer(min - time.Since(start))
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}
+
 // LinkPath is the path, under a node's public URL, of personal links:
 // LinkPath + token.
 const LinkPath = "/l/"
@@ -138,6 +153,9 @@ func (l *logins) stop() {
 // An unknown contact, or one none of the node's providers can reach,
 // gets a decoy challenge the browser cannot tell apart: same shape, the
 // same masked contact in SentTo, no Person; nothing is sent or written.
+// Every answer but a malformed contact's takes at least
+// MinLoginAnswer, so that its time does not tell a known contact (whose
+// challenge is written to disk first) from an unknown one.
 // Codes are limited per person (CodesPerPerson, counted on every node)
 // and per client address (CodesPerAddress): past a limit the error is a
 // *relay.RateLimitError with RetryAfter. A contact that is neither a
@@ -147,6 +165,7 @@ func (n *Node) StartLogin(ctx context.Context, contact string, from netip.Addr) 
 	if err != nil {
 		return relay.Challenge{}, err
 	}
+	defer padAnswer(ctx, time.Now(), MinLoginAnswer)
 	now := n.opts.Now()
 	addr := addrKey(from)
 	if err := n.addressSendLimit(addr, now); err != nil {

@@ -489,3 +489,24 @@ func allEvents(t *testing.T, n *node.Node) []relay.Event {
 	}
 	return out
 }
+
+// BenchmarkStartLogin compares how long a login for a known contact and
+// for an unknown one (a decoy) takes to answer: they should be alike, so
+// that the time does not tell who is on staff.
+func BenchmarkStartLogin(b *testing.B) {
+	for _, c := range []struct{ name, contact string }{{"known", "010-1234-5678"}, {"unknown", "010-9999-0000"}} {
+		b.Run(c.name, func(b *testing.B) {
+			clock := testkit.NewClock(time.Now())
+			m := startMemberWith(b, "bench", "", nil, node.Options{
+				Now: clock.Now, Roster: loginPeople, Deadline: func(relay.Severity) time.Duration { return time.Hour },
+				Providers: []delivery.Provider{{Name: "sms", Channel: relay.ChannelSMS, Sender: &testkit.Sender{CountOnly: true}}},
+			})
+			for b.Loop() {
+				clock.Add(node.CodeWindow) // out of every limit
+				if _, err := m.n.StartLogin(b.Context(), c.contact, client); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
