@@ -146,6 +146,20 @@ func TestLoginCodeIssuedOnOneNodeIsTakenOnAnotherOnce(t *testing.T) {
 		_, err := a.n.FinishLogin(ctx, ch.ID, code, client)
 		return errors.Is(err, relay.ErrCodeExpired)
 	})
+	for _, c := range []struct {
+		s      *loginSide
+		metric string
+		labels []string
+		want   float64
+	}{
+		{a, "relay_login_codes_sent_total", []string{"channel", "sms", "result", "sent"}, 1},
+		{b, "relay_login_attempts_total", []string{"result", "ok"}, 1},
+		{b, "relay_login_attempts_total", []string{"result", "wrong"}, 1},
+	} {
+		if got := testkit.Metric(t, c.s.reg, c.metric, c.labels...); got != c.want {
+			t.Errorf("%s %s%v = %v; want %v", c.s.n.Name(), c.metric, c.labels, got, c.want)
+		}
+	}
 
 	codeWord := regexp.MustCompile(`\b` + code + `\b`)
 	for _, s := range []*loginSide{a, b} {
