@@ -94,8 +94,8 @@ func (c Contact) MatchesEmail(addr string) bool {
 }
 
 // MaskPhone shows a phone number with its middle hidden: "+82 10-****-5678"
-// for a Korean mobile number, else the country code's first digits and
-// the last four: "+1 ***-***-4567" style, "+44 *****1234".
+// for a Korean mobile number, else its first two digits and its last
+// four, a star for each digit between: "+14 *****0100".
 func MaskPhone(e164 string) string {
 	d := strings.TrimPrefix(e164, "+")
 	if len(d) < 7 {

@@ -3,6 +3,7 @@ package relay
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -201,7 +202,7 @@ var codeTexts = map[string]map[string]string{
 // CodeLang returns the language a code is written in for a person whose
 // language tag is lang: English for "en…", else Korean.
 func CodeLang(lang string) string {
-	if len(lang) >= 2 && (lang[:2] == "en" || lang[:2] == "EN" || lang[:2] == "En") {
+	if primary, _, _ := strings.Cut(strings.ToLower(lang), "-"); primary == "en" {
 		return "en"
 	}
 	return "ko"
