@@ -39,6 +39,7 @@ type Event struct {
 	RollCall       *RollCall       `json:"rollcall,omitempty"`
 	RollCallAnswer *RollCallAnswer `json:"rollcall_answer,omitempty"`
 	Escalated      *Escalated      `json:"escalated,omitempty"`
+	Site           *NodeSite       `json:"site,omitempty"`
 }
 
 // OverrideChange adds an override to a schedule, or removes one, over
@@ -120,6 +121,8 @@ func (e *Event) Kind() string {
 		return "rollcall_answer"
 	case e.Escalated != nil:
 		return "escalated"
+	case e.Site != nil:
+		return "site"
 	}
 	return "empty"
 }
@@ -191,6 +194,12 @@ func (e *Event) Check() error {
 	if e.Escalated != nil {
 		n++
 		if err := e.Escalated.check(); err != nil {
+			return fmt.Errorf("event %s/%d: %w", e.Origin, e.Seq, err)
+		}
+	}
+	if e.Site != nil {
+		n++
+		if err := e.Site.Check(); err != nil {
 			return fmt.Errorf("event %s/%d: %w", e.Origin, e.Seq, err)
 		}
 	}

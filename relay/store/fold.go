@@ -158,6 +158,8 @@ func (f *folder) fold(e *relay.Event) error {
 		return f.rollCallAnswer(e)
 	case e.Escalated != nil:
 		return f.escalated(e)
+	case e.Site != nil:
+		return f.site(e)
 	}
 	return fmt.Errorf("event %s/%d has no payload", e.Origin, e.Seq)
 }

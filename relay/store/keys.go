@@ -30,10 +30,13 @@ var (
 	bucketEscalated = []byte("escalated")
 	// message id → nothing: its escalation is neither acknowledged nor run out
 	bucketEscalating = []byte("escalating")
+	// node name → siteRecord
+	bucketSites = []byte("sites")
 
 	allBuckets = [][]byte{bucketMeta, bucketLog, bucketMarks, bucketMessages, bucketDeliv,
 		bucketOpen, bucketAwaiting, bucketCounts, bucketIncidents, bucketTimeline, bucketRoster, bucketAcks, bucketConsent, bucketPacked, bucketPruned, bucketFloors, bucketOrigins, bucketSeen, bucketOverrides,
-		bucketRollCalls, bucketRollCallAnswers, bucketEscalated, bucketEscalating}
+		bucketRollCalls, bucketRollCallAnswers, bucketEscalated, bucketEscalating,
+		bucketSites}
 
 	keyOrigin  = []byte("origin")
 	keyCurrent = []byte("current")

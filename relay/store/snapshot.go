@@ -26,11 +26,13 @@ var ErrTruncated = errors.New("the log no longer holds these events")
 // and the marks, but not the log, nor this store's origin.
 var stateBuckets = [][]byte{bucketMessages, bucketDeliv, bucketOpen, bucketAwaiting, bucketCounts, bucketIncidents,
 	bucketTimeline, bucketRoster, bucketAcks, bucketConsent, bucketPacked, bucketPruned,
-	bucketRollCalls, bucketRollCallAnswers, bucketEscalated, bucketEscalating}
+	bucketRollCalls, bucketRollCallAnswers, bucketEscalated, bucketEscalating,
+	bucketSites}
 
 // optionalBuckets are state buckets a snapshot written by an older node
 // lacks: they are restored empty.
-var optionalBuckets = [][]byte{bucketEscalated, bucketEscalating}
+var optionalBuckets = [][]byte{bucketEscalated, bucketEscalating,
+	bucketSites}
 
 // TruncateLog deletes, for each origin, the events of the log with a
 // sequence at or below upTo[origin] (and this store's mark for it) whose
