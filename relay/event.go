@@ -40,6 +40,9 @@ type Event struct {
 	RollCallAnswer *RollCallAnswer `json:"rollcall_answer,omitempty"`
 	Escalated      *Escalated      `json:"escalated,omitempty"`
 	Site           *NodeSite       `json:"site,omitempty"`
+	WatchReport    *WatchReport    `json:"watch_report,omitempty"`
+	Beat           *Beat           `json:"beat,omitempty"`
+	WatchVerdict   *WatchVerdict   `json:"watch_verdict,omitempty"`
 }
 
 // OverrideChange adds an override to a schedule, or removes one, over
@@ -123,6 +126,12 @@ func (e *Event) Kind() string {
 		return "escalated"
 	case e.Site != nil:
 		return "site"
+	case e.WatchReport != nil:
+		return "watch_report"
+	case e.Beat != nil:
+		return "beat"
+	case e.WatchVerdict != nil:
+		return "watch_verdict"
 	}
 	return "empty"
 }
@@ -200,6 +209,22 @@ func (e *Event) Check() error {
 	if e.Site != nil {
 		n++
 		if err := e.Site.Check(); err != nil {
+			return fmt.Errorf("event %s/%d: %w", e.Origin, e.Seq, err)
+		}
+	}
+	var watched []error
+	if e.WatchReport != nil {
+		watched = append(watched, e.WatchReport.Check())
+	}
+	if e.Beat != nil {
+		watched = append(watched, e.Beat.Check())
+	}
+	if e.WatchVerdict != nil {
+		watched = append(watched, e.WatchVerdict.Check())
+	}
+	for _, err := range watched {
+		n++
+		if err != nil {
 			return fmt.Errorf("event %s/%d: %w", e.Origin, e.Seq, err)
 		}
 	}

@@ -105,9 +105,11 @@ type Options struct {
 	// messages follow, for drills and tests; 0 or 1 runs them as the
 	// roster writes them.
 	EscalationSpeedup int
-	Logger            *slog.Logger
-	Registerer        prometheus.Registerer
-	Now               func() time.Time
+	// Watch says what the node watches and whom it pages.
+	Watch      Watch
+	Logger     *slog.Logger
+	Registerer prometheus.Registerer
+	Now        func() time.Time
 }
 
 // Calls says what follows a busy or unanswered call.
@@ -141,6 +143,9 @@ type Node struct {
 	repings   *repings
 	// escalations fires the steps of escalation policies.
 	escalations *escalations
+	// watcher probes targets, keeps the node's view of the others, and
+	// decides for the watched subjects this node owns.
+	watcher *watcher
 
 	// keyed serialises posts that share an idempotency key, so that two
 	// concurrent retries on one node accept one message.
@@ -228,6 +233,7 @@ func Open(opts Options) (*Node, error) {
 				n.summaries.unpark()
 				n.repings.unpark()
 				n.escalations.unpark()
+				n.watcher.poke()
 			}
 		}})
 	if err != nil {
@@ -280,6 +286,7 @@ func Open(opts Options) (*Node, error) {
 	n.rollcall = newRollCallMetrics(opts.Registerer)
 	n.repings = newRepings(n)
 	n.escalations = newEscalations(n)
+	n.watcher = newWatcher(n)
 	return n, nil
 }
 
@@ -310,6 +317,7 @@ func (n *Node) Start(ctx context.Context) error {
 	n.summaries.start()
 	n.repings.start()
 	n.escalations.start()
+	n.watcher.start()
 	return nil
 }
 
@@ -324,6 +332,7 @@ func (n *Node) Close(ctx context.Context) error {
 		n.summaries.stop()
 		n.repings.stop()
 		n.escalations.stop()
+		n.watcher.stop()
 		err := n.engine.Stop(ctx)
 		n.mesh.stop()
 		n.flush(ctx)

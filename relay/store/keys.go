@@ -32,11 +32,17 @@ var (
 	bucketEscalating = []byte("escalating")
 	// node name → siteRecord
 	bucketSites = []byte("sites")
+	// subject 0x00 node → watchReportRecord
+	bucketWatchReports = []byte("watch_reports")
+	// heartbeat → its latest beat, Unix nanoseconds (8 bytes)
+	bucketBeats = []byte("beats")
+	// subject → verdictRecord
+	bucketVerdicts = []byte("watch_verdicts")
 
 	allBuckets = [][]byte{bucketMeta, bucketLog, bucketMarks, bucketMessages, bucketDeliv,
 		bucketOpen, bucketAwaiting, bucketCounts, bucketIncidents, bucketTimeline, bucketRoster, bucketAcks, bucketConsent, bucketPacked, bucketPruned, bucketFloors, bucketOrigins, bucketSeen, bucketOverrides,
 		bucketRollCalls, bucketRollCallAnswers, bucketEscalated, bucketEscalating,
-		bucketSites}
+		bucketSites, bucketWatchReports, bucketBeats, bucketVerdicts}
 
 	keyOrigin  = []byte("origin")
 	keyCurrent = []byte("current")
