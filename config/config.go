@@ -77,6 +77,9 @@ type Config struct {
 	Store Store `yaml:"store"`
 	// Limits bound what clients may ask of the node.
 	Limits Limits `yaml:"limits"`
+	// Watch lists what the cluster watches: targets, heartbeats, and
+	// when a dark site is paged about.
+	Watch Watch `yaml:"watch"`
 	Log    Log    `yaml:"log"`
 	// Dir is the folder relative paths resolve against: the folder of the
 	// config file. Load sets it; it is never read from YAML.

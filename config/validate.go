@@ -70,6 +70,7 @@ func (c *Config) SetDefaults() {
 	c.Inbound.setDefaults()
 	c.Store.setDefaults()
 	c.Limits.setDefaults()
+	c.Watch.setDefaults()
 	for _, p := range c.providers() {
 		p.limit.setDefaults()
 		p.conf.SetDefaults()
@@ -116,6 +117,7 @@ func (c *Config) Validate() error {
 	}
 	c.Store.validate(bad)
 	c.Limits.validate(bad)
+	c.Watch.validate(bad)
 	if _, ok := logLevels[c.Log.Level]; !ok {
 		bad("log.level", "unknown level %q (known: debug, info, warn, error)", c.Log.Level)
 	}
