@@ -80,7 +80,7 @@ type Config struct {
 	// Watch lists what the cluster watches: targets, heartbeats, and
 	// when a dark site is paged about.
 	Watch Watch `yaml:"watch"`
-	Log    Log    `yaml:"log"`
+	Log   Log   `yaml:"log"`
 	// Dir is the folder relative paths resolve against: the folder of the
 	// config file. Load sets it; it is never read from YAML.
 	Dir string `yaml:"-"`
