@@ -259,9 +259,12 @@ func TestHeartbeatAcrossRelayServe(t *testing.T) {
 			}
 		}
 	}
-	if v := watchView(t, cl.nodes[2]); v.Heartbeats[0].Down || v.Heartbeats[0].Incident != "watch-heartbeat-watchdog-1" {
-		t.Errorf("heartbeat %+v", v.Heartbeats[0])
-	}
+	testkit.EventuallyNil(t, 30*time.Second, func() error {
+		if v := watchView(t, cl.nodes[2]); v.Heartbeats[0].Down || v.Heartbeats[0].Incident != "watch-heartbeat-watchdog-1" {
+			return fmt.Errorf("heartbeat on node-c %+v", v.Heartbeats[0])
+		}
+		return nil
+	})
 }
 
 // siteDarkRoster has an admin, p00000, and a responder.
