@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -253,15 +254,30 @@ func TestWatchOwnerStoppedDuringForSurvivorPagesOnce(t *testing.T) {
 
 // A node cut off from the others: the two that still see each other
 // page the admins once about it; it sees itself cut off and pages
-// nobody.
+// nobody. The node cut off is one that owns its own subject, when one
+// does, so that it tells of its own return.
 func TestSiteDarkPagesOnceAndTheMinorityNobody(t *testing.T) {
 	c := startWatchCluster(t, node.Watch{SiteDark: node.SiteDark{After: 500 * time.Millisecond}})
-	cut := c.members["tokyo-1"]
+	victim := "tokyo-1"
+	for _, name := range c.names {
+		if c.owner(relay.SubjectNode+name) == name {
+			victim = name
+		}
+	}
+	var others, otherSites []string
+	for _, name := range c.names {
+		if name != victim {
+			others = append(others, name)
+			otherSites = append(otherSites, c.sites[name])
+		}
+	}
+	slices.Sort(otherSites)
+	cut := c.members[victim]
 	c.nw.cut(cut.ms.LocalAddr(), 1)
-	const subject = relay.SubjectNode + "tokyo-1"
+	subject := relay.SubjectNode + victim
 	testkit.Eventually(t, 30*time.Second, "park paged", func() bool { return c.sent(subject, 1, true, "park") > 0 })
-	testkit.Eventually(t, 10*time.Second, "tokyo-1 sees itself cut off", func() bool { return cut.n.Isolation().Isolated })
-	for _, name := range []string{"seoul-1", "busan-1"} {
+	testkit.Eventually(t, 10*time.Second, victim+" sees itself cut off", func() bool { return cut.n.Isolation().Isolated })
+	for _, name := range others {
 		testkit.Eventually(t, 10*time.Second, "the verdict on "+name, func() bool {
 			v, ok := verdictOn(c.members[name], subject)
 			return ok && v.Down
@@ -270,25 +286,26 @@ func TestSiteDarkPagesOnceAndTheMinorityNobody(t *testing.T) {
 			t.Errorf("%s says it is cut off", name)
 		}
 	}
-	v, _ := verdictOn(c.members["seoul-1"], subject)
-	m, err := c.members["seoul-1"].n.Store().Message(v.Message)
+	v, _ := verdictOn(c.members[others[0]], subject)
+	m, err := c.members[others[0]].n.Store().Message(v.Message)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := "[장애] tokyo-1 (tokyo) 연결 불가: busan, seoul에서 "; !strings.HasPrefix(m.Text, want) {
+	if want := "[장애] " + victim + " (" + c.sites[victim] + ") 연결 불가: " + strings.Join(otherSites, ", ") + "에서 "; !strings.HasPrefix(m.Text, want) {
 		t.Errorf("page %q, want it to start %q", m.Text, want)
 	}
-	// tokyo-1 has seen the others dead for long enough: it pages nobody.
-	testkit.Eventually(t, 10*time.Second, "tokyo-1's views", func() bool {
-		reps, _ := cut.n.Store().WatchReports(relay.SubjectNode + "seoul-1")
+	// The cut-off node has seen the others dead for long enough: it
+	// pages nobody.
+	testkit.Eventually(t, 10*time.Second, victim+"'s views", func() bool {
+		reps, _ := cut.n.Store().WatchReports(relay.SubjectNode + others[0])
 		for _, r := range reps {
-			if r.Node == "tokyo-1" && !r.Up && time.Since(r.Since) > 2*time.Second {
+			if r.Node == victim && !r.Up && time.Since(r.Since) > 2*time.Second {
 				return true
 			}
 		}
 		return false
 	})
-	for _, s := range []string{"seoul-1", "busan-1"} {
+	for _, s := range others {
 		if v, ok := verdictOn(cut, relay.SubjectNode+s); ok {
 			t.Errorf("the cut-off node decided on %s: %+v", s, v)
 		}

@@ -44,7 +44,9 @@ func (n *Node) decide(ctx context.Context, sites map[string]string, alive []stri
 		}
 	}
 	for name := range sites {
-		if subject := relay.SubjectNode + name; name != n.opts.Name && owns(subject) {
+		// A node may own its own subject once it is back: it tells of
+		// its return when the others see it alive.
+		if subject := relay.SubjectNode + name; owns(subject) {
 			errs = append(errs, n.decideNode(ctx, name, subject, sites, alive, now))
 		}
 	}
