@@ -79,7 +79,10 @@ type Config struct {
 	Limits Limits `yaml:"limits"`
 	// Console sets the lifetimes of console sessions and personal links.
 	Console Console `yaml:"console"`
-	Log     Log     `yaml:"log"`
+	// Watch lists what the cluster watches: targets, heartbeats, and
+	// when a dark site is paged about.
+	Watch Watch `yaml:"watch"`
+	Log   Log   `yaml:"log"`
 	// Dir is the folder relative paths resolve against: the folder of the
 	// config file. Load sets it; it is never read from YAML.
 	Dir string `yaml:"-"`
@@ -90,6 +93,11 @@ type Node struct {
 	// Name is the node's name, unique in its cluster; it must satisfy
 	// relay.ValidID. It is required.
 	Name string `yaml:"name"`
+	// Site is where the node runs (a data center, region or city), such
+	// as seoul; it must satisfy relay.ValidID. Watched targets and
+	// site-dark checks count sites, not nodes. Optional; empty means the
+	// node's name.
+	Site string `yaml:"site"`
 	// DataDir is the folder of the node's store. It is required; a
 	// relative path resolves against Config.Dir.
 	DataDir string `yaml:"data_dir"`

@@ -3,6 +3,7 @@ package config
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -16,6 +17,8 @@ func TestDeploymentExamples(t *testing.T) {
 		t.Fatalf("examples: %v %v, want three node configs", paths, err)
 	}
 	names := map[string]bool{}
+	sites := map[string]bool{}
+	var watches []Watch
 	for _, p := range paths {
 		f, err := os.Open(p)
 		if err != nil {
@@ -39,6 +42,16 @@ func TestDeploymentExamples(t *testing.T) {
 			}
 		}
 		names[c.Node.Name] = true
+		sites[c.Node.Site] = true
+		watches = append(watches, c.Watch)
+	}
+	if len(sites) != 3 || sites[""] {
+		t.Errorf("sites %v, want three different ones", sites)
+	}
+	for i := range watches {
+		if len(watches[i].Targets) == 0 || len(watches[i].Heartbeats) == 0 || !reflect.DeepEqual(watches[i], watches[0]) {
+			t.Errorf("%s watches %+v, want targets and heartbeats, the same as %s", paths[i], watches[i], paths[0])
+		}
 	}
 	if len(names) != 3 {
 		t.Errorf("node names %v, want three different ones", names)

@@ -71,6 +71,7 @@ func (c *Config) SetDefaults() {
 	c.Store.setDefaults()
 	c.Limits.setDefaults()
 	c.Console.setDefaults()
+	c.Watch.setDefaults()
 	for _, p := range c.providers() {
 		p.limit.setDefaults()
 		p.conf.SetDefaults()
@@ -101,6 +102,9 @@ func (c *Config) Validate() error {
 	case !relay.ValidID(c.Node.Name):
 		bad("node.name", "%q %s", c.Node.Name, errBadID)
 	}
+	if c.Node.Site != "" && !relay.ValidID(c.Node.Site) {
+		bad("node.site", "%q %s", c.Node.Site, errBadID)
+	}
 	if c.Node.DataDir == "" {
 		bad("node.data_dir", "is required (the folder of the node's store)")
 	}
@@ -115,6 +119,7 @@ func (c *Config) Validate() error {
 	c.Store.validate(bad)
 	c.Limits.validate(bad)
 	c.Console.validate(bad)
+	c.Watch.validate(bad)
 	if _, ok := logLevels[c.Log.Level]; !ok {
 		bad("log.level", "unknown level %q (known: debug, info, warn, error)", c.Log.Level)
 	}

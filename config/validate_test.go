@@ -62,6 +62,31 @@ func TestValidate(t *testing.T) {
 		{"no node name", func(c *Config) { c.Node.Name = "" }, "node.name: is required (the node's name in its cluster, such as seoul-1)"},
 		{"bad node name", func(c *Config) { c.Node.Name = "Seoul_1" },
 			`node.name: "Seoul_1" must be 1-64 characters of a-z, 0-9 and '-', not starting or ending with '-'`},
+		{"a watched target", func(c *Config) {
+			c.Watch.Targets = []WatchTarget{{Name: "web", Kind: "http", URL: "https://www.example.com/", Body: "ok", To: []string{"group:ops"}}}
+		}, ""},
+		{"a target without to", func(c *Config) {
+			c.Watch.Targets = []WatchTarget{{Name: "web", Kind: "http", URL: "https://www.example.com/"}}
+		}, `watch.targets[0].to: names nobody to page: list "person:<id>", "group:<id>", "role:<role>", "schedule:<id>", "escalation:<id>" or "everyone"`},
+		{"a target's bad url", func(c *Config) {
+			c.Watch.Targets = []WatchTarget{{Name: "web", Kind: "http", URL: "ftp://x", To: []string{"group:ops"}}}
+		}, `watch.targets[0].url: "ftp://x" is not an absolute http or https URL`},
+		{"a target's bad body", func(c *Config) {
+			c.Watch.Targets = []WatchTarget{{Name: "web", Kind: "http", URL: "https://x/", Body: "(", To: []string{"group:ops"}}}
+		}, "watch.targets[0].body: \"(\" is not a regular expression: error parsing regexp: missing closing ): `(`"},
+		{"a tcp target with a url", func(c *Config) {
+			c.Watch.Targets = []WatchTarget{{Name: "db", Kind: "tcp", Address: "db:5432", URL: "https://x/", To: []string{"group:ops"}}}
+		}, "watch.targets[0]: url, status, body and cert_expiry are for kind http"},
+		{"a target probed too often", func(c *Config) {
+			c.Watch.Targets = []WatchTarget{{Name: "db", Kind: "tcp", Address: "db:5432", Interval: 100 * time.Millisecond, Timeout: 50 * time.Millisecond, To: []string{"group:ops"}}}
+		}, "watch.targets[0].interval: 100ms must be at least 1s"},
+		{"a heartbeat too fast", func(c *Config) {
+			c.Watch.Heartbeats = []Heartbeat{{Name: "watchdog", Every: 0, To: []string{"group:ops"}}}
+		}, "watch.heartbeats[0].every: 0s must be at least 1s, such as 5m"},
+		{"site dark too soon", func(c *Config) { c.Watch.SiteDark.After = time.Second },
+			"watch.site_dark.after: 1s must be at least 10s, longer than the failure detector takes"},
+		{"bad node site", func(c *Config) { c.Node.Site = "Seoul Gangnam" },
+			`node.site: "Seoul Gangnam" must be 1-64 characters of a-z, 0-9 and '-', not starting or ending with '-'`},
 		{"no data dir", func(c *Config) { c.Node.DataDir = "" }, "node.data_dir: is required (the folder of the node's store)"},
 
 		{"listen without port", func(c *Config) { c.HTTP.Listen = "localhost" },

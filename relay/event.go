@@ -41,9 +41,13 @@ type Event struct {
 	Escalated      *Escalated      `json:"escalated,omitempty"`
 	// Code is a step of a one-time code; Revoke ends console sessions;
 	// Audit is an entry of the audit trail.
-	Code   *CodeEvent  `json:"code,omitempty"`
-	Revoke *Revocation `json:"revoke,omitempty"`
-	Audit  *AuditEntry `json:"audit,omitempty"`
+	Code         *CodeEvent    `json:"code,omitempty"`
+	Revoke       *Revocation   `json:"revoke,omitempty"`
+	Audit        *AuditEntry   `json:"audit,omitempty"`
+	Site         *NodeSite     `json:"site,omitempty"`
+	WatchReport  *WatchReport  `json:"watch_report,omitempty"`
+	Beat         *Beat         `json:"beat,omitempty"`
+	WatchVerdict *WatchVerdict `json:"watch_verdict,omitempty"`
 }
 
 // OverrideChange adds an override to a schedule, or removes one, over
@@ -131,6 +135,14 @@ func (e *Event) Kind() string {
 		return "revoke"
 	case e.Audit != nil:
 		return "audit"
+	case e.Site != nil:
+		return "site"
+	case e.WatchReport != nil:
+		return "watch_report"
+	case e.Beat != nil:
+		return "beat"
+	case e.WatchVerdict != nil:
+		return "watch_verdict"
 	}
 	return "empty"
 }
@@ -212,6 +224,10 @@ func (e *Event) Check() error {
 		{e.Code != nil, func() error { return e.Code.Check() }},
 		{e.Revoke != nil, func() error { return e.Revoke.Check() }},
 		{e.Audit != nil, func() error { return e.Audit.Check() }},
+		{e.Site != nil, func() error { return e.Site.Check() }},
+		{e.WatchReport != nil, func() error { return e.WatchReport.Check() }},
+		{e.Beat != nil, func() error { return e.Beat.Check() }},
+		{e.WatchVerdict != nil, func() error { return e.WatchVerdict.Check() }},
 	} {
 		if p.set {
 			n++

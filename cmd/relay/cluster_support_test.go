@@ -109,6 +109,12 @@ type clusterSpec struct {
 	// console is the console section of every node's config, such as
 	// "console:\n  links: false\n"; empty leaves it out.
 	console string
+	// sites gives node i the node.site sites[i]; extra is YAML appended
+	// to every node's config (a watch section, say); env gives node i's
+	// process more environment.
+	sites []string
+	extra string
+	env   func(i int) []string
 }
 
 // capturedHook is a webhook request the balancer forwarded: what an
@@ -387,8 +393,12 @@ func (cl *testCluster) writeConfig(n *clusterNode, seeds []string, key, label st
 	if cl.spec.admin {
 		role = "admin"
 	}
+	site := ""
+	if i := slices.Index(cl.nodes, n); i >= 0 && i < len(cl.spec.sites) {
+		site = "\n  site: " + cl.spec.sites[i]
+	}
 	cfg := fmt.Sprintf(`node:
-  name: %s
+  name: %s%s
   data_dir: data
 http:
   listen: %s%s%s
@@ -429,10 +439,10 @@ cluster:
   trusted_keys_file: %s
   preset: lan
   copies: %d%s
-%s`, n.name, n.listen(), publicURL, tlsSection, role, cl.roster, cl.workers, receipts,
+%s%s`, n.name, site, n.listen(), publicURL, tlsSection, role, cl.roster, cl.workers, receipts,
 		n.name, limit(smsRate), emulatortest.AccountSID, n.smsFrom, cl.s.emu.URL(),
 		n.name, limit(emailRate), cl.s.mail.Addr(), n.mailFrom, cl.natsProvider(n), voice,
-		n.gossip, n.gossip, strings.Join(seeds, ", "), n.rejoin, key, label, n.keysFile, copies, gossipExtra(cl.spec.gossip), inbound)
+		n.gossip, n.gossip, strings.Join(seeds, ", "), n.rejoin, key, label, n.keysFile, copies, gossipExtra(cl.spec.gossip), inbound, cl.spec.extra)
 	cfg += cl.spec.console
 	if err := os.WriteFile(n.cfg, []byte(cfg), 0o600); err != nil {
 		cl.tb.Fatal(err)
@@ -522,18 +532,22 @@ func (cl *testCluster) hooks(match func(capturedHook) bool) []capturedHook {
 func (cl *testCluster) start(i int) {
 	cl.tb.Helper()
 	n := cl.nodes[i]
+	var env []string
+	if cl.spec.env != nil {
+		env = cl.spec.env(i)
+	}
 	if cl.spec.shipped {
 		if cl.binary == "" {
 			cl.binary = shippedRelay(cl.tb)
 		}
-		n.p = serveClient(cl.tb, cl.binary, n.cfg, n.api, cl.http)
+		n.p = serveClient(cl.tb, cl.binary, n.cfg, n.api, cl.http, env...)
 		return
 	}
 	bin, err := exec.LookPath("relay")
 	if err != nil {
 		cl.tb.Fatal(err)
 	}
-	n.p = serveClient(cl.tb, bin, n.cfg, n.api, cl.http)
+	n.p = serveClient(cl.tb, bin, n.cfg, n.api, cl.http, env...)
 }
 
 // kill ends node i with SIGKILL.

@@ -43,6 +43,9 @@ func devCmd(e *env) *cobra.Command {
 			fmt.Fprintf(e.stdout, "Nodes %s form a cluster; any of them accepts. Type \"stop dev-2\" to stop a node\n", strings.Join(st.Names(), ", "))
 			fmt.Fprintf(e.stdout, "(the others take over its deliveries), \"start dev-2\" to bring it back, and watch\n")
 			fmt.Fprintf(e.stdout, "with: go run ./cmd/relay status\n\n")
+			fmt.Fprintf(e.stdout, "Every node watches demo-web from its own site and expects the heartbeat watchdog, which relay dev\n")
+			fmt.Fprintf(e.stdout, "beats. Type \"target down\" / \"target up\" or \"watchdog stop\" / \"watchdog start\" and watch with:\n")
+			fmt.Fprintf(e.stdout, "go run ./cmd/relay watch\n\n")
 			fmt.Fprintf(e.stdout, "Messages the built-in sinks receive appear below. Ctrl-C stops.\n\n")
 			go devConsole(cmd.Context(), e, st)
 			<-cmd.Context().Done()
@@ -57,7 +60,8 @@ func devCmd(e *env) *cobra.Command {
 	return cmd
 }
 
-// devConsole reads "stop NODE" and "start NODE" lines from stdin.
+// devConsole reads "stop NODE", "start NODE", "target down|up" and
+// "watchdog stop|start" lines from stdin.
 func devConsole(ctx context.Context, e *env, st *devstack.Stack) {
 	sc := bufio.NewScanner(e.stdin)
 	for sc.Scan() {
@@ -70,10 +74,24 @@ func devConsole(ctx context.Context, e *env, st *devstack.Stack) {
 			cancel()
 		case "start":
 			err = st.StartNode(ctx, name)
+		case "target":
+			if name != "down" && name != "up" {
+				err = fmt.Errorf("type target down or target up")
+				break
+			}
+			st.SetTarget(name == "up")
+			continue
+		case "watchdog":
+			if name != "stop" && name != "start" {
+				err = fmt.Errorf("type watchdog stop or watchdog start")
+				break
+			}
+			st.SetWatchdog(name == "start")
+			continue
 		case "":
 			continue
 		default:
-			err = fmt.Errorf("unknown command %q: type stop NODE or start NODE", verb)
+			err = fmt.Errorf("unknown command %q: type stop NODE, start NODE, target down|up or watchdog stop|start", verb)
 		}
 		if err != nil {
 			fmt.Fprintf(e.stdout, "dev: %v\n", err)

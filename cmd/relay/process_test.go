@@ -133,12 +133,13 @@ func serveWith(t testing.TB, bin, cfgPath, url string) *proc {
 }
 
 // serveClient is serveWith asking for readiness with hc (an HTTPS client
-// that trusts the node's CA, say).
-func serveClient(t testing.TB, bin, cfgPath, url string, hc *http.Client) *proc {
+// that trusts the node's CA, say), with env added to its environment.
+func serveClient(t testing.TB, bin, cfgPath, url string, hc *http.Client, env ...string) *proc {
 	t.Helper()
 	p := &proc{exited: make(chan struct{})}
 	p.cmd = exec.Command(bin, "serve", "--config", cfgPath)
 	p.cmd.Env = append(os.Environ(), "TEST_RELAY_TOKEN="+testToken, "TEST_TWILIO_TOKEN="+emulatortest.AuthToken)
+	p.cmd.Env = append(p.cmd.Env, env...)
 	p.cmd.Stderr = &p.output
 	p.cmd.Stdout = &p.output
 	if err := p.cmd.Start(); err != nil {

@@ -38,6 +38,9 @@ func statusCmd(e *env) *cobra.Command {
 				ready = "catching up with its peers"
 			}
 			fmt.Fprintf(e.stdout, "as seen by %s (%s)\n\n", cell(v.Self), ready)
+			if v.Isolated {
+				fmt.Fprintf(e.stdout, "%s sees fewer than a majority of the nodes alive: it is cut off, and pages nobody about what it watches\n\n", cell(v.Self))
+			}
 			hc, err := clientHTTP(e)
 			if err != nil {
 				return err

@@ -29,6 +29,11 @@ type Options struct {
 	// *relay.FieldError values, possibly joined with errors.Join; any other
 	// error means the post could not be stored for now.
 	Post func(ctx context.Context, p *relay.Post, key string) (messageID string, replayed bool, err error)
+	// Heartbeat, when set, reports whether a receiver is named for one of
+	// the node's heartbeats, and beats it. A notification to such a
+	// receiver (Alertmanager's always-firing Watchdog alert) is a beat
+	// while it fires, never a message.
+	Heartbeat func(ctx context.Context, receiver string, firing bool) (handled bool, err error)
 	// Logger defaults to a logger that discards.
 	Logger *slog.Logger
 	// Registerer receives the metrics; nil means a private registry.
@@ -54,7 +59,7 @@ type Posted struct {
 }
 
 // Outcomes of a notification, the values of the metric's outcome label.
-var outcomes = []string{"posted", "replayed", "method_not_allowed", "unauthorized", "unsupported_media_type",
+var outcomes = []string{"posted", "replayed", "beat", "method_not_allowed", "unauthorized", "unsupported_media_type",
 	"too_large", "bad_request", "no_route", "rejected", "unavailable"}
 
 type handler struct {
@@ -166,6 +171,20 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		h.refuseDecode(w, r, err)
 		return
+	}
+	if h.opts.Heartbeat != nil {
+		handled, err := h.opts.Heartbeat(r.Context(), n.Receiver, n.Status == "firing")
+		switch {
+		case err != nil:
+			h.log.Error("alertmanager heartbeat not stored", "receiver", n.Receiver, "err", err)
+			h.refuse(w, r, http.StatusServiceUnavailable, "unavailable", problem.Problem{Code: problem.CodeUnavailable,
+				Message: "the heartbeat could not be stored for now; the node's log has the cause"})
+			return
+		case handled:
+			h.notifications.WithLabelValues("beat").Inc()
+			writeJSON(w, http.StatusOK, Response{Messages: []Posted{}})
+			return
+		}
 	}
 	h.post(w, r, n)
 }

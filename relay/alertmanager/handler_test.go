@@ -356,7 +356,7 @@ func TestUnavailableThenRetried(t *testing.T) {
 
 func TestMetricsExistAtZero(t *testing.T) {
 	h := newHarness(t, baseConfig())
-	if n := testutil.CollectAndCount(h.reg, "relay_alertmanager_notifications_total"); n != 10 {
+	if n := testutil.CollectAndCount(h.reg, "relay_alertmanager_notifications_total"); n != 11 {
 		t.Errorf("%d series, want one per outcome", n)
 	}
 	// A handler made again on the same registry counts on.

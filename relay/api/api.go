@@ -163,6 +163,8 @@ func New(opts Options) (*API, error) {
 	a.route("POST /v1/rollcalls", relay.RoleBot, a.startRollCall)
 	a.route("GET /v1/rollcalls/{id}", relay.RoleViewer, a.getRollCall)
 	a.route("POST /v1/rollcalls/{id}/answers", relay.RoleBot, a.answerRollCall)
+	a.route("GET /v1/watch", relay.RoleViewer, a.getWatch)
+	a.route("POST /v1/heartbeats/{name}", relay.RoleBot, a.postBeat)
 	a.route("GET /healthz", "", a.healthz)
 	a.route("GET /readyz", "", a.readyz)
 	if opts.Gatherer != nil {
@@ -181,6 +183,8 @@ func New(opts Options) (*API, error) {
 	a.allow("/v1/rollcalls", "POST")
 	a.allow("/v1/rollcalls/{id}", "GET")
 	a.allow("/v1/rollcalls/{id}/answers", "POST")
+	a.allow("/v1/watch", "GET")
+	a.allow("/v1/heartbeats/{name}", "POST")
 	a.allow("/healthz", "GET")
 	a.allow("/readyz", "GET")
 	if opts.Gatherer != nil {

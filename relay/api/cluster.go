@@ -12,6 +12,10 @@ type ClusterView struct {
 	Members []MemberView `json:"members"`
 	// Store is what the answering node's store holds.
 	Store StoreView `json:"store"`
+	// Isolated is true when the answering node sees fewer than a majority
+	// of the nodes its log knows alive, itself included: it is the one
+	// cut off, and pages nobody about what it watches.
+	Isolated bool `json:"isolated"`
 }
 
 // StoreView is what a node's store holds.
@@ -56,7 +60,8 @@ func (a *API) getCluster(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v := ClusterView{Self: st.Self, Ready: st.Ready, Members: make([]MemberView, 0, len(st.Members)),
-		Store: StoreView{Bytes: ss.Bytes, FreeBytes: ss.Free, Events: ss.Events, Messages: ss.Messages}}
+		Store:    StoreView{Bytes: ss.Bytes, FreeBytes: ss.Free, Events: ss.Events, Messages: ss.Messages},
+		Isolated: a.opts.Node.Isolation().Isolated}
 	if !ss.Oldest.IsZero() {
 		t := ss.Oldest.UTC()
 		v.Store.OldestEvent = &t

@@ -224,6 +224,24 @@ func (c *Client) ApplyRoster(ctx context.Context, doc []byte) (people, groups in
 	return out.People, out.Groups, nil
 }
 
+// Watch reads the watched targets, heartbeats and nodes.
+func (c *Client) Watch(ctx context.Context) (*api.WatchView, error) {
+	var out api.WatchView
+	if _, err := c.do(ctx, http.MethodGet, "/v1/watch", nil, nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// Beat beats heartbeat name.
+func (c *Client) Beat(ctx context.Context, name string) (*api.BeatAccepted, error) {
+	var out api.BeatAccepted
+	if _, err := c.do(ctx, http.MethodPost, "/v1/heartbeats/"+url.PathEscape(name), nil, nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
 // Cluster reads the answering node's view of its cluster.
 func (c *Client) Cluster(ctx context.Context) (*api.ClusterView, error) {
 	var out api.ClusterView

@@ -28,6 +28,10 @@ import (
 type Options struct {
 	// Name is the node's name, unique in its cluster.
 	Name string
+	// Site is where the node runs (a data center, region or city), as
+	// relay.ValidID; empty means Name. Watched targets and site-dark
+	// checks count sites, not nodes.
+	Site string
 	// DataDir holds the node's store.
 	DataDir   string
 	Providers []delivery.Provider
@@ -103,7 +107,9 @@ type Options struct {
 	// roster writes them.
 	EscalationSpeedup int
 	// Console sets the lifetimes of console sessions and personal links.
-	Console    Console
+	Console Console
+	// Watch says what the node watches and whom it pages.
+	Watch      Watch
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer
 	Now        func() time.Time
@@ -144,6 +150,9 @@ type Node struct {
 	tokens *session.Tokens
 	// login sends one-time codes and limits them.
 	login *logins
+	// watcher probes targets, keeps the node's view of the others, and
+	// decides for the watched subjects this node owns.
+	watcher *watcher
 
 	// keyed serialises posts that share an idempotency key, so that two
 	// concurrent retries on one node accept one message.
@@ -158,6 +167,12 @@ type Node struct {
 func Open(opts Options) (*Node, error) {
 	if !relay.ValidID(opts.Name) {
 		return nil, fmt.Errorf("node: name %q is not a valid node name", opts.Name)
+	}
+	if opts.Site == "" {
+		opts.Site = opts.Name
+	}
+	if !relay.ValidID(opts.Site) {
+		return nil, fmt.Errorf("node: site %q is not a valid site name", opts.Site)
 	}
 	if opts.Deadline == nil {
 		return nil, errors.New("node: Deadline is required")
@@ -226,6 +241,7 @@ func Open(opts Options) (*Node, error) {
 				n.summaries.unpark()
 				n.repings.unpark()
 				n.escalations.unpark()
+				n.watcher.poke()
 			}
 		}})
 	if err != nil {
@@ -281,6 +297,7 @@ func Open(opts Options) (*Node, error) {
 	n.escalations = newEscalations(n)
 	n.tokens = session.New(opts.Signer, opts.Keys, opts.Now)
 	n.login = newLogins(opts.Registerer)
+	n.watcher = newWatcher(n)
 	return n, nil
 }
 
@@ -300,6 +317,9 @@ func (n *Node) Start(ctx context.Context) error {
 		}
 	}
 	n.reconcile(ctx)
+	if err := n.recordSite(ctx); err != nil {
+		return err
+	}
 	if err := n.engine.Start(); err != nil {
 		return err
 	}
@@ -308,6 +328,7 @@ func (n *Node) Start(ctx context.Context) error {
 	n.summaries.start()
 	n.repings.start()
 	n.escalations.start()
+	n.watcher.start()
 	return nil
 }
 
@@ -323,6 +344,7 @@ func (n *Node) Close(ctx context.Context) error {
 		n.repings.stop()
 		n.escalations.stop()
 		n.login.stop()
+		n.watcher.stop()
 		err := n.engine.Stop(ctx)
 		n.mesh.stop()
 		n.flush(ctx)

@@ -164,6 +164,14 @@ func (f *folder) fold(e *relay.Event) error {
 		return f.revoke(e)
 	case e.Audit != nil:
 		return f.audit(e)
+	case e.Site != nil:
+		return f.site(e)
+	case e.WatchReport != nil:
+		return f.watchReport(e)
+	case e.Beat != nil:
+		return f.beat(e)
+	case e.WatchVerdict != nil:
+		return f.watchVerdict(e)
 	}
 	return fmt.Errorf("event %s/%d has no payload", e.Origin, e.Seq)
 }

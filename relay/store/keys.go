@@ -38,11 +38,20 @@ var (
 	bucketCodeSteps = []byte("code_steps")
 	bucketRevoked   = []byte("revoked")
 	bucketAudit     = []byte("audit")
+	// node name → siteRecord
+	bucketSites = []byte("sites")
+	// subject 0x00 node → watchReportRecord
+	bucketWatchReports = []byte("watch_reports")
+	// heartbeat → its latest beat, Unix nanoseconds (8 bytes)
+	bucketBeats = []byte("beats")
+	// subject → verdictRecord
+	bucketVerdicts = []byte("watch_verdicts")
 
 	allBuckets = [][]byte{bucketMeta, bucketLog, bucketMarks, bucketMessages, bucketDeliv,
 		bucketOpen, bucketAwaiting, bucketCounts, bucketIncidents, bucketTimeline, bucketRoster, bucketAcks, bucketConsent, bucketPacked, bucketPruned, bucketFloors, bucketOrigins, bucketSeen, bucketOverrides,
 		bucketRollCalls, bucketRollCallAnswers, bucketEscalated, bucketEscalating,
-		bucketCodes, bucketCodeSteps, bucketRevoked, bucketAudit}
+		bucketCodes, bucketCodeSteps, bucketRevoked, bucketAudit,
+		bucketSites, bucketWatchReports, bucketBeats, bucketVerdicts}
 
 	keyOrigin  = []byte("origin")
 	keyCurrent = []byte("current")

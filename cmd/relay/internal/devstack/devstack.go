@@ -80,6 +80,8 @@ type Stack struct {
 	nats   *natsserver.Server
 	watch  *natsgo.Conn
 	tmpDir string
+	// demo is the demo watched target and heartbeat.
+	demo *demoWatch
 }
 
 // Start starts the sinks and the node.
@@ -116,6 +118,9 @@ func Start(ctx context.Context, opts Options) (st *Stack, err error) {
 	}
 	if err := s.startNATS(); err != nil {
 		return nil, fmt.Errorf("nats: %w", err)
+	}
+	if s.demo, err = startDemoWatch(); err != nil {
+		return nil, fmt.Errorf("demo target: %w", err)
 	}
 
 	rosterPath := filepath.Join(dir, "roster.yaml")
@@ -156,6 +161,7 @@ func Start(ctx context.Context, opts Options) (st *Stack, err error) {
 			return nil, err
 		}
 		cfg := s.config(devName(i), dir, rosterPath)
+		s.demo.watchConfig(cfg, i)
 		// The emulator posts receipts and key presses back to the node.
 		cfg.HTTP.PublicURL = "http://" + ln.Addr().String()
 		cfg.HTTP.Listen = ln.Addr().String()
@@ -177,6 +183,8 @@ func Start(ctx context.Context, opts Options) (st *Stack, err error) {
 		s.nodes = append(s.nodes, &devNode{cfg: cfg, srv: srv})
 		s.URLs = append(s.URLs, srv.URL)
 	}
+	s.demo.wg.Add(1)
+	go s.beat()
 	return s, nil
 }
 
@@ -212,6 +220,9 @@ func (s *Stack) Emulator() *emulator.Emulator { return s.emu }
 // Close stops the nodes, then the sinks, and removes a temporary data dir.
 func (s *Stack) Close(ctx context.Context) error {
 	var errs []error
+	if s.demo != nil {
+		errs = append(errs, s.demo.close(ctx))
+	}
 	s.mu.Lock()
 	for _, n := range s.nodes {
 		if n.srv != nil {

@@ -24,6 +24,8 @@ func (s *Server) join(ctx context.Context, cfg *config.Config, opts Options, reg
 		OnChange:   n.MembershipChanged,
 		Signer:     s.signer,
 		Keys:       keysOrNil(s.keys),
+		// Tests of a cluster may cut this node off (PartitionFileEnv).
+		WrapTransport: partitionWrap(),
 	})
 	if err != nil {
 		return err

@@ -163,6 +163,15 @@ func alertmanagerHandler(n *node.Node, cfg *alertmanager.Config, log *slog.Logge
 			}
 			return acc.Message.ID, acc.Replayed, nil
 		},
+		Heartbeat: func(ctx context.Context, receiver string, firing bool) (bool, error) {
+			if !n.Heartbeat(receiver) {
+				return false, nil
+			}
+			if !firing {
+				return true, nil
+			}
+			return true, n.Beat(ctx, receiver, "alertmanager")
+		},
 	})
 }
 

@@ -110,7 +110,13 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Server, erro
 	if cfg.Cluster != nil && keys == nil {
 		log.Warn("the cluster is not authenticated: any process holding the gossip key is believed (cluster.trusted_keys_file)")
 	}
+	watch, err := watchOptions(cfg, log)
+	if err != nil {
+		s.closeProviders()
+		return nil, err
+	}
 	n, err := node.Open(node.Options{
+		Watch:             watch,
 		Signer:            signer,
 		Keys:              keys,
 		MaxDrift:          cl.MaxClockDrift,
@@ -119,6 +125,7 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Server, erro
 		ReconcileTimeout:  cl.ReconcileTimeout,
 		Lease:             cl.Lease,
 		Name:              cfg.Node.Name,
+		Site:              cfg.Node.Site,
 		DataDir:           cfg.Path(cfg.Node.DataDir),
 		Providers:         providers,
 		Deadline:          cfg.Delivery.Deadlines.For,
