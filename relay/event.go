@@ -44,6 +44,8 @@ type Event struct {
 	Code   *CodeEvent  `json:"code,omitempty"`
 	Revoke *Revocation `json:"revoke,omitempty"`
 	Audit  *AuditEntry `json:"audit,omitempty"`
+	// Contact is a person's own change of a phone or email (contacts.go).
+	Contact *ContactChange `json:"contact,omitempty"`
 }
 
 // OverrideChange adds an override to a schedule, or removes one, over
@@ -131,6 +133,8 @@ func (e *Event) Kind() string {
 		return "revoke"
 	case e.Audit != nil:
 		return "audit"
+	case e.Contact != nil:
+		return "contact"
 	}
 	return "empty"
 }
@@ -212,6 +216,7 @@ func (e *Event) Check() error {
 		{e.Code != nil, func() error { return e.Code.Check() }},
 		{e.Revoke != nil, func() error { return e.Revoke.Check() }},
 		{e.Audit != nil, func() error { return e.Audit.Check() }},
+		{e.Contact != nil, func() error { return e.Contact.Check() }},
 	} {
 		if p.set {
 			n++

@@ -38,11 +38,13 @@ var (
 	bucketCodeSteps = []byte("code_steps")
 	bucketRevoked   = []byte("revoked")
 	bucketAudit     = []byte("audit")
+	// person 0x00 kind → relay.SelfContact: a person's own phone or email
+	bucketContacts = []byte("contacts")
 
 	allBuckets = [][]byte{bucketMeta, bucketLog, bucketMarks, bucketMessages, bucketDeliv,
 		bucketOpen, bucketAwaiting, bucketCounts, bucketIncidents, bucketTimeline, bucketRoster, bucketAcks, bucketConsent, bucketPacked, bucketPruned, bucketFloors, bucketOrigins, bucketSeen, bucketOverrides,
 		bucketRollCalls, bucketRollCallAnswers, bucketEscalated, bucketEscalating,
-		bucketCodes, bucketCodeSteps, bucketRevoked, bucketAudit}
+		bucketCodes, bucketCodeSteps, bucketRevoked, bucketAudit, bucketContacts}
 
 	keyOrigin  = []byte("origin")
 	keyCurrent = []byte("current")
