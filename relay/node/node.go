@@ -144,6 +144,8 @@ type Node struct {
 	tokens *session.Tokens
 	// login sends one-time codes and limits them.
 	login *logins
+	// contacts limits the contact changes waiting for their code.
+	contacts contactLimits
 
 	// keyed serialises posts that share an idempotency key, so that two
 	// concurrent retries on one node accept one message.
