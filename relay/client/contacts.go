@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/url"
 
@@ -10,10 +11,15 @@ import (
 )
 
 // ContactChanges returns the phone numbers and addresses people changed
-// themselves over the roster file, and whether each is in effect.
+// themselves over the roster file, and whether each is in effect; none
+// from a node of a release that keeps none (it answers 404).
 func (c *Client) ContactChanges(ctx context.Context) ([]api.ContactChange, error) {
 	var out api.ContactChanges
 	if _, err := c.do(ctx, http.MethodGet, "/v1/roster/contacts", nil, nil, &out); err != nil {
+		var e *Error
+		if errors.As(err, &e) && e.Status == http.StatusNotFound {
+			return nil, nil
+		}
 		return nil, err
 	}
 	return out.Changes, nil

@@ -184,6 +184,13 @@ func (n *Node) ConfirmContactChange(ctx context.Context, person, challenge, code
 	if !relay.ValidID(person) {
 		return ErrNoPerson
 	}
+	// Another person's challenge is not theirs to take: refused before
+	// its code is read, so that it stays for its person.
+	if rec, ok, err := n.store.Challenge(challenge); err != nil {
+		return err
+	} else if ok && rec.Issued && (rec.Person != person || rec.Purpose != relay.PurposeContact) {
+		return relay.ErrCodeWrong
+	}
 	ch, err := n.CheckChallenge(ctx, relay.PurposeContact, challenge, code, from)
 	if err != nil {
 		return err

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/netip"
-	"regexp"
 	"testing"
 	"time"
 
@@ -14,8 +13,6 @@ import (
 	"github.com/oob-relay/relay/relay/node"
 )
 
-var sixDigits = regexp.MustCompile(`\b[0-9]{6}\b`)
-
 // sentCode returns the one-time code in the last attempt rec took to
 // address, or fails the test.
 func sentCode(t *testing.T, rec *testkit.Sender, address string) string {
@@ -23,10 +20,8 @@ func sentCode(t *testing.T, rec *testkit.Sender, address string) string {
 	var code string
 	testkit.Eventually(t, 10*time.Second, "a code sent to "+address, func() bool {
 		for _, out := range rec.Sent() {
-			if out.Person != nil && (out.Person.Phone == address || out.Person.Email == address) && out.Message != nil {
-				if c := sixDigits.FindString(out.Message.Text); c != "" {
-					code = c
-				}
+			if out.Person != nil && (out.Person.Phone == address || out.Person.Email == address) && out.Code != nil {
+				code = out.Code.Digits
 			}
 		}
 		return code != ""
