@@ -141,7 +141,7 @@ func (a *API) deleteContact(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	channel := r.URL.Query().Get("channel")
 	c := callerOf(r.Context())
-	if err := a.opts.Node.RemoveContact(r.Context(), id, channel, c.name); err != nil {
+	if err := a.opts.Node.RemoveContact(r.Context(), id, channel, "token:"+c.name); err != nil {
 		a.failContact(w, r, err, id)
 		return
 	}

@@ -138,7 +138,7 @@ func (n *Node) StartContactChange(ctx context.Context, person, channel, address 
 		}
 		return relay.Challenge{}, err
 	}
-	if p.Contact(kind) == addr {
+	if strings.EqualFold(p.Contact(kind), addr) {
 		return relay.Challenge{}, invalidContact("address", "is already %s's %s", person, kind)
 	}
 	for i := range r.People {
@@ -203,11 +203,12 @@ func (n *Node) ConfirmContactChange(ctx context.Context, person, challenge, code
 		return relay.ErrCodeWrong
 	}
 	n.contacts.done(person)
-	return n.changeContact(ctx, person, kind, ch.To[0].Address, person, "contact.add")
+	return n.changeContact(ctx, person, kind, ch.To[0].Address, person, "contact.add", from)
 }
 
 // RemoveContact removes person's phone (channel "phone", "sms" or
-// "voice") or email ("email"), over the applied roster. It is refused
+// "voice") or email ("email"), over the applied roster; by is who asked
+// (a person id, or "token:" and an API token's name). It is refused
 // when the person has no such contact, or it is the last way to reach
 // them.
 func (n *Node) RemoveContact(ctx context.Context, person, channel, by string) error {
@@ -233,12 +234,12 @@ func (n *Node) RemoveContact(ctx context.Context, person, channel, by string) er
 	if p.Contact(other) == "" {
 		return invalidContact("channel", "the %s is the only way to reach %s; add another first", kind, person)
 	}
-	return n.changeContact(ctx, person, kind, "", by, "contact.remove")
+	return n.changeContact(ctx, person, kind, "", by, "contact.remove", netip.Addr{})
 }
 
 // changeContact records a contact change, with what the applied roster
-// says of the field now as its base.
-func (n *Node) changeContact(ctx context.Context, person, kind, address, by, action string) error {
+// says of the field now as its base, and puts it in the audit trail.
+func (n *Node) changeContact(ctx context.Context, person, kind, address, by, action string, from netip.Addr) error {
 	mu := &n.keyed[stripe("contact:"+person)]
 	mu.Lock()
 	defer mu.Unlock()
@@ -255,8 +256,12 @@ func (n *Node) changeContact(ctx context.Context, person, kind, address, by, act
 		return err
 	}
 	n.log.Info("contact changed", "person", person, "kind", kind, "removed", address == "", "by", by)
-	if err := n.Audit(ctx, relay.AuditEntry{Actor: by, Action: action, Target: person, Detail: kind}); err != nil {
-		n.log.Debug("contact change not audited", "person", person, "err", err)
+	e := relay.AuditEntry{Actor: by, Action: action, Target: person, Detail: kind}
+	if from.IsValid() {
+		e.Address = from.String()
+	}
+	if err := n.Audit(ctx, e); err != nil {
+		n.log.Warn("contact change not in the audit trail", "person", person, "err", err)
 	}
 	return nil
 }
