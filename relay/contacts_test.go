@@ -1,6 +1,7 @@
 package relay
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -120,4 +121,23 @@ func FuzzCheckContact(f *testing.F) {
 			t.Fatalf("%q: the canonical %q reads as %q, %v", in, got, again, err)
 		}
 	})
+}
+
+// BenchmarkWithContacts is the work of recomputing the roster in effect
+// after a contact change: 100,000 people, 1,000 of them with their own
+// phone number.
+func BenchmarkWithContacts(b *testing.B) {
+	r := &Roster{}
+	for i := range MaxPeople {
+		r.People = append(r.People, Person{ID: fmt.Sprintf("p%06d", i), Phone: fmt.Sprintf("+8210%08d", i)})
+	}
+	var layer []SelfContact
+	for i := 0; i < MaxPeople; i += 100 {
+		layer = append(layer, SelfContact{ContactChange: ContactChange{Person: fmt.Sprintf("p%06d", i), Kind: ContactPhone,
+			Address: fmt.Sprintf("+8211%08d", i), Base: fmt.Sprintf("+8210%08d", i)}, Clock: 20})
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		r.WithContacts(layer, 10)
+	}
 }
