@@ -123,6 +123,7 @@ func (a *API) putContact(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		a.log.Info("contact verified", "person", id, "by", c.name)
+		a.audit(r, c, "contact.add", id, "")
 		if v, ok := a.personContacts(w, r, id); ok {
 			writeJSON(w, http.StatusOK, v)
 		}
@@ -133,6 +134,7 @@ func (a *API) putContact(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		a.log.Info("contact verification sent", "person", id, "channel", req.Channel, "by", c.name)
+		a.audit(r, c, "contact.start", id, req.Channel)
 		writeJSON(w, http.StatusAccepted, &ContactChallenge{Challenge: ch.ID, SentTo: ch.SentTo, Expires: ch.Expires})
 	}
 }
@@ -146,8 +148,22 @@ func (a *API) deleteContact(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.log.Info("contact removed", "person", id, "channel", channel, "by", c.name)
+	a.audit(r, c, "contact.remove", id, channel)
 	if v, ok := a.personContacts(w, r, id); ok {
 		writeJSON(w, http.StatusOK, v)
+	}
+}
+
+// audit puts a contact change made through the API in the audit trail,
+// as the console does for its own; a failure is logged, the change
+// stands.
+func (a *API) audit(r *http.Request, c caller, action, person, detail string) {
+	e := relay.AuditEntry{Actor: "token:" + c.name, Action: action, Target: person, Detail: detail}
+	if from := a.clientOf(r); from.IsValid() {
+		e.Address = from.String()
+	}
+	if err := a.opts.Node.Audit(r.Context(), e); err != nil {
+		a.log.Warn("contact change not in the audit trail", "person", person, "action", action, "err", err)
 	}
 }
 

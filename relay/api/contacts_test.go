@@ -144,6 +144,11 @@ func TestContactVerifiedByCode(t *testing.T) {
 	if pc.Email != "lee.home@example.org" || len(pc.Changes) != 1 || !pc.Changes[0].InEffect || pc.Changes[0].Base != "lee@example.com" {
 		t.Fatalf("after the code: %s", a.body)
 	}
+	trail, err := h.node.AuditTrail(5)
+	if err != nil || len(trail) < 2 || trail[0].Action != "contact.add" || trail[0].Actor != "token:"+adminName || trail[0].Target != "lee" ||
+		trail[1].Action != "contact.start" {
+		t.Fatalf("audit trail: %+v, %v", trail, err)
+	}
 	// The code is single use.
 	if a := put(`{"challenge":"` + ch.Challenge + `","code":"` + code + `"}`); a.status != http.StatusUnprocessableEntity {
 		t.Fatalf("the code used again: %d %s", a.status, a.body)

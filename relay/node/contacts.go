@@ -38,6 +38,15 @@ func (e *InvalidContactError) Error() string {
 	return "invalid contact change: " + strings.Join(parts, "; ")
 }
 
+// Unwrap returns the problems, each a *relay.FieldError.
+func (e *InvalidContactError) Unwrap() []error {
+	out := make([]error, len(e.Problems))
+	for i, p := range e.Problems {
+		out[i] = p
+	}
+	return out
+}
+
 func invalidContact(field, format string, args ...any) error {
 	return &InvalidContactError{[]*relay.FieldError{{Field: field, Message: fmt.Sprintf(format, args...)}}}
 }
@@ -203,7 +212,7 @@ func (n *Node) ConfirmContactChange(ctx context.Context, person, challenge, code
 		return relay.ErrCodeWrong
 	}
 	n.contacts.done(person)
-	return n.changeContact(ctx, person, kind, ch.To[0].Address, person, "contact.add", from)
+	return n.changeContact(ctx, person, kind, ch.To[0].Address, person)
 }
 
 // RemoveContact removes person's phone (channel "phone", "sms" or
@@ -234,12 +243,13 @@ func (n *Node) RemoveContact(ctx context.Context, person, channel, by string) er
 	if p.Contact(other) == "" {
 		return invalidContact("channel", "the %s is the only way to reach %s; add another first", kind, person)
 	}
-	return n.changeContact(ctx, person, kind, "", by, "contact.remove", netip.Addr{})
+	return n.changeContact(ctx, person, kind, "", by)
 }
 
 // changeContact records a contact change, with what the applied roster
-// says of the field now as its base, and puts it in the audit trail.
-func (n *Node) changeContact(ctx context.Context, person, kind, address, by, action string, from netip.Addr) error {
+// says of the field now as its base. The audit trail is the caller's
+// (the console, the API): it knows who acted and from where.
+func (n *Node) changeContact(ctx context.Context, person, kind, address, by string) error {
 	mu := &n.keyed[stripe("contact:"+person)]
 	mu.Lock()
 	defer mu.Unlock()
@@ -256,13 +266,6 @@ func (n *Node) changeContact(ctx context.Context, person, kind, address, by, act
 		return err
 	}
 	n.log.Info("contact changed", "person", person, "kind", kind, "removed", address == "", "by", by)
-	e := relay.AuditEntry{Actor: by, Action: action, Target: person, Detail: kind}
-	if from.IsValid() {
-		e.Address = from.String()
-	}
-	if err := n.Audit(ctx, e); err != nil {
-		n.log.Warn("contact change not in the audit trail", "person", person, "err", err)
-	}
 	return nil
 }
 

@@ -84,10 +84,6 @@ func TestContactChangeAcrossNodes(t *testing.T) {
 	if err := a.n.ConfirmContactChange(ctx, "kim", ch.ID, code, from); err != nil {
 		t.Fatal(err)
 	}
-	trail, err := a.n.AuditTrail(10)
-	if err != nil || len(trail) == 0 || trail[0].Action != "contact.add" || trail[0].Actor != "kim" || trail[0].Target != "kim" || trail[0].Address != "203.0.113.9" {
-		t.Fatalf("audit trail: %+v, %v", trail, err)
-	}
 	testkit.Eventually(t, 10*time.Second, "b has kim's new number", func() bool {
 		r, err := b.n.Roster()
 		return err == nil && mustPerson(t, r, "kim").Phone == newPhone
