@@ -201,6 +201,10 @@
 //     audience and policy: post.go, roster.go and policy.go; on-call
 //     schedules: schedule.go, and relay/node/oncall.go; replies:
 //     reply.go and inbound.go here, and relay/node/inbound.go.
+//   - People's own phone numbers and addresses, verified by a code and
+//     layered over the applied roster ([ContactChange],
+//     [Roster.WithContacts]): contacts.go here, relay/node/contacts.go,
+//     relay/store/contacts.go; relay roster diff and export read them.
 //   - Escalation policies (steps until someone acknowledges): escalation.go
 //     here, their timers in relay/node/escalations.go, their steps in
 //     relay/store/escalation.go.

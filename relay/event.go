@@ -48,6 +48,8 @@ type Event struct {
 	WatchReport  *WatchReport  `json:"watch_report,omitempty"`
 	Beat         *Beat         `json:"beat,omitempty"`
 	WatchVerdict *WatchVerdict `json:"watch_verdict,omitempty"`
+	// Contact is a person's own change of a phone or email (contacts.go).
+	Contact *ContactChange `json:"contact,omitempty"`
 }
 
 // OverrideChange adds an override to a schedule, or removes one, over
@@ -143,6 +145,8 @@ func (e *Event) Kind() string {
 		return "beat"
 	case e.WatchVerdict != nil:
 		return "watch_verdict"
+	case e.Contact != nil:
+		return "contact"
 	}
 	return "empty"
 }
@@ -228,6 +232,7 @@ func (e *Event) Check() error {
 		{e.WatchReport != nil, func() error { return e.WatchReport.Check() }},
 		{e.Beat != nil, func() error { return e.Beat.Check() }},
 		{e.WatchVerdict != nil, func() error { return e.WatchVerdict.Check() }},
+		{e.Contact != nil, func() error { return e.Contact.Check() }},
 	} {
 		if p.set {
 			n++

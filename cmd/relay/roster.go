@@ -69,6 +69,6 @@ status 3 says that applying would change something.`,
 		},
 	}
 	show.Flags().BoolVar(&asJSON, "json", false, "print JSON instead of YAML")
-	cmd.AddCommand(apply, show, rosterDiffCmd(e), rosterImportCmd(e))
+	cmd.AddCommand(apply, show, rosterDiffCmd(e), rosterExportCmd(e), rosterImportCmd(e))
 	return cmd
 }

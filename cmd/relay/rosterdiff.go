@@ -29,6 +29,13 @@ func rosterDiffCmd(e *env) *cobra.Command {
 (or, with --against, in another roster file): people, groups and every
 other section of the roster added, removed and changed, field by field.
 
+People's own phone numbers and addresses, verified by a code and kept
+over the applied roster, stay in effect when FILE has what the roster had
+when they were made, and give way when FILE changes the same field. The
+diff compares what would be in effect, and lists apart the changes
+people made that FILE does not have: kept (relay roster export writes
+them into a file to commit) or replaced by FILE.
+
 Exit status: 0 when applying FILE would change nothing, 3 when it would
 change something, 1 on an error (such as a FILE the node would refuse).`,
 		Args: cobra.ExactArgs(1),
@@ -38,6 +45,8 @@ change something, 1 on an error (such as a FILE the node would refuse).`,
 				return err
 			}
 			var old *relay.Roster
+			var own []rosterdiff.ContactDiff
+			after := new
 			if against != "" {
 				if old, err = readRoster(against); err != nil {
 					return err
@@ -50,8 +59,18 @@ change something, 1 on an error (such as a FILE the node would refuse).`,
 				if old, err = c.Roster(cmd.Context()); err != nil {
 					return err
 				}
+				changes, err := c.ContactChanges(cmd.Context())
+				if err != nil {
+					return err
+				}
+				layer := make([]relay.ContactChange, len(changes))
+				for i, ch := range changes {
+					layer[i] = relay.ContactChange{Person: ch.Person, Kind: ch.Kind, Address: ch.Address, Base: ch.Base, By: ch.By}
+				}
+				after = rosterdiff.Applied(new, layer)
+				own = rosterdiff.Contacts(new, layer)
 			}
-			d, err := rosterdiff.Compare(old, new)
+			d, err := rosterdiff.Compare(old, after)
 			if err != nil {
 				return err
 			}
@@ -59,11 +78,12 @@ change something, 1 on an error (such as a FILE the node would refuse).`,
 				err = printJSON(e, struct {
 					Changed bool `json:"changed"`
 					*rosterdiff.Diff
-				}{!d.Empty(), d})
+					Contacts []rosterdiff.ContactDiff `json:"contacts,omitempty"`
+				}{!d.Empty(), d, own})
 			} else if colour := isTerminal(e.term); colour {
-				err = writeDiff(e.term, d, true)
+				err = writeDiff(e.term, d, own, args[0], true)
 			} else {
-				err = writeDiff(e.stdout, d, false)
+				err = writeDiff(e.stdout, d, own, args[0], false)
 			}
 			if err != nil {
 				return err
@@ -110,7 +130,7 @@ const (
 // writeDiff writes d for people to read, one line per entry added,
 // removed or changed and one per field. Every value is escaped (cell),
 // so w may be the terminal itself when colour is on.
-func writeDiff(w io.Writer, d *rosterdiff.Diff, colour bool) error {
+func writeDiff(w io.Writer, d *rosterdiff.Diff, own []rosterdiff.ContactDiff, file string, colour bool) error {
 	var b strings.Builder
 	paint := func(c, s string) string {
 		if colour {
@@ -154,6 +174,24 @@ func writeDiff(w io.Writer, d *rosterdiff.Diff, colour bool) error {
 			for _, f := range c.Fields {
 				fmt.Fprintf(&b, "      %s: %s\n", cell(f.Field), fieldChange(f, paint))
 			}
+		}
+	}
+	if len(own) > 0 {
+		fmt.Fprintf(&b, "%s: %d not in %s\n", paint(colourBold, "people's own contacts"), len(own), cell(file))
+	}
+	for _, c := range own {
+		addr, have := "(removed)", "(none)"
+		if c.Address != "" {
+			addr = rosterdiff.Inline(c.Address)
+		}
+		if c.File != "" {
+			have = rosterdiff.Inline(c.File)
+		}
+		fmt.Fprintf(&b, "  %s %s: %s, by %s; the file has %s\n", cell(c.Person), cell(c.Kind), cell(addr), cell(c.By), cell(have))
+		if c.Kept {
+			b.WriteString("      kept when the file is applied; relay roster export writes it into a file\n")
+		} else {
+			fmt.Fprintf(&b, "      %s\n", paint(colourChanged, "the file changes the same field: applying it replaces the person's own"))
 		}
 	}
 	_, err := io.WriteString(w, b.String())

@@ -82,7 +82,7 @@ func TestRosterDiffColour(t *testing.T) {
 		t.Fatal(err)
 	}
 	var buf bytes.Buffer
-	if err := writeDiff(&buf, d, true); err != nil {
+	if err := writeDiff(&buf, d, nil, "", true); err != nil {
 		t.Fatal(err)
 	}
 	checkGolden(t, "diff-colour.golden", buf.String())
@@ -96,7 +96,7 @@ func TestRosterDiffColour(t *testing.T) {
 			t.Fatal(err)
 		}
 		buf.Reset()
-		if err := writeDiff(&buf, d, true); err != nil {
+		if err := writeDiff(&buf, d, nil, "", true); err != nil {
 			t.Fatal(err)
 		}
 		out := buf.String()

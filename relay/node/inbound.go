@@ -38,7 +38,7 @@ func (n *Node) Receive(ctx context.Context, in *relay.Inbound) (*relay.Answer, e
 	if in.At.IsZero() {
 		in.At = now
 	}
-	roster, _, err := n.store.Roster()
+	roster, err := n.Roster()
 	if err != nil {
 		return nil, err
 	}

@@ -153,6 +153,8 @@ type Node struct {
 	// watcher probes targets, keeps the node's view of the others, and
 	// decides for the watched subjects this node owns.
 	watcher *watcher
+	// contacts limits the contact changes waiting for their code.
+	contacts contactLimits
 
 	// keyed serialises posts that share an idempotency key, so that two
 	// concurrent retries on one node accept one message.

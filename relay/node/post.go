@@ -108,7 +108,7 @@ func (n *Node) postMarked(ctx context.Context, p *relay.Post, author Author, key
 // newMessage resolves a valid post's audience against the current roster
 // and returns the message it makes, with the given id.
 func (n *Node) newMessage(p *relay.Post, author Author, id, key string, exclude []string) (*relay.Message, error) {
-	roster, _, err := n.store.Roster()
+	roster, err := n.Roster()
 	if err != nil {
 		return nil, err
 	}

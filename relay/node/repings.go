@@ -147,7 +147,7 @@ func (n *Node) postRound(ctx context.Context, rc *relay.RollCall, round int) (in
 	if err != nil {
 		return 0, err
 	}
-	roster, _, err := n.store.Roster()
+	roster, err := n.Roster()
 	if err != nil {
 		return 0, err
 	}

@@ -283,7 +283,7 @@ func (n *Node) rollCallAudience(rc *relay.RollCall) (*asked, error) {
 	if err != nil {
 		return nil, fmt.Errorf("roll-call %s: its question: %w", rc.ID, err)
 	}
-	roster, _, err := n.store.Roster()
+	roster, err := n.Roster()
 	if err != nil {
 		return nil, err
 	}

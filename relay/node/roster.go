@@ -9,18 +9,6 @@ import (
 	"github.com/oob-relay/relay/relay"
 )
 
-// Roster returns the current roster; an empty one when none was ever set.
-func (n *Node) Roster() (*relay.Roster, error) {
-	r, _, err := n.store.Roster()
-	if err != nil {
-		return nil, err
-	}
-	if r == nil {
-		r = &relay.Roster{}
-	}
-	return r, nil
-}
-
 // SetRoster replaces the roster after validating it whole: a roster with
 // any problem is refused with every problem listed, and the current one
 // stays. Messages already accepted keep the audience they resolved.

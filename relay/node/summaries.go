@@ -146,7 +146,7 @@ func (n *Node) sendSummary(ctx context.Context, k heldKey, now time.Time) (bool,
 // the incident's audience except them. It reports false when the summary
 // was there already.
 func (n *Node) postSummary(ctx context.Context, k heldKey, ready []relay.Message, msgs []relay.Message, now time.Time) (bool, error) {
-	roster, _, err := n.store.Roster()
+	roster, err := n.Roster()
 	if err != nil {
 		return false, err
 	}

@@ -48,7 +48,8 @@ type folder struct {
 	incidents  map[string]*relay.Incident
 	marks      map[string]uint64
 	hot        *hotSet // may be nil
-	// rosterChanged is set when a roster change won.
+	// rosterChanged is set when a roster change, or a person's own
+	// contact change, won.
 	rosterChanged bool
 	// owners caches the node each origin belongs to (bucketOrigins).
 	owners map[string]string
@@ -172,6 +173,8 @@ func (f *folder) fold(e *relay.Event) error {
 		return f.beat(e)
 	case e.WatchVerdict != nil:
 		return f.watchVerdict(e)
+	case e.Contact != nil:
+		return f.contact(e)
 	}
 	return fmt.Errorf("event %s/%d has no payload", e.Origin, e.Seq)
 }

@@ -46,12 +46,14 @@ var (
 	bucketBeats = []byte("beats")
 	// subject → verdictRecord
 	bucketVerdicts = []byte("watch_verdicts")
+	// person 0x00 kind → relay.SelfContact: a person's own phone or email
+	bucketContacts = []byte("contacts")
 
 	allBuckets = [][]byte{bucketMeta, bucketLog, bucketMarks, bucketMessages, bucketDeliv,
 		bucketOpen, bucketAwaiting, bucketCounts, bucketIncidents, bucketTimeline, bucketRoster, bucketAcks, bucketConsent, bucketPacked, bucketPruned, bucketFloors, bucketOrigins, bucketSeen, bucketOverrides,
 		bucketRollCalls, bucketRollCallAnswers, bucketEscalated, bucketEscalating,
 		bucketCodes, bucketCodeSteps, bucketRevoked, bucketAudit,
-		bucketSites, bucketWatchReports, bucketBeats, bucketVerdicts}
+		bucketSites, bucketWatchReports, bucketBeats, bucketVerdicts, bucketContacts}
 
 	keyOrigin  = []byte("origin")
 	keyCurrent = []byte("current")

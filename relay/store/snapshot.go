@@ -21,8 +21,9 @@ var ErrTruncated = errors.New("the log no longer holds these events")
 
 // stateBuckets are the buckets a snapshot carries and a restore replaces:
 // everything folded from the log but the memory of requests taken
-// (bucketSeen) and the overrides added to schedules (bucketOverrides),
-// which a snapshot carries too and a restore adds to this store's own;
+// (bucketSeen), the overrides added to schedules (bucketOverrides) and
+// people's own contact changes (bucketContacts), which a snapshot carries
+// too and a restore adds to this store's own;
 // and the marks, but not the log, nor this store's origin.
 var stateBuckets = [][]byte{bucketMessages, bucketDeliv, bucketOpen, bucketAwaiting, bucketCounts, bucketIncidents,
 	bucketTimeline, bucketRoster, bucketAcks, bucketConsent, bucketPacked, bucketPruned,
@@ -130,7 +131,7 @@ func (s *Store) WriteSnapshot(path string) (map[string]uint64, error) {
 	marks := map[string]uint64{}
 	err = s.view(func(src *bolt.Tx) error {
 		err := dst.Update(func(out *bolt.Tx) error {
-			for _, name := range append(slices.Clone(stateBuckets), bucketMarks, bucketOrigins, bucketSeen, bucketOverrides) {
+			for _, name := range append(slices.Clone(stateBuckets), bucketMarks, bucketOrigins, bucketSeen, bucketOverrides, bucketContacts) {
 				if err := copyBucket(src.Bucket(name), out, name); err != nil {
 					return err
 				}
@@ -211,6 +212,9 @@ func (s *Store) restore(in, tx *bolt.Tx) error {
 		return err
 	}
 	if err := mergeOverrides(in, tx); err != nil {
+		return err
+	}
+	if err := mergeContacts(in, tx); err != nil {
 		return err
 	}
 	marks, floors := tx.Bucket(bucketMarks), tx.Bucket(bucketFloors)

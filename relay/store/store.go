@@ -136,6 +136,9 @@ type Store struct {
 	// roster decoded at a generation (see Roster).
 	rosterGen atomic.Uint64
 	roster    atomic.Pointer[rosterCache]
+	// effective caches the roster in effect at a roster generation
+	// (EffectiveRoster); a contact change counts as a roster change.
+	effective atomic.Pointer[effectiveCache]
 }
 
 type writeReq struct {
