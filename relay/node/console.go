@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/oob-relay/relay/relay"
+	"github.com/oob-relay/relay/relay/cluster"
 )
 
 // ChannelConsole names the web console as the way a person's reply,
@@ -30,4 +31,14 @@ func (n *Node) ReplyFromConsole(ctx context.Context, person, incident, text, id 
 	now := n.opts.Now().UTC()
 	in := &relay.Inbound{Channel: ChannelConsole, Person: p.ID, Incident: incident, Text: relay.CleanText(text), ID: id, At: now}
 	return n.takeReply(ctx, p, incident, in.Text, in, now)
+}
+
+// Members returns the cluster's members as this node's membership sees
+// them (itself alone without one), each with the API URL it publishes:
+// where a console page can continue when this node dies.
+func (n *Node) Members() []cluster.Member {
+	if ms := n.membership(); ms != nil {
+		return ms.Members()
+	}
+	return []cluster.Member{{Name: n.opts.Name, State: "alive", Self: true, API: n.opts.PublicURL}}
 }
