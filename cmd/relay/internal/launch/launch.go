@@ -57,7 +57,7 @@ type Server struct {
 	http     *http.Server
 	plain    *http.Server // the plain-HTTP port beside HTTPS; nil without one
 	console  *console.Console
-	api      string       // the API URL this node publishes to its peers
+	api      string // the API URL this node publishes to its peers
 	served   chan error
 	closers  []func()
 	members  *gossip.Membership
