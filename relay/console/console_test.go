@@ -127,10 +127,12 @@ func TestPostNeedsFormTokenAndOrigin(t *testing.T) {
 	otherTok := csrf(t, other.get(a.url+"/incidents/"+incident))
 	reply := a.url + "/incidents/" + incident + "/reply"
 	for name, try := range map[string]func() page{
-		"no token":             func() page { return b.post(reply, url.Values{"text": {"refused"}}, a.url) },
-		"another session's":    func() page { return b.post(reply, url.Values{"text": {"refused"}, "csrf": {otherTok}}, a.url) },
-		"garbage token":        func() page { return b.post(reply, url.Values{"text": {"refused"}, "csrf": {"x.y"}}, a.url) },
-		"session as the token": func() page { return b.post(reply, url.Values{"text": {"refused"}, "csrf": {sessionCookie(b, a)}}, a.url) },
+		"no token":          func() page { return b.post(reply, url.Values{"text": {"refused"}}, a.url) },
+		"another session's": func() page { return b.post(reply, url.Values{"text": {"refused"}, "csrf": {otherTok}}, a.url) },
+		"garbage token":     func() page { return b.post(reply, url.Values{"text": {"refused"}, "csrf": {"x.y"}}, a.url) },
+		"session as the token": func() page {
+			return b.post(reply, url.Values{"text": {"refused"}, "csrf": {sessionCookie(b, a)}}, a.url)
+		},
 		"cross origin": func() page {
 			return b.post(reply, url.Values{"text": {"refused"}, "csrf": {tok}}, "https://evil.example")
 		},
