@@ -82,16 +82,17 @@ type Options struct {
 
 // Console is the web console's handler. Close ends its live streams.
 type Console struct {
-	opts    Options
-	n       *node.Node
-	log     *slog.Logger
-	mux     *http.ServeMux
-	pages   *templates
-	static  *staticFiles
-	streams *streams
-	handoff *usedHandoffs
-	rooms   *roomCache
-	m       *metrics
+	opts     Options
+	n        *node.Node
+	log      *slog.Logger
+	mux      *http.ServeMux
+	pages    *templates
+	static   *staticFiles
+	streams  *streams
+	handoff  *usedHandoffs
+	rooms    *roomCache
+	messages *messageCache
+	m        *metrics
 
 	done      chan struct{}
 	closeOnce sync.Once
@@ -136,7 +137,7 @@ func New(opts Options) (*Console, error) {
 		return nil, err
 	}
 	c := &Console{opts: opts, n: opts.Node, log: opts.Logger, mux: http.NewServeMux(), pages: pages, static: st,
-		streams: newStreams(opts.MaxStreams, opts.StreamsPerSession), handoff: newUsedHandoffs(), rooms: newRoomCache(),
+		streams: newStreams(opts.MaxStreams, opts.StreamsPerSession), handoff: newUsedHandoffs(), rooms: newRoomCache(), messages: newMessageCache(),
 		m: m, done: make(chan struct{})}
 	c.routes()
 	return c, nil

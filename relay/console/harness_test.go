@@ -61,7 +61,13 @@ type tnode struct {
 
 // startCluster starts nodes named names, each trusting the others' keys,
 // joined in one gossip cluster, each serving the API and the console.
-func startCluster(t *testing.T, names ...string) []*tnode {
+func startCluster(t testing.TB, names ...string) []*tnode {
+	t.Helper()
+	return startClusterWith(t, testRoster(), names...)
+}
+
+// startClusterWith is startCluster with the roster given.
+func startClusterWith(t testing.TB, roster *relay.Roster, names ...string) []*tnode {
 	t.Helper()
 	keys := map[string][]ed25519.PublicKey{}
 	signers := map[string]*trust.Signer{}
@@ -84,7 +90,7 @@ func startCluster(t *testing.T, names ...string) []*tnode {
 				{Name: "mail-" + name, Channel: relay.ChannelEmail, Sender: &testkit.Sender{}},
 			},
 			Deadline:  func(relay.Severity) time.Duration { return time.Minute },
-			Roster:    testRoster(),
+			Roster:    roster,
 			PublicURL: tn.url,
 		})
 		if err != nil {
@@ -252,7 +258,7 @@ func csrf(t *testing.T, p page) string {
 }
 
 // post posts to the incident on tn and returns the message.
-func postIncident(t *testing.T, tn *tnode, text string, to ...string) *relay.Message {
+func postIncident(t testing.TB, tn *tnode, text string, to ...string) *relay.Message {
 	t.Helper()
 	acc, err := tn.n.Post(t.Context(), &relay.Post{Incident: incident, Text: text, To: to, Severity: relay.SeverityCritical},
 		node.Author{Name: "alert-bot"}, "")

@@ -6,9 +6,11 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/oob-relay/relay/relay"
+	"github.com/oob-relay/relay/relay/store"
 )
 
 // Kinds of timeline entry: the data-kind of each #timeline .entry.
@@ -130,7 +132,7 @@ func (c *Console) loadRoom(id string) (*roomState, error) {
 	if err != nil {
 		return nil, err
 	}
-	msgs, err := st.IncidentMessages(id)
+	msgs, err := c.messages.of(st, id)
 	if err != nil {
 		return nil, err
 	}
@@ -143,11 +145,15 @@ func (c *Console) loadRoom(id string) (*roomState, error) {
 	for i := range rcs {
 		byRC[rcs[i].ID] = &rcs[i]
 	}
-	names := map[string]string{}
+	size := 0
+	for _, m := range msgs {
+		size += len(m.Recipients) + len(m.Unreachable)
+	}
+	names := make(map[string]string, size)
 	type key struct{ person, channel string }
-	latest := map[key]*relay.Delivery{}
-	people := []string{}
-	seen := map[string]bool{}
+	latest := make(map[key]store.DeliveryState, 2*size)
+	people := make([]string, 0, size)
+	seen := make(map[string]bool, size)
 	addPerson := func(id, name string) {
 		if name != "" {
 			names[id] = name
@@ -160,8 +166,7 @@ func (c *Console) loadRoom(id string) (*roomState, error) {
 	channels := map[string]bool{}
 	now := c.opts.Now()
 	var tl []entry
-	for i := range msgs {
-		m := &msgs[i]
+	for _, m := range msgs {
 		for j := range m.Recipients {
 			addPerson(m.Recipients[j].Person.ID, m.Recipients[j].Person.Name)
 		}
@@ -191,20 +196,19 @@ func (c *Console) loadRoom(id string) (*roomState, error) {
 		if m.Reply != nil && m.Reply.Withheld != "" {
 			continue // sent to nobody
 		}
-		ds, err := st.Deliveries(m.ID)
-		if err != nil {
-			return nil, err
-		}
-		for j := range ds {
-			d := &ds[j]
+		err = st.EachDeliveryState(m.ID, func(d store.DeliveryState) error {
 			if d.Person == "" {
-				continue
+				return nil
 			}
 			channels[d.Channel] = true
 			k := key{d.Person, d.Channel}
 			if cur, ok := latest[k]; !ok || d.CreatedAt.After(cur.CreatedAt) || (d.CreatedAt.Equal(cur.CreatedAt) && reachRank(d.Status) > reachRank(cur.Status)) {
 				latest[k] = d
 			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
 		}
 	}
 	for _, rc := range rcs {
@@ -268,7 +272,7 @@ func (c *Console) loadRoom(id string) (*roomState, error) {
 		row := matrixRow{Person: p, Name: cmp.Or(names[p], p), Acked: rs.acked[p], Cells: make([]cell, 0, len(mx.Channels))}
 		for _, ch := range mx.Channels {
 			cl := cell{Channel: ch, State: stateNone}
-			if d := latest[key{p, ch}]; d != nil {
+			if d, ok := latest[key{p, ch}]; ok {
 				cl.State, cl.Reason = cellState(d)
 			}
 			if stop[key{p, ch}] && cl.State != stateReached {
@@ -355,7 +359,7 @@ func reachRank(s relay.Status) int {
 
 // cellState says where a delivery stands in the matrix, and why it
 // failed.
-func cellState(d *relay.Delivery) (string, string) {
+func cellState(d store.DeliveryState) (string, string) {
 	switch d.Status {
 	case relay.StatusSent, relay.StatusDelivered:
 		return stateReached, ""
@@ -384,4 +388,45 @@ func (rs *roomState) forViewer(u *user, rows int) *roomData {
 		d.RollCalls = append(d.RollCalls, rollCallView{rollCallState: s, Asked: rs.asked[s.ID][person], Mine: s.answers[person]})
 	}
 	return d
+}
+
+// messageCache keeps the messages read, by id: a message never changes
+// once accepted (the people later escalation steps add come in their own
+// events), so a room loaded again after a change reads only new ones.
+type messageCache struct {
+	mu sync.Mutex
+	m  map[string]*relay.Message
+}
+
+// maxCachedMessages bounds the cache; past it, it starts again empty.
+const maxCachedMessages = 4096
+
+func newMessageCache() *messageCache { return &messageCache{m: map[string]*relay.Message{}} }
+
+// of returns an incident's messages in the order they were accepted.
+// They are shared: read them, do not change them.
+func (mc *messageCache) of(st *store.Store, incident string) ([]*relay.Message, error) {
+	ids, err := st.IncidentMessageIDs(incident)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*relay.Message, 0, len(ids))
+	for _, id := range ids {
+		mc.mu.Lock()
+		m := mc.m[id]
+		mc.mu.Unlock()
+		if m == nil {
+			if m, err = st.Message(id); err != nil {
+				return nil, err
+			}
+			mc.mu.Lock()
+			if len(mc.m) >= maxCachedMessages {
+				mc.m = map[string]*relay.Message{}
+			}
+			mc.m[id] = m
+			mc.mu.Unlock()
+		}
+		out = append(out, m)
+	}
+	return out, nil
 }
