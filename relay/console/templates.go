@@ -210,7 +210,12 @@ func back(w http.ResponseWriter, r *http.Request, next, done string) {
 // localPath returns p when it is a path on this site, else fallback: a
 // redirect never leaves the console.
 func localPath(p, fallback string) string {
-	if p == "" || !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") || strings.HasPrefix(p, "/\\") || strings.ContainsAny(p, "\r\n") {
+	if p == "" || len(p) > 2048 || !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") || strings.HasPrefix(p, "/\\") {
+		return fallback
+	}
+	// Browsers drop tabs and line breaks from URLs: "/\t/evil" would
+	// become "//evil", another site.
+	if strings.IndexFunc(p, func(r rune) bool { return r < 0x20 || r == 0x7f }) >= 0 {
 		return fallback
 	}
 	return p

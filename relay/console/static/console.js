@@ -9,8 +9,10 @@
   var peers = [];
   try { peers = JSON.parse(body.dataset.peers || '[]') || []; } catch (e) { peers = []; }
 
+  // localPath keeps a path on this site: browsers drop tabs and line
+  // breaks, so "/\t/evil" would be another site.
   function localPath(p) {
-    return typeof p === 'string' && p.charAt(0) === '/' && p.charAt(1) !== '/' && p.charAt(1) !== '\\' ? p : '/';
+    return typeof p === 'string' && p.charAt(0) === '/' && !/^.[\/\\]/.test(p) && !/[\x00-\x1f\x7f]/.test(p) ? p : '/';
   }
 
   // Forms in parts a live update brought carry no form token: give them
