@@ -28,8 +28,8 @@ func (c *Console) secureHeaders(w http.ResponseWriter) {
 
 // peer is another node a page can continue on.
 type peer struct {
-	Name string
-	URL  string
+	Name string `json:"name"`
+	URL  string `json:"url"`
 }
 
 // peers lists the other live members that publish an API URL, by name.
