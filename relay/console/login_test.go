@@ -62,11 +62,11 @@ func TestLoginWithCode(t *testing.T) {
 	before := len(a.sms.Sent())
 	ch := startLogin(t, b, a, "010-1111-2222")
 	code := lastCode(t, a, before)
-	var p page
-	testkit.Eventually(t, 5*time.Second, "relay-2 takes relay-1's code", func() bool {
-		p = b.post(b2.url+"/login/code", url.Values{"challenge": {ch}, "code": {code}, "next": {"/incidents/" + incident}}, b2.url)
-		return p.status == http.StatusSeeOther
-	})
+	caughtUp(t, a, b2)
+	p := b.post(b2.url+"/login/code", url.Values{"challenge": {ch}, "code": {code}, "next": {"/incidents/" + incident}}, b2.url)
+	if p.status != http.StatusSeeOther {
+		t.Fatalf("relay-1's code on relay-2: %d\n%s", p.status, p.body)
+	}
 	if p.header.Get("Location") != "/incidents/"+incident {
 		t.Errorf("after the code: to %q", p.header.Get("Location"))
 	}
@@ -146,4 +146,26 @@ func TestLoginRefusals(t *testing.T) {
 	if p := b.post(a.url+"/login/code", url.Values{"challenge": {ch}, "code": {code}}, a.url); p.status == http.StatusSeeOther {
 		t.Error("the right code logged in during the lockout")
 	}
+}
+
+// caughtUp waits until to holds every event from holds now: what a
+// browser typing on to after reading on from may count on.
+func caughtUp(t *testing.T, from, to *tnode) {
+	t.Helper()
+	want, err := from.n.Store().Marks()
+	if err != nil {
+		t.Fatal(err)
+	}
+	testkit.Eventually(t, 10*time.Second, to.n.Name()+" holding "+from.n.Name()+"'s events", func() bool {
+		got, err := to.n.Store().Marks()
+		if err != nil {
+			return false
+		}
+		for origin, seq := range want {
+			if got[origin] < seq {
+				return false
+			}
+		}
+		return true
+	})
 }
