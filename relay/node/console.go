@@ -6,6 +6,7 @@ import (
 
 	"github.com/oob-relay/relay/relay"
 	"github.com/oob-relay/relay/relay/cluster"
+	"github.com/oob-relay/relay/relay/delivery"
 )
 
 // ChannelConsole names the web console as the way a person's reply,
@@ -42,3 +43,7 @@ func (n *Node) Members() []cluster.Member {
 	}
 	return []cluster.Member{{Name: n.opts.Name, State: "alive", Self: true, API: n.opts.PublicURL}}
 }
+
+// Circuits returns where each provider's circuit breaker stands on this
+// node.
+func (n *Node) Circuits() []delivery.Circuit { return n.engine.Circuits() }
