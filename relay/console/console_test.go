@@ -91,6 +91,13 @@ func TestPagesByRole(t *testing.T) {
 			t.Errorf("viewer token GET %s: %d, want 401", path, p.status)
 		}
 	}
+	// The cluster page shows each provider's circuit.
+	adm := newBrowser(t)
+	adm.login(a, "park")
+	if p := adm.get(a.url + "/admin/cluster"); !strings.Contains(p.body, `data-provider="sms-relay-1" data-circuit="closed"`) ||
+		!strings.Contains(p.body, `data-node="relay-2" data-state="alive"`) {
+		t.Errorf("the cluster page lacks the circuits or the other node:\n%s", p.body)
+	}
 	// Without a session, pages send the browser to the login page.
 	p := newBrowser(t).get(a.url + "/incidents/" + incident)
 	if p.status != http.StatusSeeOther || p.header.Get("Location") != "/login?next=%2Fincidents%2F"+incident {

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/oob-relay/relay/relay"
+	"github.com/oob-relay/relay/relay/delivery"
 	"github.com/oob-relay/relay/relay/node"
 	"github.com/oob-relay/relay/relay/rosterdiff"
 	"github.com/oob-relay/relay/relay/session"
@@ -260,8 +261,8 @@ func (c *Console) clusterPage(w http.ResponseWriter, r *http.Request, u *user) {
 	v.Data = struct {
 		*node.ClusterStatus
 		Store    store.Stats
-		Channels []string
-	}{cl, ss, c.n.Channels()}
+		Circuits []delivery.Circuit
+	}{cl, ss, c.n.Circuits()}
 	c.render(w, http.StatusOK, "cluster", v)
 }
 
