@@ -37,6 +37,9 @@ const (
 	// KindHandoff carries a session to another node when the one serving
 	// the page dies; it is short-lived and names the session it continues.
 	KindHandoff = "handoff"
+	// KindForm proves a form was served to the session it names: the
+	// console's protection against cross-site requests.
+	KindForm = "form"
 )
 
 // MaxTokenBytes bounds a token: anything longer is refused unread.
@@ -59,6 +62,11 @@ type Claims struct {
 	Node    string `json:"n"`
 	Issued  int64  `json:"iat"`
 	Expires int64  `json:"exp"`
+	// SessionIssued and SessionExpires are, in a hand-off, the times of
+	// the session it continues, so that the session resumed on another
+	// node keeps them.
+	SessionIssued  int64 `json:"siat,omitempty"`
+	SessionExpires int64 `json:"sexp,omitempty"`
 }
 
 // IssuedAt and ExpiresAt return the claims' times.
@@ -164,4 +172,33 @@ func (t *Tokens) Check(kind, token string) (Claims, error) {
 		return Claims{}, fmt.Errorf("%w at %s", ErrExpired, c.ExpiresAt().UTC().Format(time.RFC3339))
 	}
 	return c, nil
+}
+
+// Handoff signs a hand-off of session s, valid for ttl from now but never
+// past the session's own expiry.
+func (t *Tokens) Handoff(s Claims, ttl time.Duration) string {
+	now := t.now()
+	until := min(now.Add(ttl).Unix(), s.Expires)
+	c := Claims{Kind: KindHandoff, ID: s.ID, Person: s.Person, Incident: s.Incident, Node: t.signer.Name(),
+		Issued: now.Unix(), Expires: until, SessionIssued: s.Issued, SessionExpires: s.Expires}
+	return t.sign(c)
+}
+
+// Resume checks a hand-off and signs the session it continues: the same
+// ID, person, incident, issue time and expiry, so that revocation and
+// expiry hold as they did on the node that issued it.
+func (t *Tokens) Resume(handoff string) (string, Claims, error) {
+	h, err := t.Check(KindHandoff, handoff)
+	if err != nil {
+		return "", Claims{}, err
+	}
+	if h.SessionIssued == 0 || h.SessionExpires == 0 {
+		return "", Claims{}, fmt.Errorf("%w: the hand-off names no session times", ErrMalformed)
+	}
+	if !t.now().Before(time.Unix(h.SessionExpires, 0)) {
+		return "", Claims{}, fmt.Errorf("%w: the session ended at %s", ErrExpired, time.Unix(h.SessionExpires, 0).UTC().Format(time.RFC3339))
+	}
+	c := Claims{Kind: KindSession, ID: h.ID, Person: h.Person, Incident: h.Incident, Node: t.signer.Name(),
+		Issued: h.SessionIssued, Expires: h.SessionExpires}
+	return t.sign(c), c, nil
 }

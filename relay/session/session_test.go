@@ -89,3 +89,40 @@ func FuzzCheck(f *testing.F) {
 		}
 	})
 }
+
+// TestHandoffResumesTheSameSession: relay-2 resumes, from relay-1's
+// hand-off, a session with the same ID, person, incident, issue time and
+// expiry; a hand-off never outlives its session, is no session itself,
+// and an expired one resumes nothing.
+func TestHandoffResumesTheSameSession(t *testing.T) {
+	clock := testkit.NewClock(time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC))
+	one, two := signer(t, "relay-1"), signer(t, "relay-2")
+	keys := trust.NewKeyring(map[string][]ed25519.PublicKey{"relay-1": {one.Public()}, "relay-2": {two.Public()}})
+	t1, t2 := session.New(one, keys, clock.Now), session.New(two, keys, clock.Now)
+	_, s := t1.Issue(session.KindSession, "", "kim", "inc-1", time.Hour)
+	clock.Add(5 * time.Minute)
+	h := t1.Handoff(s, 10*time.Minute)
+	if _, err := t2.Check(session.KindSession, h); !errors.Is(err, session.ErrKind) {
+		t.Errorf("a hand-off taken as a session: %v", err)
+	}
+	tok, got, err := t2.Resume(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.ID != s.ID || got.Person != "kim" || got.Incident != "inc-1" || got.Issued != s.Issued || got.Expires != s.Expires || got.Node != "relay-2" {
+		t.Errorf("resumed %+v, want the session %+v signed by relay-2", got, s)
+	}
+	if c, err := t1.Check(session.KindSession, tok); err != nil || c != got {
+		t.Errorf("relay-1 checking the resumed session: %+v %v", c, err)
+	}
+	clock.Add(50 * time.Minute) // 5 min before the session ends
+	late := t1.Handoff(s, 10*time.Minute)
+	c, _ := t1.Check(session.KindHandoff, late)
+	if c.Expires != s.Expires {
+		t.Errorf("a hand-off 5 min before its session ends expires at %d, want the session's %d", c.Expires, s.Expires)
+	}
+	clock.Add(11 * time.Minute)
+	if _, _, err := t2.Resume(h); !errors.Is(err, session.ErrExpired) {
+		t.Errorf("an expired hand-off resumed: %v", err)
+	}
+}

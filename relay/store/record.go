@@ -153,6 +153,24 @@ func (r *reader) string() string {
 	return s
 }
 
+// bytes reads a string without copying it: valid while the record is.
+func (r *reader) bytes() []byte {
+	n := r.uvarint()
+	if r.err != nil {
+		return nil
+	}
+	if n > uint64(len(r.b)) {
+		r.err = errShort
+		return nil
+	}
+	b := r.b[:n]
+	r.b = r.b[n:]
+	return b
+}
+
+// skip reads past a string.
+func (r *reader) skip() { r.bytes() }
+
 func (r *reader) time() time.Time {
 	if r.err != nil {
 		return time.Time{}

@@ -123,6 +123,8 @@ type Store struct {
 
 	obsMu     sync.RWMutex
 	observers []func([]relay.Event)
+	// changed tells waiters (a live page) that a commit changed state.
+	changed *changes
 
 	opts     Options
 	refusals *rate.Limiter // of log lines about refused events
@@ -174,7 +176,7 @@ func Open(opts Options) (*Store, error) {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
 	s := &Store{
-		db: db, path: path, node: opts.Node, opts: opts, refusals: rate.NewLimiter(rate.Every(time.Second), 5), clock: opts.Clock, log: opts.Logger, max: opts.MaxBatch, hot: newHotSet(),
+		db: db, path: path, node: opts.Node, opts: opts, refusals: rate.NewLimiter(rate.Every(time.Second), 5), clock: opts.Clock, log: opts.Logger, max: opts.MaxBatch, hot: newHotSet(), changed: newChanges(),
 		reqs: make(chan *writeReq, 1024), closing: make(chan struct{}), stopped: make(chan struct{}),
 	}
 	if err := db.Update(s.init); err != nil {
@@ -377,6 +379,7 @@ func (s *Store) Close() error {
 		s.inflight.Wait()
 		close(s.closing)
 		<-s.stopped
+		s.changed.close()
 		s.closeErr = s.db.Close()
 	})
 	return s.closeErr
@@ -418,6 +421,7 @@ func (s *Store) writer() {
 				s.upkeeps.Add(1)
 				err := s.db.Update(r.fn)
 				s.rosterGen.Add(1) // a restore may have brought another roster
+				s.changed.notify()
 				r.res <- writeRes{err: err}
 			case r.run != nil:
 				r.res <- writeRes{err: r.run()}
@@ -509,6 +513,7 @@ func (s *Store) commit(batch []*writeReq) {
 			fn(all)
 		}
 		s.obsMu.RUnlock()
+		s.changed.notify()
 	}
 }
 

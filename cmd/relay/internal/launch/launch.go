@@ -15,6 +15,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -26,6 +27,7 @@ import (
 	"github.com/oob-relay/relay/gossip"
 	"github.com/oob-relay/relay/relay"
 	"github.com/oob-relay/relay/relay/api"
+	"github.com/oob-relay/relay/relay/console"
 	"github.com/oob-relay/relay/relay/delivery"
 	"github.com/oob-relay/relay/relay/node"
 	"github.com/oob-relay/relay/relay/trust"
@@ -54,7 +56,8 @@ type Server struct {
 	log      *slog.Logger
 	http     *http.Server
 	plain    *http.Server // the plain-HTTP port beside HTTPS; nil without one
-	api      string       // the API URL this node publishes to its peers
+	console  *console.Console
+	api      string // the API URL this node publishes to its peers
 	served   chan error
 	closers  []func()
 	members  *gossip.Membership
@@ -182,8 +185,20 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Server, erro
 		s.abort()
 		return nil, err
 	}
+	con, err := console.New(console.Options{Node: n, Gate: h, PublicURL: cfg.HTTP.PublicURL, Dev: opts.Dev,
+		Secure: cfg.HTTP.TLS != nil || strings.HasPrefix(cfg.HTTP.PublicURL, "https://"), Logger: log, Registerer: reg})
+	if err != nil {
+		s.abort()
+		return nil, err
+	}
+	s.console = con
 	mux := http.NewServeMux()
-	mux.Handle("/", h)
+	// The web console takes every path the API, its probes and the
+	// webhooks do not.
+	mux.Handle("/", con)
+	for _, p := range []string{"/v1/", "/healthz", "/readyz", "/metrics"} {
+		mux.Handle(p, h)
+	}
 	if cfg.HTTP.PublicURL != "" && len(twilioTokens(cfg)) > 0 {
 		hk, err := twilio.NewHooks(twilio.HookOptions{Node: twilioNode{n}, PublicURL: cfg.HTTP.PublicURL, CallbackURL: cfg.HTTP.CallbackURL,
 			AuthTokens: twilioTokens(cfg), OwnNumbers: ownNumbers(cfg), Logger: log, Registerer: reg})
@@ -238,6 +253,7 @@ func (s *Server) Done() <-chan error { return s.served }
 // Shutdown stops taking requests, lets deliveries in flight finish until
 // ctx is done, and closes the store and the providers.
 func (s *Server) Shutdown(ctx context.Context) error {
+	s.console.Close() // live streams would hold the server's shutdown
 	err := s.http.Shutdown(ctx)
 	if s.plain != nil {
 		err = errors.Join(err, s.plain.Shutdown(ctx))
@@ -257,6 +273,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 func (s *Server) abort() {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	if s.console != nil {
+		s.console.Close()
+	}
 	if s.http != nil {
 		s.http.Close()
 	}

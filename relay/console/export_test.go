@@ -1,0 +1,7 @@
+package console
+
+// TemplateSources exposes every template's text to the tests.
+var TemplateSources = templateSources
+
+// Catalogue exposes the message catalogue to the tests.
+var Catalogue = catalogue
