@@ -1,8 +1,10 @@
 package emulator
 
 import (
+	"context"
 	"encoding/xml"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -252,4 +254,46 @@ func resolve(base, ref string) (string, error) {
 		return "", err
 	}
 	return b.ResolveReference(r).String(), nil
+}
+
+// Press makes the person on call sid press digits into the call's first
+// <Gather> now, as PressDigits does while the call is answered: the
+// emulator posts the signed Gather callback with Digits to the Gather's
+// action URL and returns what it answered. The call must have run its
+// document (answered) and the document must gather.
+func (e *Emulator) Press(ctx context.Context, sid, digits string) (Reply, error) {
+	e.mu.Lock()
+	c := e.callLocked(sid)
+	if c == nil {
+		e.mu.Unlock()
+		return Reply{}, fmt.Errorf("emulator: no call %s", sid)
+	}
+	params := e.callParamsLocked(c)
+	doc, target, account := c.Document, c.URL, c.AccountSID
+	e.mu.Unlock()
+	action, method, ok := gather(doc)
+	if !ok {
+		return Reply{}, fmt.Errorf("emulator: call %s has no Gather to press keys into", sid)
+	}
+	if action == "" {
+		action = target
+	}
+	action, err := resolve(target, action)
+	if err != nil || action == "" {
+		return Reply{}, fmt.Errorf("emulator: call %s: no Gather action URL: %v", sid, err)
+	}
+	if !e.track() {
+		return Reply{}, errors.New("emulator: closed")
+	}
+	defer e.wg.Done()
+	params.Set("CallStatus", "in-progress")
+	params.Set("Digits", digits)
+	params.Set("FinishedOnKey", "")
+	params.Set("msg", "Gather End")
+	reply, err := e.post(ctx, method, action, account, params)
+	e.mu.Lock()
+	c.Digits, c.GatherStatus, c.GatherReply = digits, reply.Status, reply.Body
+	e.notifyLocked()
+	e.mu.Unlock()
+	return reply, err
 }
