@@ -3,13 +3,17 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/oob-relay/relay/cmd/relay/internal/devstack"
+	"github.com/oob-relay/relay/cmd/relay/internal/launch"
 )
 
 func devCmd(e *env) *cobra.Command {
@@ -36,17 +40,7 @@ func devCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(e.stdout, "relay dev is running. In another terminal:\n\n")
-			fmt.Fprintf(e.stdout, "  export RELAY_ADDR=%s\n", strings.Join(st.URLs, ","))
-			fmt.Fprintf(e.stdout, "  export RELAY_TOKEN=%s\n", st.Token)
-			fmt.Fprintf(e.stdout, "  go run ./cmd/relay send --incident db-outage --severity critical --to group:oncall \"DB 장애: 결제 지연, 확인 중\"\n\n")
-			fmt.Fprintf(e.stdout, "Nodes %s form a cluster; any of them accepts. Type \"stop dev-2\" to stop a node\n", strings.Join(st.Names(), ", "))
-			fmt.Fprintf(e.stdout, "(the others take over its deliveries), \"start dev-2\" to bring it back, and watch\n")
-			fmt.Fprintf(e.stdout, "with: go run ./cmd/relay status\n\n")
-			fmt.Fprintf(e.stdout, "Every node watches demo-web from its own site and expects the heartbeat watchdog, which relay dev\n")
-			fmt.Fprintf(e.stdout, "beats. Type \"target down\" / \"target up\" or \"watchdog stop\" / \"watchdog start\" and watch with:\n")
-			fmt.Fprintf(e.stdout, "go run ./cmd/relay watch\n\n")
-			fmt.Fprintf(e.stdout, "Messages the built-in sinks receive appear below. Ctrl-C stops.\n\n")
+			printDevUsage(e.stdout, st)
 			go devConsole(cmd.Context(), e, st)
 			<-cmd.Context().Done()
 			ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
@@ -60,43 +54,124 @@ func devCmd(e *env) *cobra.Command {
 	return cmd
 }
 
-// devConsole reads "stop NODE", "start NODE", "target down|up" and
-// "watchdog stop|start" lines from stdin.
+// DevCommander is the demo roster's commander, whom the printed console
+// links log in.
+const devCommander = "kim"
+
+// printDevUsage says how to use everything relay dev runs.
+func printDevUsage(w io.Writer, st *devstack.Stack) {
+	in := st.Inbound()
+	p := func(format string, args ...any) { fmt.Fprintf(w, format+"\n", args...) }
+	p("relay dev is running. In another terminal:\n")
+	p("  export RELAY_ADDR=%s", strings.Join(st.URLs, ","))
+	p("  export RELAY_TOKEN=%s", st.Token)
+	p("  go run ./cmd/relay send --incident db-outage --severity critical --to group:oncall \"DB 장애: 결제 지연, 확인 중\"\n")
+	p("The console and the playground (each demo person's phone and mailbox) on every node;")
+	p("the link logs you in as %s, the demo commander:\n", devCommander)
+	for i, name := range st.Names() {
+		login, err := st.LoginURL(name, devCommander)
+		if err != nil {
+			login = err.Error()
+		}
+		p("  %s  console %s/  playground %s/dev/", name, st.URLs[i], st.URLs[i])
+		p("         log in: %s", login)
+	}
+	p("\nEvery inbound path is on:")
+	p("  Alertmanager webhook (alerts go to group:oncall):")
+	p("    curl -H 'Authorization: Bearer %s' -H 'Content-Type: application/json' \\", in.AlertmanagerToken)
+	p("      -d '{\"version\":\"4\",\"groupKey\":\"{}:{alertname=\\\"DiskFull\\\"}\",\"status\":\"firing\",\"receiver\":\"relay\",\"groupLabels\":{},\"commonLabels\":{},\"commonAnnotations\":{},\"externalURL\":\"http://alertmanager.localhost\",\"alerts\":[{\"status\":\"firing\",\"labels\":{\"alertname\":\"DiskFull\",\"severity\":\"critical\"},\"annotations\":{\"summary\":\"디스크 가득 참\"},\"startsAt\":\"2026-01-01T00:00:00Z\",\"endsAt\":\"0001-01-01T00:00:00Z\",\"generatorURL\":\"\",\"fingerprint\":\"1\"}]}' \\")
+	p("      %s%s", st.URLs[0], launch.AlertmanagerPath)
+	p("  SMTP (replies to the Reply-To of relay's mails; bot %s posts to <incident>@%s with AUTH PLAIN, password %s):", devstack.Bot, devstack.MailDomain, in.BotPassword)
+	p("    %s", strings.Join(in.SMTP, ", "))
+	p("  NATS %s: bot %s posts on %s and acknowledges on %s, e.g.", in.NATS, devstack.Bot, devstack.NATSPostSubject, devstack.NATSAckSubject)
+	p("    nats --server %s req %s '{\"incident\":\"db-outage\",\"text\":\"복구 중\",\"to\":[\"group:oncall\"]}'", in.NATS, devstack.NATSPostSubject)
+	p("  Incoming SMS: the playground's phones post to each node's signed Twilio webhook.\n")
+	p("Type here: \"reply PERSON TEXT\", \"ack PERSON\" or \"answer PERSON N\" to play a person (by SMS, else by")
+	p("a mail reply, about their latest incident or roll-call); \"stop dev-2\" to stop a node (the others take")
+	p("over its deliveries) and \"start dev-2\" to bring it back. Watch with: go run ./cmd/relay status\n")
+	p("Every node watches demo-web from its own site and expects the heartbeat watchdog, which relay dev")
+	p("beats. Type \"target down\" / \"target up\" or \"watchdog stop\" / \"watchdog start\" and watch with:")
+	p("go run ./cmd/relay watch\n")
+	p("Messages the built-in sinks receive appear below. Ctrl-C stops.\n")
+}
+
+// devConsole reads commands from stdin: stop NODE, start NODE, reply
+// PERSON TEXT, ack PERSON, answer PERSON N, target down|up and watchdog
+// stop|start.
 func devConsole(ctx context.Context, e *env, st *devstack.Stack) {
 	sc := bufio.NewScanner(e.stdin)
 	for sc.Scan() {
-		verb, name, _ := strings.Cut(strings.TrimSpace(sc.Text()), " ")
-		var err error
-		switch verb {
-		case "stop":
-			c, cancel := context.WithTimeout(ctx, shutdownGrace)
-			err = st.StopNode(c, name)
-			cancel()
-		case "start":
-			err = st.StartNode(ctx, name)
-		case "target":
-			if name != "down" && name != "up" {
-				err = fmt.Errorf("type target down or target up")
-				break
-			}
-			st.SetTarget(name == "up")
-			continue
-		case "watchdog":
-			if name != "stop" && name != "start" {
-				err = fmt.Errorf("type watchdog stop or watchdog start")
-				break
-			}
-			st.SetWatchdog(name == "start")
-			continue
-		case "":
-			continue
-		default:
-			err = fmt.Errorf("unknown command %q: type stop NODE, start NODE, target down|up or watchdog stop|start", verb)
-		}
-		if err != nil {
+		out, err := devCommand(ctx, st, sc.Text())
+		switch {
+		case err != nil:
 			fmt.Fprintf(e.stdout, "dev: %v\n", err)
-		} else {
-			fmt.Fprintf(e.stdout, "dev: %s %s\n", name, map[string]string{"stop": "stopped", "start": "started"}[verb])
+		case out != "":
+			fmt.Fprintf(e.stdout, "dev: %s\n", out)
 		}
 	}
+}
+
+// devCommand runs one line of the dev console and says what happened.
+func devCommand(ctx context.Context, st *devstack.Stack, line string) (string, error) {
+	verb, rest, _ := strings.Cut(strings.TrimSpace(line), " ")
+	rest = strings.TrimSpace(rest)
+	arg, text, _ := strings.Cut(rest, " ")
+	text = strings.TrimSpace(text)
+	answered := func(person, what, answer string, err error) (string, error) {
+		if err != nil {
+			return "", fmt.Errorf("%s %s: %w", verb, person, err)
+		}
+		if answer != "" {
+			return fmt.Sprintf("%s %s; relay answered: %s", person, what, answer), nil
+		}
+		return fmt.Sprintf("%s %s", person, what), nil
+	}
+	switch verb {
+	case "":
+		return "", nil
+	case "stop":
+		c, cancel := context.WithTimeout(ctx, shutdownGrace)
+		defer cancel()
+		if err := st.StopNode(c, rest); err != nil {
+			return "", err
+		}
+		return rest + " stopped", nil
+	case "start":
+		if err := st.StartNode(ctx, rest); err != nil {
+			return "", err
+		}
+		return rest + " started", nil
+	case "target":
+		if rest != "down" && rest != "up" {
+			return "", errors.New("usage: target down or target up")
+		}
+		st.SetTarget(rest == "up")
+		return "demo-web is " + rest, nil
+	case "watchdog":
+		if rest != "stop" && rest != "start" {
+			return "", errors.New("usage: watchdog stop or watchdog start")
+		}
+		st.SetWatchdog(rest == "start")
+		return "watchdog beats " + map[string]string{"stop": "stopped", "start": "started"}[rest], nil
+	case "reply":
+		if arg == "" || text == "" {
+			return "", errors.New("usage: reply PERSON TEXT")
+		}
+		ans, err := st.Reply(ctx, arg, text)
+		return answered(arg, "replied", ans, err)
+	case "ack":
+		if arg == "" || text != "" {
+			return "", errors.New("usage: ack PERSON")
+		}
+		ans, err := st.Ack(ctx, arg)
+		return answered(arg, "acknowledged", ans, err)
+	case "answer":
+		n, err := strconv.Atoi(text)
+		if arg == "" || err != nil {
+			return "", errors.New("usage: answer PERSON N (N the number of a roll-call's option)")
+		}
+		ans, err := st.Answer(ctx, arg, n)
+		return answered(arg, "answered "+text, ans, err)
+	}
+	return "", fmt.Errorf("unknown command %q: type reply PERSON TEXT, ack PERSON, answer PERSON N, stop NODE, start NODE, target down|up or watchdog stop|start", verb)
 }

@@ -82,6 +82,11 @@ type Stack struct {
 	tmpDir string
 	// demo is the demo watched target and heartbeat.
 	demo *demoWatch
+	// secrets are the inbound paths' secrets.
+	secrets secrets
+	// phones and mails record what the demo people sent.
+	sentMu sync.Mutex
+	sent   []sentItem
 }
 
 // Start starts the sinks and the node.
@@ -133,6 +138,9 @@ func Start(ctx context.Context, opts Options) (st *Stack, err error) {
 	if err != nil {
 		return nil, err
 	}
+	if s.secrets, err = loadSecrets(dir); err != nil {
+		return nil, err
+	}
 
 	nodes := opts.Nodes
 	if nodes <= 0 {
@@ -160,8 +168,14 @@ func Start(ctx context.Context, opts Options) (st *Stack, err error) {
 			ln.Close()
 			return nil, err
 		}
+		smtpAddr, err := freeAddr()
+		if err != nil {
+			ln.Close()
+			return nil, err
+		}
 		cfg := s.config(devName(i), dir, rosterPath)
 		s.demo.watchConfig(cfg, i)
+		s.inboundConfig(cfg, smtpAddr)
 		// The emulator posts receipts and key presses back to the node.
 		cfg.HTTP.PublicURL = "http://" + ln.Addr().String()
 		cfg.HTTP.Listen = ln.Addr().String()
@@ -175,12 +189,14 @@ func Start(ctx context.Context, opts Options) (st *Stack, err error) {
 			ln.Close()
 			return nil, fmt.Errorf("dev config: %w", err)
 		}
-		srv, err := launch.Start(ctx, cfg, launch.Options{Logger: opts.Logger, Listener: ln, EmailRootCAs: cert.Pool, Dev: true})
+		n := &devNode{cfg: cfg}
+		srv, err := launch.Start(ctx, cfg, s.launchOptions(n, ln))
 		if err != nil {
 			ln.Close()
 			return nil, err
 		}
-		s.nodes = append(s.nodes, &devNode{cfg: cfg, srv: srv})
+		n.srv = srv
+		s.nodes = append(s.nodes, n)
 		s.URLs = append(s.URLs, srv.URL)
 	}
 	s.demo.wg.Add(1)

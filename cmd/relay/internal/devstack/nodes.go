@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"strconv"
 	"strings"
 
@@ -16,6 +17,16 @@ import (
 type devNode struct {
 	cfg *config.Config
 	srv *launch.Server
+}
+
+// launchOptions are the options node n starts with: its playground is
+// mounted at /dev/.
+func (s *Stack) launchOptions(n *devNode, ln net.Listener) launch.Options {
+	return launch.Options{Logger: s.log, Listener: ln, EmailRootCAs: s.roots, Dev: true,
+		Extra: func(srv *launch.Server, mux *http.ServeMux) error {
+			mux.Handle(PlaygroundPath, s.playground(n, srv))
+			return nil
+		}}
 }
 
 // onlyClusterSecrets reports whether every problem of a dev config is the
@@ -105,7 +116,7 @@ func (s *Stack) StartNode(ctx context.Context, name string) error {
 			break
 		}
 	}
-	srv, err := launch.Start(ctx, n.cfg, launch.Options{Logger: s.log, Listener: ln, EmailRootCAs: s.roots, Dev: true})
+	srv, err := launch.Start(ctx, n.cfg, s.launchOptions(n, ln))
 	if err != nil {
 		ln.Close()
 		return err

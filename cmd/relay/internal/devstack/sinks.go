@@ -23,7 +23,7 @@ func (s *Stack) startTwilio(log *slog.Logger, spec *emulator.Spec) error {
 			s.printf("[sms]   %s → %s (%d segment(s), %s)\n         %s", m.From, m.To, m.Segments, m.Encoding, indent(m.Body))
 		},
 		OnCall: func(c emulator.Call) {
-			s.printf("[voice] %s → %s (press 1 to acknowledge: the emulator does it for you in tests)", c.From, c.To)
+			s.printf("[voice] %s → %s (answer it with a key press in the playground, /dev/)", c.From, c.To)
 		},
 	})
 	if err != nil {
@@ -98,6 +98,7 @@ people:
     email: minji.kim@example.com
     channels: [sms, email, voice]
     lang: ko
+    roles: [commander]
   - id: lee
     name: 이서준
     phone: "+821098765432"
@@ -114,6 +115,7 @@ people:
     email: alex.morgan@example.com
     channels: [email, sms]
     lang: en
+    roles: [admin]
 groups:
   - id: oncall
     name: 당직

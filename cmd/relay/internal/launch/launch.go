@@ -44,6 +44,10 @@ type Options struct {
 	// EmailRootCAs, when set, is trusted by every email provider instead
 	// of its ca_file (relay dev's SMTP sink has a generated certificate).
 	EmailRootCAs *x509.CertPool
+	// Extra, when set, mounts more handlers beside the API once the node
+	// is open and before it serves: relay dev's playground. relay serve
+	// never sets it.
+	Extra func(s *Server, mux *http.ServeMux) error
 }
 
 // Server is a running node with its HTTP API.
@@ -210,6 +214,12 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Server, erro
 	}
 	if am := cfg.Inbound.Alertmanager; am != nil {
 		mux.Handle(AlertmanagerPath, alertmanagerHandler(n, am, log, reg))
+	}
+	if opts.Extra != nil {
+		if err := opts.Extra(s, mux); err != nil {
+			s.abort()
+			return nil, err
+		}
 	}
 	ln := opts.Listener
 	if ln == nil {
