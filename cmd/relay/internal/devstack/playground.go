@@ -304,8 +304,10 @@ func twimlText(doc, verb string) string {
 		case xml.EndElement:
 			if t.Name.Local == verb && depth > 0 {
 				depth--
-				if s := strings.TrimSpace(b.String()); s != "" {
-					parts = append(parts, s)
+				for _, line := range strings.Split(b.String(), "\n") {
+					if line = strings.TrimSpace(line); line != "" {
+						parts = append(parts, line)
+					}
 				}
 				b.Reset()
 			}
