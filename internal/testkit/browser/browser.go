@@ -21,6 +21,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/css"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 )
@@ -230,4 +232,44 @@ func (b *Browser) Screenshots(tb testing.TB, name string) []string {
 	}
 	tb.Logf("screenshots of %s: %s", name, strings.Join(paths, ", "))
 	return paths
+}
+
+// Fonts returns the platform fonts that rendered the text of the first
+// element sel matches (CSS), by family name with the glyphs each drew:
+// a Korean text drawn only in a font without Hangul shows as boxes.
+func (b *Browser) Fonts(tb testing.TB, sel string) map[string]int {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
+	defer cancel()
+	nodes, err := chromedp.Run(ctx, chromedp.Nodes(chromedp.CSS(sel)))
+	if err != nil || len(nodes) == 0 {
+		tb.Fatalf("browser: fonts of %s: %v", sel, err)
+	}
+	id := nodes[0].NodeID
+	fonts, err := chromedp.Run(ctx, func(ctx context.Context, t *chromedp.Target) ([]*css.PlatformFontUsage, error) {
+		if _, err := cdp.Call(ctx, t, css.Enable, cdp.Empty{}); err != nil {
+			return nil, err
+		}
+		r, err := cdp.Call(ctx, t, css.GetPlatformFontsForNode, css.GetPlatformFontsForNodeParams{NodeID: id})
+		return r.Fonts, err
+	})
+	if err != nil {
+		tb.Fatalf("browser: fonts of %s: %v", sel, err)
+	}
+	out := map[string]int{}
+	for _, f := range fonts {
+		out[f.FamilyName] += int(f.GlyphCount)
+	}
+	return out
+}
+
+// HangulFont reports whether one of fonts (from Fonts) that drew glyphs
+// is a Korean or CJK font, so Hangul was drawn as letters, not boxes.
+func HangulFont(fonts map[string]int) bool {
+	for name, glyphs := range fonts {
+		if glyphs > 0 && (strings.Contains(name, "CJK") || strings.Contains(name, "KR") || strings.Contains(name, "Nanum")) {
+			return true
+		}
+	}
+	return false
 }

@@ -39,6 +39,11 @@ func TestBrowser(t *testing.T) {
 	if got := b.Text(t, "#text"); got != "3층 화재, 대피하세요" {
 		t.Errorf("text = %q", got)
 	}
+	fonts := b.Fonts(t, "#text")
+	t.Logf("fonts of the Korean text: %v", fonts)
+	if !browser.HangulFont(fonts) {
+		t.Errorf("the Korean text is drawn in %v, none of which has Hangul", fonts)
+	}
 	if vs := b.Axe(t); len(vs) != 0 {
 		t.Errorf("clean page: %v", vs)
 	}

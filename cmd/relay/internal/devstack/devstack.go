@@ -233,6 +233,9 @@ func (s *Stack) TwilioViolations() []string { return s.emu.Violations() }
 // Emulator returns the Twilio emulator, for tests to script.
 func (s *Stack) Emulator() *emulator.Emulator { return s.emu }
 
+// Sink returns the SMTP sink, for tests to read.
+func (s *Stack) Sink() *mailsink.Sink { return s.sink }
+
 // Close stops the nodes, then the sinks, and removes a temporary data dir.
 func (s *Stack) Close(ctx context.Context) error {
 	var errs []error

@@ -1,9 +1,13 @@
 package devstack
 
 import (
+	"crypto/sha256"
 	"embed"
+	"encoding/hex"
 	"encoding/xml"
+	"fmt"
 	"html/template"
+	"io"
 	"io/fs"
 	"net/http"
 	"net/url"
@@ -53,6 +57,7 @@ func (s *Stack) playground(n *devNode, srv *launch.Server) http.Handler {
 	mux.HandleFunc("GET "+PlaygroundPath+"{$}", pg.show)
 	mux.Handle("GET "+PlaygroundPath+"static/", http.StripPrefix(PlaygroundPath+"static/", http.FileServerFS(static)))
 	mux.HandleFunc("GET "+LoginPath+"{token}", pg.login)
+	mux.HandleFunc("GET "+PlaygroundPath+"state", pg.state)
 	mux.HandleFunc("POST "+PlaygroundPath+"sms", pg.sms)
 	mux.HandleFunc("POST "+PlaygroundPath+"press", pg.press)
 	mux.HandleFunc("POST "+PlaygroundPath+"mail", pg.mail)
@@ -123,7 +128,11 @@ func (pg *playground) login(w http.ResponseWriter, r *http.Request) {
 
 // view is what the playground page shows.
 type view struct {
-	Node   string
+	Node string
+	// State changes whenever what the page shows may have; Live pages
+	// reload then.
+	State  string
+	Live   bool
 	Nodes  []nodeLink
 	People []personView
 	Error  string
@@ -163,7 +172,8 @@ type mailEntry struct {
 }
 
 func (pg *playground) show(w http.ResponseWriter, r *http.Request) {
-	v := view{Node: pg.n.cfg.Node.Name, Error: r.URL.Query().Get("error"), Done: r.URL.Query().Get("done")}
+	v := view{Node: pg.n.cfg.Node.Name, Error: r.URL.Query().Get("error"), Done: r.URL.Query().Get("done"),
+		State: pg.s.state(), Live: r.URL.Query().Get("live") != "0"}
 	pg.s.mu.Lock()
 	for _, n := range pg.s.nodes {
 		v.Nodes = append(v.Nodes, nodeLink{Name: n.cfg.Node.Name, URL: n.cfg.HTTP.PublicURL, Up: n.srv != nil, Here: n == pg.n})
@@ -218,7 +228,7 @@ func (pg *playground) person(p *relay.Person) personView {
 		for _, m := range pg.s.mailsTo(p.Email) {
 			from := ""
 			if len(m.From) > 0 {
-				from = m.From[0].String()
+				from = strings.TrimSpace(m.From[0].Name + " <" + m.From[0].Address + ">")
 			}
 			pv.Mails = append(pv.Mails, mailEntry{At: m.Date, ID: m.MessageID, From: from, Subject: m.Subject, Text: m.Text,
 				CanReply: len(m.ReplyTo) > 0})
@@ -227,6 +237,30 @@ func (pg *playground) person(p *relay.Person) personView {
 	slices.SortStableFunc(pv.Thread, func(a, b phoneEntry) int { return a.At.Compare(b.At) })
 	slices.SortStableFunc(pv.Mails, func(a, b mailEntry) int { return b.At.Compare(a.At) })
 	return pv
+}
+
+// state answers the playground's current state, for a live page to
+// reload when it changes.
+func (pg *playground) state(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	io.WriteString(w, pg.s.state())
+}
+
+// state sums up what the sinks received and the people sent.
+func (s *Stack) state() string {
+	h := sha256.New()
+	for _, m := range s.emu.Messages() {
+		fmt.Fprintf(h, "m %s %s\n", m.SID, m.Status)
+	}
+	for _, c := range s.emu.Calls() {
+		fmt.Fprintf(h, "c %s %s %s\n", c.SID, c.Status, c.Digits)
+	}
+	fmt.Fprintf(h, "mails %d\n", len(s.sink.Mails()))
+	s.sentMu.Lock()
+	fmt.Fprintf(h, "sent %d\n", len(s.sent))
+	s.sentMu.Unlock()
+	return hex.EncodeToString(h.Sum(nil)[:8])
 }
 
 func (pg *playground) back(w http.ResponseWriter, r *http.Request, person string, err error, done string) {

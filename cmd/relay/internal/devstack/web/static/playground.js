@@ -1,7 +1,10 @@
-// Reloads the playground every few seconds to show what arrived, unless
-// someone is typing or has a form open.
+// Reloads the playground when what it shows has changed (a new SMS, call
+// or mail, a status), unless someone is typing or has a form open.
 (function () {
   "use strict";
+  var meta = document.querySelector('meta[name="relay-dev-state"]');
+  if (!meta) return;
+  var shown = meta.getAttribute("content");
   function busy() {
     var a = document.activeElement;
     if (a && (a.tagName === "TEXTAREA" || a.tagName === "INPUT")) return true;
@@ -11,7 +14,18 @@
     }
     return document.querySelector("details[open]") !== null;
   }
-  setInterval(function () {
-    if (!busy()) window.location.reload();
-  }, 3000);
+  function check() {
+    fetch("/dev/state", {cache: "no-store"}).then(function (r) {
+      return r.ok ? r.text() : shown;
+    }).then(function (state) {
+      if (state !== shown && !busy()) {
+        window.location.reload();
+        return;
+      }
+      setTimeout(check, 1500);
+    }, function () {
+      setTimeout(check, 3000);
+    });
+  }
+  setTimeout(check, 1500);
 })();
