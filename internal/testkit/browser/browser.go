@@ -156,13 +156,21 @@ func (b *Browser) Do(tb testing.TB, what string, actions ...chromedp.Action[chro
 	}
 }
 
-// Text returns the text of the first element sel matches (CSS), waiting
-// for it to be there.
+// Text returns the text (innerText) of the first element sel matches
+// (CSS), waiting for it to be there. It reads it in the page, so a live
+// update that replaces the element meanwhile does no harm.
 func (b *Browser) Text(tb testing.TB, sel string) string {
 	tb.Helper()
+	js := fmt.Sprintf(`new Promise(function (resolve) {
+		(function poll() {
+			var el = document.querySelector(%q);
+			if (el) { resolve(el.innerText); return; }
+			setTimeout(poll, 10);
+		})();
+	})`, sel)
 	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
 	defer cancel()
-	s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+	s, err := chromedp.Run(ctx, chromedp.Evaluate[string](js, chromedp.EvalAwaitPromise))
 	if err != nil {
 		tb.Fatalf("browser: text of %s: %v", sel, err)
 	}
@@ -241,18 +249,28 @@ func (b *Browser) Fonts(tb testing.TB, sel string) map[string]int {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
 	defer cancel()
-	nodes, err := chromedp.Run(ctx, chromedp.Nodes(chromedp.CSS(sel)))
-	if err != nil || len(nodes) == 0 {
-		tb.Fatalf("browser: fonts of %s: %v", sel, err)
-	}
-	id := nodes[0].NodeID
-	fonts, err := chromedp.Run(ctx, func(ctx context.Context, t *chromedp.Target) ([]*css.PlatformFontUsage, error) {
-		if _, err := cdp.Call(ctx, t, css.Enable, cdp.Empty{}); err != nil {
-			return nil, err
+	var fonts []*css.PlatformFontUsage
+	var err error
+	// A live update may replace the node between the query and the
+	// question: ask again then.
+	for range 5 {
+		var nodes []*chromedp.Node
+		nodes, err = chromedp.Run(ctx, chromedp.Nodes(chromedp.CSS(sel)))
+		if err != nil || len(nodes) == 0 {
+			tb.Fatalf("browser: fonts of %s: %v", sel, err)
 		}
-		r, err := cdp.Call(ctx, t, css.GetPlatformFontsForNode, css.GetPlatformFontsForNodeParams{NodeID: id})
-		return r.Fonts, err
-	})
+		id := nodes[0].NodeID
+		fonts, err = chromedp.Run(ctx, func(ctx context.Context, t *chromedp.Target) ([]*css.PlatformFontUsage, error) {
+			if _, err := cdp.Call(ctx, t, css.Enable, cdp.Empty{}); err != nil {
+				return nil, err
+			}
+			r, err := cdp.Call(ctx, t, css.GetPlatformFontsForNode, css.GetPlatformFontsForNodeParams{NodeID: id})
+			return r.Fonts, err
+		})
+		if err == nil {
+			break
+		}
+	}
 	if err != nil {
 		tb.Fatalf("browser: fonts of %s: %v", sel, err)
 	}

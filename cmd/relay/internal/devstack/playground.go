@@ -51,7 +51,7 @@ type playground struct {
 }
 
 func (s *Stack) playground(n *devNode, srv *launch.Server) http.Handler {
-	pg := &playground{s: s, n: n, srv: srv, tokens: srv.SessionTokens()}
+	pg := &playground{s: s, n: n, srv: srv, tokens: srv.Node.Tokens()}
 	static, _ := fs.Sub(web, "web/static")
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+PlaygroundPath+"{$}", pg.show)
@@ -108,7 +108,7 @@ func (s *Stack) LoginURL(node, person string) (string, error) {
 	s.mu.Lock()
 	srv := n.srv
 	s.mu.Unlock()
-	pg := &playground{s: s, n: n, srv: srv, tokens: srv.SessionTokens()}
+	pg := &playground{s: s, n: n, srv: srv, tokens: srv.Node.Tokens()}
 	return pg.loginURL(person), nil
 }
 
