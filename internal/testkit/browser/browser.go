@@ -23,6 +23,7 @@ import (
 
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/css"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 )
@@ -56,6 +57,7 @@ type Browser struct {
 
 	mu     sync.Mutex
 	errors []string
+	visits []string
 }
 
 // Path finds chromium: RELAY_CHROMIUM, else chromium or
@@ -116,6 +118,13 @@ func (b *Browser) Context() context.Context { return b.ctx }
 func (b *Browser) listen(ev any) {
 	var msg string
 	switch e := ev.(type) {
+	case *page.EventFrameNavigated:
+		if e.Frame != nil && e.Frame.ParentID == "" {
+			b.mu.Lock()
+			b.visits = append(b.visits, e.Frame.URL+e.Frame.URLFragment)
+			b.mu.Unlock()
+		}
+		return
 	case *runtime.EventExceptionThrown:
 		msg = "exception: " + e.ExceptionDetails.Text
 		if e.ExceptionDetails.Exception != nil && e.ExceptionDetails.Exception.Description != "" {
@@ -136,6 +145,13 @@ func (b *Browser) listen(ev any) {
 	b.mu.Lock()
 	b.errors = append(b.errors, msg)
 	b.mu.Unlock()
+}
+
+// Visits returns the URLs the tab's page went to, in order.
+func (b *Browser) Visits() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]string(nil), b.visits...)
 }
 
 // Errors returns the uncaught exceptions and console errors so far.
