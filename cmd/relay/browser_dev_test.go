@@ -18,7 +18,8 @@ import (
 // Hangul; kim's reply typed into their phone reaches the incident through
 // the signed SMS webhook and shows in the thread; the page passes
 // axe-core with no serious or critical violation and raises no script
-// error under its strict CSP. Screenshots at both widths.
+// error under its strict CSP; the printed dev login opens the console.
+// Screenshots at both widths.
 func TestBrowserDevPlayground(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
@@ -75,4 +76,23 @@ func TestBrowserDevPlayground(t *testing.T) {
 	b.Do(t, "open the still playground", chromedp.Navigate(st.URLs[1]+"/dev/?live=0"),
 		chromedp.WaitVisible(chromedp.CSS("#kim .thread li.mine")))
 	b.Screenshots(t, "dev-playground-after-reply")
+
+	// The one-click login relay dev prints opens the console as kim,
+	// the demo commander, on another node than the one that signed it.
+	link, err := st.LoginURL("dev-1", "kim")
+	if err != nil {
+		t.Fatal(err)
+	}
+	link = strings.Replace(link, st.URLs[0], st.URLs[2], 1)
+	b.Do(t, "follow the dev login", chromedp.Navigate(link), chromedp.WaitVisible(chromedp.CSS(`form[action="/logout"]`)))
+	if path := browser.Eval[string](t, b, "location.pathname"); path != "/" {
+		t.Errorf("the dev login lands on %s", path)
+	}
+	if got := b.Text(t, "#node-banner"); !strings.Contains(got, "dev-3") {
+		t.Errorf("the console's banner says %q", got)
+	}
+	b.Do(t, "open the room", chromedp.Navigate(st.URLs[2]+"/incidents/fire"),
+		chromedp.WaitVisible(chromedp.CSS("#timeline .entry[data-kind=message]")))
+	b.RequireAccessible(t, "dev console room")
+	b.Screenshots(t, "dev-console-room")
 }
