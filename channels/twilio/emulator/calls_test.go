@@ -166,3 +166,42 @@ func TestCallRejections(t *testing.T) {
 		t.Errorf("%d calls recorded, want 0", n)
 	}
 }
+
+// TestPressAfterTheCall: Press posts a signed Gather callback with the
+// digits for a call that ran its document, as a late key press; a call
+// without a Gather or an unknown call is refused.
+func TestPressAfterTheCall(t *testing.T) {
+	app := newHook(t, `<Response><Say>감사합니다.</Say></Response>`)
+	em := emulatortest.Start(t, fastOptions())
+	twiml := `<Response><Gather input="dtmf" numDigits="1" action="` + app.url("/ack?delivery=m1") +
+		`"><Say language="ko-KR">안전하면 1번을 누르세요.</Say></Gather></Response>`
+	call, err := testAPI(t, em).CreateCall((&openapi.CreateCallParams{}).SetTo("+821012345678").SetFrom("+15005550006").SetTwiml(twiml))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := em.WaitCall(ctx(t), *call.Sid, func(c emulator.Call) bool { return c.Status == "completed" }); err != nil {
+		t.Fatal(err)
+	}
+	reply, err := em.Press(ctx(t), *call.Sid, "2")
+	if err != nil || reply.Status != 200 || !strings.Contains(reply.Body, "감사합니다") {
+		t.Fatalf("Press: %+v, %v", reply, err)
+	}
+	got := app.wait(1)[0]
+	if !got.Signed || got.Form.Get("Digits") != "2" || got.Form.Get("CallSid") != *call.Sid || !strings.HasSuffix(got.URL, "/ack?delivery=m1") {
+		t.Errorf("Gather callback %+v", got)
+	}
+	if c, _ := em.WaitCall(ctx(t), *call.Sid, func(c emulator.Call) bool { return c.Digits == "2" }); c.GatherStatus != 200 {
+		t.Errorf("record gather %d", c.GatherStatus)
+	}
+
+	plain, err := testAPI(t, em).CreateCall((&openapi.CreateCallParams{}).SetTo("+821012345678").SetFrom("+15005550006").SetTwiml(sayTwiml))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := em.Press(ctx(t), *plain.Sid, "1"); err == nil || !strings.Contains(err.Error(), "no Gather") {
+		t.Errorf("Press on a call without Gather: %v", err)
+	}
+	if _, err := em.Press(ctx(t), "CA00000000000000000000000000000000", "1"); err == nil || !strings.Contains(err.Error(), "no call") {
+		t.Errorf("Press on an unknown call: %v", err)
+	}
+}
