@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"net/url"
 	"regexp"
 	"slices"
@@ -312,6 +313,17 @@ func TestBrowserConsoleFailover(t *testing.T) {
 	// no cookie of A reaches them, as with nodes on their own hosts, so
 	// the page continues only through its hand-off.
 	base := strings.Replace(a.api, "127.0.0.1", "localhost", 1)
+	// relay serve has no playground: only relay dev mounts /dev/.
+	for _, path := range []string{"/dev/", "/dev/state", "/dev/login/x"} {
+		resp, err := cl.http.Get(a.api + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNotFound && resp.StatusCode != http.StatusSeeOther && resp.StatusCode != http.StatusFound {
+			t.Errorf("relay serve answers %s with %s", path, resp.Status)
+		}
+	}
 	commander := browser.Start(t)
 	consoleLogin(t, ctx, commander, cl, base, "+821000000000", false)
 
