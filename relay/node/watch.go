@@ -94,7 +94,11 @@ type watcher struct {
 	peers map[string]bool
 	// isolated is set when this node sees fewer than a majority of the
 	// nodes the log knows alive, itself included.
-	isolated      bool
+	isolated bool
+	// isolatedAt is when the node last found itself cut off; cutOffSaid
+	// whether it said so in its log (only once it lasted isolationNoise).
+	isolatedAt    time.Time
+	cutOffSaid    bool
 	alive, nodes  int
 	pages, probes *prometheus.CounterVec
 }
@@ -268,18 +272,38 @@ func (w *watcher) viewPeers(ctx context.Context, sites map[string]string, alive 
 	return nil
 }
 
+// isolationNoise is how long a node must find itself cut off before it
+// says so in its log.
+const isolationNoise = 10 * time.Second
+
 // cutOff notes whether this node sees fewer than a majority of the nodes
 // the log knows alive, itself included: then it is the one cut off, and
 // it pages nobody.
 func (w *watcher) cutOff(nodes, alive int) bool {
 	isolated := nodes > 0 && alive < nodes/2+1
+	now := w.n.opts.Now()
 	w.mu.Lock()
 	was := w.isolated
 	w.isolated, w.alive, w.nodes = isolated, alive, nodes
-	w.mu.Unlock()
 	if isolated && !was {
-		w.n.log.Warn("this node sees fewer than a majority of the cluster alive: it is cut off and pages nobody", "alive", alive, "nodes", nodes)
-	} else if was && !isolated {
+		w.isolatedAt = now
+	}
+	// A node joining its cluster sees itself alone for a moment: it
+	// pages nobody meanwhile, but says it is cut off only when that
+	// lasts.
+	say := isolated && !w.cutOffSaid && now.Sub(w.isolatedAt) >= isolationNoise
+	back := !isolated && w.cutOffSaid
+	if say {
+		w.cutOffSaid = true
+	}
+	if back {
+		w.cutOffSaid = false
+	}
+	w.mu.Unlock()
+	if say {
+		w.n.log.Warn("this node sees fewer than a majority of the cluster alive: it is cut off and pages nobody", "alive", alive, "nodes", nodes,
+			"since", w.isolatedAt.UTC().Format(time.RFC3339))
+	} else if back {
 		w.n.log.Info("this node sees a majority of the cluster again", "alive", alive, "nodes", nodes)
 	}
 	return isolated
