@@ -44,6 +44,8 @@ type Event struct {
 	Code   *CodeEvent  `json:"code,omitempty"`
 	Revoke *Revocation `json:"revoke,omitempty"`
 	Audit  *AuditEntry `json:"audit,omitempty"`
+	Drill  *Drill      `json:"drill,omitempty"`
+	Canary *Canary     `json:"canary,omitempty"`
 }
 
 // OverrideChange adds an override to a schedule, or removes one, over
@@ -131,6 +133,10 @@ func (e *Event) Kind() string {
 		return "revoke"
 	case e.Audit != nil:
 		return "audit"
+	case e.Drill != nil:
+		return "drill"
+	case e.Canary != nil:
+		return "canary"
 	}
 	return "empty"
 }
@@ -212,6 +218,8 @@ func (e *Event) Check() error {
 		{e.Code != nil, func() error { return e.Code.Check() }},
 		{e.Revoke != nil, func() error { return e.Revoke.Check() }},
 		{e.Audit != nil, func() error { return e.Audit.Check() }},
+		{e.Drill != nil, func() error { return e.Drill.check() }},
+		{e.Canary != nil, func() error { return e.Canary.check() }},
 	} {
 		if p.set {
 			n++

@@ -164,6 +164,10 @@ func (f *folder) fold(e *relay.Event) error {
 		return f.revoke(e)
 	case e.Audit != nil:
 		return f.audit(e)
+	case e.Drill != nil:
+		return f.drill(e)
+	case e.Canary != nil:
+		return f.canary(e)
 	}
 	return fmt.Errorf("event %s/%d has no payload", e.Origin, e.Seq)
 }

@@ -38,11 +38,14 @@ var (
 	bucketCodeSteps = []byte("code_steps")
 	bucketRevoked   = []byte("revoked")
 	bucketAudit     = []byte("audit")
+	// drill id → drillRecord; canary id → canaryRecord; provider → demotionRecord
+	bucketDrills, bucketCanaries, bucketDemotions = []byte("drills"), []byte("canaries"), []byte("demotions")
 
 	allBuckets = [][]byte{bucketMeta, bucketLog, bucketMarks, bucketMessages, bucketDeliv,
 		bucketOpen, bucketAwaiting, bucketCounts, bucketIncidents, bucketTimeline, bucketRoster, bucketAcks, bucketConsent, bucketPacked, bucketPruned, bucketFloors, bucketOrigins, bucketSeen, bucketOverrides,
 		bucketRollCalls, bucketRollCallAnswers, bucketEscalated, bucketEscalating,
-		bucketCodes, bucketCodeSteps, bucketRevoked, bucketAudit}
+		bucketCodes, bucketCodeSteps, bucketRevoked, bucketAudit,
+		bucketDrills, bucketCanaries, bucketDemotions}
 
 	keyOrigin  = []byte("origin")
 	keyCurrent = []byte("current")

@@ -27,11 +27,12 @@ var ErrTruncated = errors.New("the log no longer holds these events")
 var stateBuckets = [][]byte{bucketMessages, bucketDeliv, bucketOpen, bucketAwaiting, bucketCounts, bucketIncidents,
 	bucketTimeline, bucketRoster, bucketAcks, bucketConsent, bucketPacked, bucketPruned,
 	bucketRollCalls, bucketRollCallAnswers, bucketEscalated, bucketEscalating,
-	bucketCodes, bucketCodeSteps, bucketRevoked, bucketAudit}
+	bucketCodes, bucketCodeSteps, bucketRevoked, bucketAudit,
+	bucketDrills, bucketCanaries, bucketDemotions}
 
 // optionalBuckets are state buckets a snapshot written by an older node
 // lacks: they are restored empty.
-var optionalBuckets = [][]byte{bucketEscalated, bucketEscalating, bucketCodes, bucketCodeSteps, bucketRevoked, bucketAudit}
+var optionalBuckets = [][]byte{bucketEscalated, bucketEscalating, bucketCodes, bucketCodeSteps, bucketRevoked, bucketAudit, bucketDrills, bucketCanaries, bucketDemotions}
 
 // TruncateLog deletes, for each origin, the events of the log with a
 // sequence at or below upTo[origin] (and this store's mark for it) whose
