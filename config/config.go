@@ -80,6 +80,8 @@ type Config struct {
 	// Console sets the lifetimes of console sessions and personal links.
 	Console Console `yaml:"console"`
 	Log     Log     `yaml:"log"`
+	// Drills schedules drills; none unless configured.
+	Drills Drills `yaml:"drills"`
 	// Dir is the folder relative paths resolve against: the folder of the
 	// config file. Load sets it; it is never read from YAML.
 	Dir string `yaml:"-"`

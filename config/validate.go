@@ -71,6 +71,7 @@ func (c *Config) SetDefaults() {
 	c.Store.setDefaults()
 	c.Limits.setDefaults()
 	c.Console.setDefaults()
+	c.Drills.setDefaults()
 	for _, p := range c.providers() {
 		p.limit.setDefaults()
 		p.conf.SetDefaults()
@@ -115,6 +116,7 @@ func (c *Config) Validate() error {
 	c.Store.validate(bad)
 	c.Limits.validate(bad)
 	c.Console.validate(bad)
+	c.Drills.validate(bad)
 	if _, ok := logLevels[c.Log.Level]; !ok {
 		bad("log.level", "unknown level %q (known: debug, info, warn, error)", c.Log.Level)
 	}

@@ -107,6 +107,9 @@ type Options struct {
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer
 	Now        func() time.Time
+	// ScheduledDrills are the drills the config schedules; the same on
+	// every node.
+	ScheduledDrills []ScheduledDrill
 }
 
 // Calls says what follows a busy or unanswered call.
@@ -144,6 +147,8 @@ type Node struct {
 	tokens *session.Tokens
 	// login sends one-time codes and limits them.
 	login *logins
+	// drills starts the scheduled drills.
+	drills *drillSchedules
 
 	// keyed serialises posts that share an idempotency key, so that two
 	// concurrent retries on one node accept one message.
@@ -190,6 +195,9 @@ func Open(opts Options) (*Node, error) {
 		opts.Lease = cmp.Or(opts.AttemptTimeout, 30*time.Second) + 10*time.Second
 	}
 	opts.Console.setDefaults()
+	if err := checkScheduledDrills(opts.ScheduledDrills); err != nil {
+		return nil, err
+	}
 	opts.Replies.SetDefaults()
 	if err := opts.Replies.Validate(); err != nil {
 		return nil, fmt.Errorf("node: replies: %w", err)
@@ -218,7 +226,13 @@ func Open(opts Options) (*Node, error) {
 	var n *Node
 	repl, err := cluster.New(cluster.Options{Store: st, Logger: opts.Logger, Registerer: opts.Registerer, Now: opts.Now,
 		CatchUpTimeout: opts.ReconcileTimeout, Dir: opts.DataDir, Signer: opts.Signer, Keys: keys,
-		OnCaughtUp: func() { n.mesh.poke(); n.summaries.rescanSoon(); n.repings.rescanSoon(); n.escalations.rescanSoon() },
+		OnCaughtUp: func() {
+			n.mesh.poke()
+			n.summaries.rescanSoon()
+			n.repings.rescanSoon()
+			n.escalations.rescanSoon()
+			n.drills.rescanSoon()
+		},
 		OnMembers: func() {
 			if n != nil {
 				n.owners.SetAlive(n.repl.Members())
@@ -226,6 +240,7 @@ func Open(opts Options) (*Node, error) {
 				n.summaries.unpark()
 				n.repings.unpark()
 				n.escalations.unpark()
+				n.drills.unpark()
 			}
 		}})
 	if err != nil {
@@ -281,6 +296,7 @@ func Open(opts Options) (*Node, error) {
 	n.escalations = newEscalations(n)
 	n.tokens = session.New(opts.Signer, opts.Keys, opts.Now)
 	n.login = newLogins(opts.Registerer)
+	n.drills = newDrillSchedules(n)
 	return n, nil
 }
 
@@ -308,6 +324,7 @@ func (n *Node) Start(ctx context.Context) error {
 	n.summaries.start()
 	n.repings.start()
 	n.escalations.start()
+	n.drills.start()
 	return nil
 }
 
@@ -323,6 +340,7 @@ func (n *Node) Close(ctx context.Context) error {
 		n.repings.stop()
 		n.escalations.stop()
 		n.login.stop()
+		n.drills.stop()
 		err := n.engine.Stop(ctx)
 		n.mesh.stop()
 		n.flush(ctx)

@@ -110,7 +110,13 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Server, erro
 	if cfg.Cluster != nil && keys == nil {
 		log.Warn("the cluster is not authenticated: any process holding the gossip key is believed (cluster.trusted_keys_file)")
 	}
+	drills, err := scheduledDrills(cfg.Drills)
+	if err != nil {
+		s.closeProviders()
+		return nil, err
+	}
 	n, err := node.Open(node.Options{
+		ScheduledDrills:   drills,
 		Signer:            signer,
 		Keys:              keys,
 		MaxDrift:          cl.MaxClockDrift,
@@ -297,4 +303,17 @@ func apiLimits(l config.Limits) api.Limits {
 	}
 	return api.Limits{PerAddress: rate(l.PerAddress), PerToken: rate(l.PerToken),
 		AuthDelay: l.FailedAuth.Delay, AuthMaxDelay: l.FailedAuth.MaxDelay}
+}
+
+// scheduledDrills parses the scheduled drills of a validated config.
+func scheduledDrills(d config.Drills) ([]node.ScheduledDrill, error) {
+	var out []node.ScheduledDrill
+	for _, sd := range d.Scheduled {
+		sch, err := sd.Schedule()
+		if err != nil {
+			return nil, fmt.Errorf("drills.scheduled %s: %w", sd.Name, err)
+		}
+		out = append(out, node.ScheduledDrill{Name: sd.Name, Schedule: sch, Start: sd.Start()})
+	}
+	return out, nil
 }
