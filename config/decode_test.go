@@ -20,7 +20,7 @@ func TestDecodeErrors(t *testing.T) {
 		{"syntax", "node:\n  name: [a\n", "line 1: did not find expected ',' or ']'"},
 		{"tab indentation", "node:\n\tname: a\n", "line 2: found character that cannot start any token"},
 		{"unknown top-level key", "node: {name: a}\nnodes: {}\n",
-			`line 2: unknown key "nodes" at the top level (known: node, http, api, roster_file, delivery, channels, inbound, cluster, store, limits, console, log)`},
+			`line 2: unknown key "nodes" at the top level (known: node, http, api, roster_file, delivery, channels, inbound, cluster, store, limits, console, log, drills)`},
 		{"unknown nested key", "http:\n  listn: :80\n",
 			`line 2: unknown key "listn" in http (known: listen, public_url, callback_url, max_body_bytes, max_roster_bytes, insecure_public_url, tls)`},
 		{"unknown key beside an inline limit", "channels:\n  sms:\n    providers:\n      - name: a\n      - name: b\n        rat: 1\n",
@@ -30,7 +30,7 @@ func TestDecodeErrors(t *testing.T) {
 		{"unknown key in a merged mapping", "node:\n  <<: {name: a, nmae: b}\n",
 			`line 2: unknown key "nmae" in node (known: name, data_dir)`},
 		{"Dir is not a key", "dir: /etc\n",
-			`line 1: unknown key "dir" at the top level (known: node, http, api, roster_file, delivery, channels, inbound, cluster, store, limits, console, log)`},
+			`line 1: unknown key "dir" at the top level (known: node, http, api, roster_file, delivery, channels, inbound, cluster, store, limits, console, log, drills)`},
 		{"repeated key", "node:\n  name: a\n  name: b\n", `line 3: key "name" in node is repeated; it was first given at line 2`},
 		{"repeated section", "log: {}\nnode: {}\nlog: {}\n", `line 3: key "log" at the top level is repeated; it was first given at line 1`},
 		{"string for integer", "http:\n  max_body_bytes: 1MiB\n", `line 2: http.max_body_bytes: want an integer, got "1MiB"`},
@@ -56,7 +56,7 @@ func TestDecodeErrors(t *testing.T) {
 				`line 4: unknown key "listn" in http (known: listen, public_url, callback_url, max_body_bytes, max_roster_bytes, insecure_public_url, tls)`,
 				`line 5: http.max_body_bytes: want an integer, got "many"`,
 				`line 7: delivery.attempt_timeout: want a duration such as 30s, 5m or 1h, got "30"`,
-				`line 8: unknown key "foo" at the top level (known: node, http, api, roster_file, delivery, channels, inbound, cluster, store, limits, console, log)`,
+				`line 8: unknown key "foo" at the top level (known: node, http, api, roster_file, delivery, channels, inbound, cluster, store, limits, console, log, drills)`,
 			}, "\n")},
 	}
 	for _, tt := range tests {
