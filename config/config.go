@@ -92,6 +92,11 @@ type Node struct {
 	// Name is the node's name, unique in its cluster; it must satisfy
 	// relay.ValidID. It is required.
 	Name string `yaml:"name"`
+	// Site is where the node runs (a data center, region or city), such
+	// as seoul; it must satisfy relay.ValidID. Watched targets and
+	// site-dark checks count sites, not nodes. Optional; empty means the
+	// node's name.
+	Site string `yaml:"site"`
 	// DataDir is the folder of the node's store. It is required; a
 	// relative path resolves against Config.Dir.
 	DataDir string `yaml:"data_dir"`

@@ -28,7 +28,7 @@ func TestDecodeErrors(t *testing.T) {
 		{"unknown key in a channel's config", "channels:\n  email:\n    providers:\n      - name: a\n        smtp: {adress: x}\n",
 			`line 5: unknown key "adress" in channels.email.providers[0].smtp (known: address, tls, tls_server_name, ca_file, insecure_skip_verify, insecure_password_without_tls, username, password, password_env, password_file, from, hello, timeout)`},
 		{"unknown key in a merged mapping", "node:\n  <<: {name: a, nmae: b}\n",
-			`line 2: unknown key "nmae" in node (known: name, data_dir)`},
+			`line 2: unknown key "nmae" in node (known: name, site, data_dir)`},
 		{"Dir is not a key", "dir: /etc\n",
 			`line 1: unknown key "dir" at the top level (known: node, http, api, roster_file, delivery, channels, inbound, cluster, store, limits, console, log, drills)`},
 		{"repeated key", "node:\n  name: a\n  name: b\n", `line 3: key "name" in node is repeated; it was first given at line 2`},
@@ -52,7 +52,7 @@ func TestDecodeErrors(t *testing.T) {
 		{"secret as a list", "api:\n  tokens:\n    - name: a\n      token: [x]\n", "line 4: api.tokens[0].token: a secret must be a string"},
 		{"every problem at once", "node:\n  nam: x\nhttp:\n  listn: 1\n  max_body_bytes: many\ndelivery:\n  attempt_timeout: 30\nfoo: 1\n",
 			strings.Join([]string{
-				`line 2: unknown key "nam" in node (known: name, data_dir)`,
+				`line 2: unknown key "nam" in node (known: name, site, data_dir)`,
 				`line 4: unknown key "listn" in http (known: listen, public_url, callback_url, max_body_bytes, max_roster_bytes, insecure_public_url, tls)`,
 				`line 5: http.max_body_bytes: want an integer, got "many"`,
 				`line 7: delivery.attempt_timeout: want a duration such as 30s, 5m or 1h, got "30"`,

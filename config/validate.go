@@ -102,6 +102,9 @@ func (c *Config) Validate() error {
 	case !relay.ValidID(c.Node.Name):
 		bad("node.name", "%q %s", c.Node.Name, errBadID)
 	}
+	if c.Node.Site != "" && !relay.ValidID(c.Node.Site) {
+		bad("node.site", "%q %s", c.Node.Site, errBadID)
+	}
 	if c.Node.DataDir == "" {
 		bad("node.data_dir", "is required (the folder of the node's store)")
 	}

@@ -62,6 +62,8 @@ func TestValidate(t *testing.T) {
 		{"no node name", func(c *Config) { c.Node.Name = "" }, "node.name: is required (the node's name in its cluster, such as seoul-1)"},
 		{"bad node name", func(c *Config) { c.Node.Name = "Seoul_1" },
 			`node.name: "Seoul_1" must be 1-64 characters of a-z, 0-9 and '-', not starting or ending with '-'`},
+		{"bad node site", func(c *Config) { c.Node.Site = "Seoul Gangnam" },
+			`node.site: "Seoul Gangnam" must be 1-64 characters of a-z, 0-9 and '-', not starting or ending with '-'`},
 		{"no data dir", func(c *Config) { c.Node.DataDir = "" }, "node.data_dir: is required (the folder of the node's store)"},
 
 		{"listen without port", func(c *Config) { c.HTTP.Listen = "localhost" },

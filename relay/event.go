@@ -46,6 +46,7 @@ type Event struct {
 	Audit  *AuditEntry `json:"audit,omitempty"`
 	Drill  *Drill      `json:"drill,omitempty"`
 	Canary *Canary     `json:"canary,omitempty"`
+	Site   *NodeSite   `json:"site,omitempty"`
 }
 
 // OverrideChange adds an override to a schedule, or removes one, over
@@ -137,6 +138,8 @@ func (e *Event) Kind() string {
 		return "drill"
 	case e.Canary != nil:
 		return "canary"
+	case e.Site != nil:
+		return "site"
 	}
 	return "empty"
 }
@@ -220,6 +223,7 @@ func (e *Event) Check() error {
 		{e.Audit != nil, func() error { return e.Audit.Check() }},
 		{e.Drill != nil, func() error { return e.Drill.check() }},
 		{e.Canary != nil, func() error { return e.Canary.check() }},
+		{e.Site != nil, func() error { return e.Site.Check() }},
 	} {
 		if p.set {
 			n++

@@ -28,6 +28,10 @@ import (
 type Options struct {
 	// Name is the node's name, unique in its cluster.
 	Name string
+	// Site is where the node runs (a data center, region or city), as
+	// relay.ValidID; empty means Name. Watched targets and site-dark
+	// checks count sites, not nodes.
+	Site string
 	// DataDir holds the node's store.
 	DataDir   string
 	Providers []delivery.Provider
@@ -163,6 +167,12 @@ type Node struct {
 func Open(opts Options) (*Node, error) {
 	if !relay.ValidID(opts.Name) {
 		return nil, fmt.Errorf("node: name %q is not a valid node name", opts.Name)
+	}
+	if opts.Site == "" {
+		opts.Site = opts.Name
+	}
+	if !relay.ValidID(opts.Site) {
+		return nil, fmt.Errorf("node: site %q is not a valid site name", opts.Site)
 	}
 	if opts.Deadline == nil {
 		return nil, errors.New("node: Deadline is required")
@@ -316,6 +326,9 @@ func (n *Node) Start(ctx context.Context) error {
 		}
 	}
 	n.reconcile(ctx)
+	if err := n.recordSite(ctx); err != nil {
+		return err
+	}
 	if err := n.engine.Start(); err != nil {
 		return err
 	}

@@ -168,6 +168,8 @@ func (f *folder) fold(e *relay.Event) error {
 		return f.drill(e)
 	case e.Canary != nil:
 		return f.canary(e)
+	case e.Site != nil:
+		return f.site(e)
 	}
 	return fmt.Errorf("event %s/%d has no payload", e.Origin, e.Seq)
 }

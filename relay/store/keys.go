@@ -40,12 +40,15 @@ var (
 	bucketAudit     = []byte("audit")
 	// drill id → drillRecord; canary id → canaryRecord; provider → demotionRecord
 	bucketDrills, bucketCanaries, bucketDemotions = []byte("drills"), []byte("canaries"), []byte("demotions")
+	// node name → siteRecord
+	bucketSites = []byte("sites")
 
 	allBuckets = [][]byte{bucketMeta, bucketLog, bucketMarks, bucketMessages, bucketDeliv,
 		bucketOpen, bucketAwaiting, bucketCounts, bucketIncidents, bucketTimeline, bucketRoster, bucketAcks, bucketConsent, bucketPacked, bucketPruned, bucketFloors, bucketOrigins, bucketSeen, bucketOverrides,
 		bucketRollCalls, bucketRollCallAnswers, bucketEscalated, bucketEscalating,
 		bucketCodes, bucketCodeSteps, bucketRevoked, bucketAudit,
-		bucketDrills, bucketCanaries, bucketDemotions}
+		bucketDrills, bucketCanaries, bucketDemotions,
+		bucketSites}
 
 	keyOrigin  = []byte("origin")
 	keyCurrent = []byte("current")

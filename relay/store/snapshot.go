@@ -28,11 +28,11 @@ var stateBuckets = [][]byte{bucketMessages, bucketDeliv, bucketOpen, bucketAwait
 	bucketTimeline, bucketRoster, bucketAcks, bucketConsent, bucketPacked, bucketPruned,
 	bucketRollCalls, bucketRollCallAnswers, bucketEscalated, bucketEscalating,
 	bucketCodes, bucketCodeSteps, bucketRevoked, bucketAudit,
-	bucketDrills, bucketCanaries, bucketDemotions}
+	bucketDrills, bucketCanaries, bucketDemotions, bucketSites}
 
 // optionalBuckets are state buckets a snapshot written by an older node
 // lacks: they are restored empty.
-var optionalBuckets = [][]byte{bucketEscalated, bucketEscalating, bucketCodes, bucketCodeSteps, bucketRevoked, bucketAudit, bucketDrills, bucketCanaries, bucketDemotions}
+var optionalBuckets = [][]byte{bucketEscalated, bucketEscalating, bucketCodes, bucketCodeSteps, bucketRevoked, bucketAudit, bucketDrills, bucketCanaries, bucketDemotions, bucketSites}
 
 // TruncateLog deletes, for each origin, the events of the log with a
 // sequence at or below upTo[origin] (and this store's mark for it) whose

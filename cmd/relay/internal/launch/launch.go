@@ -125,6 +125,7 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Server, erro
 		ReconcileTimeout:  cl.ReconcileTimeout,
 		Lease:             cl.Lease,
 		Name:              cfg.Node.Name,
+		Site:              cfg.Node.Site,
 		DataDir:           cfg.Path(cfg.Node.DataDir),
 		Providers:         providers,
 		Deadline:          cfg.Delivery.Deadlines.For,
