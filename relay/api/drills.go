@@ -115,7 +115,7 @@ func (a *API) getDrillReport(w http.ResponseWriter, r *http.Request) {
 	if a.drillMissing(w, r, err) {
 		return
 	}
-	rep, err := a.opts.Node.DrillReport(id)
+	rep, err := a.opts.Node.DrillReport(id, a.opts.Now())
 	if a.drillMissing(w, r, err) {
 		return
 	}

@@ -124,17 +124,25 @@ func (n *Node) Drills() ([]relay.Drill, error) { return n.store.Drills() }
 // maxTrend is how many earlier drills a report compares with.
 const maxTrend = 12
 
-// DrillReport builds drill id's report from the log: its message, the
-// deliveries and acknowledgements, each node's site and the summaries
-// of up to maxTrend earlier drills. It returns relay.ErrNotFound for an
-// unknown drill or one whose message retention removed.
-func (n *Node) DrillReport(id string) (*drill.Report, error) {
+// DrillReport builds drill id's report from the log as it stands at at
+// (deliveries still open then are pending; zero means now): its message,
+// the deliveries and acknowledgements, each node's site and the
+// summaries of up to maxTrend earlier drills. It returns
+// relay.ErrNotFound for an unknown drill or one whose message retention
+// removed.
+func (n *Node) DrillReport(id string, at time.Time) (*drill.Report, error) {
 	d, err := n.store.Drill(id)
 	if err != nil {
 		return nil, err
 	}
-	now := n.opts.Now().UTC()
-	sites := n.drillSites()
+	now := at.UTC()
+	if at.IsZero() {
+		now = n.opts.Now().UTC()
+	}
+	sites, err := n.Sites()
+	if err != nil {
+		return nil, err
+	}
 	in, err := n.drillInput(d, sites, now)
 	if err != nil {
 		return nil, err
@@ -174,7 +182,3 @@ func (n *Node) drillInput(d *relay.Drill, sites map[string]string, now time.Time
 	}
 	return &drill.Input{Message: *m, Deliveries: ds, Acks: acks, Sites: sites, At: now}, nil
 }
-
-// drillSites maps each node to its site for the per-site figures; a node
-// not listed is its own site.
-func (n *Node) drillSites() map[string]string { return nil }

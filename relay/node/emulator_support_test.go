@@ -95,6 +95,8 @@ type rig struct {
 	logs  *testkit.LogBuffer
 	hist  *history
 	reg   *prometheus.Registry
+	// publicURL is where the node's webhooks are.
+	publicURL string
 	// secrets are the auth tokens configured, and their HTTP basic
 	// credentials, none of which may reach a log.
 	secrets []string
@@ -181,7 +183,7 @@ func startRig(tb testing.TB, opts rigOptions) *rig {
 		web.Listener.Close()
 		tb.Fatal(err)
 	}
-	r.node, r.reg = n, reg
+	r.node, r.reg, r.publicURL = n, reg, publicURL
 	n.Store().Observe(r.hist.observe)
 	hk, err := twilio.NewHooks(twilio.HookOptions{Node: hooksNode{n}, PublicURL: publicURL, AuthTokens: tokens, Logger: log, Registerer: reg})
 	if err != nil {
