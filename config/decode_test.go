@@ -24,7 +24,7 @@ func TestDecodeErrors(t *testing.T) {
 		{"unknown nested key", "http:\n  listn: :80\n",
 			`line 2: unknown key "listn" in http (known: listen, public_url, callback_url, max_body_bytes, max_roster_bytes, insecure_public_url, tls)`},
 		{"unknown key beside an inline limit", "channels:\n  sms:\n    providers:\n      - name: a\n      - name: b\n        rat: 1\n",
-			`line 6: unknown key "rat" in channels.sms.providers[1] (known: name, rate, burst, twilio)`},
+			`line 6: unknown key "rat" in channels.sms.providers[1] (known: name, rate, burst, twilio, canary)`},
 		{"unknown key in a channel's config", "channels:\n  email:\n    providers:\n      - name: a\n        smtp: {adress: x}\n",
 			`line 5: unknown key "adress" in channels.email.providers[0].smtp (known: address, tls, tls_server_name, ca_file, insecure_skip_verify, insecure_password_without_tls, username, password, password_env, password_file, from, hello, timeout)`},
 		{"unknown key in a merged mapping", "node:\n  <<: {name: a, nmae: b}\n",

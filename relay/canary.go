@@ -22,9 +22,25 @@ const CanaryPrefix = "canary."
 // IsCanary reports whether a webhook's id names a canary attempt.
 func IsCanary(id string) bool { return strings.HasPrefix(id, CanaryPrefix) }
 
+// canaryTime is the form of a canary attempt's time in its id.
+const canaryTime = "20060102T150405.000000000"
+
 // CanaryID names the canary attempt of provider made at t.
 func CanaryID(provider string, t time.Time) string {
-	return CanaryPrefix + provider + "." + t.UTC().Format("20060102T150405.000000000")
+	return CanaryPrefix + provider + "." + t.UTC().Format(canaryTime)
+}
+
+// CanaryProvider returns the provider a canary id names.
+func CanaryProvider(id string) (string, bool) {
+	rest, ok := strings.CutPrefix(id, CanaryPrefix)
+	if !ok || len(rest) < len(canaryTime)+2 {
+		return "", false
+	}
+	p := rest[:len(rest)-len(canaryTime)-1]
+	if _, err := time.Parse(canaryTime, rest[len(p)+1:]); err != nil || rest[len(p)] != '.' || !ValidID(p) {
+		return "", false
+	}
+	return p, true
 }
 
 // Canary is one step of a provider's canary. Exactly one of Sent,
@@ -41,7 +57,10 @@ type Canary struct {
 
 // CanarySent records that a canary attempt reached the provider.
 type CanarySent struct {
+	// ProviderID is the provider's id of the attempt; empty when the
+	// provider refused it, and Error says why.
 	ProviderID string    `json:"provider_id"`
+	Error      string    `json:"error,omitempty"`
 	At         time.Time `json:"at"`
 	// By is the node that sent it; it must be the event's writer.
 	By string `json:"by"`

@@ -59,6 +59,8 @@ type rigOptions struct {
 	// TokenA, when set, is the auth token provider A is configured with,
 	// in place of the one its emulator knows.
 	TokenA string
+	// Canaries are the node's provider canaries.
+	Canaries []node.Canary
 	// LogLevel is the level of the captured log; zero means Info. The
 	// fault tests capture Debug, where the senders log every attempt.
 	LogLevel slog.Level
@@ -176,6 +178,7 @@ func startRig(tb testing.TB, opts rigOptions) *rig {
 		Backoff:        opts.Backoff,
 		PublicURL:      publicURL,
 		Roster:         &relay.Roster{People: opts.People},
+		Canaries:       opts.Canaries,
 		Logger:         log,
 		Registerer:     reg,
 	})

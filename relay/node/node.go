@@ -114,6 +114,9 @@ type Options struct {
 	// ScheduledDrills are the drills the config schedules; the same on
 	// every node.
 	ScheduledDrills []ScheduledDrill
+	// Canaries are the provider canaries of the config; the same on
+	// every node.
+	Canaries []Canary
 }
 
 // Calls says what follows a busy or unanswered call.
@@ -153,6 +156,8 @@ type Node struct {
 	login *logins
 	// drills starts the scheduled drills.
 	drills *drillSchedules
+	// canaries sends provider canaries and demotes providers.
+	canaries *canaries
 
 	// keyed serialises posts that share an idempotency key, so that two
 	// concurrent retries on one node accept one message.
@@ -251,6 +256,7 @@ func Open(opts Options) (*Node, error) {
 				n.repings.unpark()
 				n.escalations.unpark()
 				n.drills.unpark()
+				n.canaries.unpark()
 			}
 		}})
 	if err != nil {
@@ -307,6 +313,10 @@ func Open(opts Options) (*Node, error) {
 	n.tokens = session.New(opts.Signer, opts.Keys, opts.Now)
 	n.login = newLogins(opts.Registerer)
 	n.drills = newDrillSchedules(n)
+	if n.canaries, err = newCanaries(n); err != nil {
+		st.Close()
+		return nil, err
+	}
 	return n, nil
 }
 
@@ -338,6 +348,7 @@ func (n *Node) Start(ctx context.Context) error {
 	n.repings.start()
 	n.escalations.start()
 	n.drills.start()
+	n.canaries.start()
 	return nil
 }
 
@@ -354,6 +365,7 @@ func (n *Node) Close(ctx context.Context) error {
 		n.escalations.stop()
 		n.login.stop()
 		n.drills.stop()
+		n.canaries.stop()
 		err := n.engine.Stop(ctx)
 		n.mesh.stop()
 		n.flush(ctx)

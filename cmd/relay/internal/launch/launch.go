@@ -117,6 +117,7 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Server, erro
 	}
 	n, err := node.Open(node.Options{
 		ScheduledDrills:   drills,
+		Canaries:          canaries(cfg),
 		Signer:            signer,
 		Keys:              keys,
 		MaxDrift:          cl.MaxClockDrift,
@@ -317,4 +318,13 @@ func scheduledDrills(d config.Drills) ([]node.ScheduledDrill, error) {
 		out = append(out, node.ScheduledDrill{Name: sd.Name, Schedule: sch, Start: sd.Start()})
 	}
 	return out, nil
+}
+
+// canaries lists the provider canaries of a validated config.
+func canaries(cfg *config.Config) []node.Canary {
+	var out []node.Canary
+	for name, c := range cfg.Canaries() {
+		out = append(out, node.Canary{Provider: name, To: c.To, Every: c.Every, LateAfter: c.LateAfter})
+	}
+	return out
 }
