@@ -43,6 +43,7 @@ func devCmd(e *env) *cobra.Command {
 			fmt.Fprintf(e.stdout, "Nodes %s form a cluster; any of them accepts. Type \"stop dev-2\" to stop a node\n", strings.Join(st.Names(), ", "))
 			fmt.Fprintf(e.stdout, "(the others take over its deliveries), \"start dev-2\" to bring it back, and watch\n")
 			fmt.Fprintf(e.stdout, "with: go run ./cmd/relay status\n\n")
+			fmt.Fprint(e.stdout, devDrillHint)
 			fmt.Fprintf(e.stdout, "Messages the built-in sinks receive appear below. Ctrl-C stops.\n\n")
 			go devConsole(cmd.Context(), e, st)
 			<-cmd.Context().Done()
@@ -82,3 +83,13 @@ func devConsole(ctx context.Context, e *env, st *devstack.Stack) {
 		}
 	}
 }
+
+// devDrillHint shows how to run a drill. relay dev schedules none: a
+// scheduled drill is a drills.scheduled entry of a node's config.
+const devDrillHint = `A drill, marked [훈련], asks everyone to acknowledge and reports who was reached:
+  go run ./cmd/relay drill start --to everyone --channels sms,email,voice "정기 비상 연락 훈련입니다. 1로 답해 주세요."
+  go run ./cmd/relay drill report ID --html drill.html
+Scheduled drills are off here; in a node's config they look like:
+  drills: {scheduled: [{name: monthly, cron: "0 14 1 * *", to: [everyone], text: "월간 훈련입니다"}]}
+
+`
