@@ -87,14 +87,21 @@ func TestScheduledDrillStartsOnceAcrossAnOwnersDeath(t *testing.T) {
 			return nil
 		})
 	}
-	// sent waits until every person got the latest drill of ms[0].
+	// sent waits until every person got the latest drill of ms[0], and
+	// every member in ms holds the result.
 	sent := func(ms []*member) {
 		t.Helper()
 		ds := drillsOf(t, ms[0].n, "monthly")
 		d := ds[len(ds)-1]
 		for _, p := range roster.People {
 			id := relay.DeliveryID(d.Message, relay.ChannelSMS, p.ID)
-			testkit.Eventually(t, 20*time.Second, id+" sent", func() bool {
+			testkit.Eventually(t, 20*time.Second, id+" sent and recorded", func() bool {
+				for _, m := range ms {
+					dl, err := m.n.Store().Delivery(id)
+					if err != nil || !dl.Status.Settled() {
+						return false
+					}
+				}
 				got, _ := counts.snapshot()
 				return got[id] > 0
 			})
