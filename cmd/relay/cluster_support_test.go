@@ -109,6 +109,9 @@ type clusterSpec struct {
 	// console is the console section of every node's config, such as
 	// "console:\n  links: false\n"; empty leaves it out.
 	console string
+	// extra is YAML appended to every node's config, such as a drills
+	// section.
+	extra string
 }
 
 // capturedHook is a webhook request the balancer forwarded: what an
@@ -434,6 +437,7 @@ cluster:
 		n.name, limit(emailRate), cl.s.mail.Addr(), n.mailFrom, cl.natsProvider(n), voice,
 		n.gossip, n.gossip, strings.Join(seeds, ", "), n.rejoin, key, label, n.keysFile, copies, gossipExtra(cl.spec.gossip), inbound)
 	cfg += cl.spec.console
+	cfg += cl.spec.extra
 	if err := os.WriteFile(n.cfg, []byte(cfg), 0o600); err != nil {
 		cl.tb.Fatal(err)
 	}

@@ -136,9 +136,13 @@ func (n *Node) fireScheduledDrill(ctx context.Context, sd ScheduledDrill, now ti
 	}
 	at, ok := s.next[sd.Name]
 	if !ok {
-		// The first look: times up to DrillMissWindow ago may still be
-		// due, if their owner died before starting them.
+		// The first look: the latest time up to DrillMissWindow ago may
+		// still be due, if its owner died before starting it; the ones
+		// before it are passed over silently.
 		at = sd.Schedule.Next(now.Add(-DrillMissWindow))
+		for t := sd.Schedule.Next(at); !at.IsZero() && !at.After(now) && !t.IsZero() && !t.After(now); t = sd.Schedule.Next(t) {
+			at = t
+		}
 	}
 	if at.IsZero() {
 		s.mu.Lock()
