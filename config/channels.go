@@ -40,6 +40,8 @@ type VoiceProvider struct {
 	Name   string `yaml:"name"`
 	Limit  `yaml:",inline"`
 	Twilio twilio.Config `yaml:"twilio"`
+	// Canary, when set, tests the provider now and then (see Canary).
+	Canary *Canary `yaml:"canary"`
 }
 
 // EmailChannel lists the providers that send email.
@@ -70,6 +72,8 @@ type SMSProvider struct {
 	Name   string `yaml:"name"`
 	Limit  `yaml:",inline"`
 	Twilio twilio.Config `yaml:"twilio"`
+	// Canary, when set, tests the provider now and then (see Canary).
+	Canary *Canary `yaml:"canary"`
 }
 
 // EmailProvider is one SMTP smarthost that carries the email channel.

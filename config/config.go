@@ -83,6 +83,8 @@ type Config struct {
 	// when a dark site is paged about.
 	Watch Watch `yaml:"watch"`
 	Log   Log   `yaml:"log"`
+	// Drills schedules drills; none unless configured.
+	Drills Drills `yaml:"drills"`
 	// Dir is the folder relative paths resolve against: the folder of the
 	// config file. Load sets it; it is never read from YAML.
 	Dir string `yaml:"-"`

@@ -149,7 +149,7 @@ channels: {sms: {providers: [{name: s, twilio: {account_sid: AC0123456789abcdef0
 				"api.tokens[0].token_env: environment variable RELAY_A is not set\n" +
 				`log.level: unknown level "loud" (known: debug, info, warn, error)`},
 		{"decode error", map[string]string{"relay.yaml": base + "nodes: 1\n"}, nil,
-			`line 2: unknown key "nodes" at the top level (known: node, http, api, roster_file, delivery, channels, inbound, cluster, store, limits, console, watch, log)`},
+			`line 2: unknown key "nodes" at the top level (known: node, http, api, roster_file, delivery, channels, inbound, cluster, store, limits, console, watch, log, drills)`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -72,6 +72,10 @@ func (c *Config) SetDefaults() {
 	c.Limits.setDefaults()
 	c.Console.setDefaults()
 	c.Watch.setDefaults()
+	c.Drills.setDefaults()
+	for _, cn := range c.canaries() {
+		cn.canary.setDefaults()
+	}
 	for _, p := range c.providers() {
 		p.limit.setDefaults()
 		p.conf.SetDefaults()
@@ -120,6 +124,13 @@ func (c *Config) Validate() error {
 	c.Limits.validate(bad)
 	c.Console.validate(bad)
 	c.Watch.validate(bad)
+	c.Drills.validate(bad)
+	for _, cn := range c.canaries() {
+		cn.canary.validate(func(key, format string, args ...any) { bad(cn.key+"."+key, format, args...) })
+		if c.HTTP.PublicURL == "" && c.HTTP.CallbackURL == "" {
+			bad(cn.key, "needs http.public_url or http.callback_url: its receipts come to the node's webhooks")
+		}
+	}
 	if _, ok := logLevels[c.Log.Level]; !ok {
 		bad("log.level", "unknown level %q (known: debug, info, warn, error)", c.Log.Level)
 	}

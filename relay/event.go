@@ -50,6 +50,8 @@ type Event struct {
 	WatchVerdict *WatchVerdict `json:"watch_verdict,omitempty"`
 	// Contact is a person's own change of a phone or email (contacts.go).
 	Contact *ContactChange `json:"contact,omitempty"`
+	Drill   *Drill         `json:"drill,omitempty"`
+	Canary  *Canary        `json:"canary,omitempty"`
 }
 
 // OverrideChange adds an override to a schedule, or removes one, over
@@ -147,6 +149,10 @@ func (e *Event) Kind() string {
 		return "watch_verdict"
 	case e.Contact != nil:
 		return "contact"
+	case e.Drill != nil:
+		return "drill"
+	case e.Canary != nil:
+		return "canary"
 	}
 	return "empty"
 }
@@ -233,6 +239,8 @@ func (e *Event) Check() error {
 		{e.Beat != nil, func() error { return e.Beat.Check() }},
 		{e.WatchVerdict != nil, func() error { return e.WatchVerdict.Check() }},
 		{e.Contact != nil, func() error { return e.Contact.Check() }},
+		{e.Drill != nil, func() error { return e.Drill.check() }},
+		{e.Canary != nil, func() error { return e.Canary.check() }},
 	} {
 		if p.set {
 			n++

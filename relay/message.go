@@ -79,6 +79,9 @@ type Message struct {
 	// step's audience; the people later steps notify are added by
 	// Escalated events.
 	Escalation *EscalationPlan `json:"escalation,omitempty"`
+	// Drill is the id of the drill whose message this is: every channel
+	// marks it as a drill (DrillMarker).
+	Drill string `json:"drill,omitempty"`
 }
 
 // Recipient is one person of a message's audience, as the roster described

@@ -89,7 +89,7 @@ func Render(out *relay.Outgoing, p RenderParams) ([]byte, error) {
 		field{"Auto-Submitted", "auto-generated"},
 		field{"X-Auto-Response-Suppress", "All"},
 	)
-	if m.Severity == relay.SeverityCritical {
+	if m.Severity == relay.SeverityCritical && m.Drill == "" {
 		fields = append(fields,
 			field{"Importance", "high"},
 			field{"Priority", "urgent"},

@@ -286,3 +286,34 @@ func FuzzRender(f *testing.F) {
 		}
 	})
 }
+
+// A drill's mail is marked as one where the severity goes, in the
+// reader's language, and never asks for urgent handling.
+func TestRenderMarksADrill(t *testing.T) {
+	for lang, mark := range map[string]string{"ko": "[훈련]", "en": "[DRILL]"} {
+		t.Run(lang, func(t *testing.T) {
+			out := fixture(lang)
+			m := *out.Message
+			m.Incident, m.Drill, m.Severity = "drill-20261202-1400", "01JDRILL", relay.SeverityCritical
+			out.Message = &m
+			raw, err := Render(out, RenderParams{From: mustFrom(t)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := readBack(t, raw)
+			subj, err := p.h.Subject()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.HasPrefix(subj, mark+" drill-20261202-1400") {
+				t.Errorf("subject %q does not start with %s and the drill's incident", subj, mark)
+			}
+			if p.h.Get("Importance") != "" || p.h.Get("X-Priority") != "" {
+				t.Errorf("a drill's mail asks for urgent handling: Importance %q, X-Priority %q", p.h.Get("Importance"), p.h.Get("X-Priority"))
+			}
+			if !strings.Contains(p.html, mark) || strings.Contains(p.text, "긴급") || strings.Contains(p.text, "CRITICAL") {
+				t.Errorf("the body names a severity or lacks the mark:\n%s\n%s", p.text, p.html)
+			}
+		})
+	}
+}

@@ -25,6 +25,7 @@ type words struct {
 	message  string
 	sentBy   string
 	room     string // before the personal link to the incident room
+	drill    string // names a drill's message where the severity would be
 	zone     *time.Location
 }
 
@@ -46,6 +47,7 @@ var korean = words{
 	message:  "메시지 ID",
 	sentBy:   "relay 비상 연락 시스템이 보낸 메시지입니다.",
 	room:     "인시던트 화면 열기",
+	drill:    "훈련",
 	zone:     kst,
 }
 
@@ -63,6 +65,7 @@ var english = words{
 	message:  "Message ID",
 	sentBy:   "Sent by relay, the out-of-band emergency relay.",
 	room:     "Open the incident room",
+	drill:    "DRILL",
 	zone:     time.UTC,
 }
 
@@ -84,10 +87,19 @@ func (w *words) severityName(s relay.Severity) string {
 	return strings.ToUpper(string(s))
 }
 
+// label names the message where its severity goes: the severity, or
+// for a drill the drill's mark ("훈련", "DRILL"), never a severity.
+func (w *words) label(m *relay.Message) string {
+	if m.Drill != "" {
+		return w.drill
+	}
+	return w.severityName(m.Severity)
+}
+
 // subject is "[긴급] db-outage: first line of the text", with the line
 // shortened to maxSummaryRunes.
 func subject(m *relay.Message, w *words) string {
-	s := "[" + w.severityName(m.Severity) + "] " + m.Incident
+	s := "[" + w.label(m) + "] " + m.Incident
 	if line := summary(m.Text); line != "" {
 		s += ": " + line
 	}
@@ -128,7 +140,7 @@ func normalizeNewlines(s string) string {
 func footerLines(m *relay.Message, w *words) []string {
 	return []string{
 		w.incident + ": " + m.Incident,
-		w.level + ": " + w.severityName(m.Severity),
+		w.level + ": " + w.label(m),
 		w.author + ": " + oneLine(m.Author),
 		w.accepted + ": " + m.AcceptedAt.In(w.zone).Format("2006-01-02 15:04:05 MST"),
 		w.message + ": " + m.ID,
@@ -163,10 +175,10 @@ func htmlBody(m *relay.Message, w *words, subj, link string) string {
 	b.WriteString("<title>" + html.EscapeString(subj) + "</title>\n</head>\n")
 	b.WriteString("<body style=\"font-family:sans-serif;line-height:1.5\">\n")
 	color := "#333"
-	if m.Severity == relay.SeverityCritical {
+	if m.Severity == relay.SeverityCritical && m.Drill == "" {
 		color = "#b00020"
 	}
-	b.WriteString("<p style=\"font-weight:bold;color:" + color + "\">[" + html.EscapeString(w.severityName(m.Severity)) +
+	b.WriteString("<p style=\"font-weight:bold;color:" + color + "\">[" + html.EscapeString(w.label(m)) +
 		"] " + html.EscapeString(m.Incident) + "</p>\n")
 	b.WriteString("<p>")
 	lines := strings.Split(strings.TrimRight(normalizeNewlines(m.Text), "\n"), "\n")

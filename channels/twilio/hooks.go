@@ -67,6 +67,17 @@ type RollCallAnswerer interface {
 	AnswerByDelivery(ctx context.Context, deliveryID string, digit int) (bool, error)
 }
 
+// CanaryRecorder is a Node that takes the receipts of provider canaries
+// (relay.Canary): when the webhooks' node is one, a status callback
+// about a canary id (relay.IsCanary) is its receipt.
+type CanaryRecorder interface {
+	// RecordCanaryReceipt records a final status callback about a
+	// canary attempt. It returns an error wrapping relay.ErrNotFound for
+	// an unknown canary and relay.ErrStaleReceipt for a receipt about
+	// another attempt.
+	RecordCanaryReceipt(ctx context.Context, id string, r relay.Report) error
+}
+
 // HookOptions configure the webhooks.
 type HookOptions struct {
 	Node Node
@@ -234,6 +245,10 @@ func (h *Hooks) status(w http.ResponseWriter, r *http.Request, id string) {
 	if !rep.Final {
 		h.handled.WithLabelValues("status", "progress").Inc()
 		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	if relay.IsCanary(id) {
+		h.canaryStatus(w, r, id, rep)
 		return
 	}
 	// Receipts about one delivery wait for each other here, so that each
@@ -429,4 +444,30 @@ func (h *Hooks) incoming(w http.ResponseWriter, r *http.Request) {
 func writeMessageReply(w http.ResponseWriter, text string) {
 	w.Header().Set("Content-Type", "text/xml; charset=utf-8")
 	fmt.Fprint(w, RenderMessageReply(text))
+}
+
+// canaryStatus records the receipt of a provider canary.
+func (h *Hooks) canaryStatus(w http.ResponseWriter, r *http.Request, id string, rep Report) {
+	cr, ok := h.opts.Node.(CanaryRecorder)
+	if !ok {
+		h.refuse(w, http.StatusNotFound, "unknown", "no such delivery")
+		return
+	}
+	err := cr.RecordCanaryReceipt(r.Context(), id, relay.Report{ProviderID: rep.SID, Status: rep.Status, Reason: rep.Reason,
+		Code: rep.Code, Error: rep.Error, Temporary: rep.Temporary})
+	switch {
+	case errors.Is(err, relay.ErrNotFound):
+		h.refuse(w, http.StatusNotFound, "unknown", "no such canary")
+		return
+	case errors.Is(err, relay.ErrStaleReceipt):
+		h.handled.WithLabelValues("status", "stale").Inc()
+	case err != nil:
+		h.log.Error("recording a canary receipt failed", "canary", id, "err", err)
+		http.Error(w, "receipt not recorded; retry", http.StatusServiceUnavailable)
+		return
+	default:
+		h.handled.WithLabelValues("status", string(rep.Status)).Inc()
+		h.log.Info("canary receipt recorded", "canary", id, "status", rep.Status, "code", rep.Code)
+	}
+	w.WriteHeader(http.StatusNoContent)
 }

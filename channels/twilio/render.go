@@ -37,8 +37,8 @@ func Lang(lang string) string {
 //	[긴급] db-fire
 //	서버실 화재. 3층 계단으로 대피하세요.
 //
-// The first line is the severity in the reader's language and the
-// incident id; the message text follows as written, with Windows line
+// The first line is the severity in the reader's language (for a drill,
+// relay.DrillMarker: "[훈련] drill-20261202-1400") and the incident id; the message text follows as written, with Windows line
 // ends made plain, surrounding space trimmed and invalid UTF-8 replaced. A body longer than
 // MaxBodyChars is cut, at a character boundary, and ends in "...".
 func RenderBody(m *relay.Message, lang string) string {
@@ -47,7 +47,12 @@ func RenderBody(m *relay.Message, lang string) string {
 	if !ok && m.Severity != "" {
 		tag = strings.ToUpper(string(m.Severity))
 	}
-	if tag != "" {
+	switch {
+	case m.Drill != "":
+		// A drill is marked as one instead of a severity: nobody may
+		// take it for the real thing.
+		b.WriteString(relay.DrillMarker(lang))
+	case tag != "":
 		b.WriteString("[" + tag + "]")
 	}
 	if m.Incident != "" {

@@ -62,6 +62,10 @@ func TestRenderBodyCases(t *testing.T) {
 		{"region-tag.txt", relay.Message{Incident: "db-fire", Severity: relay.SeverityCritical, Text: "Evacuate."}, "en-US"},
 		{"unknown-lang-is-korean.txt", relay.Message{Incident: "db-fire", Severity: relay.SeverityCritical, Text: "避難してください"}, "ja"},
 		{"truncated.txt", relay.Message{Incident: "db-fire", Severity: relay.SeverityCritical, Text: long}, "ko"},
+		{"drill-ko.txt", relay.Message{Incident: "drill-20261202-1400", Severity: relay.SeverityCritical, Drill: "01JDRILL",
+			Text: "정기 비상 연락 훈련입니다. 받으셨으면 1로 답해 주세요."}, "ko"},
+		{"drill-en.txt", relay.Message{Incident: "drill-20261202-1400", Severity: relay.SeverityCritical, Drill: "01JDRILL",
+			Text: "This is the quarterly drill. Reply 1 when you get it."}, "en"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

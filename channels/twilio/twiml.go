@@ -49,6 +49,7 @@ type speech struct {
 	noAck     string // ends a call where no key was pressed
 	closing   string // ends a call that asks for no key
 	cut       string // ends a text cut to MaxSpokenChars
+	drill     string // opens a drill's call instead of intro
 	thanks    string // answers the acknowledgement key
 	notOne    string // answers any other key
 	code      string // before the digits of a one-time code
@@ -63,6 +64,7 @@ var speeches = map[string]speech{
 		voice:     "Polly.Seoyeon",
 		severity:  severityTags["ko"],
 		intro:     "relay 비상 연락입니다.",
+		drill:     "relay 비상 연락 훈련입니다. 실제 상황이 아닙니다.",
 		incident:  "인시던트 %s",
 		level:     "심각도 %s",
 		again:     "다시 알려드립니다.",
@@ -84,6 +86,7 @@ var speeches = map[string]speech{
 			relay.SeverityCritical: "critical", relay.SeverityWarning: "warning", relay.SeverityInfo: "info",
 		},
 		intro:     "This is a relay emergency call.",
+		drill:     "This is a relay drill, not a real emergency.",
 		incident:  "Incident %s",
 		level:     "severity %s",
 		again:     "Once more.",
@@ -234,6 +237,13 @@ func RenderGatherReply(lang string, acknowledged bool) string {
 // intro names relay, the incident and the severity:
 // "relay 비상 연락입니다. 인시던트 db-outage, 심각도 긴급."
 func intro(sp speech, m *relay.Message) string {
+	if m.Drill != "" {
+		// A drill says so first, and names no severity.
+		if inc := cutRunes(spoken(m.Incident), maxSpokenIncident); inc != "" {
+			return sp.drill + " " + fmt.Sprintf(sp.incident, inc) + "."
+		}
+		return sp.drill
+	}
 	var parts []string
 	if inc := cutRunes(spoken(m.Incident), maxSpokenIncident); inc != "" {
 		parts = append(parts, fmt.Sprintf(sp.incident, inc))

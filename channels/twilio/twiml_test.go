@@ -57,6 +57,15 @@ const (
 	enText = "The primary database is down.\nWrites are stopped. Responders, join the bridge now."
 )
 
+// drillCallTo is a call of a drill.
+func drillCallTo(lang string) *relay.Outgoing {
+	out := callTo(lang, map[string]string{"ko": "정기 비상 연락 훈련입니다.", "en": "This is the quarterly drill."}[lang])
+	m := *out.Message
+	m.Incident, m.Drill = "drill-20261202-1400", "01JDRILL"
+	out.Message = &m
+	return out
+}
+
 func TestRenderCallGolden(t *testing.T) {
 	long := strings.Repeat("가나다라마바사아자차카타파하 ", 100) // 1,500 characters
 	noCallback := callTo("ko", koText)
@@ -76,6 +85,8 @@ func TestRenderCallGolden(t *testing.T) {
 		{"empty-text.xml", callTo("ko", " \r\n\t ")},
 		{"rollcall-ko.xml", rollCallTo("ko")},
 		{"rollcall-en.xml", rollCallTo("en")},
+		{"drill-ko.xml", drillCallTo("ko")},
+		{"drill-en.xml", drillCallTo("en")},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

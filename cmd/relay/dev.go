@@ -92,6 +92,7 @@ func printDevUsage(w io.Writer, st *devstack.Stack) {
 	p("Every node watches demo-web from its own site and expects the heartbeat watchdog, which relay dev")
 	p("beats. Type \"target down\" / \"target up\" or \"watchdog stop\" / \"watchdog start\" and watch with:")
 	p("go run ./cmd/relay watch\n")
+	fmt.Fprint(w, devDrillHint)
 	p("Messages the built-in sinks receive appear below. Ctrl-C stops.\n")
 }
 
@@ -175,3 +176,13 @@ func devCommand(ctx context.Context, st *devstack.Stack, line string) (string, e
 	}
 	return "", fmt.Errorf("unknown command %q: type reply PERSON TEXT, ack PERSON, answer PERSON N, stop NODE, start NODE, target down|up or watchdog stop|start", verb)
 }
+
+// devDrillHint shows how to run a drill. relay dev schedules none: a
+// scheduled drill is a drills.scheduled entry of a node's config.
+const devDrillHint = `A drill, marked [훈련], asks everyone to acknowledge and reports who was reached:
+  go run ./cmd/relay drill start --to everyone --channels sms,email,voice "정기 비상 연락 훈련입니다. 1로 답해 주세요."
+  go run ./cmd/relay drill report ID --html drill.html
+Scheduled drills are off here; in a node's config they look like:
+  drills: {scheduled: [{name: monthly, cron: "0 14 1 * *", to: [everyone], text: "월간 훈련입니다"}]}
+
+`

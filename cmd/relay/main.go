@@ -71,7 +71,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(s
 	root.SetOut(out)
 	root.SetErr(errOut)
 	root.AddCommand(
-		serveCmd(e), devCmd(e), sendCmd(e), messageCmd(e), incidentCmd(e), rosterCmd(e), configCmd(e), statusCmd(e), nodeCmd(e), oncallCmd(e), rollcallCmd(e), watchCmd(e),
+		serveCmd(e), devCmd(e), sendCmd(e), messageCmd(e), incidentCmd(e), rosterCmd(e), configCmd(e), statusCmd(e), nodeCmd(e), oncallCmd(e), rollcallCmd(e), watchCmd(e), drillCmd(e),
 	)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -169,6 +169,10 @@ func New(opts Options) (*API, error) {
 	a.route("POST /v1/rollcalls/{id}/answers", relay.RoleBot, a.answerRollCall)
 	a.route("GET /v1/watch", relay.RoleViewer, a.getWatch)
 	a.route("POST /v1/heartbeats/{name}", relay.RoleBot, a.postBeat)
+	a.route("POST /v1/drills", relay.RoleAdmin, a.startDrill)
+	a.route("GET /v1/drills", relay.RoleViewer, a.listDrills)
+	a.route("GET /v1/drills/{id}", relay.RoleViewer, a.getDrill)
+	a.route("GET /v1/drills/{id}/report", relay.RoleViewer, a.getDrillReport)
 	a.route("GET /healthz", "", a.healthz)
 	a.route("GET /readyz", "", a.readyz)
 	if opts.Gatherer != nil {
@@ -191,6 +195,9 @@ func New(opts Options) (*API, error) {
 	a.allow("/v1/rollcalls/{id}/answers", "POST")
 	a.allow("/v1/watch", "GET")
 	a.allow("/v1/heartbeats/{name}", "POST")
+	a.allow("/v1/drills", "GET, POST")
+	a.allow("/v1/drills/{id}", "GET")
+	a.allow("/v1/drills/{id}/report", "GET")
 	a.allow("/healthz", "GET")
 	a.allow("/readyz", "GET")
 	if opts.Gatherer != nil {

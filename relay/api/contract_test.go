@@ -209,6 +209,11 @@ func (c *checkedTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 			Body:                   io.NopCloser(bytes.NewReader(answer)),
 			Options:                responseOptions(),
 		}
+		if strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
+			// kin-openapi decodes no HTML: its status and headers are
+			// checked, its body is not.
+			out.Options.ExcludeResponseBody = true
+		}
 		if err := openapi3filter.ValidateResponse(req.Context(), out); err != nil {
 			c.t.Errorf("contract: answer %d to %s does not follow %s: %v\nbody: %s", resp.StatusCode, what, specPath, err, answer)
 		}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -58,6 +59,8 @@ type provider struct {
 	Provider
 	limiter *rate.Limiter
 	breaker breaker
+	// demoted puts the provider behind the others (SetDemoted).
+	demoted atomic.Bool
 
 	mu      sync.Mutex
 	lastErr string // the last error logged, so a provider outage logs once
@@ -266,13 +269,7 @@ func (l *lane) pick(d *relay.Delivery, now time.Time) (p *provider, probe bool) 
 			}
 		}
 	}
-	for i := range l.providers {
-		p := l.providers[(start+i)%len(l.providers)]
-		if ok, probe := p.breaker.allow(now); ok {
-			return p, probe
-		}
-	}
-	return nil, false
+	return l.pickFrom(start, now)
 }
 
 // work makes the attempts the dispatcher hands over.

@@ -13,6 +13,7 @@ type metrics struct {
 	outcomes       *prometheus.CounterVec
 	attemptSeconds *prometheus.HistogramVec
 	breakerOpen    *prometheus.GaugeVec
+	demoted        *prometheus.GaugeVec
 	staleClaims    *prometheus.CounterVec
 	lookups        *prometheus.CounterVec
 	receiptChecks  *prometheus.CounterVec
@@ -37,6 +38,10 @@ func newMetrics(reg prometheus.Registerer, providers []Provider) *metrics {
 			Namespace: "relay", Subsystem: "delivery", Name: "attempt_seconds",
 			Help:    "Duration of one delivery attempt, by channel and provider.",
 			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+		}, []string{"channel", "provider"}),
+		demoted: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: "relay", Subsystem: "delivery", Name: "provider_demoted",
+			Help: "1 while a provider is demoted behind the other providers of its channel because its canary's receipt was late, missing or failed.",
 		}, []string{"channel", "provider"}),
 		breakerOpen: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Namespace: "relay", Subsystem: "delivery", Name: "provider_circuit_open",
@@ -63,6 +68,7 @@ func newMetrics(reg prometheus.Registerer, providers []Provider) *metrics {
 			m.receiptChecks.WithLabelValues(p.Channel, r)
 		}
 		m.breakerOpen.WithLabelValues(p.Channel, p.Name)
+		m.demoted.WithLabelValues(p.Channel, p.Name)
 		m.staleClaims.WithLabelValues(p.Channel)
 		for _, r := range []string{"ok", "temporary", "permanent"} {
 			m.attempts.WithLabelValues(p.Channel, p.Name, r)
@@ -74,7 +80,7 @@ func newMetrics(reg prometheus.Registerer, providers []Provider) *metrics {
 			m.outcomes.WithLabelValues(p.Channel, string(s))
 		}
 	}
-	reg.MustRegister(m.attempts, m.failures, m.outcomes, m.attemptSeconds, m.breakerOpen, m.staleClaims, m.lookups, m.receiptChecks)
+	reg.MustRegister(m.attempts, m.failures, m.outcomes, m.attemptSeconds, m.breakerOpen, m.demoted, m.staleClaims, m.lookups, m.receiptChecks)
 	return m
 }
 

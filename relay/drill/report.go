@@ -52,42 +52,50 @@ const (
 
 // Person is one person's drill.
 type Person struct {
-	ID   string
-	Name string
+	ID   string `json:"id"`
+	Name string `json:"name"`
 	// Outcome is the best of their channels' outcomes (OutcomeAcked
 	// first); Reason says why they were not reached, when they were not.
-	Outcome string
-	Reason  string
+	Outcome string `json:"outcome"`
+	Reason  string `json:"reason,omitempty"`
 	// Channel is the first channel that reached them; ToDelivery the
 	// time from the drill's start to it.
-	Channel    string
-	ToDelivery time.Duration
+	Channel    string        `json:"channel,omitempty"`
+	ToDelivery time.Duration `json:"to_delivery,omitempty"`
 	// AckChannel and ToAck are how and when they acknowledged.
-	AckChannel string
-	ToAck      time.Duration
-	Rows       []Row
+	AckChannel string        `json:"ack_channel,omitempty"`
+	ToAck      time.Duration `json:"to_ack,omitempty"`
+	Rows       []Row         `json:"rows"`
 }
 
 // Row is one delivery of the drill: a line of the CSV.
 type Row struct {
-	Person, Name, Channel, Provider, Node, Site string
-	Status                                      relay.Status
-	Outcome                                     string
-	Reason                                      string
+	Person   string       `json:"person"`
+	Name     string       `json:"name"`
+	Channel  string       `json:"channel"`
+	Provider string       `json:"provider,omitempty"`
+	Node     string       `json:"node,omitempty"`
+	Site     string       `json:"site,omitempty"`
+	Status   relay.Status `json:"status"`
+	Outcome  string       `json:"outcome"`
+	Reason   string       `json:"reason,omitempty"`
 	// ToSend and ToDelivery count from the drill's start; zero when it
 	// did not happen.
-	ToSend, ToDelivery time.Duration
-	Attempts           int
+	ToSend     time.Duration `json:"to_send,omitempty"`
+	ToDelivery time.Duration `json:"to_delivery,omitempty"`
+	Attempts   int           `json:"attempts"`
 }
 
 // Group is the figures of a provider or a site.
 type Group struct {
-	Name       string
-	Deliveries int
-	Delivered  int
-	Failed     int
+	Name       string `json:"name"`
+	Deliveries int    `json:"deliveries"`
+	Delivered  int    `json:"delivered"`
+	Failed     int    `json:"failed"`
 	// Latency percentiles of time to delivery, from receipts.
-	P50, P90, P99 time.Duration
+	P50 time.Duration `json:"p50"`
+	P90 time.Duration `json:"p90"`
+	P99 time.Duration `json:"p99"`
 }
 
 // Rate is the share of deliveries delivered.
@@ -95,14 +103,14 @@ func (g Group) Rate() float64 { return ratio(g.Delivered, g.Deliveries) }
 
 // Summary is a drill's headline figures, kept for the trend.
 type Summary struct {
-	Message string
-	At      time.Time
-	People  int
-	Reached int
-	Acked   int
+	Message string    `json:"message"`
+	At      time.Time `json:"at"`
+	People  int       `json:"people"`
+	Reached int       `json:"reached"`
+	Acked   int       `json:"acknowledged"`
 	// P90Delivery is the 90th percentile of the people's time to their
 	// first delivery.
-	P90Delivery time.Duration
+	P90Delivery time.Duration `json:"p90_delivery"`
 }
 
 // ReachedRate and AckedRate are shares of the people.
@@ -111,17 +119,17 @@ func (s Summary) AckedRate() float64   { return ratio(s.Acked, s.People) }
 
 // Report is a drill's report.
 type Report struct {
-	Summary
-	Text      string
-	Author    string
-	To        []string
-	People    []Person
-	Outcomes  map[string]int
-	Providers []Group
-	Sites     []Group
-	Channels  []Group
-	Previous  []Summary
-	At        time.Time
+	Summary   `json:"summary"`
+	Text      string         `json:"text"`
+	Author    string         `json:"author"`
+	To        []string       `json:"to"`
+	People    []Person       `json:"people"`
+	Outcomes  map[string]int `json:"outcomes"`
+	Providers []Group        `json:"providers"`
+	Sites     []Group        `json:"sites"`
+	Channels  []Group        `json:"channels"`
+	Previous  []Summary      `json:"previous"`
+	At        time.Time      `json:"at"`
 }
 
 // Build makes the report.
@@ -228,6 +236,12 @@ func row(d *relay.Delivery, start, now time.Time) Row {
 		r.Outcome = OutcomeReached
 		r.ToDelivery = d.UpdatedAt.Sub(start)
 	case relay.StatusSent:
+		if !relay.ReportsReceipts(d.Channel) {
+			// A mail accepted by the smarthost is as confirmed as a
+			// mail gets.
+			r.Outcome, r.ToDelivery = OutcomeReached, d.SentAt.Sub(start)
+			break
+		}
 		// Sent, and no receipt came: the carrier may or may not have
 		// handed it over.
 		r.Outcome, r.Reason = OutcomeNoReceipt, "no receipt"

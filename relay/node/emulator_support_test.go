@@ -59,6 +59,8 @@ type rigOptions struct {
 	// TokenA, when set, is the auth token provider A is configured with,
 	// in place of the one its emulator knows.
 	TokenA string
+	// Canaries are the node's provider canaries.
+	Canaries []node.Canary
 	// LogLevel is the level of the captured log; zero means Info. The
 	// fault tests capture Debug, where the senders log every attempt.
 	LogLevel slog.Level
@@ -95,6 +97,8 @@ type rig struct {
 	logs  *testkit.LogBuffer
 	hist  *history
 	reg   *prometheus.Registry
+	// publicURL is where the node's webhooks are.
+	publicURL string
 	// secrets are the auth tokens configured, and their HTTP basic
 	// credentials, none of which may reach a log.
 	secrets []string
@@ -174,6 +178,7 @@ func startRig(tb testing.TB, opts rigOptions) *rig {
 		Backoff:        opts.Backoff,
 		PublicURL:      publicURL,
 		Roster:         &relay.Roster{People: opts.People},
+		Canaries:       opts.Canaries,
 		Logger:         log,
 		Registerer:     reg,
 	})
@@ -181,7 +186,7 @@ func startRig(tb testing.TB, opts rigOptions) *rig {
 		web.Listener.Close()
 		tb.Fatal(err)
 	}
-	r.node, r.reg = n, reg
+	r.node, r.reg, r.publicURL = n, reg, publicURL
 	n.Store().Observe(r.hist.observe)
 	hk, err := twilio.NewHooks(twilio.HookOptions{Node: hooksNode{n}, PublicURL: publicURL, AuthTokens: tokens, Logger: log, Registerer: reg})
 	if err != nil {

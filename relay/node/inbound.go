@@ -85,6 +85,16 @@ func (n *Node) Receive(ctx context.Context, in *relay.Inbound) (*relay.Answer, e
 	if err != nil {
 		return nil, err
 	}
+	if relay.IsDrillIncident(inc) && cmd.Kind != relay.CommandAck {
+		// Any answer to a drill acknowledges it and goes to nobody: a
+		// drill's audience is everyone, and an automatic answer is no
+		// acknowledgement.
+		if auto {
+			n.loops.dropped(in, p, "drill", now)
+			return &relay.Answer{}, nil
+		}
+		cmd.Kind = relay.CommandAck
+	}
 	if cmd.Kind == relay.CommandAck {
 		acked, err := n.AckIncident(ctx, p.ID, inc, in.Channel)
 		if err != nil {

@@ -113,6 +113,12 @@ type Options struct {
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer
 	Now        func() time.Time
+	// ScheduledDrills are the drills the config schedules; the same on
+	// every node.
+	ScheduledDrills []ScheduledDrill
+	// Canaries are the provider canaries of the config; the same on
+	// every node.
+	Canaries []Canary
 }
 
 // Calls says what follows a busy or unanswered call.
@@ -155,6 +161,10 @@ type Node struct {
 	watcher *watcher
 	// contacts limits the contact changes waiting for their code.
 	contacts contactLimits
+	// drills starts the scheduled drills.
+	drills *drillSchedules
+	// canaries sends provider canaries and demotes providers.
+	canaries *canaries
 
 	// keyed serialises posts that share an idempotency key, so that two
 	// concurrent retries on one node accept one message.
@@ -207,6 +217,9 @@ func Open(opts Options) (*Node, error) {
 		opts.Lease = cmp.Or(opts.AttemptTimeout, 30*time.Second) + 10*time.Second
 	}
 	opts.Console.setDefaults()
+	if err := checkScheduledDrills(opts.ScheduledDrills); err != nil {
+		return nil, err
+	}
 	opts.Replies.SetDefaults()
 	if err := opts.Replies.Validate(); err != nil {
 		return nil, fmt.Errorf("node: replies: %w", err)
@@ -235,7 +248,13 @@ func Open(opts Options) (*Node, error) {
 	var n *Node
 	repl, err := cluster.New(cluster.Options{Store: st, Logger: opts.Logger, Registerer: opts.Registerer, Now: opts.Now,
 		CatchUpTimeout: opts.ReconcileTimeout, Dir: opts.DataDir, Signer: opts.Signer, Keys: keys,
-		OnCaughtUp: func() { n.mesh.poke(); n.summaries.rescanSoon(); n.repings.rescanSoon(); n.escalations.rescanSoon() },
+		OnCaughtUp: func() {
+			n.mesh.poke()
+			n.summaries.rescanSoon()
+			n.repings.rescanSoon()
+			n.escalations.rescanSoon()
+			n.drills.rescanSoon()
+		},
 		OnMembers: func() {
 			if n != nil {
 				n.owners.SetAlive(n.repl.Members())
@@ -244,6 +263,8 @@ func Open(opts Options) (*Node, error) {
 				n.repings.unpark()
 				n.escalations.unpark()
 				n.watcher.poke()
+				n.drills.unpark()
+				n.canaries.unpark()
 			}
 		}})
 	if err != nil {
@@ -300,6 +321,11 @@ func Open(opts Options) (*Node, error) {
 	n.tokens = session.New(opts.Signer, opts.Keys, opts.Now)
 	n.login = newLogins(opts.Registerer)
 	n.watcher = newWatcher(n)
+	n.drills = newDrillSchedules(n)
+	if n.canaries, err = newCanaries(n); err != nil {
+		st.Close()
+		return nil, err
+	}
 	return n, nil
 }
 
@@ -318,10 +344,13 @@ func (n *Node) Start(ctx context.Context) error {
 			n.log.Info("roster file applied", "people", len(n.opts.Roster.People), "groups", len(n.opts.Roster.Groups))
 		}
 	}
-	n.reconcile(ctx)
+	// The node's own site is its own fact: it is written before the
+	// wait for peers, which may take all of ctx when a peer never
+	// answers.
 	if err := n.recordSite(ctx); err != nil {
 		return err
 	}
+	n.reconcile(ctx)
 	if err := n.engine.Start(); err != nil {
 		return err
 	}
@@ -331,6 +360,8 @@ func (n *Node) Start(ctx context.Context) error {
 	n.repings.start()
 	n.escalations.start()
 	n.watcher.start()
+	n.drills.start()
+	n.canaries.start()
 	return nil
 }
 
@@ -347,6 +378,8 @@ func (n *Node) Close(ctx context.Context) error {
 		n.escalations.stop()
 		n.login.stop()
 		n.watcher.stop()
+		n.drills.stop()
+		n.canaries.stop()
 		err := n.engine.Stop(ctx)
 		n.mesh.stop()
 		n.flush(ctx)

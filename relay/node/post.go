@@ -55,6 +55,10 @@ func (n *Node) Post(ctx context.Context, p *relay.Post, author Author, key strin
 	if err := p.CheckTo(n.opts.MaxTo); err != nil {
 		return nil, errors.Join(p.Validate(), err)
 	}
+	if relay.IsDrillIncident(p.Incident) {
+		return nil, errors.Join(p.Validate(), &relay.FieldError{Field: "incident",
+			Message: "incidents named " + relay.DrillIncidentPrefix + "… are drills'; only a drill posts to them"})
+	}
 	return n.post(ctx, p, author, key, nil, nil)
 }
 

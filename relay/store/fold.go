@@ -175,6 +175,10 @@ func (f *folder) fold(e *relay.Event) error {
 		return f.watchVerdict(e)
 	case e.Contact != nil:
 		return f.contact(e)
+	case e.Drill != nil:
+		return f.drill(e)
+	case e.Canary != nil:
+		return f.canary(e)
 	}
 	return fmt.Errorf("event %s/%d has no payload", e.Origin, e.Seq)
 }

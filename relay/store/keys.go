@@ -48,12 +48,15 @@ var (
 	bucketVerdicts = []byte("watch_verdicts")
 	// person 0x00 kind → relay.SelfContact: a person's own phone or email
 	bucketContacts = []byte("contacts")
+	// drill id → drillRecord; canary id → canaryRecord; provider → demotionRecord
+	bucketDrills, bucketCanaries, bucketDemotions = []byte("drills"), []byte("canaries"), []byte("demotions")
 
 	allBuckets = [][]byte{bucketMeta, bucketLog, bucketMarks, bucketMessages, bucketDeliv,
 		bucketOpen, bucketAwaiting, bucketCounts, bucketIncidents, bucketTimeline, bucketRoster, bucketAcks, bucketConsent, bucketPacked, bucketPruned, bucketFloors, bucketOrigins, bucketSeen, bucketOverrides,
 		bucketRollCalls, bucketRollCallAnswers, bucketEscalated, bucketEscalating,
 		bucketCodes, bucketCodeSteps, bucketRevoked, bucketAudit,
-		bucketSites, bucketWatchReports, bucketBeats, bucketVerdicts, bucketContacts}
+		bucketSites, bucketWatchReports, bucketBeats, bucketVerdicts, bucketContacts,
+		bucketDrills, bucketCanaries, bucketDemotions}
 
 	keyOrigin  = []byte("origin")
 	keyCurrent = []byte("current")

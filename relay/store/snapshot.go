@@ -29,12 +29,12 @@ var stateBuckets = [][]byte{bucketMessages, bucketDeliv, bucketOpen, bucketAwait
 	bucketTimeline, bucketRoster, bucketAcks, bucketConsent, bucketPacked, bucketPruned,
 	bucketRollCalls, bucketRollCallAnswers, bucketEscalated, bucketEscalating,
 	bucketCodes, bucketCodeSteps, bucketRevoked, bucketAudit,
-	bucketSites, bucketWatchReports, bucketBeats, bucketVerdicts}
+	bucketSites, bucketWatchReports, bucketBeats, bucketVerdicts, bucketDrills, bucketCanaries, bucketDemotions}
 
 // optionalBuckets are state buckets a snapshot written by an older node
 // lacks: they are restored empty.
 var optionalBuckets = [][]byte{bucketEscalated, bucketEscalating, bucketCodes, bucketCodeSteps, bucketRevoked, bucketAudit,
-	bucketSites, bucketWatchReports, bucketBeats, bucketVerdicts}
+	bucketSites, bucketWatchReports, bucketBeats, bucketVerdicts, bucketDrills, bucketCanaries, bucketDemotions}
 
 // TruncateLog deletes, for each origin, the events of the log with a
 // sequence at or below upTo[origin] (and this store's mark for it) whose

@@ -148,7 +148,10 @@ func (b natsInbox) Member(_ context.Context, person string, targets []string) (b
 // twilioNode is the node as Twilio's webhooks see it.
 type twilioNode struct{ *node.Node }
 
-var _ twilio.Node = twilioNode{}
+var (
+	_ twilio.Node           = twilioNode{}
+	_ twilio.CanaryRecorder = twilioNode{}
+)
 
 func (n twilioNode) Delivery(id string) (*relay.Delivery, error) { return n.Store().Delivery(id) }
 func (n twilioNode) Message(id string) (*relay.Message, error)   { return n.Store().Message(id) }

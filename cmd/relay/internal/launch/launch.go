@@ -122,8 +122,15 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Server, erro
 		s.closeProviders()
 		return nil, err
 	}
+	drills, err := scheduledDrills(cfg.Drills)
+	if err != nil {
+		s.closeProviders()
+		return nil, err
+	}
 	n, err := node.Open(node.Options{
 		Watch:             watch,
+		ScheduledDrills:   drills,
+		Canaries:          canaries(cfg),
 		Signer:            signer,
 		Keys:              keys,
 		MaxDrift:          cl.MaxClockDrift,
@@ -333,4 +340,26 @@ func apiLimits(l config.Limits) api.Limits {
 	}
 	return api.Limits{PerAddress: rate(l.PerAddress), PerToken: rate(l.PerToken),
 		AuthDelay: l.FailedAuth.Delay, AuthMaxDelay: l.FailedAuth.MaxDelay}
+}
+
+// scheduledDrills parses the scheduled drills of a validated config.
+func scheduledDrills(d config.Drills) ([]node.ScheduledDrill, error) {
+	var out []node.ScheduledDrill
+	for _, sd := range d.Scheduled {
+		sch, err := sd.Schedule()
+		if err != nil {
+			return nil, fmt.Errorf("drills.scheduled %s: %w", sd.Name, err)
+		}
+		out = append(out, node.ScheduledDrill{Name: sd.Name, Schedule: sch, Start: sd.Start()})
+	}
+	return out, nil
+}
+
+// canaries lists the provider canaries of a validated config.
+func canaries(cfg *config.Config) []node.Canary {
+	var out []node.Canary
+	for name, c := range cfg.Canaries() {
+		out = append(out, node.Canary{Provider: name, To: c.To, Every: c.Every, LateAfter: c.LateAfter})
+	}
+	return out
 }
