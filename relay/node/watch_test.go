@@ -3,6 +3,7 @@ package node_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -376,11 +377,16 @@ func TestHeartbeatStopsAndResumes(t *testing.T) {
 			t.Errorf("%s paged %d times, told of the recovery %d times", p, n, r)
 		}
 	}
-	st, err := seoul.WatchStatus()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(st.Heartbeats) != 1 || st.Heartbeats[0].Down || st.Heartbeats[0].Incident != "watch-heartbeat-watchdog-1" {
-		t.Errorf("status %+v", st.Heartbeats)
-	}
+	// The owner posts the recovery, then records the verdict: seoul
+	// says so once the verdict has reached it.
+	testkit.EventuallyNil(t, 10*time.Second, func() error {
+		st, err := seoul.WatchStatus()
+		if err != nil {
+			return err
+		}
+		if len(st.Heartbeats) != 1 || st.Heartbeats[0].Down || st.Heartbeats[0].Incident != "watch-heartbeat-watchdog-1" {
+			return fmt.Errorf("status %+v", st.Heartbeats)
+		}
+		return nil
+	})
 }
