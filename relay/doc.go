@@ -99,6 +99,28 @@
 //     posts; relay/problem is the one error shape every interface refuses
 //     with; relay/hlc is the hybrid logical clock that stamps events;
 //     relay/secret holds credentials that print as "<secret>".
+//   - relay/console is the web console every node serves at "/":
+//     server-rendered pages, one style sheet and one script embedded in
+//     the binary, live updates of an incident room over server-sent
+//     events (fed by the store's change notification, so a reply any
+//     node takes shows everywhere), and the move of a page to another
+//     node when its node dies. People log in with a one-time code sent
+//     over their own channels (relay/node/login.go: the code is in the
+//     log only as a salted hash, so any node checks it, and wrong codes
+//     lock out on every node); relay/session makes the tokens of
+//     sessions, personal links and hand-offs, signed by the node key so
+//     that every node trusting that key accepts them and a session
+//     outlives its node. Revocations and the audit trail are events.
+//   - relay/watch probes watched targets from each node's site and
+//     decides, from the views of a quorum of sites, that a target is
+//     down; relay/node/watch*.go writes each node's view as events and
+//     has the owner of each target, heartbeat or node page once per
+//     outage and once per recovery, under an idempotency key every node
+//     derives alike. relay/drill makes a drill's report (who was reached,
+//     how fast, who acknowledged, per provider and site, the trend) from
+//     the log alone; relay/node/drill*.go starts drills and scheduled
+//     drills, and canary.go sends provider canaries whose late receipts
+//     demote a provider behind the next one of its channel.
 //   - relay/rosterdiff says what replacing a roster would change, entry
 //     by entry and field by field; relay/rostercsv builds a roster from
 //     an HR system's CSV export. The command line's roster verbs use them.
@@ -222,6 +244,12 @@
 //   - Start and stop order: relay/node/node.go and
 //     cmd/relay/internal/launch; takeovers: relay/node/cluster.go; upkeep:
 //     relay/node/upkeep.go.
+//   - The console: relay/console (pages.go, room.go, live.go, auth.go,
+//     login.go); login codes, sessions, revocations and the audit trail:
+//     relay/node/login.go and sessions.go, relay/store/login.go.
+//   - Watching and drills: relay/watch, relay/node/watch.go,
+//     watchdecide.go, watchview.go and site.go; relay/drill,
+//     relay/node/drill.go, drillsched.go and canary.go.
 //   - Every configuration key: config/testdata/full.yaml; the HTTP API:
 //     relay/api/openapi.yaml.
 package relay
