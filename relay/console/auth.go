@@ -203,10 +203,11 @@ func (c *Console) sameOrigin(r *http.Request) error {
 		return nil
 	}
 	if o == "null" {
-		// Chromium sends Origin: null on a form post from a page whose
-		// referrer policy is no-referrer, as the console's pages are;
-		// its Sec-Fetch-Site, which no page can set, still says where
-		// the post came from.
+		// An opaque origin (a sandboxed frame, a data: URL, a page
+		// under a no-referrer policy) passes only when Sec-Fetch-Site,
+		// which no page can set, says the post came from this origin.
+		// The console's own pages send their origin: their referrer
+		// policy is same-origin.
 		if r.Header.Get("Sec-Fetch-Site") == "same-origin" {
 			return nil
 		}

@@ -33,7 +33,7 @@ func checkHeaders(t *testing.T, what string, p page, peers ...string) {
 			t.Errorf("%s: connect-src does not name the other node %s: %q", what, o, csp)
 		}
 	}
-	if p.header.Get("X-Content-Type-Options") != "nosniff" || p.header.Get("Referrer-Policy") != "no-referrer" {
+	if p.header.Get("X-Content-Type-Options") != "nosniff" || p.header.Get("Referrer-Policy") != "same-origin" {
 		t.Errorf("%s: X-Content-Type-Options %q, Referrer-Policy %q", what, p.header.Get("X-Content-Type-Options"), p.header.Get("Referrer-Policy"))
 	}
 }
@@ -479,6 +479,62 @@ func TestCatalogueComplete(t *testing.T) {
 	for k := range console.Catalogue["ko"] {
 		if _, ok := console.Catalogue["en"][k]; !ok {
 			t.Errorf("key %s has no English text", k)
+		}
+	}
+}
+
+// TestFormPostHeadersAsChromiumSends: the pages' referrer policy is
+// same-origin, under which Chromium sends the page's own origin on a
+// form post; over plain HTTP on a LAN address it sends no Sec-Fetch-Site
+// (the origin is not potentially trustworthy), and the post passes on its
+// Origin. Origin: null passes only with Sec-Fetch-Site: same-origin.
+func TestFormPostHeadersAsChromiumSends(t *testing.T) {
+	ns := startCluster(t, "relay-1")
+	a := ns[0]
+	postIncident(t, a, "first", "group:db-oncall")
+	b := newBrowser(t)
+	b.login(a, "kim")
+	roomURL := a.url + "/incidents/" + incident
+	room := b.get(roomURL)
+	if got := room.header.Get("Referrer-Policy"); got != "same-origin" {
+		t.Errorf("Referrer-Policy %q, want same-origin", got)
+	}
+	if !strings.Contains(room.body, `<meta name="referrer" content="same-origin">`) {
+		t.Errorf("the page's referrer meta is not same-origin")
+	}
+	tok := csrf(t, room)
+	post := func(nonce string, h map[string]string) page {
+		req, _ := http.NewRequest(http.MethodPost, roomURL+"/reply",
+			strings.NewReader(url.Values{"text": {"확인 " + nonce}, "csrf": {tok}, "nonce": {nonce}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Cache-Control", "max-age=0")
+		req.Header.Set("Upgrade-Insecure-Requests", "1")
+		req.Header.Set("Accept", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8")
+		for k, v := range h {
+			req.Header.Set(k, v)
+		}
+		return b.do(req)
+	}
+	for _, tc := range []struct {
+		name   string
+		header map[string]string
+		want   int
+	}{
+		// Chromium over http://192.168.x.y: no Sec-Fetch-*, the page's
+		// origin and, under same-origin, its address as Referer.
+		{"plain HTTP on a LAN address", map[string]string{"Origin": a.url, "Referer": roomURL}, http.StatusSeeOther},
+		// Chromium over HTTPS or localhost.
+		{"trustworthy origin", map[string]string{"Origin": a.url, "Referer": roomURL, "Sec-Fetch-Site": "same-origin",
+			"Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "document", "Sec-Fetch-User": "?1"}, http.StatusSeeOther},
+		{"opaque origin, same-origin fetch", map[string]string{"Origin": "null", "Sec-Fetch-Site": "same-origin",
+			"Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "document"}, http.StatusSeeOther},
+		// What the no-referrer policy made Chromium send over plain HTTP.
+		{"opaque origin without Sec-Fetch-Site", map[string]string{"Origin": "null"}, http.StatusForbidden},
+		{"opaque origin, cross-site", map[string]string{"Origin": "null", "Sec-Fetch-Site": "cross-site"}, http.StatusForbidden},
+		{"another LAN origin", map[string]string{"Origin": "http://192.168.1.20:8080"}, http.StatusForbidden},
+	} {
+		if p := post(strings.ReplaceAll(tc.name, " ", "-"), tc.header); p.status != tc.want {
+			t.Errorf("%s: %d, want %d\n%s", tc.name, p.status, tc.want, p.body)
 		}
 	}
 }

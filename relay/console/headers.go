@@ -9,9 +9,11 @@ import (
 
 // secureHeaders sets the headers every answer carries: a strict
 // Content-Security-Policy whose connect-src names the other nodes (the
-// page checks they answer before it moves there), no sniffing, no
-// referrer (a personal link's token never leaves in a Referer), no
-// framing.
+// page checks they answer before it moves there), no sniffing, a
+// referrer only to this origin (a personal link's token never leaves for
+// another site, and browsers then send this origin, not "null", as the
+// Origin of a same-origin form post, with or without Sec-Fetch-Site),
+// no framing.
 func (c *Console) secureHeaders(w http.ResponseWriter) {
 	h := w.Header()
 	connect := "'self'"
@@ -21,7 +23,7 @@ func (c *Console) secureHeaders(w http.ResponseWriter) {
 	h.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src "+
 		connect+"; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
 	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Referrer-Policy", "same-origin")
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Cross-Origin-Opener-Policy", "same-origin")
 }
