@@ -538,3 +538,41 @@ func TestFormPostHeadersAsChromiumSends(t *testing.T) {
 		}
 	}
 }
+
+var handoffAttr = regexp.MustCompile(`data-handoff="([^"]*)"`)
+
+// TestRoomPageCarriesHandoff: the room comes with a hand-off of its
+// session, signed as it renders, that another node takes before any live
+// update reached the page; a token's page carries none.
+func TestRoomPageCarriesHandoff(t *testing.T) {
+	ns := startCluster(t, "relay-1", "relay-2")
+	a, b2 := ns[0], ns[1]
+	postIncident(t, a, "first", "group:db-oncall")
+	br := newBrowser(t)
+	cl := br.login(a, "kim")
+	room := br.get(a.url + "/incidents/" + incident)
+	m := handoffAttr.FindStringSubmatch(room.body)
+	if m == nil {
+		t.Fatalf("the room carries no hand-off:\n%s", room.body)
+	}
+	h, err := a.n.Tokens().Check(session.KindHandoff, m[1])
+	if err != nil || h.ID != cl.ID || h.Person != "kim" || h.SessionExpires != cl.Expires {
+		t.Fatalf("the page's hand-off %+v %v does not name the session %+v", h, err, cl)
+	}
+	if left := h.ExpiresAt().Sub(a.n.Now()); left > 10*time.Minute || left < 9*time.Minute {
+		t.Errorf("the page's hand-off lasts %s, want 10 min", left)
+	}
+	a.stop()
+	moved := newBrowser(t)
+	if p := moved.post(b2.url+"/resume", url.Values{"handoff": {m[1]}}, b2.url); p.status != http.StatusNoContent {
+		t.Fatalf("resume with the page's hand-off: %d %s", p.status, p.body)
+	}
+	if p := moved.get(b2.url + "/incidents/" + incident); p.status != http.StatusOK {
+		t.Errorf("the room on relay-2 after the move: %d", p.status)
+	}
+	req, _ := http.NewRequest(http.MethodGet, b2.url+"/incidents/"+incident, nil)
+	req.Header.Set("Authorization", "Bearer "+adminToken)
+	if p := newBrowser(t).do(req); p.status != http.StatusOK || strings.Contains(p.body, "data-handoff") {
+		t.Errorf("a token's room: %d, carries a hand-off: %v", p.status, strings.Contains(p.body, "data-handoff"))
+	}
+}

@@ -50,6 +50,9 @@ func (c *Console) roomPage(w http.ResponseWriter, r *http.Request, u *user) {
 	d.Nonce = session.NewID()
 	v.Data = d
 	v.Live = "/incidents/" + rs.Incident.ID + "/live"
+	if u.person != nil {
+		v.Handoff = c.n.Tokens().Handoff(u.claims, c.handoffTTL())
+	}
 	c.render(w, http.StatusOK, "room", v)
 }
 

@@ -82,6 +82,10 @@ type view struct {
 	Version string
 	// Live is the URL of the page's live stream, if it has one.
 	Live string
+	// Handoff is a hand-off of the session signed as the page renders:
+	// the page can continue on another node even if this one dies
+	// before its live stream sent one.
+	Handoff string
 	// Flash says what the last action did; Error what went wrong, with
 	// Detail.
 	Flash  string

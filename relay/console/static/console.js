@@ -57,7 +57,8 @@
 
   var live = body.dataset.live;
   if (!live || !window.EventSource || !window.fetch) { return; }
-  var handoff = '';
+  // The page comes with a hand-off; the stream sends fresher ones.
+  var handoff = body.dataset.handoff || '';
   var source = null;
   var checking = false;
 
