@@ -576,3 +576,28 @@ func TestRoomPageCarriesHandoff(t *testing.T) {
 		t.Errorf("a token's room: %d, carries a hand-off: %v", p.status, strings.Contains(p.body, "data-handoff"))
 	}
 }
+
+// TestHandoffTakenOnceInCluster: a hand-off taken on relay-2 is refused
+// on relay-3 once relay-3 holds relay-2's record of it.
+func TestHandoffTakenOnceInCluster(t *testing.T) {
+	ns := startCluster(t, "relay-1", "relay-2", "relay-3")
+	a, b2, c3 := ns[0], ns[1], ns[2]
+	postIncident(t, a, "first", "group:db-oncall")
+	br := newBrowser(t)
+	br.login(a, "kim")
+	m := handoffAttr.FindStringSubmatch(br.get(a.url + "/incidents/" + incident).body)
+	if m == nil {
+		t.Fatal("the room carries no hand-off")
+	}
+	if p := newBrowser(t).post(b2.url+"/resume", url.Values{"handoff": {m[1]}}, b2.url); p.status != http.StatusNoContent {
+		t.Fatalf("resume on relay-2: %d %s", p.status, p.body)
+	}
+	testkit.Eventually(t, 10*time.Second, "relay-3 holds relay-2's record of the hand-off", func() bool {
+		seen, _ := c3.n.Seen(console.HandoffKey(m[1]))
+		return seen
+	})
+	p := newBrowser(t).post(c3.url+"/resume", url.Values{"handoff": {m[1]}}, c3.url)
+	if p.status != http.StatusUnauthorized || !strings.Contains(p.body, "used already") {
+		t.Errorf("the same hand-off on relay-3: %d %s, want 401 used already", p.status, p.body)
+	}
+}

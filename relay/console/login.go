@@ -1,6 +1,9 @@
 package console
 
 import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"net/http"
 	"strings"
@@ -146,15 +149,17 @@ func (c *Console) resumePage(w http.ResponseWriter, r *http.Request) {
 }
 
 // resumePost turns a hand-off from another node into the same session
-// here. A hand-off is taken once on each node.
+// here. A hand-off is taken once in the cluster: the node that takes it
+// records it as a relay.Seen of the replicated log, so that it is refused
+// again here after a restart and on every node that holds the record.
 func (c *Console) resumePost(w http.ResponseWriter, r *http.Request) {
 	h := r.PostFormValue("handoff")
 	tok, cl, err := c.n.Tokens().Resume(h)
 	if err == nil && c.n.SessionRevoked(cl) {
 		err = errors.New("the session was ended")
 	}
-	if err == nil && !c.handoff.take(h, cl.ExpiresAt(), c.opts.Now()) {
-		err = errors.New("this hand-off was used already")
+	if err == nil {
+		err = c.takeHandoff(r.Context(), h)
 	}
 	if err != nil {
 		http.Error(w, "hand-off refused: "+err.Error(), http.StatusUnauthorized)
@@ -166,8 +171,44 @@ func (c *Console) resumePost(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// usedHandoffs remembers the hand-offs this node took, until they
-// expire, so that each is taken once here.
+// handoffKey names a hand-off in the cluster's memory of requests taken.
+func handoffKey(h string) string {
+	sum := sha256.Sum256([]byte(h))
+	return "console:handoff:" + base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+// takeHandoff takes the checked hand-off h once: refused when this node
+// took it (in memory, so that two posts here at once cannot both pass)
+// or the cluster's memory holds it; else recorded there until it
+// expires. Two nodes taking the same hand-off before either's record
+// reached the other both pass: both continue the same person's session,
+// which whoever holds the hand-off could continue anyway.
+func (c *Console) takeHandoff(ctx context.Context, h string) error {
+	hc, err := c.n.Tokens().Check(session.KindHandoff, h)
+	if err != nil {
+		return err
+	}
+	key := handoffKey(h)
+	switch seen, err := c.n.Seen(key); {
+	case err != nil:
+		c.log.Warn("hand-off memory not readable", "err", err)
+		return errors.New("this node cannot tell whether the hand-off was used")
+	case seen:
+		return errors.New("this hand-off was used already")
+	}
+	if !c.handoff.take(h, hc.ExpiresAt(), c.opts.Now()) {
+		return errors.New("this hand-off was used already")
+	}
+	if err := c.n.Remember(ctx, key, hc.ExpiresAt()); err != nil {
+		c.log.Warn("hand-off not recorded as taken", "err", err)
+		return errors.New("this node cannot record the hand-off")
+	}
+	return nil
+}
+
+// usedHandoffs remembers the hand-offs this process took, until they
+// expire, so that two posts of one hand-off here at once cannot both
+// pass before the first is recorded in the store.
 type usedHandoffs struct {
 	mu   sync.Mutex
 	seen map[string]time.Time
