@@ -84,7 +84,7 @@ func (c *Console) mePost(w http.ResponseWriter, r *http.Request, u *user) {
 	d := v.Data.(*meData)
 	from := c.opts.Gate.ClientAddr(r)
 	ch := r.PostFormValue("channel")
-	switch r.PostFormValue("step") {
+	switch step := r.PostFormValue("step"); step {
 	case "start":
 		addr := strings.TrimSpace(r.PostFormValue("address"))
 		if len(addr) > 254 || addr == "" {
@@ -94,7 +94,7 @@ func (c *Console) mePost(w http.ResponseWriter, r *http.Request, u *user) {
 		}
 		chal, err := cc.StartContactChange(r.Context(), u.person.ID, ch, addr, from)
 		if err != nil {
-			c.meError(w, v, err)
+			c.meError(w, r, u, v, step, err)
 			return
 		}
 		chal.To = nil
@@ -102,15 +102,27 @@ func (c *Console) mePost(w http.ResponseWriter, r *http.Request, u *user) {
 		c.audit(r.Context(), r, u, "contact.start", u.person.ID, ch)
 		c.render(w, http.StatusOK, "me", v)
 	case "confirm":
-		if err := cc.ConfirmContactChange(r.Context(), u.person.ID, r.PostFormValue("challenge"), strings.TrimSpace(r.PostFormValue("code")), from); err != nil {
-			c.meError(w, v, err)
+		id := r.PostFormValue("challenge")
+		code := strings.ReplaceAll(strings.TrimSpace(r.PostFormValue("code")), " ", "")
+		if id == "" || len(id) > 256 || code == "" || len(code) > 12 {
+			v.Error, v.Detail = "error.action", "challenge and code: each required, the code at most 12 digits"
+			c.render(w, http.StatusBadRequest, "me", v)
 			return
 		}
-		c.audit(r.Context(), r, u, "contact.add", u.person.ID, "")
+		if err := cc.ConfirmContactChange(r.Context(), u.person.ID, id, code, from); err != nil {
+			if errors.Is(err, relay.ErrCodeWrong) {
+				// The code form stays, so that the person can type the
+				// code again.
+				d.Challenge = &relay.Challenge{ID: id}
+			}
+			c.meError(w, r, u, v, step, err)
+			return
+		}
+		c.audit(r.Context(), r, u, "contact.add", u.person.ID, c.changedContacts(d.Contacts, u.person.ID))
 		back(w, r, "/me", "contact")
 	case "remove":
 		if err := cc.RemoveContact(r.Context(), u.person.ID, ch, u.person.ID); err != nil {
-			c.meError(w, v, err)
+			c.meError(w, r, u, v, step, err)
 			return
 		}
 		c.audit(r.Context(), r, u, "contact.remove", u.person.ID, ch)
@@ -121,11 +133,43 @@ func (c *Console) mePost(w http.ResponseWriter, r *http.Request, u *user) {
 	}
 }
 
-func (c *Console) meError(w http.ResponseWriter, v *view, err error) {
+// changedContacts names the channels of person whose address is no
+// longer the one in before.
+func (c *Console) changedContacts(before []contact, person string) string {
+	ros, err := c.n.Roster()
+	if err != nil {
+		return ""
+	}
+	p, ok := ros.Person(person)
+	if !ok {
+		return ""
+	}
+	was := map[string]string{}
+	for _, ct := range before {
+		was[ct.Channel] = ct.Address
+	}
+	var out []string
+	if was[relay.ChannelSMS] != p.Phone {
+		out = append(out, relay.ChannelSMS)
+	}
+	if was[relay.ChannelEmail] != p.Email {
+		out = append(out, relay.ChannelEmail)
+	}
+	return strings.Join(out, " ")
+}
+
+// meError renders a refused contact action, with what is wrong, and
+// records the refusal in the audit trail.
+func (c *Console) meError(w http.ResponseWriter, r *http.Request, u *user, v *view, step string, err error) {
 	status := c.loginError(w, v, err)
 	var fe *relay.FieldError
-	if status == http.StatusServiceUnavailable && errors.As(err, &fe) {
+	switch {
+	case status != http.StatusServiceUnavailable:
+	case errors.As(err, &fe):
 		v.Error, v.Detail, status = "error.action", err.Error(), http.StatusBadRequest
+	case errors.Is(err, relay.ErrNotFound):
+		v.Error, v.Detail, status = "error.action", err.Error(), http.StatusNotFound
 	}
+	c.audit(r.Context(), r, u, "contact.refused", u.person.ID, step+": "+v.Error)
 	c.render(w, status, "me", v)
 }
