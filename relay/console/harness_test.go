@@ -69,6 +69,23 @@ func startCluster(t testing.TB, names ...string) []*tnode {
 // startClusterWith is startCluster with the roster given.
 func startClusterWith(t testing.TB, roster *relay.Roster, names ...string) []*tnode {
 	t.Helper()
+	return startClusterOpts(t, clusterOpts{roster: roster}, names...)
+}
+
+// clusterOpts are what startClusterOpts may change.
+type clusterOpts struct {
+	roster *relay.Roster
+	// sites gives nodes their site; a node not named is its own.
+	sites map[string]string
+}
+
+// startClusterOpts is startCluster with opts.
+func startClusterOpts(t testing.TB, opts clusterOpts, names ...string) []*tnode {
+	t.Helper()
+	roster := opts.roster
+	if roster == nil {
+		roster = testRoster()
+	}
 	keys := map[string][]ed25519.PublicKey{}
 	signers := map[string]*trust.Signer{}
 	for _, name := range names {
@@ -92,6 +109,7 @@ func startClusterWith(t testing.TB, roster *relay.Roster, names ...string) []*tn
 			Deadline:  func(relay.Severity) time.Duration { return time.Minute },
 			Roster:    roster,
 			PublicURL: tn.url,
+			Site:      opts.sites[name],
 		})
 		if err != nil {
 			t.Fatal(err)

@@ -10,11 +10,9 @@ import (
 	"strings"
 
 	"github.com/oob-relay/relay/relay"
-	"github.com/oob-relay/relay/relay/delivery"
 	"github.com/oob-relay/relay/relay/node"
 	"github.com/oob-relay/relay/relay/rosterdiff"
 	"github.com/oob-relay/relay/relay/session"
-	"github.com/oob-relay/relay/relay/store"
 )
 
 // escalating is an escalation in progress, as the lists show it.
@@ -244,26 +242,6 @@ func (c *Console) rosterPost(w http.ResponseWriter, r *http.Request, u *user) {
 	}
 	c.audit(r.Context(), r, u, "roster.apply", "", strconv.Itoa(len(ros.People))+" people, "+strconv.Itoa(len(ros.Groups))+" groups")
 	back(w, r, "/admin/roster", "roster")
-}
-
-func (c *Console) clusterPage(w http.ResponseWriter, r *http.Request, u *user) {
-	cl, err := c.n.Cluster()
-	if err != nil {
-		c.fail(w, r, u, http.StatusInternalServerError, "error.store", "")
-		return
-	}
-	ss, err := c.n.StoreStats()
-	if err != nil {
-		c.fail(w, r, u, http.StatusInternalServerError, "error.store", "")
-		return
-	}
-	v := c.newView(r, u, "cluster.title")
-	v.Data = struct {
-		*node.ClusterStatus
-		Store    store.Stats
-		Circuits []delivery.Circuit
-	}{cl, ss, c.n.Circuits()}
-	c.render(w, http.StatusOK, "cluster", v)
 }
 
 const auditRows = 500
