@@ -8,9 +8,10 @@
 // JavaScript: forms post and redirect. One small script, embedded with
 // the templates and one style sheet, adds live updates (server-sent
 // events re-rendering the room's parts when the store changes) and
-// failover: the stream also carries a short-lived hand-off token, and
-// when the node stops answering the page moves to another node's
-// /resume, which turns the hand-off into the same session there.
+// failover: the room is rendered with a short-lived hand-off token, the
+// stream brings fresh ones, and when the node stops answering the page
+// moves to another node's /resume, which turns the hand-off into the
+// same session there; a hand-off is taken once in the cluster.
 //
 // A person logs in with a one-time code sent over their own channels
 // (relay/node), and the session cookie holds a signed token
