@@ -234,7 +234,18 @@ func TestLoginDecoyForUnknownContact(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitCode(t, a, 1)
-	before := len(allEvents(t, a.n))
+	// Other work of the node (its views of its peers, say) may write
+	// meanwhile: only login events count.
+	codeEvents := func() int {
+		n := 0
+		for _, e := range allEvents(t, a.n) {
+			if e.Code != nil || e.Revoke != nil || e.Audit != nil {
+				n++
+			}
+		}
+		return n
+	}
+	before := codeEvents()
 	decoy, err := a.n.StartLogin(ctx, "010-9999-5678", client)
 	if err != nil {
 		t.Fatal(err)
@@ -250,7 +261,7 @@ func TestLoginDecoyForUnknownContact(t *testing.T) {
 	if n := len(a.codes()); n != 1 {
 		t.Errorf("%d codes went out; want only the real one", n)
 	}
-	if after := len(allEvents(t, a.n)); after != before {
+	if after := codeEvents(); after != before {
 		t.Errorf("the decoys wrote %d events", after-before)
 	}
 	for _, s := range []*loginSide{a, b} {
