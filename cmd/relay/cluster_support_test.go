@@ -115,6 +115,13 @@ type clusterSpec struct {
 	sites []string
 	extra string
 	env   func(i int) []string
+	// smsProviders, when set, gives node n's channels.sms.providers list
+	// (its items, each starting on a new line indented by six spaces)
+	// instead of one provider twilio-<node> sending from n.smsFrom.
+	smsProviders func(s *sinks, n *clusterNode) string
+	// sinks, when set, is called with the sinks before any node starts,
+	// to script the emulator.
+	sinks func(s *sinks)
 }
 
 // capturedHook is a webhook request the balancer forwarded: what an
@@ -210,6 +217,9 @@ func startCluster(tb testing.TB, spec clusterSpec) *testCluster {
 	cl := &testCluster{tb: tb, s: startSinks(tb), spec: spec, root: root, key: newGossipKey(tb), label: "relay-test",
 		roster: filepath.Join(root, "roster.yaml"), http: &http.Client{Transport: tr, Timeout: 30 * time.Second},
 		workers: cmp.Or(spec.workers, 16)}
+	if spec.sinks != nil {
+		spec.sinks(cl.s)
+	}
 	if spec.replies {
 		cl.replyKey = newGossipKey(tb) // 44 characters; reply keys need 32 bytes
 	}
@@ -397,6 +407,17 @@ func (cl *testCluster) writeConfig(n *clusterNode, seeds []string, key, label st
 	if i := slices.Index(cl.nodes, n); i >= 0 && i < len(cl.spec.sites) {
 		site = "\n  site: " + cl.spec.sites[i]
 	}
+	smsProviders := fmt.Sprintf(`
+      - name: twilio-%s
+        %s
+        twilio:
+          account_sid: %s
+          auth_token_env: TEST_TWILIO_TOKEN
+          from: "%s"
+          api_url: %s`, n.name, limit(smsRate), emulatortest.AccountSID, n.smsFrom, cl.s.emu.URL())
+	if cl.spec.smsProviders != nil {
+		smsProviders = cl.spec.smsProviders(cl.s, n)
+	}
 	cfg := fmt.Sprintf(`node:
   name: %s%s
   data_dir: data
@@ -413,14 +434,7 @@ delivery:
   backoff: {initial: 50ms, max: 500ms}%s
 channels:
   sms:
-    providers:
-      - name: twilio-%s
-        %s
-        twilio:
-          account_sid: %s
-          auth_token_env: TEST_TWILIO_TOKEN
-          from: "%s"
-          api_url: %s
+    providers:%s
   email:
     providers:
       - name: smtp-%s
@@ -440,7 +454,7 @@ cluster:
   preset: lan
   copies: %d%s
 %s%s`, n.name, site, n.listen(), publicURL, tlsSection, role, cl.roster, cl.workers, receipts,
-		n.name, limit(smsRate), emulatortest.AccountSID, n.smsFrom, cl.s.emu.URL(),
+		smsProviders,
 		n.name, limit(emailRate), cl.s.mail.Addr(), n.mailFrom, cl.natsProvider(n), voice,
 		n.gossip, n.gossip, strings.Join(seeds, ", "), n.rejoin, key, label, n.keysFile, copies, gossipExtra(cl.spec.gossip), inbound, cl.spec.extra)
 	cfg += cl.spec.console

@@ -187,6 +187,9 @@ func (c *Console) routes() {
 	// Commanders.
 	c.mux.HandleFunc("GET /rollcalls/new", c.page(roleCommander, c.rollCallPage))
 	c.mux.HandleFunc("POST /rollcalls/new", c.page(roleCommander, c.rollCallPost))
+	c.mux.HandleFunc("GET /drills", c.page(roleCommander, c.drillsPage))
+	c.mux.HandleFunc("GET /drills/{id}", c.page(roleCommander, c.drillReport))
+	c.mux.HandleFunc("GET /drills/{id}/report.csv", c.page(roleCommander, c.drillCSV))
 
 	// Admins.
 	c.mux.HandleFunc("GET /admin/roster", c.page(roleAdmin, c.rosterPage))

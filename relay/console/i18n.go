@@ -75,6 +75,10 @@ var catalogue = map[string]messages{
 		"error.streams": "실시간 연결이 너무 많습니다.", "error.action": "요청을 처리할 수 없습니다:",
 		"done.replied": "답장을 보냈습니다.", "done.posted": "메시지를 보냈습니다.", "done.acked": "확인을 기록했습니다.", "done.answered": "응답을 기록했습니다.",
 		"done.rollcall": "안부 확인을 시작했습니다.", "done.roster": "명단을 적용했습니다.", "done.contact": "연락처를 바꿨습니다.",
+		"drills.title": "훈련", "drills.at": "시작", "drills.by": "시작한 사람·일정", "drills.to": "대상", "drills.people": "인원",
+		"drills.reached": "도달", "drills.acked": "확인", "drills.report": "보고서", "drills.html": "보기", "drills.csv": "CSV",
+		"drills.schedule": "예약: %s", "drills.gone": "보존 기간이 지나 보고서가 없습니다.", "drills.none": "훈련이 없습니다.",
+		"drills.more": "최근 %d건 / 전체 %d건 표시.", "nav.drills": "훈련", "error.nodrill": "그런 훈련이 없습니다.",
 	},
 	"en": {
 		"nav.skip": "Skip to content", "nav.label": "Main", "nav.incidents": "Incidents", "nav.people": "People", "nav.oncall": "On call",
@@ -128,5 +132,9 @@ var catalogue = map[string]messages{
 		"error.streams": "Too many live connections.", "error.action": "The request cannot be done:",
 		"done.replied": "Reply sent.", "done.posted": "Message sent.", "done.acked": "Acknowledged.", "done.answered": "Answer recorded.",
 		"done.rollcall": "Roll-call started.", "done.roster": "Roster applied.", "done.contact": "Contacts changed.",
+		"drills.title": "Drills", "drills.at": "Started", "drills.by": "By or schedule", "drills.to": "Audience", "drills.people": "People",
+		"drills.reached": "Reached", "drills.acked": "Acknowledged", "drills.report": "Report", "drills.html": "view", "drills.csv": "CSV",
+		"drills.schedule": "schedule %s", "drills.gone": "No report: retention removed it.", "drills.none": "No drills.",
+		"drills.more": "Showing the latest %d of %d.", "nav.drills": "Drills", "error.nodrill": "No such drill.",
 	},
 }

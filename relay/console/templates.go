@@ -16,7 +16,7 @@ import (
 // pageNames are the templates under templates/, each defining "content"
 // (and any fragment a live stream renders alone) over layout.html.
 var pageNames = []string{"login", "code", "resume", "incidents", "room", "people", "oncall", "rollcall", "roster",
-	"cluster", "audit", "me", "error"}
+	"cluster", "audit", "me", "error", "drills"}
 
 type templates struct {
 	pages map[string]*template.Template

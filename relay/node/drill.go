@@ -182,3 +182,28 @@ func (n *Node) drillInput(d *relay.Drill, sites map[string]string, now time.Time
 	}
 	return &drill.Input{Message: *m, Deliveries: ds, Acks: acks, Sites: sites, At: now}, nil
 }
+
+// DrillSummary builds drill id's summary alone (no trend) from the log
+// as it stands at at (zero means now), for lists of drills. It returns
+// relay.ErrNotFound for an unknown drill or one whose message retention
+// removed.
+func (n *Node) DrillSummary(id string, at time.Time) (*drill.Summary, error) {
+	d, err := n.store.Drill(id)
+	if err != nil {
+		return nil, err
+	}
+	now := at.UTC()
+	if at.IsZero() {
+		now = n.opts.Now().UTC()
+	}
+	sites, err := n.Sites()
+	if err != nil {
+		return nil, err
+	}
+	in, err := n.drillInput(d, sites, now)
+	if err != nil {
+		return nil, err
+	}
+	r := drill.Build(*in)
+	return &r.Summary, nil
+}

@@ -19,12 +19,19 @@ const packAfter = time.Hour
 // more than half of it is free pages.
 const compactAbove = 32 << 20
 
+// CanaryKeep is how long a provider canary's attempt is kept: a week of
+// them (about 144 a day for each provider at the default pace) shows how
+// a provider fared lately; its standing is kept whatever its age.
+const CanaryKeep = 7 * 24 * time.Hour
+
 // Upkeep is what one round of upkeep did.
 type Upkeep struct {
 	// Incidents and Messages removed by retention.
 	Incidents, Messages int
 	// Packed messages (their settled deliveries folded into one record).
 	Packed int
+	// Canaries is the provider canaries' attempts removed, past CanaryKeep.
+	Canaries int
 	// Truncated events of the log, which every live peer holds.
 	Truncated int
 	// Expired and Evicted keys of the memory of requests taken: past
@@ -111,7 +118,7 @@ func (u *upkeeper) stop() {
 }
 
 // Upkeep runs one round of store upkeep: it removes the settled incidents
-// older than the retention, forgets the requests taken whose time passed
+// older than the retention and the canary attempts older than CanaryKeep, forgets the requests taken whose time passed
 // (and the soonest to expire past MaxSeen), packs settled messages, truncates the log
 // below what every live peer holds (keeping Options.LogKeep of it), and
 // rewrites the file when more than half of it is free. A node that has
@@ -138,6 +145,8 @@ func (n *Node) Upkeep(ctx context.Context) (Upkeep, error) {
 	login, err := n.store.PruneLogin(ctx, now, n.opts.Console.AuditKeep)
 	up.Login = login
 	errs = append(errs, err)
+	up.Canaries, err = n.store.PruneCanaries(ctx, now.Add(-CanaryKeep))
+	errs = append(errs, err)
 	packed, err := n.store.Pack(ctx, now.Add(-packAfter))
 	up.Packed = packed
 	n.upkeep.packed.Add(float64(packed))
@@ -154,7 +163,7 @@ func (n *Node) Upkeep(ctx context.Context) (Upkeep, error) {
 	n.upkeep.stats.clear()
 	if up != (Upkeep{}) {
 		n.log.Info("store upkeep", "incidents_removed", up.Incidents, "messages_removed", up.Messages,
-			"messages_packed", up.Packed, "events_truncated", up.Truncated, "seen_expired", up.Expired, "bytes_before", up.Before, "bytes_after", up.After,
+			"messages_packed", up.Packed, "canaries_removed", up.Canaries, "events_truncated", up.Truncated, "seen_expired", up.Expired, "bytes_before", up.Before, "bytes_after", up.After,
 			"challenges_removed", up.Login.Challenges, "audit_removed", up.Login.Audit)
 	}
 	return up, errors.Join(errs...)

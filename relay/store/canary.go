@@ -1,7 +1,11 @@
 package store
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
+	"fmt"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -138,4 +142,73 @@ func (s *Store) Demotions() (map[string]relay.Demotion, error) {
 		})
 	})
 	return out, err
+}
+
+// PruneCanaries removes the canary attempts sent before cutoff (or, for
+// one known only by its receipt, received before it) and returns how
+// many it removed. Every node prunes by the same rule, so replicas
+// converge; an event about a removed attempt that comes late brings back
+// a record as old, which the next round removes again. Providers'
+// standings are kept.
+func (s *Store) PruneCanaries(ctx context.Context, cutoff time.Time) (int, error) {
+	var due [][]byte
+	err := s.view(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketCanaries).ForEach(func(k, v []byte) error {
+			var rec CanaryAttempt
+			if err := decode(v, &rec); err != nil {
+				return err
+			}
+			if canaryAt(&rec).Before(cutoff) {
+				due = append(due, bytes.Clone(k))
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return 0, err
+	}
+	removed := 0
+	for i := 0; i < len(due); i += upkeepChunk {
+		chunk := due[i:min(i+upkeepChunk, len(due))]
+		n := 0
+		err := s.exec(ctx, func(tx *bolt.Tx) error {
+			n = 0
+			b := tx.Bucket(bucketCanaries)
+			for _, k := range chunk {
+				raw := b.Get(k)
+				if raw == nil {
+					continue
+				}
+				var rec CanaryAttempt
+				if err := decode(raw, &rec); err != nil {
+					return err
+				}
+				if !canaryAt(&rec).Before(cutoff) {
+					continue // a later step came meanwhile
+				}
+				if err := b.Delete(k); err != nil {
+					return err
+				}
+				n++
+			}
+			return nil
+		})
+		if err != nil {
+			return removed, fmt.Errorf("store: prune canaries: %w", err)
+		}
+		removed += n
+	}
+	return removed, nil
+}
+
+// canaryAt is when a canary attempt was sent, or its receipt's time when
+// its sending is not known here.
+func canaryAt(rec *CanaryAttempt) time.Time {
+	if rec.Sent != nil {
+		return rec.Sent.At
+	}
+	if rec.Receipt != nil {
+		return rec.Receipt.At
+	}
+	return time.Time{}
 }

@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -98,5 +100,74 @@ func TestDrillKeepsItsEarliestStart(t *testing.T) {
 		if got.StartedBy != "seoul-1" || len(all) != 1 {
 			t.Errorf("drill %+v of %d, want seoul-1's, once", got, len(all))
 		}
+	}
+}
+
+// Canary attempts older than the cutoff are removed, whether known by
+// their sending or only by a receipt; later ones and the providers'
+// standings stay. A late event about a removed attempt brings back a
+// record as old, which the next round removes again.
+func TestPruneCanariesPastTheirKeep(t *testing.T) {
+	ctx := context.Background()
+	s := open(t, t.TempDir(), "seoul-1")
+	defer s.Close()
+	now := time.Date(2026, 12, 9, 5, 0, 0, 0, time.UTC)
+	cutoff := now.Add(-7 * 24 * time.Hour)
+	var old, kept []string
+	for i := range 300 { // every 10 minutes for 50 hours across the cutoff
+		at := cutoff.Add(-25 * time.Hour).Add(time.Duration(i) * 10 * time.Minute)
+		id := relay.CanaryID("twilio-a", at)
+		c := relay.Canary{ID: id, Provider: "twilio-a", Channel: relay.ChannelSMS,
+			Sent: &relay.CanarySent{ProviderID: fmt.Sprintf("SM%d", i), At: at, By: "seoul-1"}}
+		if i%5 == 0 { // known only by its receipt
+			c.Sent, c.Receipt = nil, &relay.CanaryReceipt{ProviderID: fmt.Sprintf("SM%d", i), Status: relay.StatusDelivered, At: at}
+		}
+		if _, err := s.Append(ctx, relay.Event{Canary: &c}); err != nil {
+			t.Fatal(err)
+		}
+		if at.Before(cutoff) {
+			old = append(old, id)
+		} else {
+			kept = append(kept, id)
+		}
+	}
+	verdict := relay.Canary{Provider: "twilio-a", Channel: relay.ChannelSMS,
+		Verdict: &relay.CanaryVerdict{Demoted: true, Reason: "late", At: cutoff.Add(-48 * time.Hour), By: "seoul-1"}}
+	if _, err := s.Append(ctx, relay.Event{Canary: &verdict}); err != nil {
+		t.Fatal(err)
+	}
+
+	n, err := s.PruneCanaries(ctx, cutoff)
+	if err != nil || n != len(old) {
+		t.Fatalf("PruneCanaries = %d, %v; want %d removed", n, err, len(old))
+	}
+	for _, id := range old {
+		if _, err := s.CanaryAttempt(id); !errors.Is(err, relay.ErrNotFound) {
+			t.Fatalf("attempt %s past the keep: %v, want it removed", id, err)
+		}
+	}
+	for _, id := range kept {
+		if _, err := s.CanaryAttempt(id); err != nil {
+			t.Fatalf("attempt %s within the keep: %v", id, err)
+		}
+	}
+	if last, err := s.LatestCanary("twilio-a"); err != nil || last.ID != kept[len(kept)-1] {
+		t.Errorf("latest canary %+v, %v; want %s", last, err, kept[len(kept)-1])
+	}
+	if ds, err := s.Demotions(); err != nil || !ds["twilio-a"].Demoted {
+		t.Errorf("standing %+v, %v; want it kept, demoted", ds, err)
+	}
+	if n, err := s.PruneCanaries(ctx, cutoff); err != nil || n != 0 {
+		t.Errorf("a second round removed %d, %v; want nothing", n, err)
+	}
+
+	// A receipt for a removed attempt comes late.
+	late := relay.Canary{ID: old[1], Provider: "twilio-a", Channel: relay.ChannelSMS,
+		Receipt: &relay.CanaryReceipt{ProviderID: "SM1", Status: relay.StatusDelivered, At: cutoff.Add(-time.Hour)}}
+	if _, err := s.Append(ctx, relay.Event{Canary: &late}); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.PruneCanaries(ctx, cutoff); err != nil || n != 1 {
+		t.Errorf("after a late receipt: removed %d, %v; want it again", n, err)
 	}
 }
