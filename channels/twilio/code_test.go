@@ -96,3 +96,32 @@ func TestFindSMSWithAnotherNodesLink(t *testing.T) {
 		t.Error("an SMS with another reply code was taken for this one")
 	}
 }
+
+// A node that takes over an attempt finds the SMS another node sent
+// though the other node's link is under its own public URL, of another
+// length, which cut a long text at another place.
+func TestFindSMSWithAnotherNodesPublicURL(t *testing.T) {
+	for _, text := range []string{"DB 장애: 결제 지연, 확인 중", strings.Repeat("가", twilio.MaxBodyChars)} {
+		_, cfg := start(t)
+		s := newSMS(t, cfg, nil)
+		out := outgoing("+821012345678", "ko")
+		out.ReplyCode = "KP47"
+		out.Message.Text = text
+		out.Link = "http://127.0.0.1:41871/l/tokenFromNodeC.sigC"
+		rc, err := s.Send(sendCtx(t), out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		taken := *out
+		taken.Link = "https://relay-busan-backup.example.net/l/tokenFromNodeB.sigB"
+		r, found, err := s.Find(sendCtx(t), &taken, time.Time{})
+		if err != nil || !found || r.ProviderID != rc.ProviderID {
+			t.Errorf("find (text of %d characters): %+v, %v, %v; want the SMS sent", len([]rune(text)), r, found, err)
+		}
+		other := taken
+		other.Message = &relay.Message{Text: "다른 메시지", Severity: out.Message.Severity, Incident: out.Message.Incident}
+		if _, found, _ := s.Find(sendCtx(t), &other, time.Time{}); found {
+			t.Error("an SMS with another text was taken for this one")
+		}
+	}
+}

@@ -2,6 +2,7 @@ package twilio
 
 import (
 	"fmt"
+	"net/url"
 	"strings"
 	"unicode/utf8"
 
@@ -127,26 +128,52 @@ func WithLink(body, link string) string {
 }
 
 // sameBody reports whether an SMS body Twilio holds is the one smsBody
-// made for out, but for the link's token, which each node signs with its
-// own key at its own time: a node that takes over an attempt finds it
-// all the same.
+// made for out, but for the link to the room, which each node signs with
+// its own key at its own time under its own public URL: a node that
+// takes over an attempt finds it all the same. A link of another length
+// cuts a long text at another place, so two cut texts match when one is
+// the start of the other.
 func sameBody(got string, out *relay.Outgoing) bool {
 	want := smsBody(out)
 	if got == want || out.Link == "" {
 		return got == want
 	}
-	i := strings.Index(want, out.Link)
-	base, _, ok := strings.Cut(out.Link, "/l/")
-	if i < 0 || !ok {
+	i := strings.LastIndex(want, "\n"+out.Link)
+	if i < 0 {
 		return false
 	}
-	rest, found := strings.CutPrefix(got, want[:i]+base+"/l/")
-	if !found {
+	wantText, tail := want[:i], want[i+1+len(out.Link):]
+	rest, ok := strings.CutSuffix(got, tail)
+	if !ok {
 		return false
 	}
-	tail := want[i+len(out.Link):]
-	token, found := strings.CutSuffix(rest, tail)
-	return found && token != "" && !strings.ContainsAny(token, " \n")
+	j := strings.LastIndex(rest, "\n")
+	if j < 0 || !isLink(rest[j+1:]) {
+		return false
+	}
+	gotText := rest[:j]
+	if gotText == wantText {
+		return true
+	}
+	a, aCut := strings.CutSuffix(gotText, truncated)
+	b, bCut := strings.CutSuffix(wantText, truncated)
+	switch {
+	case aCut && bCut:
+		return strings.HasPrefix(a, b) || strings.HasPrefix(b, a)
+	case aCut:
+		return strings.HasPrefix(wantText, a)
+	case bCut:
+		return strings.HasPrefix(gotText, b)
+	}
+	return false
+}
+
+// isLink reports whether s has the shape of a personal link: an http or
+// https URL whose path is /l/ and a token, with no space in it.
+func isLink(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" &&
+		strings.HasPrefix(u.Path, "/l/") && len(u.Path) > len("/l/") && !strings.ContainsAny(s, " \t\n")
 }
 
 // truncate cuts s to at most n characters, ending it in truncated when cut.
