@@ -81,23 +81,7 @@ func (f *folder) canary(e *relay.Event) error {
 
 // CanaryAttempt returns a canary attempt, or relay.ErrNotFound.
 func (s *Store) CanaryAttempt(id string) (*CanaryAttempt, error) {
-	var rec CanaryAttempt
-	found := false
-	err := s.view(func(tx *bolt.Tx) error {
-		raw := tx.Bucket(bucketCanaries).Get([]byte(id))
-		if raw == nil {
-			return nil
-		}
-		found = true
-		return decode(raw, &rec)
-	})
-	if err != nil {
-		return nil, err
-	}
-	if !found {
-		return nil, relay.ErrNotFound
-	}
-	return &rec, nil
+	return getRecord[CanaryAttempt](s, bucketCanaries, id)
 }
 
 // LatestCanary returns the latest canary attempt sent through provider,

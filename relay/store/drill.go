@@ -46,21 +46,9 @@ func (f *folder) drill(e *relay.Event) error {
 
 // Drill returns the drill with the given id, or relay.ErrNotFound.
 func (s *Store) Drill(id string) (*relay.Drill, error) {
-	var rec drillRecord
-	found := false
-	err := s.view(func(tx *bolt.Tx) error {
-		raw := tx.Bucket(bucketDrills).Get([]byte(id))
-		if raw == nil {
-			return nil
-		}
-		found = true
-		return decode(raw, &rec)
-	})
+	rec, err := getRecord[drillRecord](s, bucketDrills, id)
 	if err != nil {
 		return nil, err
-	}
-	if !found {
-		return nil, relay.ErrNotFound
 	}
 	return &rec.Drill, nil
 }

@@ -323,3 +323,25 @@ func (s *Store) StoppedChannels() ([]relay.Consent, error) {
 	})
 	return out, err
 }
+
+// getRecord reads the record kept under key in bucket, or
+// relay.ErrNotFound.
+func getRecord[T any](s *Store, bucket []byte, key string) (*T, error) {
+	var rec T
+	found := false
+	err := s.view(func(tx *bolt.Tx) error {
+		raw := tx.Bucket(bucket).Get([]byte(key))
+		if raw == nil {
+			return nil
+		}
+		found = true
+		return decode(raw, &rec)
+	})
+	if err != nil {
+		return nil, err
+	}
+	if !found {
+		return nil, relay.ErrNotFound
+	}
+	return &rec, nil
+}

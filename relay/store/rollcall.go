@@ -81,21 +81,9 @@ func (f *folder) rollCallAnswer(e *relay.Event) error {
 
 // RollCall returns the roll-call with the given id, or relay.ErrNotFound.
 func (s *Store) RollCall(id string) (*relay.RollCall, error) {
-	var rec rollCallRecord
-	found := false
-	err := s.view(func(tx *bolt.Tx) error {
-		raw := tx.Bucket(bucketRollCalls).Get([]byte(id))
-		if raw == nil {
-			return nil
-		}
-		found = true
-		return decode(raw, &rec)
-	})
+	rec, err := getRecord[rollCallRecord](s, bucketRollCalls, id)
 	if err != nil {
 		return nil, err
-	}
-	if !found {
-		return nil, relay.ErrNotFound
 	}
 	return &rec.RollCall, nil
 }
