@@ -38,22 +38,12 @@ func (a *API) startDrill(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	st, err := a.opts.Node.StartDrill(r.Context(), &req, node.Author{Name: c.name, Via: relay.ViaAPI}, key)
-	switch {
-	case errors.Is(err, node.ErrKeyReused):
-		a.fail(w, http.StatusUnprocessableEntity, problem.Problem{Code: problem.CodeKeyReused, Field: "Idempotency-Key",
-			Message: "Idempotency-Key " + quote(key) + " was already used for a different drill; use a new key for a new drill"})
-		return
-	case err != nil:
-		a.failErr(w, r, err)
+	if err != nil {
+		a.startFailed(w, r, err, key, "drill")
 		return
 	}
-	w.Header().Set("Location", "/v1/drills/"+st.Drill.ID)
-	if st.OnlyCopy {
-		w.Header().Set("Relay-Only-Copy", "true")
-	}
-	if st.Replayed {
-		w.Header().Set("Idempotent-Replayed", "true")
-	} else {
+	started(w, "/v1/drills/"+st.Drill.ID, st.OnlyCopy, st.Replayed)
+	if !st.Replayed {
 		a.log.Info("drill started", "id", st.Drill.ID, "incident", st.Drill.Incident, "author", c.name)
 	}
 	out := DrillStarted{Drill: *st.Drill, Copies: st.Copies, OnlyCopy: st.OnlyCopy}

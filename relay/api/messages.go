@@ -22,23 +22,13 @@ func (a *API) postMessage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	acc, err := a.opts.Node.Post(r.Context(), &p, node.Author{Name: c.name, Via: relay.ViaAPI, Commander: c.role == relay.RoleAdmin}, key)
-	switch {
-	case errors.Is(err, node.ErrKeyReused):
-		a.fail(w, http.StatusUnprocessableEntity, problem.Problem{Code: problem.CodeKeyReused, Field: "Idempotency-Key",
-			Message: "Idempotency-Key " + quote(key) + " was already used for a different message; use a new key for a new message"})
-		return
-	case err != nil:
-		a.failErr(w, r, err)
+	if err != nil {
+		a.startFailed(w, r, err, key, "message")
 		return
 	}
 	m := acc.Message
-	w.Header().Set("Location", "/v1/messages/"+m.ID)
-	if acc.OnlyCopy {
-		w.Header().Set("Relay-Only-Copy", "true")
-	}
-	if acc.Replayed {
-		w.Header().Set("Idempotent-Replayed", "true")
-	} else {
+	started(w, "/v1/messages/"+m.ID, acc.OnlyCopy, acc.Replayed)
+	if !acc.Replayed {
 		a.log.Info("message accepted", "id", m.ID, "incident", m.Incident, "author", m.Author,
 			"severity", m.Severity, "recipients", len(m.Recipients), "unreachable", len(m.Unreachable))
 	}

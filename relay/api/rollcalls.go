@@ -58,22 +58,12 @@ func (a *API) startRollCall(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	st, err := a.opts.Node.StartRollCall(r.Context(), &req, node.Author{Name: c.name, Via: relay.ViaAPI, Commander: c.role == relay.RoleAdmin}, key)
-	switch {
-	case errors.Is(err, node.ErrKeyReused):
-		a.fail(w, http.StatusUnprocessableEntity, problem.Problem{Code: problem.CodeKeyReused, Field: "Idempotency-Key",
-			Message: "Idempotency-Key " + quote(key) + " was already used for a different roll-call; use a new key for a new roll-call"})
-		return
-	case err != nil:
-		a.failErr(w, r, err)
+	if err != nil {
+		a.startFailed(w, r, err, key, "roll-call")
 		return
 	}
-	w.Header().Set("Location", "/v1/rollcalls/"+st.RollCall.ID)
-	if st.OnlyCopy {
-		w.Header().Set("Relay-Only-Copy", "true")
-	}
-	if st.Replayed {
-		w.Header().Set("Idempotent-Replayed", "true")
-	} else {
+	started(w, "/v1/rollcalls/"+st.RollCall.ID, st.OnlyCopy, st.Replayed)
+	if !st.Replayed {
 		a.log.Info("roll-call started", "id", st.RollCall.ID, "incident", st.RollCall.Incident, "author", c.name)
 	}
 	writeJSON(w, http.StatusAccepted, RollCallStarted{RollCall: *st.RollCall, Copies: st.Copies, OnlyCopy: st.OnlyCopy})
