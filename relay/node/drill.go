@@ -131,19 +131,7 @@ const maxTrend = 12
 // relay.ErrNotFound for an unknown drill or one whose message retention
 // removed.
 func (n *Node) DrillReport(id string, at time.Time) (*drill.Report, error) {
-	d, err := n.store.Drill(id)
-	if err != nil {
-		return nil, err
-	}
-	now := at.UTC()
-	if at.IsZero() {
-		now = n.opts.Now().UTC()
-	}
-	sites, err := n.Sites()
-	if err != nil {
-		return nil, err
-	}
-	in, err := n.drillInput(d, sites, now)
+	in, err := n.drillAt(id, at)
 	if err != nil {
 		return nil, err
 	}
@@ -153,7 +141,7 @@ func (n *Node) DrillReport(id string, at time.Time) (*drill.Report, error) {
 	}
 	i := slices.IndexFunc(all, func(x relay.Drill) bool { return x.ID == id })
 	for _, prev := range all[max(0, i-maxTrend):max(i, 0)] {
-		pin, err := n.drillInput(&prev, sites, now)
+		pin, err := n.drillInput(&prev, in.Sites, in.At)
 		if errors.Is(err, relay.ErrNotFound) {
 			continue // removed by retention
 		}
@@ -188,6 +176,17 @@ func (n *Node) drillInput(d *relay.Drill, sites map[string]string, now time.Time
 // relay.ErrNotFound for an unknown drill or one whose message retention
 // removed.
 func (n *Node) DrillSummary(id string, at time.Time) (*drill.Summary, error) {
+	in, err := n.drillAt(id, at)
+	if err != nil {
+		return nil, err
+	}
+	r := drill.Build(*in)
+	return &r.Summary, nil
+}
+
+// drillAt reads what drill id's report is made of, as the log stands at
+// at (zero means now), with every node's site.
+func (n *Node) drillAt(id string, at time.Time) (*drill.Input, error) {
 	d, err := n.store.Drill(id)
 	if err != nil {
 		return nil, err
@@ -200,10 +199,5 @@ func (n *Node) DrillSummary(id string, at time.Time) (*drill.Summary, error) {
 	if err != nil {
 		return nil, err
 	}
-	in, err := n.drillInput(d, sites, now)
-	if err != nil {
-		return nil, err
-	}
-	r := drill.Build(*in)
-	return &r.Summary, nil
+	return n.drillInput(d, sites, now)
 }
