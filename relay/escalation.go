@@ -314,19 +314,17 @@ func EscalationOwnerID(msgID string) string { return "escalation." + msgID }
 
 // EscalationNoticeText tells the commanders that nobody acknowledged a
 // message: the policy, the incident, the steps fired and the text, in
-// lang (en, or Korean for any other).
-func EscalationNoticeText(lang string, plan *EscalationPlan, m *Message, fired int) string {
+// Korean and then in English, as commanders read either and the notice
+// goes to all of them.
+func EscalationNoticeText(plan *EscalationPlan, m *Message, fired int) string {
 	name := plan.Policy
 	if plan.Name != "" {
 		name = plan.Name + " (" + plan.Policy + ")"
 	}
 	text := cut(strings.Join(strings.Fields(m.Text), " "), summaryQuoteRunes)
-	if lang == "en" {
-		return fmt.Sprintf("Nobody acknowledged incident %s: escalation %s ran out after %d steps. Message: %s",
-			m.Incident, name, fired, text)
-	}
-	return fmt.Sprintf("인시던트 %s: 아무도 확인하지 않았습니다. 에스컬레이션 %s의 %d단계가 모두 끝났습니다. 메시지: %s",
-		m.Incident, name, fired, text)
+	return fmt.Sprintf("인시던트 %s: 아무도 확인하지 않았습니다. 에스컬레이션 %s의 %d단계가 모두 끝났습니다. 메시지: %s\n"+
+		"Nobody acknowledged incident %s: escalation %s ran out after %d steps. Message: %s",
+		m.Incident, name, fired, text, m.Incident, name, fired, text)
 }
 
 // checkEscalationTo refuses an audience that names an escalation policy

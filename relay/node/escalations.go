@@ -274,7 +274,7 @@ func (n *Node) exhaust(ctx context.Context, m *relay.Message, steps []relay.Esca
 	key := relay.EscalationNoticeKey(m.ID)
 	fired := relay.NextEscalation(plan, steps)
 	post := &relay.Post{Incident: m.Incident, To: []string{relay.TargetRolePrefix + relay.PersonCommander},
-		Severity: relay.SeverityCritical, Text: relay.EscalationNoticeText(relay.DefaultLang, plan, m, fired)}
+		Severity: relay.SeverityCritical, Text: relay.EscalationNoticeText(plan, m, fired)}
 	notice := relay.IdempotentMessageID(author.Via, author.Name, key)
 	acc, err := n.post(ctx, post, author, key, nil, nil)
 	switch {

@@ -171,7 +171,9 @@ func TestEscalationRunsItsStepsThenTellsTheCommanders(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := "인시던트 db-down: 아무도 확인하지 않았습니다. 에스컬레이션 DB (db)의 4단계가 모두 끝났습니다. 메시지: 결제 DB 응답 없음"
+	// Commanders read Korean or English: the notice carries both.
+	want := "인시던트 db-down: 아무도 확인하지 않았습니다. 에스컬레이션 DB (db)의 4단계가 모두 끝났습니다. 메시지: 결제 DB 응답 없음\n" +
+		"Nobody acknowledged incident db-down: escalation DB (db) ran out after 4 steps. Message: 결제 DB 응답 없음"
 	if notice.Text != want || notice.Author != "escalation:db" {
 		t.Errorf("notice by %s:\n%s\nwant\n%s", notice.Author, notice.Text, want)
 	}
