@@ -33,7 +33,8 @@ func (stuckSender) Send(ctx context.Context, out *relay.Outgoing) (relay.Receipt
 func TestRetentionAcrossTheCluster(t *testing.T) {
 	clock := testkit.NewClock(time.Now())
 	roster := &relay.Roster{People: []relay.Person{{ID: "kim", Phone: "+821012345678"}, {ID: "lee", Phone: "+821087654321"},
-		{ID: "stuck", Phone: "+821000000000"}}}
+		{ID: "stuck", Phone: "+821000000000"}},
+		Schedules: []relay.Schedule{{ID: "db", Layers: []relay.Layer{{Members: []string{"kim", "lee"}, Start: "2026-01-05 09:00", Shift: "weekly"}}}}}
 	opts := func(name string) node.Options {
 		return node.Options{
 			Providers: []delivery.Provider{{Name: "sms-" + name, Channel: relay.ChannelSMS, Sender: stuckSender{}}},
@@ -59,6 +60,23 @@ func TestRetentionAcrossTheCluster(t *testing.T) {
 		return acc.Message
 	}
 	settled := post(a, "old-fire", "person:kim", "person:lee")
+	// An override that ended two days ago, and one that ends after the
+	// retention: only the first goes, after the day of slack for zones.
+	at := func(d time.Duration) string { return clock.Now().Add(d).Format(time.RFC3339) }
+	ended, err := a.n.AddOverride(ctx, "db", relay.Override{Person: "lee", Covers: "kim", From: at(-72 * time.Hour), To: at(-48 * time.Hour)}, "admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	future, err := a.n.AddOverride(ctx, "db", relay.Override{Person: "kim", Covers: "lee", From: at(100 * 24 * time.Hour), To: at(101 * 24 * time.Hour)}, "admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []*member{b, c} {
+		testkit.Eventually(t, 10*time.Second, "overrides on "+m.n.Name(), func() bool {
+			o, err := m.n.Store().Overrides()
+			return err == nil && len(o) == 2
+		})
+	}
 	open := post(b, "old-flood", "person:stuck")
 	for _, m := range []*member{a, b, c} {
 		testkit.Eventually(t, 10*time.Second, "old-fire settled on "+m.n.Name(), func() bool {
@@ -80,8 +98,12 @@ func TestRetentionAcrossTheCluster(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if up.Incidents != 1 || up.Messages != 1 || up.Truncated == 0 {
-			t.Fatalf("%s upkeep: %+v, want old-fire removed and the log truncated", m.n.Name(), up)
+		if up.Incidents != 1 || up.Messages != 1 || up.Truncated == 0 || up.Overrides != 1 {
+			t.Fatalf("%s upkeep: %+v, want old-fire and an ended override removed and the log truncated", m.n.Name(), up)
+		}
+		o, err := m.n.Store().Overrides()
+		if err != nil || len(o) != 1 || o[0].Override.ID != future.ID {
+			t.Fatalf("%s keeps overrides %+v (%v), want %s alone, not %s", m.n.Name(), o, err, future.ID, ended.ID)
 		}
 	}
 	incidents := func(m *member) []string {

@@ -32,6 +32,8 @@ type Upkeep struct {
 	Packed int
 	// Canaries is the provider canaries' attempts removed, past CanaryKeep.
 	Canaries int
+	// Overrides of schedules removed by retention: they ended before it.
+	Overrides int
 	// Truncated events of the log, which every live peer holds.
 	Truncated int
 	// Expired and Evicted keys of the memory of requests taken: past
@@ -118,7 +120,7 @@ func (u *upkeeper) stop() {
 }
 
 // Upkeep runs one round of store upkeep: it removes the settled incidents
-// older than the retention and the canary attempts older than CanaryKeep, forgets the requests taken whose time passed
+// older than the retention, the schedule overrides that ended before it, and the canary attempts older than CanaryKeep, forgets the requests taken whose time passed
 // (and the soonest to expire past MaxSeen), packs settled messages, truncates the log
 // below what every live peer holds (keeping Options.LogKeep of it), and
 // rewrites the file when more than half of it is free. A node that has
@@ -130,6 +132,8 @@ func (n *Node) Upkeep(ctx context.Context) (Upkeep, error) {
 	if n.opts.Retention > 0 {
 		var err error
 		up.Incidents, up.Messages, err = n.store.Prune(ctx, now, n.opts.Retention)
+		errs = append(errs, err)
+		up.Overrides, err = n.store.PruneOverrides(ctx, now.Add(-n.opts.Retention))
 		errs = append(errs, err)
 		n.upkeep.removed.Add(float64(up.Messages))
 	}
@@ -163,7 +167,7 @@ func (n *Node) Upkeep(ctx context.Context) (Upkeep, error) {
 	n.upkeep.stats.clear()
 	if up != (Upkeep{}) {
 		n.log.Info("store upkeep", "incidents_removed", up.Incidents, "messages_removed", up.Messages,
-			"messages_packed", up.Packed, "canaries_removed", up.Canaries, "events_truncated", up.Truncated, "seen_expired", up.Expired, "bytes_before", up.Before, "bytes_after", up.After,
+			"messages_packed", up.Packed, "canaries_removed", up.Canaries, "overrides_removed", up.Overrides, "events_truncated", up.Truncated, "seen_expired", up.Expired, "bytes_before", up.Before, "bytes_after", up.After,
 			"challenges_removed", up.Login.Challenges, "audit_removed", up.Login.Audit)
 	}
 	return up, errors.Join(errs...)

@@ -2,7 +2,9 @@ package store
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -113,5 +115,28 @@ func mergeOverrides(in, tx *bolt.Tx) error {
 			}
 		}
 		return to.Put(bytes.Clone(k), bytes.Clone(v))
+	})
+}
+
+// zoneSlack is how far a schedule's zone may put an override's local end
+// time from the same figures read in UTC (zones are at most 14 hours
+// away), so that pruning needs no roster.
+const zoneSlack = 24 * time.Hour
+
+// PruneOverrides removes the overrides that ended before cutoff, removed
+// or not, and returns how many it removed. An override's end is read in
+// UTC and must be a day before cutoff, whatever its schedule's zone. A
+// removal that came before its override is kept: its end is not known.
+// Every node prunes by the same rule; an addition that comes late brings
+// back an override that ended long ago, which changes nobody's shift and
+// goes at the next round.
+func (s *Store) PruneOverrides(ctx context.Context, cutoff time.Time) (int, error) {
+	return s.pruneBucket(ctx, bucketOverrides, func(_, v []byte) bool {
+		var rec overrideRecord
+		if decode(v, &rec) != nil || rec.Override.To == "" {
+			return false
+		}
+		end, err := relay.ParseScheduleTime(rec.Override.To, time.UTC)
+		return err == nil && end.Add(zoneSlack).Before(cutoff)
 	})
 }

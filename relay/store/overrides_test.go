@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/oob-relay/relay/relay"
 )
@@ -89,5 +90,49 @@ func TestOverrideEventCheck(t *testing.T) {
 		if err := e.Check(); err == nil {
 			t.Errorf("%+v: no error", c)
 		}
+	}
+}
+
+// TestPruneOverrides: overrides that ended before the cutoff (a day of
+// slack for the schedule's zone) are removed, whether they were removed
+// or not; those still running or ended since are kept, and so is a
+// removal that came before its override (its end is unknown).
+func TestPruneOverrides(t *testing.T) {
+	ctx := context.Background()
+	s := open(t, t.TempDir(), "a")
+	defer s.Close()
+	add := func(id, from, to string) relay.Event {
+		return relay.Event{Override: &relay.OverrideChange{Schedule: "db", By: "admin",
+			Add: &relay.Override{ID: id, Person: "lee", Covers: "kim", From: from, To: to}}}
+	}
+	if _, err := s.Append(ctx,
+		add("old", "2026-01-01 09:00", "2026-01-02 09:00"),
+		add("old-removed", "2026-01-03T09:00:00+09:00", "2026-01-04T09:00:00+09:00"),
+		add("edge", "2026-03-30 09:00", "2026-03-31 12:00"), // within the day of slack
+		add("recent", "2026-05-01 09:00", "2026-05-02 09:00"),
+		relay.Event{Override: &relay.OverrideChange{Schedule: "db", Remove: "old-removed", By: "admin"}},
+		relay.Event{Override: &relay.OverrideChange{Schedule: "db", Remove: "unknown-yet", By: "admin"}},
+	); err != nil {
+		t.Fatal(err)
+	}
+	cutoff := time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC)
+	n, err := s.PruneOverrides(ctx, cutoff)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 2 {
+		t.Errorf("pruned %d, want 2 (old, old-removed)", n)
+	}
+	if got := overrideIDs(t, s); !slices.Equal(got, []string{"db/edge/admin", "db/recent/admin"}) {
+		t.Errorf("kept %v, want edge and recent", got)
+	}
+	if removed, _ := s.OverrideRemoved("unknown-yet"); !removed {
+		t.Error("a removal whose override never came was pruned")
+	}
+	if removed, _ := s.OverrideRemoved("old-removed"); removed {
+		t.Error("an ended override's removal was kept")
+	}
+	if n, err := s.PruneOverrides(ctx, cutoff); err != nil || n != 0 {
+		t.Errorf("second round pruned %d (%v), want 0", n, err)
 	}
 }
