@@ -1,5 +1,6 @@
-// Package rostercsv builds a roster from a CSV export of an HR system:
-// one person a row, columns named on the first line (id, name, phone,
+// Package rostercsv builds a roster from a CSV export of an HR system
+// (comma-separated, or tab- or semicolon-separated as spreadsheets also
+// export): one person a row, columns named on the first line (id, name, phone,
 // email, lang, groups, roles, or their common English and Korean names
 // such as 이름, 휴대폰, 이메일 and 부서). Phone numbers in local form are
 // made E.164 for a given country; ids are made from email addresses when
@@ -157,6 +158,23 @@ func decodeText(data []byte) (string, string, error) {
 	return "", "", fmt.Errorf("line %d is neither UTF-8 nor EUC-KR (CP949) text; save the file as \"CSV UTF-8\"", line)
 }
 
+// delimiter is what separates the columns: a comma, unless the first line
+// has none and has tabs (a spreadsheet's "Text (Tab delimited)" export)
+// or semicolons (CSV from a spreadsheet whose locale writes decimal
+// commas).
+func delimiter(text string) rune {
+	first, _, _ := strings.Cut(text, "\n")
+	switch {
+	case strings.Contains(first, ","):
+		return ','
+	case strings.Contains(first, "\t"):
+		return '\t'
+	case strings.Contains(first, ";"):
+		return ';'
+	}
+	return ','
+}
+
 // firstInvalid is the offset of the first byte that is not UTF-8.
 func firstInvalid(data []byte) int {
 	for i := 0; i < len(data); {
@@ -204,6 +222,7 @@ func (im *importer) colName(i int) string {
 
 func (im *importer) read(text string) {
 	cr := csv.NewReader(strings.NewReader(text))
+	cr.Comma = delimiter(text)
 	cr.TrimLeadingSpace = true
 	header, err := cr.Read()
 	if err == io.EOF {

@@ -35,6 +35,8 @@ func TestImportGolden(t *testing.T) {
 		{file: "utf16.csv", country: "KR"},
 		{file: "no-country.csv"},
 		{file: "no-id-column.csv"},
+		{file: "tabs.tsv", country: "KR"},
+		{file: "semicolons.csv", country: "KR"},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
 			opts := rostercsv.Options{Country: tc.country}
@@ -49,7 +51,7 @@ func TestImportGolden(t *testing.T) {
 				}
 			}
 			got := importText(t, filepath.Join("testdata", tc.file), opts)
-			golden := filepath.Join("testdata", strings.TrimSuffix(tc.file, ".csv")+".golden")
+			golden := filepath.Join("testdata", strings.TrimSuffix(tc.file, filepath.Ext(tc.file))+".golden")
 			if *update {
 				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
 					t.Fatal(err)
