@@ -2,90 +2,13 @@ package gossip
 
 import (
 	"fmt"
-	"math/rand/v2"
-	"net"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/hashicorp/memberlist"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/oob-relay/relay/internal/testkit"
 )
-
-// slowNet stands in for the links between regions: every packet and
-// every write on a stream arrives delay later, and a share of the UDP
-// packets (probes, gossip) are lost.
-type slowNet struct {
-	delay time.Duration // one way
-	loss  float64
-	mu    sync.Mutex
-	rng   *rand.Rand
-}
-
-func (s *slowNet) lost() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.rng.Float64() < s.loss
-}
-
-func (s *slowNet) wrap(inner memberlist.NodeAwareTransport) memberlist.NodeAwareTransport {
-	return &slowTransport{NodeAwareTransport: inner, net: s}
-}
-
-type slowTransport struct {
-	memberlist.NodeAwareTransport
-	net *slowNet
-	wg  sync.WaitGroup
-}
-
-func (t *slowTransport) WriteToAddress(b []byte, addr memberlist.Address) (time.Time, error) {
-	now := time.Now()
-	if t.net.lost() {
-		return now, nil
-	}
-	b = append([]byte(nil), b...)
-	t.wg.Go(func() {
-		time.Sleep(t.net.delay)
-		t.NodeAwareTransport.WriteToAddress(b, addr)
-	})
-	return now, nil
-}
-
-func (t *slowTransport) WriteTo(b []byte, addr string) (time.Time, error) {
-	return t.WriteToAddress(b, memberlist.Address{Addr: addr})
-}
-
-func (t *slowTransport) DialAddressTimeout(addr memberlist.Address, timeout time.Duration) (net.Conn, error) {
-	time.Sleep(t.net.delay) // the connection's handshake
-	c, err := t.NodeAwareTransport.DialAddressTimeout(addr, timeout)
-	if err != nil {
-		return nil, err
-	}
-	return slowConn{Conn: c, delay: t.net.delay}, nil
-}
-
-func (t *slowTransport) DialTimeout(addr string, timeout time.Duration) (net.Conn, error) {
-	return t.DialAddressTimeout(memberlist.Address{Addr: addr}, timeout)
-}
-
-func (t *slowTransport) Shutdown() error {
-	err := t.NodeAwareTransport.Shutdown()
-	t.wg.Wait()
-	return err
-}
-
-// slowConn delays what is written to a stream.
-type slowConn struct {
-	net.Conn
-	delay time.Duration
-}
-
-func (c slowConn) Write(b []byte) (int, error) {
-	time.Sleep(c.delay)
-	return c.Conn.Write(b)
-}
 
 // BenchmarkWANDetection runs the wan preset over links that take 125 ms
 // each way (a 250 ms round trip, as Seoul to Frankfurt) and lose 3% of
@@ -101,10 +24,10 @@ func BenchmarkWANDetection(b *testing.B) {
 	var suspicions float64
 	for i := 0; b.Loop(); i++ {
 		b.StopTimer()
-		net := &slowNet{delay: 125 * time.Millisecond, loss: 0.03, rng: rand.New(rand.NewPCG(uint64(i), 7))}
+		net := testkit.NewFarNet(125*time.Millisecond, 0.03, uint64(i))
 		wan := func(o *Options) {
 			o.Config.Preset = PresetWAN
-			o.WrapTransport = net.wrap
+			o.WrapTransport = net.Wrap
 		}
 		nodes := make([]*node, size)
 		for j := range nodes {

@@ -14,8 +14,13 @@
 // it answers 202, and show each peer's replication lag. A push that finds
 // the inbox full is dropped, and a push lost on the way is gone: either
 // way the peer's marks do not move, and the sender sends again from them
-// after Options.Resend. Frames may arrive lost, twice or out of order;
-// the fold makes that harmless. Anti-entropy rides on
+// after Options.Resend. A few new events that fit one packet go first as
+// a datagram, answered by datagram, and over the stream only when no
+// answer comes within a few of the peer's round trips: a datagram spares
+// the round trip memberlist's stream costs to open, which between regions
+// is most of what a peer copy costs (datagram.go). Frames may arrive
+// lost, twice or out of order; the fold makes that harmless, and an
+// inbox leaves out what the store holds before it verifies or commits. Anti-entropy rides on
 // memberlist's push/pull, on every join and periodically: nodes exchange
 // marks and each sends the other what it lacks, of every origin, so a node
 // that missed a push, or came back with an empty data dir, catches up.
@@ -28,8 +33,8 @@
 // it to take a snapshot: the node pulls the peer's state file in checked
 // parts, installs it, and gets the rest from the log as usual.
 //
-// Every goroutine and timer the Replicator starts (senders, inboxes,
-// catch-ups, the readiness watcher) ends with Close.
+// Every goroutine and timer the Replicator starts (senders, inboxes and
+// their answerers, catch-ups, the readiness watcher) ends with Close.
 //
 // Ownership. Each unsettled delivery belongs to the live member that ranks
 // highest for its id (rendezvous hashing), so every node agrees without

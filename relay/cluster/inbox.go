@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/oob-relay/relay/relay"
@@ -16,11 +17,17 @@ const inboxIdle = time.Minute
 // mergeTimeout bounds one merge of a peer's frames into the store.
 const mergeTimeout = 10 * time.Second
 
-// inbox holds the frames one peer sent that wait to be merged, and the
-// goroutine that merges them and answers with this node's marks.
+// inbox holds the frames one peer sent that wait to be merged, the
+// goroutine that merges them, and the one that answers with this node's
+// marks over the reliable stream.
 type inbox struct {
 	from   string
 	frames chan wire
+	// answer asks the answerer for a reliable answer with the marks as
+	// they are when it sends; answers asked for meanwhile make one.
+	answer chan struct{}
+	hello  atomic.Bool   // the answer asked for is a hello's: retried
+	quit   chan struct{} // closed when the merging goroutine ends
 }
 
 // OnMessage takes a message from another member. Marks are noted at
@@ -69,10 +76,11 @@ func (r *Replicator) OnMessage(from string, payload []byte) {
 			r.m.dropped.Inc()
 			return
 		}
-		in = &inbox{from: from, frames: make(chan wire, r.opts.Inbox)}
+		in = &inbox{from: from, frames: make(chan wire, r.opts.Inbox), answer: make(chan struct{}, 1), quit: make(chan struct{})}
 		r.inboxes[from] = in
-		r.wg.Add(1)
+		r.wg.Add(2)
 		go r.drain(in)
+		go r.answerer(in)
 	}
 	select {
 	case in.frames <- w:
@@ -86,6 +94,7 @@ func (r *Replicator) OnMessage(from string, payload []byte) {
 // marks. It ends after inboxIdle without frames, or at Close.
 func (r *Replicator) drain(in *inbox) {
 	defer r.wg.Done()
+	defer close(in.quit)
 	idle := time.NewTimer(inboxIdle)
 	defer idle.Stop()
 	for {
@@ -115,21 +124,28 @@ func (r *Replicator) drain(in *inbox) {
 				break more
 			}
 		}
-		r.handle(in.from, batch)
+		r.handle(in, batch)
 		idle.Reset(inboxIdle)
 	}
 }
 
-// handle merges a batch of frames from one peer and answers it.
-func (r *Replicator) handle(from string, batch []wire) {
+// handle merges a batch of frames from one peer and answers it: at once
+// by datagram when the marks fit one, and, for frames that came over a
+// stream (or a hello), over the reliable stream too, by the inbox's
+// answerer, so that merging never waits on the network. A push that came
+// as a datagram is answered by datagram alone: its sender pushes again
+// over the stream when no answer comes (see datagram.go).
+func (r *Replicator) handle(in *inbox, batch []wire) {
+	from := in.from
 	var events []relay.Event
-	hello := false
+	hello, reliable := false, false
 	for _, w := range batch {
 		switch w.Kind {
 		case kindPush:
 			events = append(events, w.Events...)
+			reliable = reliable || !w.Datagram
 		case kindHello:
-			hello = true
+			hello, reliable = true, true
 		case kindSnapGet:
 			r.serveSnapshot(from, w.Snap)
 		}
@@ -143,25 +159,59 @@ func (r *Replicator) handle(from string, batch []wire) {
 			return // no answer: the sender sends them again
 		}
 	}
-	// A hello's answer is retried for a while: a hello can come before
-	// this node's membership knows its sender. A push's answer is not:
-	// the sender sends again when no answer comes.
-	tries := 1
-	if hello {
-		tries = 10
+	t := r.transport()
+	marks, err := r.st.Marks()
+	if t == nil || err != nil {
+		return
 	}
-	for i := range tries {
-		t := r.transport()
-		marks, err := r.st.Marks()
-		if t == nil || err != nil {
+	if frame := r.seal(from, wire{Kind: kindMarks, Marks: marks}); len(frame) <= maxDatagram && t.SendBestEffort(from, frame) == nil {
+		r.m.datagrams.Inc()
+	}
+	if !reliable {
+		return
+	}
+	if hello {
+		in.hello.Store(true)
+	}
+	select {
+	case in.answer <- struct{}{}:
+	default: // one is asked for already: it sends the marks then
+	}
+}
+
+// answerer sends the reliable answers an inbox asks for, each with the
+// marks as they are when it is sent, until the inbox's merging goroutine
+// ends or Close.
+func (r *Replicator) answerer(in *inbox) {
+	defer r.wg.Done()
+	for {
+		select {
+		case <-in.answer:
+		case <-in.quit:
+			return
+		case <-r.done:
 			return
 		}
-		if err = t.SendReliable(from, r.seal(from, wire{Kind: kindMarks, Marks: marks})); err == nil {
-			return
+		// A hello's answer is retried for a while: a hello can come
+		// before this node's membership knows its sender. A push's
+		// answer is not: the sender sends again when no answer comes.
+		tries := 1
+		if in.hello.Swap(false) {
+			tries = 10
 		}
-		r.log.Debug("answering a peer failed", "peer", from, "try", i+1, "err", err)
-		if i+1 < tries && !r.sleep(r.opts.Retry, nil) {
-			return
+		for i := range tries {
+			t := r.transport()
+			marks, err := r.st.Marks()
+			if t == nil || err != nil {
+				break
+			}
+			if err = t.SendReliable(in.from, r.seal(in.from, wire{Kind: kindMarks, Marks: marks})); err == nil {
+				break
+			}
+			r.log.Debug("answering a peer failed", "peer", in.from, "try", i+1, "err", err)
+			if i+1 < tries && !r.sleep(r.opts.Retry, in.quit) {
+				return
+			}
 		}
 	}
 }
@@ -169,7 +219,14 @@ func (r *Replicator) handle(from string, batch []wire) {
 // merge folds events from a peer into the store, skipping any of this
 // node's own origin (a peer may offer them back).
 func (r *Replicator) merge(events []relay.Event) error {
-	events = slices.DeleteFunc(events, func(e relay.Event) bool { return e.Origin == r.origin })
+	// What the store holds already (a push that came as a datagram and
+	// then reliably, or was sent again) is left out before the store
+	// verifies and commits anything.
+	held, err := r.st.Marks()
+	if err != nil {
+		return err
+	}
+	events = slices.DeleteFunc(events, func(e relay.Event) bool { return e.Origin == r.origin || e.Seq <= held[e.Origin] })
 	if len(events) == 0 {
 		return nil
 	}

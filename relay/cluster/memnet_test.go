@@ -29,8 +29,9 @@ type memNet struct {
 	// storeOpts, when set, adds to the options each node's store opens
 	// with (a signer, a verifier).
 	storeOpts func(name string, o *store.Options)
-	// hold, while set and open, keeps every send waiting, as a peer that
-	// stops reading holds its sender's stream (see holdSends).
+	// hold, while set and open, keeps every send on a stream waiting, as
+	// a peer that stops reading holds its sender's stream (see
+	// holdSends).
 	hold chan struct{}
 	sent int
 	wg   sync.WaitGroup
@@ -49,8 +50,10 @@ type memNode struct {
 	st   *store.Store
 	r    *Replicator
 	up   bool
-	// pushed counts the frames of events it received.
-	pushed atomic.Int64
+	// pushed counts the frames of events it received, and datagrams the
+	// datagrams it sent.
+	pushed    atomic.Int64
+	datagrams atomic.Int64
 }
 
 // add starts a node with a store in dir and attaches it.
@@ -152,8 +155,8 @@ func (m *memNode) Alive() []string {
 	return out
 }
 
-// holdSends makes every send wait until release is called (or the
-// network closes).
+// holdSends makes every send on a stream wait until release is called
+// (or the network closes); datagrams still go.
 func (n *memNet) holdSends() (release func()) {
 	hold := make(chan struct{})
 	n.mu.Lock()
@@ -163,12 +166,22 @@ func (n *memNet) holdSends() (release func()) {
 	return func() { once.Do(func() { close(hold) }) }
 }
 
-func (m *memNode) SendReliable(to string, payload []byte) error {
+// SendBestEffort is SendReliable without the stream: the network loses,
+// duplicates and reorders datagrams as it does frames, and holdSends
+// does not hold them (nothing reads a datagram late).
+func (m *memNode) SendBestEffort(to string, payload []byte) error {
+	m.datagrams.Add(1)
+	return m.send(to, payload, true)
+}
+
+func (m *memNode) SendReliable(to string, payload []byte) error { return m.send(to, payload, false) }
+
+func (m *memNode) send(to string, payload []byte, datagram bool) error {
 	n := m.net
 	n.mu.Lock()
 	hold := n.hold
 	n.mu.Unlock()
-	if hold != nil {
+	if hold != nil && !datagram {
 		select {
 		case <-hold:
 		case <-n.done:

@@ -10,7 +10,10 @@ type metrics struct {
 	refused        *prometheus.CounterVec
 	dropped        prometheus.Counter
 	resends        prometheus.Counter
-	snapshots      *prometheus.CounterVec
+	datagrams      prometheus.Counter
+	// datagramsUnanswered counts datagram pushes sent again reliably.
+	datagramsUnanswered prometheus.Counter
+	snapshots           *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer, r *Replicator) *metrics {
@@ -30,6 +33,10 @@ func newMetrics(reg prometheus.Registerer, r *Replicator) *metrics {
 			Help: "Frames from peers dropped because their sender's queue was full; the sender sends them again."}),
 		resends: prometheus.NewCounter(prometheus.CounterOpts{Name: "relay_cluster_resends_total",
 			Help: "Times a sender sent events again because the peer confirmed nothing in time."}),
+		datagrams: prometheus.NewCounter(prometheus.CounterOpts{Name: "relay_cluster_datagrams_total",
+			Help: "Pushes of a few new events, and answers to them, sent to a peer as one datagram rather than over a stream."}),
+		datagramsUnanswered: prometheus.NewCounter(prometheus.CounterOpts{Name: "relay_cluster_datagrams_unanswered_total",
+			Help: "Datagram pushes the peer did not confirm in time, sent again over the stream."}),
 		snapshots: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "relay_cluster_snapshots_total",
 			Help: "Snapshots taken from a peer to catch up, by result (installed, failed)."}, []string{"result"}),
 	}
@@ -49,6 +56,6 @@ func newMetrics(reg prometheus.Registerer, r *Replicator) *metrics {
 	})
 	peers := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "relay_cluster_peers",
 		Help: "Live peers this node replicates to."}, func() float64 { return float64(len(r.Peers())) })
-	reg.MustRegister(m.pushes, m.pushedEvents, m.mergedEvents, m.repairedEvents, m.refused, m.dropped, m.resends, m.snapshots, lag, peers)
+	reg.MustRegister(m.pushes, m.pushedEvents, m.mergedEvents, m.repairedEvents, m.refused, m.dropped, m.resends, m.datagrams, m.datagramsUnanswered, m.snapshots, lag, peers)
 	return m
 }

@@ -76,6 +76,12 @@ func (r *Replicator) push(t Transport, p *peer) {
 			sent = latest
 			continue
 		}
+		if err == nil && latest-sent <= maxFresh && r.pushDatagram(t, p, events) {
+			r.m.pushes.WithLabelValues("ok").Inc()
+			r.m.pushedEvents.Add(float64(len(events)))
+			sent = events[len(events)-1].Seq
+			continue
+		}
 		if err == nil {
 			err = t.SendReliable(p.name, r.seal(p.name, wire{Kind: kindPush, Events: events}))
 		}

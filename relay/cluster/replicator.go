@@ -183,6 +183,9 @@ type peer struct {
 	stop    chan struct{}
 	added   time.Time
 	catchUp bool // a catch-up is running
+	// rtt is the last time a datagram push took to be confirmed; only
+	// its push goroutine uses it.
+	rtt time.Duration
 }
 
 // New prepares a replicator over opts.Store and starts following its

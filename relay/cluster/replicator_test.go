@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -226,27 +228,38 @@ func TestCaughtUpWaitsForAnnouncedEvents(t *testing.T) {
 }
 
 // TestOnMessageNeverBlocks: a flood of pushes from one peer returns each
-// time while the inbox's goroutine is stuck (its answer to the first push
-// cannot get out); frames beyond the inbox are dropped and counted, not
-// queued without bound, and the pushed event is merged.
+// time while the inbox's goroutine is stuck (the store's writer is held
+// after the first merge, so the second waits for it); frames beyond the
+// inbox are dropped and counted, not queued without bound, and the first
+// pushed event is merged.
 func TestOnMessageNeverBlocks(t *testing.T) {
 	net := newMemNet(9)
 	defer net.close()
 	reg := prometheus.NewRegistry()
 	a := net.add(t, "a", t.TempDir(), Options{Registerer: reg, Inbox: 4})
 	defer a.stop()
-	release := net.holdSends()
-	defer release() // before a stops: its inbox's goroutine waits on it
-	frame := encode(wire{Kind: kindPush, Events: []relay.Event{{Origin: "x", Seq: 1, Ack: &relay.Ack{Message: "M", Person: "p"}}}})
+	gate := make(chan struct{})
+	var once sync.Once
+	release := func() { once.Do(func() { close(gate) }) }
+	defer release() // before a stops: its writer waits on it
+	a.st.Observe(func(events []relay.Event) {
+		if slices.ContainsFunc(events, func(e relay.Event) bool { return e.Origin == "x" }) {
+			<-gate
+		}
+	})
+	frames := make([][]byte, 10_000)
+	for i := range frames {
+		frames[i] = encode(wire{Kind: kindPush, Events: []relay.Event{{Origin: "x", Seq: uint64(i + 1), Ack: &relay.Ack{Message: "M", Person: "p"}}}})
+	}
 	flooded := make(chan struct{})
 	go func() {
 		defer close(flooded)
-		for range 10_000 {
+		for _, frame := range frames {
 			a.r.OnMessage("x", frame)
 		}
 	}()
 	// A call that waited for room in the inbox would wait for as long as
-	// the answer is held: the flood would never end.
+	// the writer is held: the flood would never end.
 	select {
 	case <-flooded:
 	case <-time.After(30 * time.Second):
@@ -256,7 +269,41 @@ func TestOnMessageNeverBlocks(t *testing.T) {
 		t.Fatal("no frame dropped although the inbox holds 4")
 	}
 	release()
-	testkit.Eventually(t, 10*time.Second, "the flooded event merged", func() bool { return a.marks(t)["x"] == 1 })
+	testkit.Eventually(t, 10*time.Second, "the first flooded event merged", func() bool { return a.marks(t)["x"] >= 1 })
+}
+
+// TestSmallFramesGoAheadAsDatagrams: while the streams between two nodes
+// are held, a new event still reaches the peer, and the peer's answer
+// comes back, by datagram: the writer's wait for a peer copy ends without
+// the stream. Once the streams flow again, everything converges.
+func TestSmallFramesGoAheadAsDatagrams(t *testing.T) {
+	net := newMemNet(13)
+	defer net.close()
+	a := net.add(t, "a", t.TempDir(), Options{})
+	defer a.stop()
+	b := net.add(t, "b", t.TempDir(), Options{})
+	defer b.stop()
+	a.write(t, 1)
+	b.write(t, 1)
+	converged(t, 5*time.Second, a, b)
+	release := net.holdSends()
+	defer release() // before the nodes stop: their senders wait on it
+	before := a.datagrams.Load() + b.datagrams.Load()
+	a.write(t, 1)
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	if copies, err := a.r.WaitCopies(ctx, 2, 1); copies != 1 || err != nil {
+		t.Fatalf("copies %d (%v) while the streams are held; want b's, by datagram", copies, err)
+	}
+	if got := b.marks(t)[a.st.Origin()]; got != 2 {
+		t.Fatalf("b holds a's events up to %d, want 2", got)
+	}
+	if n := a.datagrams.Load() + b.datagrams.Load() - before; n < 2 {
+		t.Fatalf("%d datagrams sent, want the push and the answer", n)
+	}
+	release()
+	a.write(t, 3)
+	converged(t, 5*time.Second, a, b)
 }
 
 // TestMalformedFramesChangeNothing: garbage, a wrong version, an unknown

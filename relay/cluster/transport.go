@@ -19,6 +19,10 @@ type Transport interface {
 	// member took it (it may drop it when overloaded). The payload is not
 	// kept after it returns.
 	SendReliable(to string, payload []byte) error
+	// SendBestEffort sends payload to the named member in one datagram,
+	// which may be lost, duplicated or reordered, and must fit one packet
+	// (see maxDatagram). It does not block on the network.
+	SendBestEffort(to string, payload []byte) error
 }
 
 // Membership is a Transport that can also list every member it knows.

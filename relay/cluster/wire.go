@@ -38,12 +38,15 @@ type wire struct {
 	// From and To name the sender and the recipient ("" for a push/pull
 	// state), and At is when it was sent (Unix milliseconds): what a
 	// signed frame binds its contents to (see seal).
-	From   string            `json:"from,omitempty"`
-	To     string            `json:"to,omitempty"`
-	At     int64             `json:"at,omitempty"`
-	Events []relay.Event     `json:"events,omitempty"`
-	Marks  map[string]uint64 `json:"marks,omitempty"`
-	Snap   *snapPart         `json:"snap,omitempty"`
+	From   string        `json:"from,omitempty"`
+	To     string        `json:"to,omitempty"`
+	At     int64         `json:"at,omitempty"`
+	Events []relay.Event `json:"events,omitempty"`
+	// Datagram says the frame came as a datagram: a push so sent is
+	// answered by datagram alone (see datagram.go).
+	Datagram bool              `json:"dgram,omitempty"`
+	Marks    map[string]uint64 `json:"marks,omitempty"`
+	Snap     *snapPart         `json:"snap,omitempty"`
 }
 
 // snapPart is a request for a part of a snapshot, or the part.

@@ -1,0 +1,82 @@
+package cluster
+
+import (
+	"slices"
+	"time"
+
+	"github.com/oob-relay/relay/relay"
+)
+
+// maxDatagram is the largest sealed frame sent as a datagram: with the
+// transport's framing, encryption and label it stays within one packet
+// of a 1,500-byte path (memberlist packs its own gossip in 1,400).
+const maxDatagram = 1200
+
+// A few new events that fit one packet go to a peer as a datagram first,
+// and the peer answers a datagram push with a datagram. A datagram
+// arrives half a round trip after it is sent, while memberlist opens a
+// stream per message, which costs a round trip more before the first
+// byte: between regions that is most of what accepting a message with a
+// peer copy costs. When no answer comes within a few of the peer's
+// round trips (a datagram lost either way), the events go over the
+// reliable stream as before, and are answered over it. A receiver leaves
+// out what it already holds before it verifies or commits anything, and
+// marks only grow, so a datagram that arrives late, twice or after the
+// stream's copy changes nothing.
+const (
+	// maxFresh bounds the events sent in one datagram push.
+	maxFresh = 8
+	// maxSmallChanges bounds the delivery changes, or the recipients of
+	// a message, of an event worth encoding to see whether it fits.
+	maxSmallChanges = 16
+	// The wait for a datagram push's answer: three of the peer's last
+	// round trips, within these bounds (the first, 50 ms).
+	minDatagramWait, maxDatagramWait = 5 * time.Millisecond, 500 * time.Millisecond
+)
+
+// large reports whether e cannot fit a datagram, without encoding it.
+func large(e relay.Event) bool {
+	return e.Roster != nil || len(e.Deliveries) > maxSmallChanges ||
+		(e.Message != nil && len(e.Message.Recipients) > maxSmallChanges)
+}
+
+// pushDatagram sends events to p as a datagram when they fit one and
+// waits for p to confirm them; it reports whether p did. It is called by
+// p's push goroutine.
+func (r *Replicator) pushDatagram(t Transport, p *peer, events []relay.Event) bool {
+	if len(events) == 0 || len(events) > maxFresh || slices.ContainsFunc(events, large) {
+		return false
+	}
+	frame := r.seal(p.name, wire{Kind: kindPush, Events: events, Datagram: true})
+	if len(frame) > maxDatagram || t.SendBestEffort(p.name, frame) != nil {
+		return false
+	}
+	r.m.datagrams.Inc()
+	wait := 50 * time.Millisecond
+	if p.rtt > 0 {
+		wait = min(max(3*p.rtt, minDatagramWait), maxDatagramWait)
+	}
+	start := time.Now()
+	top := events[len(events)-1].Seq
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	for {
+		r.mu.Lock()
+		changed := r.changed
+		r.mu.Unlock()
+		if r.peerMark(p.name, r.origin) >= top {
+			p.rtt = time.Since(start)
+			return true
+		}
+		select {
+		case <-changed:
+		case <-timer.C:
+			r.m.datagramsUnanswered.Inc()
+			return false
+		case <-p.stop:
+			return false
+		case <-r.done:
+			return false
+		}
+	}
+}
