@@ -274,9 +274,9 @@ func TestSurvivorsFinishADeadMembersDeliveries(t *testing.T) {
 // has taken that view for ownership. Views that differ for a moment after
 // a change can make two members send the same delivery; that window is
 // measured elsewhere, not here.
-func settleMembership(t *testing.T, ms ...*member) {
+func settleMembership(t testing.TB, ms ...*member) {
 	t.Helper()
-	testkit.Eventually(t, 5*time.Second, "every member sees the others", func() bool {
+	testkit.Eventually(t, 10*time.Second, "every member sees the others", func() bool {
 		for _, m := range ms {
 			if len(m.ms.Alive()) != len(ms) {
 				return false

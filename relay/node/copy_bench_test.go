@@ -42,17 +42,7 @@ func BenchmarkAcceptAcrossRegions(b *testing.B) {
 			a := start("node-a", "")
 			seed := a.ms.LocalAddr()
 			ms := []*member{a, start("node-b", seed), start("node-c", seed)}
-			testkit.Eventually(b, 10*time.Second, "every member sees the others", func() bool {
-				for _, m := range ms {
-					if len(m.ms.Alive()) != len(ms) {
-						return false
-					}
-				}
-				return true
-			})
-			for _, m := range ms {
-				m.n.MembershipChanged()
-			}
+			settleMembership(b, ms...)
 			var took []time.Duration
 			b.ResetTimer()
 			for i := range b.N {

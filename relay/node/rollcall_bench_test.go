@@ -82,17 +82,7 @@ func BenchmarkRollCall10k(b *testing.B) {
 		}
 		ms = append(ms, m)
 	}
-	testkit.Eventually(b, 10*time.Second, "every member sees the others", func() bool {
-		for _, m := range ms {
-			if len(m.ms.Alive()) != len(ms) {
-				return false
-			}
-		}
-		return true
-	})
-	for _, m := range ms {
-		m.n.MembershipChanged()
-	}
+	settleMembership(b, ms...)
 	rssIdle, heapIdle := benchRSS(b, "/proc/self/status"), benchHeap()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
