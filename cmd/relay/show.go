@@ -66,7 +66,7 @@ func messageCmd(e *env) *cobra.Command {
 }
 
 func incidentCmd(e *env) *cobra.Command {
-	cmd := &cobra.Command{Use: "incident", Short: "Read incidents"}
+	cmd := &cobra.Command{Use: "incident", Short: "Read incidents, and acknowledge one for a person"}
 	var asJSON bool
 	list := &cobra.Command{
 		Use:   "list",
@@ -150,7 +150,7 @@ func incidentCmd(e *env) *cobra.Command {
 		},
 	}
 	show.Flags().BoolVar(&showJSON, "json", false, "print the API's JSON")
-	cmd.AddCommand(list, show)
+	cmd.AddCommand(list, show, incidentAckCmd(e))
 	return cmd
 }
 
@@ -185,4 +185,33 @@ func printPaths(e *env, v *api.MessageView) error {
 		fmt.Fprintf(w, "%s\t%s\t%s\n", cell(r.Person), strings.Join(steps, " → "), cell(dash(r.ReachedBy)))
 	}
 	return w.Flush()
+}
+
+func incidentAckCmd(e *env) *cobra.Command {
+	var person string
+	cmd := &cobra.Command{
+		Use:   "ack ID --person ID",
+		Short: "Acknowledge an incident for a person, as their ACK would (an admin token, or a bot token with the person in its answer_for)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := newClient(e)
+			if err != nil {
+				return err
+			}
+			res, err := c.AckIncident(cmd.Context(), args[0], person)
+			if err != nil {
+				return err
+			}
+			if len(res.Messages) == 0 {
+				fmt.Fprintf(e.stdout, "%s had acknowledged incident %s already\n", cell(res.Person), cell(res.Incident))
+				return nil
+			}
+			fmt.Fprintf(e.stdout, "%s acknowledged incident %s: %s\n", cell(res.Person), cell(res.Incident),
+				plural(len(res.Messages), "message", "messages"))
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&person, "person", "", "the person acknowledged for (required)")
+	cmd.MarkFlagRequired("person")
+	return cmd
 }

@@ -36,8 +36,9 @@ type Token struct {
 	Name   string
 	Role   relay.Role
 	Secret secret.String
-	// AnswerFor lists the people a bot token may answer roll-calls for,
-	// as audience targets; an admin may answer for anyone.
+	// AnswerFor lists the people a bot token may answer roll-calls and
+	// acknowledge incidents for, as audience targets; an admin may for
+	// anyone.
 	AnswerFor []string
 }
 
@@ -153,6 +154,7 @@ func New(opts Options) (*API, error) {
 	a.route("GET /v1/messages/{id}", relay.RoleViewer, a.getMessage)
 	a.route("GET /v1/incidents", relay.RoleViewer, a.listIncidents)
 	a.route("GET /v1/incidents/{id}", relay.RoleViewer, a.getIncident)
+	a.route("POST /v1/incidents/{id}/acks", relay.RoleBot, a.ackIncident)
 	a.route("GET /v1/roster", relay.RoleViewer, a.getRoster)
 	a.route("PUT /v1/roster", relay.RoleAdmin, a.putRoster)
 	a.route("GET /v1/roster/contacts", relay.RoleViewer, a.listContactChanges)

@@ -62,7 +62,7 @@ var unlimited = api.Limits{PerAddress: api.NoLimit, PerToken: api.NoLimit}
 var testTokens = []api.Token{
 	{Name: adminName, Role: relay.RoleAdmin, Secret: secret.New(adminToken)},
 	{Name: botName, Role: relay.RoleBot, Secret: secret.New(botToken)},
-	{Name: otherName, Role: relay.RoleBot, Secret: secret.New(otherToken)},
+	{Name: otherName, Role: relay.RoleBot, Secret: secret.New(otherToken), AnswerFor: []string{"person:lee"}},
 	{Name: viewerName, Role: relay.RoleViewer, Secret: secret.New(viewerToken)},
 }
 

@@ -103,23 +103,8 @@ func (a *API) answerRollCall(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c := callerOf(r.Context())
-	if c.role != relay.RoleAdmin {
-		// As for a NATS bot's ack_for: a schedule target names whoever is
-		// on call now, overrides included.
-		roster, err := a.opts.Node.OnCallRoster()
-		if err != nil {
-			a.failErr(w, r, err)
-			return
-		}
-		if !roster.IncludesAt(req.Person, a.answerFor[c.name], a.opts.Now()) {
-			why := "it may answer for nobody: give it answer_for"
-			if list := a.answerFor[c.name]; len(list) > 0 {
-				why = "only for " + strings.Join(list, ", ")
-			}
-			a.fail(w, http.StatusForbidden, problem.Problem{Code: problem.CodeForbidden, Field: "person",
-				Message: "token " + c.name + " may not answer for " + quote(req.Person) + ": " + why})
-			return
-		}
+	if !a.speaksFor(w, r, req.Person, "answer") {
+		return
 	}
 	ans, err := a.opts.Node.AnswerRollCall(r.Context(), r.PathValue("id"), req.Person, req.Answer, relay.ChannelAPI, c.name)
 	switch {
@@ -134,6 +119,32 @@ func (a *API) answerRollCall(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, ans)
+}
+
+// speaksFor reports whether the caller may act for person: an admin for
+// anyone, a bot for the people of its answer_for (as a NATS bot's
+// ack_for: a schedule target names whoever is on call now, overrides
+// included). Otherwise it answers 403 naming what the token may do.
+func (a *API) speaksFor(w http.ResponseWriter, r *http.Request, person, verb string) bool {
+	c := callerOf(r.Context())
+	if c.role == relay.RoleAdmin {
+		return true
+	}
+	roster, err := a.opts.Node.OnCallRoster()
+	if err != nil {
+		a.failErr(w, r, err)
+		return false
+	}
+	if roster.IncludesAt(person, a.answerFor[c.name], a.opts.Now()) {
+		return true
+	}
+	why := "it may " + verb + " for nobody: give it answer_for"
+	if list := a.answerFor[c.name]; len(list) > 0 {
+		why = "only for " + strings.Join(list, ", ")
+	}
+	a.fail(w, http.StatusForbidden, problem.Problem{Code: problem.CodeForbidden, Field: "person",
+		Message: "token " + c.name + " may not " + verb + " for " + quote(person) + ": " + why})
+	return false
 }
 
 // incidentRollCalls lists the roll-calls of an incident with their
