@@ -18,8 +18,9 @@ const maxDatagram = 1200
 // stream per message, which costs a round trip more before the first
 // byte: between regions that is most of what accepting a message with a
 // peer copy costs. When no answer comes within a few of the peer's
-// round trips (a datagram lost either way), the events go over the
-// reliable stream as before, and are answered over it. A receiver leaves
+// round trips (a datagram lost either way, or a link slower than the
+// wait, which then doubles), the events go over the reliable stream as
+// before, and are answered over it. A receiver leaves
 // out what it already holds before it verifies or commits anything, and
 // marks only grow, so a datagram that arrives late, twice or after the
 // stream's copy changes nothing.
@@ -29,8 +30,11 @@ const (
 	// maxSmallChanges bounds the delivery changes, or the recipients of
 	// a message, of an event worth encoding to see whether it fits.
 	maxSmallChanges = 16
-	// The wait for a datagram push's answer: three of the peer's last
-	// round trips, within these bounds (the first, 50 ms).
+	// The wait for a datagram push's answer: 50 ms at first, then three
+	// of the peer's last round trips, doubled after each wait in vain
+	// (links slower than the wait, or lost datagrams), within these
+	// bounds.
+	firstDatagramWait                = 50 * time.Millisecond
 	minDatagramWait, maxDatagramWait = 5 * time.Millisecond, 500 * time.Millisecond
 )
 
@@ -52,9 +56,9 @@ func (r *Replicator) pushDatagram(t Transport, p *peer, events []relay.Event) bo
 		return false
 	}
 	r.m.datagrams.Inc()
-	wait := 50 * time.Millisecond
-	if p.rtt > 0 {
-		wait = min(max(3*p.rtt, minDatagramWait), maxDatagramWait)
+	wait := p.answerWait
+	if wait == 0 {
+		wait = firstDatagramWait
 	}
 	start := time.Now()
 	top := events[len(events)-1].Seq
@@ -65,13 +69,14 @@ func (r *Replicator) pushDatagram(t Transport, p *peer, events []relay.Event) bo
 		changed := r.changed
 		r.mu.Unlock()
 		if r.peerMark(p.name, r.origin) >= top {
-			p.rtt = time.Since(start)
+			p.answerWait = min(max(3*time.Since(start), minDatagramWait), maxDatagramWait)
 			return true
 		}
 		select {
 		case <-changed:
 		case <-timer.C:
 			r.m.datagramsUnanswered.Inc()
+			p.answerWait = min(2*wait, maxDatagramWait)
 			return false
 		case <-p.stop:
 			return false

@@ -183,9 +183,9 @@ type peer struct {
 	stop    chan struct{}
 	added   time.Time
 	catchUp bool // a catch-up is running
-	// rtt is the last time a datagram push took to be confirmed; only
-	// its push goroutine uses it.
-	rtt time.Duration
+	// answerWait is how long a datagram push waits for the answer (see
+	// pushDatagram); only its push goroutine uses it.
+	answerWait time.Duration
 }
 
 // New prepares a replicator over opts.Store and starts following its

@@ -17,12 +17,12 @@ import (
 // BenchmarkAcceptAcrossRegions measures how long Post takes to accept a
 // message with one peer copy on three nodes in one process, whose links
 // take delay_ms each way (0: loopback; 10: a 20 ms round trip, as Seoul
-// to Tokyo). Each iteration posts 50 messages to one person, one after
+// to Tokyo; 50: a 100 ms one, as Seoul to Singapore). Each iteration posts 50 messages to one person, one after
 // another; it reports the median and 99th percentile.
 //
 //	go test -run '^$' -bench AcceptAcrossRegions -benchtime 1x ./relay/node/
 func BenchmarkAcceptAcrossRegions(b *testing.B) {
-	for _, delay := range []time.Duration{0, 10 * time.Millisecond} {
+	for _, delay := range []time.Duration{0, 10 * time.Millisecond, 50 * time.Millisecond} {
 		b.Run(fmt.Sprintf("delay_ms=%d", delay.Milliseconds()), func(b *testing.B) {
 			roster := people(50)
 			wrap := func(inner memberlist.NodeAwareTransport) memberlist.NodeAwareTransport {
