@@ -14,9 +14,10 @@ const frameVersion = 1
 
 // Frame kinds.
 const (
-	kindMessage byte = iota // a message for OnMessage
-	kindState               // push/pull state for MergeState
-	kindLeaving             // the sender is about to leave (see Leave)
+	kindMessage  byte = iota // a message for OnMessage
+	kindState                // push/pull state for MergeState
+	kindLeaving              // the sender is about to leave (see Leave)
+	kindDatagram             // a message sent best effort, for OnDatagram
 )
 
 // maxNameLen bounds a node name, so that it always fits a frame header.
@@ -42,7 +43,7 @@ func unframe(b []byte) (kind byte, from string, payload []byte, err error) {
 	}
 	kind = b[1]
 	n, size := binary.Uvarint(b[2:])
-	if kind > kindLeaving || size <= 0 || n == 0 || n > maxNameLen || uint64(len(b)-2-size) < n {
+	if kind > kindDatagram || size <= 0 || n == 0 || n > maxNameLen || uint64(len(b)-2-size) < n {
 		return 0, "", nil, errors.New("malformed frame header")
 	}
 	start := 2 + size
@@ -68,9 +69,9 @@ func (d delegate) NodeMeta(limit int) []byte {
 	return d.m.opts.Meta
 }
 
-// NotifyMsg passes a message to Options.OnMessage, or notes that its
-// sender is leaving. memberlist reuses msg after the call, so the payload
-// is copied.
+// NotifyMsg passes a message to Options.OnMessage (one sent best effort
+// to OnDatagram, when set), or notes that its sender is leaving.
+// memberlist reuses msg after the call, so the payload is copied.
 func (d delegate) NotifyMsg(msg []byte) {
 	if d.m.run.Err() != nil {
 		return // shut down
@@ -88,8 +89,12 @@ func (d delegate) NotifyMsg(msg []byte) {
 		return
 	}
 	d.m.metrics.received.Inc()
-	if d.m.opts.OnMessage != nil {
-		d.m.opts.OnMessage(from, bytes.Clone(payload))
+	on := d.m.opts.OnMessage
+	if kind == kindDatagram && d.m.opts.OnDatagram != nil {
+		on = d.m.opts.OnDatagram
+	}
+	if on != nil {
+		on(from, bytes.Clone(payload))
 	}
 }
 

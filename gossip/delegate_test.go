@@ -22,6 +22,7 @@ func TestFrameRoundTrip(t *testing.T) {
 		{kindMessage, "seoul-1", []byte("불이야")},
 		{kindState, "b", nil},
 		{kindLeaving, strings.Repeat("n", maxNameLen), []byte{0, 1, 2}},
+		{kindDatagram, "tokyo-1", []byte("ack")},
 	} {
 		kind, name, payload, err := unframe(frame(tc.kind, tc.name, tc.payload))
 		if err != nil || kind != tc.kind || name != tc.name || !bytes.Equal(payload, tc.payload) {

@@ -49,6 +49,11 @@ type Options struct {
 	// It must return quickly (hand long work to another goroutine). The
 	// payload is its own.
 	OnMessage func(from string, payload []byte)
+	// OnDatagram, when set, receives the messages sent with
+	// SendBestEffort instead of OnMessage. memberlist calls it on the
+	// goroutine that reads every UDP packet, its failure detector's
+	// probes included, so it must only hand the payload on.
+	OnDatagram func(from string, payload []byte)
 	// LocalState returns the state this node offers a peer in a push/pull:
 	// on every join (join is true) and every push_pull_interval with one
 	// random peer. It may be called concurrently.

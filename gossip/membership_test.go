@@ -48,6 +48,31 @@ func TestThreeMembersJoinThroughSeeds(t *testing.T) {
 	}
 }
 
+// TestDatagramsReachOnDatagram: with OnDatagram set, what a member sends
+// best effort arrives there, off OnMessage, and what it sends reliably
+// still arrives in OnMessage.
+func TestDatagramsReachOnDatagram(t *testing.T) {
+	datagrams := &recorder{}
+	a := startNode(t, "a", func(o *Options) { o.OnDatagram = datagrams.message })
+	b := startNode(t, "b", seededBy(a))
+	waitAlive(t, []string{"a", "b"}, a, b)
+	testkit.Eventually(t, 5*time.Second, "a receives b's datagram in OnDatagram", func() bool {
+		if err := b.SendBestEffort("a", []byte("ping")); err != nil {
+			t.Fatal(err)
+		}
+		return datagrams.hasMessage("b", "ping")
+	})
+	if err := b.SendReliable("a", []byte("stream")); err != nil {
+		t.Fatal(err)
+	}
+	testkit.Eventually(t, 5*time.Second, "a receives b's reliable message in OnMessage", func() bool {
+		return a.rec.hasMessage("b", "stream")
+	})
+	if a.rec.hasMessage("b", "ping") || datagrams.hasMessage("b", "stream") {
+		t.Error("a datagram reached OnMessage, or a reliable message OnDatagram")
+	}
+}
+
 func TestSendReachesOnMessage(t *testing.T) {
 	a := startNode(t, "a", nil)
 	b := startNode(t, "b", seededBy(a))

@@ -17,7 +17,8 @@ func (m *Membership) SendReliable(to string, payload []byte) error {
 
 // SendBestEffort sends payload to the named member in one UDP packet,
 // which may be lost; it must fit the packet with room to spare (about
-// 1,000 bytes on the usual 1,400-byte packet).
+// 1,200 bytes on the usual 1,400-byte packet). The member receives it in
+// OnDatagram, or OnMessage when that is not set.
 func (m *Membership) SendBestEffort(to string, payload []byte) error {
 	return m.send(to, payload, modeBestEffort)
 }
@@ -43,11 +44,10 @@ func (m *Membership) send(to string, payload []byte, mode string) error {
 		return fmt.Errorf("gossip: member %q: %w", to, err)
 	}
 	node := &memberlist.Node{Name: to, Addr: net.ParseIP(host), Port: uint16(port)}
-	msg := frame(kindMessage, m.name, payload)
 	if mode == modeReliable {
-		err = list.SendReliable(node, msg)
+		err = list.SendReliable(node, frame(kindMessage, m.name, payload))
 	} else {
-		err = list.SendBestEffort(node, msg)
+		err = list.SendBestEffort(node, frame(kindDatagram, m.name, payload))
 	}
 	if err != nil {
 		m.metrics.sendErrors.WithLabelValues(mode).Inc()

@@ -232,7 +232,8 @@ func startInproc(tb testing.TB, name, seed, key string, roster *relay.Roster, ob
 	}
 	r := n.Replicator()
 	gopts := gossip.Options{Name: name, Config: cfg, Meta: gossip.NodeMeta{API: "http://" + name}.Encode(),
-		OnMessage: r.OnMessage, LocalState: r.LocalState, MergeState: r.MergeState, OnChange: n.MembershipChanged}
+		OnMessage: r.OnMessage, OnDatagram: r.OnDatagram, LocalState: r.LocalState, MergeState: r.MergeState,
+		OnChange: n.MembershipChanged}
 	if ids.keys != nil {
 		gopts.Signer, gopts.Keys = ids.signers[name], ids.keys
 	}

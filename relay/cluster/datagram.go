@@ -36,6 +36,11 @@ const (
 	// bounds.
 	firstDatagramWait                = 50 * time.Millisecond
 	minDatagramWait, maxDatagramWait = 5 * time.Millisecond, 500 * time.Millisecond
+	// After maxMissed waits in vain in a row (a peer that drops
+	// datagrams, or an older release that does not know them), the
+	// stream alone carries pushes to that peer for datagramPause.
+	maxMissed     = 3
+	datagramPause = time.Minute
 )
 
 // large reports whether e cannot fit a datagram, without encoding it.
@@ -48,7 +53,7 @@ func large(e relay.Event) bool {
 // waits for p to confirm them; it reports whether p did. It is called by
 // p's push goroutine.
 func (r *Replicator) pushDatagram(t Transport, p *peer, events []relay.Event) bool {
-	if len(events) == 0 || len(events) > maxFresh || slices.ContainsFunc(events, large) {
+	if len(events) == 0 || len(events) > maxFresh || slices.ContainsFunc(events, large) || time.Now().Before(p.noDatagrams) {
 		return false
 	}
 	frame := r.seal(p.name, wire{Kind: kindPush, Events: events, Datagram: true})
@@ -70,6 +75,7 @@ func (r *Replicator) pushDatagram(t Transport, p *peer, events []relay.Event) bo
 		r.mu.Unlock()
 		if r.peerMark(p.name, r.origin) >= top {
 			p.answerWait = min(max(3*time.Since(start), minDatagramWait), maxDatagramWait)
+			p.missed = 0
 			return true
 		}
 		select {
@@ -77,11 +83,51 @@ func (r *Replicator) pushDatagram(t Transport, p *peer, events []relay.Event) bo
 		case <-timer.C:
 			r.m.datagramsUnanswered.Inc()
 			p.answerWait = min(2*wait, maxDatagramWait)
+			if p.missed++; p.missed >= maxMissed {
+				p.missed, p.noDatagrams = 0, time.Now().Add(datagramPause)
+				r.log.Debug("peer answers no datagram; pushing over the stream alone for a while", "peer", p.name, "for", datagramPause)
+			}
 			return false
 		case <-p.stop:
 			return false
 		case <-r.done:
 			return false
+		}
+	}
+}
+
+// datagramQueue bounds the datagrams waiting to be checked; more are
+// dropped (their senders fall back to the stream).
+const datagramQueue = 256
+
+// datagram is one datagram received, waiting to be checked.
+type datagram struct {
+	from    string
+	payload []byte
+}
+
+// OnDatagram takes a datagram from another member. memberlist calls it on
+// the goroutine that reads every UDP packet, its failure detector's probes
+// included, so it only queues the datagram: takeDatagrams checks its
+// signature and handles it as OnMessage does. It never blocks; a datagram
+// that finds the queue full is dropped and counted.
+func (r *Replicator) OnDatagram(from string, payload []byte) {
+	select {
+	case r.datagramsIn <- datagram{from: from, payload: payload}:
+	default:
+		r.m.dropped.Inc()
+	}
+}
+
+// takeDatagrams handles the datagrams OnDatagram queued, until Close.
+func (r *Replicator) takeDatagrams() {
+	defer r.wg.Done()
+	for {
+		select {
+		case d := <-r.datagramsIn:
+			r.OnMessage(d.from, d.payload)
+		case <-r.done:
+			return
 		}
 	}
 }

@@ -33,9 +33,12 @@ type memNet struct {
 	// a peer that stops reading holds its sender's stream (see
 	// holdSends).
 	hold chan struct{}
-	sent int
-	wg   sync.WaitGroup
-	done chan struct{}
+	// dropDatagrams loses every datagram, as a peer on an older release
+	// that knows none would.
+	dropDatagrams bool
+	sent          int
+	wg            sync.WaitGroup
+	done          chan struct{}
 }
 
 func newMemNet(seed uint64) *memNet {
@@ -194,6 +197,10 @@ func (m *memNode) send(to string, payload []byte, datagram bool) error {
 		n.mu.Unlock()
 		return errUnreachable
 	}
+	if datagram && n.dropDatagrams {
+		n.mu.Unlock()
+		return nil
+	}
 	n.sent++
 	copies := 1
 	switch x := n.rng.Float64(); {
@@ -230,7 +237,11 @@ func (m *memNode) send(to string, payload []byte, datagram bool) error {
 				if bytes.Contains(frame, []byte(`"kind":"push"`)) {
 					dst.pushed.Add(1)
 				}
-				dst.r.OnMessage(m.name, frame)
+				if datagram {
+					dst.r.OnDatagram(m.name, frame)
+				} else {
+					dst.r.OnMessage(m.name, frame)
+				}
 			}
 		}()
 	}

@@ -133,9 +133,11 @@ const maxInboxes = 64
 // Replicator copies this node's events to its peers and merges theirs.
 //
 // Its methods are safe for concurrent use. The Transport callbacks
-// (OnMessage, LocalState, MergeState) and OnChange return quickly: they
-// never write to the store or send over the network themselves; merges
-// and answers run on goroutines the Replicator owns, which Close stops.
+// (OnMessage, OnDatagram, LocalState, MergeState) and OnChange return
+// quickly: they never write to the store or send over the network
+// themselves, and OnDatagram does not even check a signature; merges,
+// checks of datagrams and answers run on goroutines the Replicator owns,
+// which Close stops.
 type Replicator struct {
 	opts   Options
 	st     *store.Store
@@ -152,9 +154,11 @@ type Replicator struct {
 	peers   map[string]*peer
 	inboxes map[string]*inbox
 	changed chan struct{} // closed and replaced when a peer's marks move
-	want    map[string]uint64
-	heard   bool             // some peer's state has arrived
-	hellos  map[string]hello // by live peer name: its hello, once it came
+	// datagramsIn holds the datagrams received, for takeDatagrams.
+	datagramsIn chan datagram
+	want        map[string]uint64
+	heard       bool             // some peer's state has arrived
+	hellos      map[string]hello // by live peer name: its hello, once it came
 	// proven holds the members that sent a frame signed by their trusted
 	// key since they last joined (all peers, without Keys).
 	proven  map[string]bool
@@ -183,9 +187,13 @@ type peer struct {
 	stop    chan struct{}
 	added   time.Time
 	catchUp bool // a catch-up is running
-	// answerWait is how long a datagram push waits for the answer (see
-	// pushDatagram); only its push goroutine uses it.
-	answerWait time.Duration
+	// answerWait is how long a datagram push waits for the answer,
+	// missed counts the waits in vain in a row, and noDatagrams is when
+	// datagrams to the peer may be tried again after too many (see
+	// pushDatagram); only its push goroutine uses them.
+	answerWait  time.Duration
+	missed      int
+	noDatagrams time.Time
 }
 
 // New prepares a replicator over opts.Store and starts following its
@@ -200,6 +208,7 @@ func New(opts Options) (*Replicator, error) {
 		hellos: map[string]hello{}, proven: map[string]bool{}, ready: make(chan struct{}), recheck: make(chan struct{}, 1),
 		refusals: rate.NewLimiter(rate.Every(time.Second), 5),
 		snaps:    snapshots{files: map[string]*snapFile{}}, snapIn: make(chan *snapPart, 2*snapInFlight),
+		datagramsIn: make(chan datagram, datagramQueue),
 	}
 	marks, err := r.st.Marks()
 	if err != nil {
@@ -209,8 +218,9 @@ func New(opts Options) (*Replicator, error) {
 	r.caught.Store(true)
 	r.m = newMetrics(opts.Registerer, r)
 	r.st.Observe(r.observe)
-	r.wg.Add(1)
+	r.wg.Add(2)
 	go r.watch()
+	go r.takeDatagrams()
 	return r, nil
 }
 

@@ -272,6 +272,32 @@ func TestOnMessageNeverBlocks(t *testing.T) {
 	testkit.Eventually(t, 10*time.Second, "the first flooded event merged", func() bool { return a.marks(t)["x"] >= 1 })
 }
 
+// TestPeerThatAnswersNoDatagram: a peer that never gets a datagram (an
+// older release, a firewall) still gets every event over the stream, and
+// after three datagrams in vain the sender stops trying them for a while.
+func TestPeerThatAnswersNoDatagram(t *testing.T) {
+	net := newMemNet(17)
+	net.dropDatagrams = true
+	defer net.close()
+	a := net.add(t, "a", t.TempDir(), Options{})
+	defer a.stop()
+	b := net.add(t, "b", t.TempDir(), Options{})
+	defer b.stop()
+	for i := range 10 {
+		a.write(t, 1)
+		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+		copies, err := a.r.WaitCopies(ctx, uint64(i+1), 1)
+		cancel()
+		if copies != 1 || err != nil {
+			t.Fatalf("event %d: copies %d (%v), want b's over the stream", i+1, copies, err)
+		}
+	}
+	// Every datagram push went unanswered; after maxMissed, none was sent.
+	if n := testutil.ToFloat64(a.r.m.datagramsUnanswered); n != maxMissed {
+		t.Fatalf("%v datagram pushes went unanswered, want %d before a stopped trying", n, maxMissed)
+	}
+}
+
 // TestSmallFramesGoAheadAsDatagrams: while the streams between two nodes
 // are held, a new event still reaches the peer, and the peer's answer
 // comes back, by datagram: the writer's wait for a peer copy ends without

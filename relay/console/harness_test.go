@@ -120,7 +120,8 @@ func startClusterOpts(t testing.TB, opts clusterOpts, names ...string) []*tnode 
 			cfg.Seeds = []string{seed}
 		}
 		tn.ms, err = gossip.New(gossip.Options{Name: name, Config: cfg, Dev: true, Meta: gossip.NodeMeta{API: tn.url}.Encode(),
-			OnMessage: n.Replicator().OnMessage, LocalState: n.Replicator().LocalState, MergeState: n.Replicator().MergeState,
+			OnMessage: n.Replicator().OnMessage, OnDatagram: n.Replicator().OnDatagram,
+			LocalState: n.Replicator().LocalState, MergeState: n.Replicator().MergeState,
 			OnChange: n.MembershipChanged})
 		if err != nil {
 			t.Fatal(err)

@@ -35,8 +35,8 @@ func newMesh(n *Node) *mesh {
 	return m
 }
 
-// Replicator returns the node's replicator, whose OnMessage, LocalState
-// and MergeState the gossip membership calls.
+// Replicator returns the node's replicator, whose OnMessage, OnDatagram,
+// LocalState and MergeState the gossip membership calls.
 func (n *Node) Replicator() *cluster.Replicator { return n.repl }
 
 // Attach joins the node to its cluster's membership. Call it before Start;

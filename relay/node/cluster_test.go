@@ -123,7 +123,7 @@ func startMemberWith(t testing.TB, name, seed string, wrap func(memberlist.NodeA
 // and then n itself; the member stops when the test ends.
 func joinCluster(t testing.TB, n *node.Node, gopts gossip.Options) *member {
 	t.Helper()
-	gopts.OnMessage, gopts.LocalState = n.Replicator().OnMessage, n.Replicator().LocalState
+	gopts.OnMessage, gopts.OnDatagram, gopts.LocalState = n.Replicator().OnMessage, n.Replicator().OnDatagram, n.Replicator().LocalState
 	gopts.MergeState, gopts.OnChange = n.Replicator().MergeState, n.MembershipChanged
 	ms, err := gossip.New(gopts)
 	if err != nil {

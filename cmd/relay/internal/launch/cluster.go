@@ -19,6 +19,7 @@ func (s *Server) join(ctx context.Context, cfg *config.Config, opts Options, reg
 		Name: cfg.Node.Name, Config: cfg.Cluster.Config, Dev: opts.Dev, Meta: gossip.NodeMeta{API: s.api}.Encode(),
 		Logger: s.log, Registerer: reg,
 		OnMessage:  n.Replicator().OnMessage,
+		OnDatagram: n.Replicator().OnDatagram,
 		LocalState: n.Replicator().LocalState,
 		MergeState: n.Replicator().MergeState,
 		OnChange:   n.MembershipChanged,
