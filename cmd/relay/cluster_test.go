@@ -126,8 +126,11 @@ func TestClusterSIGKILLOwnerDuringFanOut(t *testing.T) {
 	if acc.Deliveries != 2*people {
 		t.Fatalf("fan-out has %d deliveries, want %d", acc.Deliveries, 2*people)
 	}
-	testkit.WaitFor(t, ctx, "a third of the fan-out at the sinks", func() bool {
-		return cl.s.emu.Requests()+len(cl.s.mail.Mails()) >= 2*people/3
+	// A third at the sinks, some of it from C: on a loaded machine C may
+	// start its share late.
+	testkit.WaitFor(t, ctx, "a third of the fan-out at the sinks, some from node C", func() bool {
+		return cl.s.emu.Requests()+len(cl.s.mail.Mails()) >= 2*people/3 &&
+			countFrom(cl.s.smsArrivals(blast), v.smsFrom)+countFrom(cl.s.mailArrivals(blast), v.mailFrom) > 0
 	})
 	killedAt := time.Now()
 	cl.kill(victim)
