@@ -205,6 +205,21 @@ func (c *Client) Incident(ctx context.Context, id string) (*api.IncidentView, er
 	return &out, nil
 }
 
+// AckIncident acknowledges incident id for person (an admin token, or a
+// bot token with the person in its answer_for), and returns the messages
+// whose acknowledgement it recorded.
+func (c *Client) AckIncident(ctx context.Context, id, person string) (*api.AckResult, error) {
+	body, err := json.Marshal(api.AckRequest{Person: person})
+	if err != nil {
+		return nil, err
+	}
+	var out api.AckResult
+	if _, err := c.do(ctx, http.MethodPost, "/v1/incidents/"+url.PathEscape(id)+"/acks", nil, body, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
 // Roster reads the roster.
 func (c *Client) Roster(ctx context.Context) (*relay.Roster, error) {
 	var out relay.Roster
