@@ -6,14 +6,11 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/oob-relay/relay/cmd/relay/internal/launch"
-	"github.com/oob-relay/relay/config"
 )
 
 const testToken = "launch-console-admin-token-7d2f"
@@ -22,7 +19,6 @@ const testToken = "launch-console-admin-token-7d2f"
 // serves the console at / and its pages, while /v1/, /healthz, /readyz
 // and /metrics stay the API's, its unknown paths answered in JSON.
 func TestConsoleBesideAPI(t *testing.T) {
-	dir := t.TempDir()
 	cfg := `node:
   name: seoul-1
   data_dir: data
@@ -36,20 +32,7 @@ api:
 roster_file: roster.yaml
 `
 	roster := "people:\n  - id: kim\n    name: 김민준\n    email: kim@example.com\n"
-	for name, body := range map[string]string{"relay.yaml": cfg, "roster.yaml": roster} {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	c, err := config.Load(filepath.Join(dir, "relay.yaml"), func(k string) string {
-		if k == "TEST_LAUNCH_TOKEN" {
-			return testToken
-		}
-		return ""
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := loadConfig(t, cfg, roster)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -8,15 +8,12 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/oob-relay/relay/cmd/relay/internal/launch"
-	"github.com/oob-relay/relay/config"
 	"github.com/oob-relay/relay/internal/testkit"
 	"github.com/oob-relay/relay/relay/api"
 )
@@ -25,7 +22,6 @@ import (
 // watching the HTTP target url, or returns Start's error.
 func startWatching(t *testing.T, url string) (*launch.Server, error) {
 	t.Helper()
-	dir := t.TempDir()
 	cfg := fmt.Sprintf(`node:
   name: seoul-1
   site: seoul
@@ -49,20 +45,7 @@ watch:
       to: [group:all]
 `, url)
 	roster := "people:\n  - id: kim\n    name: 김민준\n    email: kim@example.com\ngroups:\n  - {id: all, members: [kim]}\n"
-	for name, body := range map[string]string{"relay.yaml": cfg, "roster.yaml": roster} {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	c, err := config.Load(filepath.Join(dir, "relay.yaml"), func(k string) string {
-		if k == "TEST_LAUNCH_TOKEN" {
-			return testToken
-		}
-		return ""
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := loadConfig(t, cfg, roster)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
