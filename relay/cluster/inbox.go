@@ -129,21 +129,23 @@ func (r *Replicator) drain(in *inbox) {
 	}
 }
 
-// handle merges a batch of frames from one peer and answers it: at once
-// by datagram when the marks fit one, and, for frames that came over a
-// stream (or a hello), over the reliable stream too, by the inbox's
-// answerer, so that merging never waits on the network. A push that came
-// as a datagram is answered by datagram alone: its sender pushes again
-// over the stream when no answer comes (see datagram.go).
+// handle merges a batch of frames from one peer and answers it in kind:
+// a push that came as a datagram by datagram (its sender pushes again
+// over the stream when no answer comes, see datagram.go), and frames that
+// came over a stream, or a hello, over the stream, by the inbox's
+// answerer, so that merging never waits on the network. Large pushes, a
+// fan-out's, thus add nothing to the UDP packets memberlist's failure
+// detector reads.
 func (r *Replicator) handle(in *inbox, batch []wire) {
 	from := in.from
 	var events []relay.Event
-	hello, reliable := false, false
+	hello, reliable, datagram := false, false, false
 	for _, w := range batch {
 		switch w.Kind {
 		case kindPush:
 			events = append(events, w.Events...)
 			reliable = reliable || !w.Datagram
+			datagram = datagram || w.Datagram
 		case kindHello:
 			hello, reliable = true, true
 		case kindSnapGet:
@@ -159,13 +161,15 @@ func (r *Replicator) handle(in *inbox, batch []wire) {
 			return // no answer: the sender sends them again
 		}
 	}
-	t := r.transport()
-	marks, err := r.st.Marks()
-	if t == nil || err != nil {
-		return
-	}
-	if frame := r.seal(from, wire{Kind: kindMarks, Marks: marks}); len(frame) <= maxDatagram && t.SendBestEffort(from, frame) == nil {
-		r.m.datagrams.Inc()
+	if datagram {
+		t := r.transport()
+		marks, err := r.st.Marks()
+		if t == nil || err != nil {
+			return
+		}
+		if frame := r.seal(from, wire{Kind: kindMarks, Marks: marks}); len(frame) <= maxDatagram && t.SendBestEffort(from, frame) == nil {
+			r.m.datagrams.Inc()
+		}
 	}
 	if !reliable {
 		return
