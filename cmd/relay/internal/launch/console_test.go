@@ -19,20 +19,8 @@ const testToken = "launch-console-admin-token-7d2f"
 // serves the console at / and its pages, while /v1/, /healthz, /readyz
 // and /metrics stay the API's, its unknown paths answered in JSON.
 func TestConsoleBesideAPI(t *testing.T) {
-	cfg := `node:
-  name: seoul-1
-  data_dir: data
-http:
-  listen: 127.0.0.1:0
-api:
-  tokens:
-    - name: ops
-      role: admin
-      token_env: TEST_LAUNCH_TOKEN
-roster_file: roster.yaml
-`
 	roster := "people:\n  - id: kim\n    name: 김민준\n    email: kim@example.com\n"
-	c := loadConfig(t, cfg, roster)
+	c := loadConfig(t, baseConfig, roster)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -23,18 +23,6 @@ func (farListener) Addr() net.Addr { return &net.TCPAddr{IP: net.IPv4(10, 20, 30
 // off loopback, and says nothing of it on loopback.
 func TestPlainHTTPOffLoopbackWarns(t *testing.T) {
 	const warning = "the API is served in plain HTTP on an address that is not loopback"
-	cfg := `node:
-  name: seoul-1
-  data_dir: data
-http:
-  listen: 127.0.0.1:0
-api:
-  tokens:
-    - name: ops
-      role: admin
-      token_env: TEST_LAUNCH_TOKEN
-roster_file: roster.yaml
-`
 	roster := "people:\n  - id: kim\n    email: kim@example.com\n"
 	for _, far := range []bool{true, false} {
 		logs := &testkit.LogBuffer{}
@@ -46,7 +34,7 @@ roster_file: roster.yaml
 		if far {
 			served = farListener{ln}
 		}
-		s, err := launch.Start(context.Background(), loadConfig(t, cfg, roster),
+		s, err := launch.Start(context.Background(), loadConfig(t, baseConfig, roster),
 			launch.Options{Listener: served, Logger: slog.New(slog.NewTextHandler(logs, nil))})
 		if err != nil {
 			t.Fatal(err)
