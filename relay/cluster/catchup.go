@@ -152,16 +152,24 @@ func (r *Replicator) checkReady() {
 	}
 	waiting := false // a live peer's hello has not come yet
 	for name, p := range r.peers {
-		h, ok := r.hellos[name]
-		switch {
-		case !ok && now.Sub(p.added) < r.opts.CatchUpTimeout:
+		if _, ok := r.hellos[name]; !ok && now.Sub(p.added) < r.opts.CatchUpTimeout {
 			waiting = true
-		case ok && now.Sub(h.at) < r.opts.CatchUpTimeout:
+		}
+	}
+	// Every recent hello counts, a member's too that this node's
+	// membership does not list yet: views converge at different moments
+	// (a partition heals and the other side sees this node first), and
+	// that member already pushes to it what its hello announced.
+	for name, h := range r.hellos {
+		switch {
+		case now.Sub(h.at) < r.opts.CatchUpTimeout:
 			for o, m := range h.marks {
 				if o != r.origin {
 					want[o] = max(want[o], m)
 				}
 			}
+		case r.peers[name] == nil:
+			delete(r.hellos, name) // an old hello of a member never seen
 		}
 	}
 	ready, heard := r.isReady, r.heard

@@ -23,9 +23,12 @@ type memNet struct {
 	rng   *rand.Rand
 	nodes map[string]*memNode
 	cut   map[[2]string]bool
-	loss  float64
-	dup   float64
-	delay time.Duration // the most a frame is delayed
+	// unseen[{a, b}] keeps b out of a's membership while frames between
+	// them still go: memberlist's views converge at different moments.
+	unseen map[[2]string]bool
+	loss   float64
+	dup    float64
+	delay  time.Duration // the most a frame is delayed
 	// storeOpts, when set, adds to the options each node's store opens
 	// with (a signer, a verifier).
 	storeOpts func(name string, o *store.Options)
@@ -43,7 +46,7 @@ type memNet struct {
 
 func newMemNet(seed uint64) *memNet {
 	return &memNet{rng: rand.New(rand.NewPCG(seed, seed)), nodes: map[string]*memNode{}, cut: map[[2]string]bool{},
-		done: make(chan struct{})}
+		unseen: map[[2]string]bool{}, done: make(chan struct{})}
 }
 
 // memNode is one member: a replicator over its own store.
@@ -150,7 +153,7 @@ func (m *memNode) Alive() []string {
 	defer m.net.mu.Unlock()
 	var out []string
 	for name, o := range m.net.nodes {
-		if o.up && !m.net.cut[[2]string{m.name, name}] {
+		if o.up && !m.net.cut[[2]string{m.name, name}] && !m.net.unseen[[2]string{m.name, name}] {
 			out = append(out, name)
 		}
 	}

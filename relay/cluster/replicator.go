@@ -158,7 +158,7 @@ type Replicator struct {
 	datagramsIn chan datagram
 	want        map[string]uint64
 	heard       bool             // some peer's state has arrived
-	hellos      map[string]hello // by live peer name: its hello, once it came
+	hellos      map[string]hello // by member name: its hello, once it came (kept while recent for a member not yet live)
 	// proven holds the members that sent a frame signed by their trusted
 	// key since they last joined (all peers, without Keys).
 	proven  map[string]bool

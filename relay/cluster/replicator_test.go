@@ -227,6 +227,54 @@ func TestCaughtUpWaitsForAnnouncedEvents(t *testing.T) {
 	}
 }
 
+// TestHelloFromAMemberNotYetSeenIsWaitedFor: a peer's hello can come
+// before this node's membership lists the peer (a partition heals, and
+// the other side sees this node first). What the hello announced is on
+// its way: the node claims nothing until it holds it. A node that
+// claimed by its own stale view would send again what the other side of
+// the partition had sent.
+func TestHelloFromAMemberNotYetSeenIsWaitedFor(t *testing.T) {
+	net := newMemNet(7)
+	defer net.close()
+	a := net.add(t, "a", t.TempDir(), Options{})
+	defer a.stop()
+	a.write(t, 200)
+	net.unseen[[2]string{"c", "a"}] = true
+	net.delay = 30 * time.Millisecond
+	c := net.add(t, "c", t.TempDir(), Options{Batch: 10, Window: 10})
+	defer c.stop()
+	if got := c.r.Members(); !slices.Equal(got, []string{"c"}) {
+		t.Fatalf("c's members %v, want c alone", got)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	sawHello := false
+	for c.marks(t)[a.st.Origin()] < 200 {
+		c.r.mu.Lock()
+		_, hello := c.r.hellos["a"]
+		c.r.mu.Unlock()
+		if hello {
+			sawHello = true
+			// a's hello is in: until its events are, c is not caught up.
+			if held := c.marks(t)[a.st.Origin()]; c.r.CaughtUp() && held < 200 {
+				t.Fatalf("c counts itself caught up holding %d of the 200 events a's hello announced", held)
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a's events never reached c: c holds %v", c.marks(t))
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if !sawHello {
+		t.Fatal("a's events came before its hello; the test saw nothing")
+	}
+	for !c.r.CaughtUp() {
+		if time.Now().After(deadline) {
+			t.Fatal("c holds everything a announced but does not count itself caught up")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
 // TestOnMessageNeverBlocks: a flood of pushes from one peer returns each
 // time while the inbox's goroutine is stuck (the store's writer is held
 // after the first merge, so the second waits for it); frames beyond the

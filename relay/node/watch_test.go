@@ -319,7 +319,7 @@ func TestSiteDarkPagesOnceAndTheMinorityNobody(t *testing.T) {
 	got, _ := c.counts.snapshot()
 	for id, n := range got {
 		if !strings.Contains(id, "park") || n != 1 {
-			t.Errorf("delivery %s sent %d times", id, n)
+			t.Errorf("delivery %s sent %d times, by %v", id, n, c.counts.senders(id))
 		}
 	}
 	if len(got) != 2 {
