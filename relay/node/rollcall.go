@@ -125,13 +125,22 @@ func rollCallHash(req *relay.RollCallStart) string {
 // roll-call that does not exist (relay.ErrNotFound), that has ended
 // (ErrRollCallClosed), from someone outside its audience or with a digit
 // it does not offer (*relay.FieldError). An urgent option is told to the
-// commanders.
+// commanders. The answer acknowledges the incident for the person, as an
+// answer by SMS, mail, voice or NATS does: whoever answered is reached.
 func (n *Node) AnswerRollCall(ctx context.Context, id, person string, digit int, channel, by string) (*relay.RollCallAnswer, error) {
 	rc, err := n.store.RollCall(id)
 	if err != nil {
 		return nil, err
 	}
-	return n.answer(ctx, rc, person, digit, channel, by)
+	a, err := n.answer(ctx, rc, person, digit, channel, by)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := n.AckIncident(ctx, person, rc.Incident, channel); err != nil {
+		// The answer stands; answering again acknowledges.
+		return nil, fmt.Errorf("the answer is recorded, but acknowledging incident %s for %s failed: %w", rc.Incident, person, err)
+	}
+	return a, nil
 }
 
 func (n *Node) answer(ctx context.Context, rc *relay.RollCall, person string, digit int, channel, by string) (*relay.RollCallAnswer, error) {

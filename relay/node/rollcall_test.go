@@ -83,6 +83,28 @@ func TestRollCallAnswersBySMS(t *testing.T) {
 	}
 }
 
+// TestRollCallAnswerFromTheAPIOrConsoleAcknowledges: an answer given in
+// the console, or by a bot or admin through the API, acknowledges the
+// incident for the person as an answer by SMS, mail or voice does, so
+// escalation stops for someone who said they are safe.
+func TestRollCallAnswerFromTheAPIOrConsoleAcknowledges(t *testing.T) {
+	n, rec := conversationNode(t)
+	rc := startRollCall(t, n, "group:ops")
+	received(t, rec, rc.Message, 3)
+	for person, channel := range map[string]string{"kim": relay.ChannelAPI, "lee": node.ChannelConsole} {
+		if _, err := n.AnswerRollCall(t.Context(), rc.ID, person, 1, channel, ""); err != nil {
+			t.Fatal(err)
+		}
+		acked, err := n.Store().Acked(rc.Message, person)
+		if err != nil || !acked {
+			t.Errorf("%s answered by %s; the question is acknowledged: %v (%v)", person, channel, acked, err)
+		}
+	}
+	if acked, _ := n.Store().Acked(rc.Message, "park"); acked {
+		t.Error("park, who did not answer, acknowledged")
+	}
+}
+
 // TestRollCallAnswerByKeypress calls a person reachable by voice only
 // with a roll-call's question; the key they press is their answer and
 // acknowledges the call.
