@@ -12,22 +12,29 @@ import (
 )
 
 func oncallCmd(e *env) *cobra.Command {
-	var at string
+	var at, schedule string
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "oncall [SCHEDULE]",
 		Short: "Show who is on call now and next, per layer and after overrides",
 		Long: "Show who is on call in every schedule, or in SCHEDULE, now or --at a time: per layer and after overrides,\n" +
-			"until when (in the schedule's time zone) and who is next.",
+			"until when (in the schedule's time zone) and who is next. A schedule whose id is also a verb of this\n" +
+			"command (override) is shown with --schedule.",
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				if schedule != "" && schedule != args[0] {
+					return fmt.Errorf("two schedules given: %q and --schedule %q", args[0], schedule)
+				}
+				schedule = args[0]
+			}
 			c, err := newClient(e)
 			if err != nil {
 				return err
 			}
 			var all []*relay.OnCall
-			if len(args) == 1 {
-				oc, err := c.OnCall(cmd.Context(), args[0], at)
+			if schedule != "" {
+				oc, err := c.OnCall(cmd.Context(), schedule, at)
 				if err != nil {
 					return err
 				}
@@ -52,6 +59,7 @@ func oncallCmd(e *env) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&at, "at", "", `the time to show: RFC 3339, or "2026-03-08 09:00" in each schedule's time zone (default now)`)
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	cmd.Flags().StringVar(&schedule, "schedule", "", "the schedule to show, as SCHEDULE")
 	cmd.AddCommand(overrideCmd(e))
 	return cmd
 }
