@@ -175,6 +175,9 @@
 // When a node dies, memberlist declares it dead (in about a second with
 // the LAN preset), or it leaves on SIGTERM. Every survivor recomputes
 // ownership over the live members and takes up what it now owns at once.
+// A node declared dead while its frames still come (a busy node that
+// missed the failure detector's probes) keeps its deliveries until half
+// a second after its last frame, so nothing it is sending is sent again.
 // A delivery found "sending" was claimed by a node that never recorded the
 // result: the new owner first asks the provider whether that attempt got
 // through ([Tracker]), and records an SMS that did rather than sending it

@@ -107,21 +107,33 @@ func (r *Replicator) poke() {
 }
 
 // watch checks readiness while the node waits for peers: when a hello or
-// a new peer's timeout runs out, the node stops waiting for it. It ends at
+// a new peer's timeout runs out, the node stops waiting for it. It also
+// counts the members the membership counts dead that still send, and
+// stops counting each when its frames stop (speaking.go). It ends at
 // Close.
 func (r *Replicator) watch() {
 	defer r.wg.Done()
 	tick := time.NewTicker(max(r.opts.CatchUpTimeout/10, 50*time.Millisecond))
 	defer tick.Stop()
+	quiet := time.NewTimer(time.Hour) // the first speaking member's window ends
+	defer quiet.Stop()
 	for {
 		select {
 		case <-tick.C:
 		case <-r.recheck:
+		case <-quiet.C:
 		case <-r.done:
 			return
 		}
 		if !r.CaughtUp() || !r.isReadyNow() {
 			r.checkReady()
+		}
+		changed, next := r.updateSpeaking()
+		if changed {
+			r.membersChanged()
+		}
+		if next > 0 {
+			quiet.Reset(next)
 		}
 	}
 }

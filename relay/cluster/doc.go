@@ -42,4 +42,7 @@
 // delivery being sent stays with the node that claimed it while that node
 // is alive and its lease (the claim's time plus Lease) runs; when the owner
 // is declared dead or the lease runs out, the next member takes it over.
+// A member the failure detector declares dead while its frames still come
+// (a busy member that misses probes) still counts for SpeakingFor after
+// its last frame (speaking.go), so its deliveries are not sent twice.
 package cluster

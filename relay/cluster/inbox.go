@@ -44,6 +44,7 @@ func (r *Replicator) OnMessage(from string, payload []byte) {
 		return
 	}
 	r.prove(from)
+	r.noteFrame(from, time.UnixMilli(w.At))
 	switch w.Kind {
 	case kindMarks:
 		r.noteMarks(from, w.Marks, true)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -26,9 +27,12 @@ type memNet struct {
 	// unseen[{a, b}] keeps b out of a's membership while frames between
 	// them still go: memberlist's views converge at different moments.
 	unseen map[[2]string]bool
-	loss   float64
-	dup    float64
-	delay  time.Duration // the most a frame is delayed
+	// left holds the nodes that said they were leaving: Members lists
+	// them left, not dead.
+	left  map[string]bool
+	loss  float64
+	dup   float64
+	delay time.Duration // the most a frame is delayed
 	// storeOpts, when set, adds to the options each node's store opens
 	// with (a signer, a verifier).
 	storeOpts func(name string, o *store.Options)
@@ -46,7 +50,7 @@ type memNet struct {
 
 func newMemNet(seed uint64) *memNet {
 	return &memNet{rng: rand.New(rand.NewPCG(seed, seed)), nodes: map[string]*memNode{}, cut: map[[2]string]bool{},
-		unseen: map[[2]string]bool{}, done: make(chan struct{})}
+		unseen: map[[2]string]bool{}, left: map[string]bool{}, done: make(chan struct{})}
 }
 
 // memNode is one member: a replicator over its own store.
@@ -131,6 +135,18 @@ func (n *memNet) setCut(a, b string, cut bool) {
 	n.changed()
 }
 
+// setUnseen keeps b out of a's membership, or lets it in again, and
+// tells a that membership changed.
+func (n *memNet) setUnseen(a, b string, unseen bool) {
+	n.mu.Lock()
+	n.unseen[[2]string{a, b}] = unseen
+	m := n.nodes[a]
+	n.mu.Unlock()
+	if m != nil {
+		m.r.OnChange()
+	}
+}
+
 // pushPull runs memberlist's anti-entropy between a and b: each sends its
 // state to the other.
 func (n *memNet) pushPull(a, b *memNode) {
@@ -158,6 +174,27 @@ func (m *memNode) Alive() []string {
 		}
 	}
 	slices.Sort(out)
+	return out
+}
+
+// Members lists every node of the network as m sees it: alive, left, or
+// dead.
+func (m *memNode) Members() []Member {
+	alive := m.Alive()
+	m.net.mu.Lock()
+	defer m.net.mu.Unlock()
+	var out []Member
+	for name := range m.net.nodes {
+		st := memberDead
+		switch {
+		case slices.Contains(alive, name):
+			st = "alive"
+		case m.net.left[name]:
+			st = "left"
+		}
+		out = append(out, Member{Name: name, State: st, Self: name == m.name})
+	}
+	slices.SortFunc(out, func(a, b Member) int { return strings.Compare(a.Name, b.Name) })
 	return out
 }
 

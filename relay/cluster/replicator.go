@@ -73,6 +73,10 @@ type Options struct {
 	// FrameAge bounds how old or how far ahead a signed frame may be.
 	// Zero means DefaultFrameAge.
 	FrameAge time.Duration
+	// SpeakingFor is how long a member's last frame keeps it among the
+	// Members after the membership counts it dead (see speaking.go). Zero
+	// means DefaultSpeakingFor.
+	SpeakingFor time.Duration
 	// OnMembers is called when Members changes: a peer proved who it is,
 	// or left. It runs on the transport's or the replicator's goroutines
 	// and must not block.
@@ -115,6 +119,9 @@ func (o *Options) setDefaults() error {
 	}
 	if o.MaxSnapshot <= 0 {
 		o.MaxSnapshot = 16 << 30
+	}
+	if o.SpeakingFor <= 0 {
+		o.SpeakingFor = DefaultSpeakingFor
 	}
 	if o.FrameAge <= 0 {
 		o.FrameAge = DefaultFrameAge
@@ -161,10 +168,15 @@ type Replicator struct {
 	hellos      map[string]hello // by member name: its hello, once it came (kept while recent for a member not yet live)
 	// proven holds the members that sent a frame signed by their trusted
 	// key since they last joined (all peers, without Keys).
-	proven  map[string]bool
-	ready   chan struct{}
-	isReady bool
-	closed  bool
+	proven map[string]bool
+	// lastFrame holds when each member last sent a recent frame, and
+	// speaking the members counted dead that count by their frames
+	// (see speaking.go).
+	lastFrame map[string]time.Time
+	speaking  []string
+	ready     chan struct{}
+	isReady   bool
+	closed    bool
 
 	checkMu sync.Mutex  // serialises checkReady
 	caught  atomic.Bool // see CaughtUp
@@ -205,7 +217,7 @@ func New(opts Options) (*Replicator, error) {
 	r := &Replicator{
 		opts: opts, st: opts.Store, log: opts.Logger, origin: opts.Store.Origin(), done: make(chan struct{}),
 		peers: map[string]*peer{}, inboxes: map[string]*inbox{}, changed: make(chan struct{}), want: map[string]uint64{},
-		hellos: map[string]hello{}, proven: map[string]bool{}, ready: make(chan struct{}), recheck: make(chan struct{}, 1),
+		hellos: map[string]hello{}, proven: map[string]bool{}, lastFrame: map[string]time.Time{}, ready: make(chan struct{}), recheck: make(chan struct{}, 1),
 		refusals: rate.NewLimiter(rate.Every(time.Second), 5),
 		snaps:    snapshots{files: map[string]*snapFile{}}, snapIn: make(chan *snapPart, 2*snapInFlight),
 		datagramsIn: make(chan datagram, datagramQueue),
@@ -265,10 +277,14 @@ func (r *Replicator) observe(events []relay.Event) {
 // for each new one, none for those gone. Call it on every membership
 // change.
 func (r *Replicator) OnChange() {
-	if r.syncPeers() {
+	changed := r.syncPeers()
+	if spoke, _ := r.updateSpeaking(); changed || spoke {
 		r.membersChanged()
+	}
+	if changed {
 		r.checkReady()
 	}
+	r.poke() // the watcher times out the members counted by their frames
 }
 
 // syncPeers does OnChange's work; it reports whether it changed anything.
@@ -348,9 +364,11 @@ func (r *Replicator) membersChanged() {
 	}
 }
 
-// Members returns the members that count: this node and every live peer
+// Members returns the members that count: this node, every live peer
 // that proved it holds its trusted key (every live peer, on a cluster
-// that is not authenticated), sorted. Deliveries are shared among them.
+// that is not authenticated), and every member the membership counts
+// dead whose frames still come (see speaking.go), sorted. Deliveries are
+// shared among them.
 func (r *Replicator) Members() []string {
 	self := r.self()
 	out := []string{self}
@@ -360,6 +378,7 @@ func (r *Replicator) Members() []string {
 			out = append(out, name)
 		}
 	}
+	out = append(out, r.speaking...)
 	r.mu.Unlock()
 	slices.Sort(out)
 	return slices.Compact(out)

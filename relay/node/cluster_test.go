@@ -16,6 +16,7 @@ import (
 	"github.com/oob-relay/relay/gossip"
 	"github.com/oob-relay/relay/internal/testkit"
 	"github.com/oob-relay/relay/relay"
+	"github.com/oob-relay/relay/relay/cluster"
 	"github.com/oob-relay/relay/relay/delivery"
 	"github.com/oob-relay/relay/relay/node"
 )
@@ -123,13 +124,24 @@ func startMemberWith(t testing.TB, name, seed string, wrap func(memberlist.NodeA
 // and then n itself; the member stops when the test ends.
 func joinCluster(t testing.TB, n *node.Node, gopts gossip.Options) *member {
 	t.Helper()
+	return joinClusterView(t, n, gopts, nil)
+}
+
+// joinClusterView is joinCluster with the node seeing its membership
+// through view, when not nil.
+func joinClusterView(t testing.TB, n *node.Node, gopts gossip.Options, view func(cluster.Membership) cluster.Membership) *member {
+	t.Helper()
 	gopts.OnMessage, gopts.OnDatagram, gopts.LocalState = n.Replicator().OnMessage, n.Replicator().OnDatagram, n.Replicator().LocalState
 	gopts.MergeState, gopts.OnChange = n.Replicator().MergeState, n.MembershipChanged
 	ms, err := gossip.New(gopts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	n.Attach(ms.Cluster())
+	var cm cluster.Membership = ms.Cluster()
+	if view != nil {
+		cm = view(cm)
+	}
+	n.Attach(cm)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := ms.Start(ctx); err != nil {

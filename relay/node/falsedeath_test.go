@@ -1,0 +1,152 @@
+package node_test
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/oob-relay/relay/gossip"
+	"github.com/oob-relay/relay/internal/testkit"
+	"github.com/oob-relay/relay/relay"
+	"github.com/oob-relay/relay/relay/cluster"
+	"github.com/oob-relay/relay/relay/delivery"
+	"github.com/oob-relay/relay/relay/node"
+)
+
+// blindView is a member's membership whose failure detector counts some
+// members dead while they are alive: they are missing from Alive and
+// listed dead, though frames to and from them still go.
+type blindView struct {
+	cluster.Membership
+	mu     sync.Mutex
+	hidden map[string]bool
+}
+
+func (v *blindView) hide(name string, hidden bool) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.hidden[name] = hidden
+}
+
+func (v *blindView) isHidden(name string) bool {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.hidden[name]
+}
+
+func (v *blindView) Alive() []string {
+	return slices.DeleteFunc(v.Membership.Alive(), v.isHidden)
+}
+
+func (v *blindView) Members() []cluster.Member {
+	ms := v.Membership.Members()
+	for i := range ms {
+		if v.isHidden(ms[i].Name) {
+			ms[i].State = "dead"
+		}
+	}
+	return ms
+}
+
+// slowSender is a countingSender whose sends take a while, as a
+// provider's API calls do.
+type slowSender struct {
+	countingSender
+	delay time.Duration
+}
+
+func (s *slowSender) Send(ctx context.Context, out *relay.Outgoing) (relay.Receipt, error) {
+	select {
+	case <-time.After(s.delay):
+	case <-ctx.Done():
+		return relay.Receipt{}, relay.Temporary(relay.ReasonTimeout, ctx.Err())
+	}
+	return s.countingSender.Send(ctx, out)
+}
+
+// TestMemberCountedDeadWhileSendingKeepsItsDeliveries: in the middle of
+// a fan-out, the failure detectors of two members count the third dead
+// for a while, as they do when a busy member misses its probes, while it
+// goes on sending. Its frames still come, so its deliveries, those it
+// claimed and those it was about to, stay its own: every delivery is
+// sent once, and all are sent.
+func TestMemberCountedDeadWhileSendingKeepsItsDeliveries(t *testing.T) {
+	counts := newDeliveryCounts()
+	const crowd = 600
+	roster := people(crowd)
+	start := func(name, seed string) (*member, *blindView) {
+		n, err := node.Open(node.Options{Name: name, DataDir: t.TempDir(), Logger: testLogger(name), Roster: roster,
+			Providers: []delivery.Provider{{Name: "sms-" + name, Channel: relay.ChannelSMS,
+				Sender: &slowSender{countingSender: countingSender{node: name, by: counts}, delay: 40 * time.Millisecond}}},
+			Deadline: func(relay.Severity) time.Duration { return time.Minute }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := gossip.Config{Bind: "127.0.0.1:0", Preset: gossip.PresetLAN, RejoinInterval: time.Second}
+		if seed != "" {
+			cfg.Seeds = []string{seed}
+		}
+		var view *blindView
+		m := joinClusterView(t, n, gossip.Options{Name: name, Config: cfg, Dev: true,
+			Meta: gossip.NodeMeta{API: "http://" + name}.Encode(), Logger: testLogger(name)},
+			func(ms cluster.Membership) cluster.Membership {
+				view = &blindView{Membership: ms, hidden: map[string]bool{}}
+				return view
+			})
+		return m, view
+	}
+	a, av := start("node-a", "")
+	b, bv := start("node-b", a.ms.LocalAddr())
+	x, _ := start("node-x", a.ms.LocalAddr())
+	settleMembership(t, a, b, x)
+
+	if _, err := a.n.Post(t.Context(), &relay.Post{Incident: "fire", Text: "대피하십시오", To: []string{"everyone"},
+		Severity: relay.SeverityCritical}, node.Author{Name: "bot"}, ""); err != nil {
+		t.Fatal(err)
+	}
+	sentBy := func(name string) int {
+		_, own := counts.snapshot()
+		k := 0
+		for _, o := range own {
+			if o == name {
+				k++
+			}
+		}
+		return k
+	}
+	testkit.Eventually(t, 20*time.Second, "node-x sending its share", func() bool { return sentBy("node-x") >= 20 })
+	before := sentBy("node-x")
+	for _, v := range []*blindView{av, bv} {
+		v.hide("node-x", true)
+	}
+	a.n.MembershipChanged()
+	b.n.MembershipChanged()
+	time.Sleep(1500 * time.Millisecond)
+	if sentBy("node-x") == before {
+		t.Fatal("node-x sent nothing while counted dead; the test saw nothing")
+	}
+	for _, v := range []*blindView{av, bv} {
+		v.hide("node-x", false)
+	}
+	a.n.MembershipChanged()
+	b.n.MembershipChanged()
+	testkit.Eventually(t, 60*time.Second, "every delivery sent", func() bool {
+		m, _ := counts.snapshot()
+		return len(m) == crowd
+	})
+	m, _ := counts.snapshot()
+	twice := 0
+	for id, k := range m {
+		if k != 1 {
+			twice++
+			if twice <= 5 {
+				t.Errorf("%s sent %d times, by %v", id, k, counts.senders(id))
+			}
+		}
+	}
+	if twice > 0 {
+		t.Errorf("%d of %d deliveries sent more than once", twice, crowd)
+	}
+}
