@@ -239,12 +239,12 @@ func TestHelloFromAMemberNotYetSeenIsWaitedFor(t *testing.T) {
 	a := net.add(t, "a", t.TempDir(), Options{})
 	defer a.stop()
 	a.write(t, 200)
-	net.unseen[[2]string{"c", "a"}] = true
+	net.setUnseen("c", "a", true)
 	net.delay = 30 * time.Millisecond
 	c := net.add(t, "c", t.TempDir(), Options{Batch: 10, Window: 10})
 	defer c.stop()
-	if got := c.r.Members(); !slices.Equal(got, []string{"c"}) {
-		t.Fatalf("c's members %v, want c alone", got)
+	if got := c.Alive(); !slices.Equal(got, []string{"c"}) {
+		t.Fatalf("c's membership lists %v, want c alone", got)
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	sawHello := false
