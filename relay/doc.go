@@ -181,7 +181,8 @@
 // A delivery found "sending" was claimed by a node that never recorded the
 // result: the new owner first asks the provider whether that attempt got
 // through ([Tracker]), and records an SMS that did rather than sending it
-// again. A node that comes back catches up from its peers (their events,
+// again; an SMS is sent only once the peers hold its claim, so that this
+// holds for every SMS a dead node may have sent. A node that comes back catches up from its peers (their events,
 // or a snapshot and the log's tail) before it claims anything; /readyz
 // answers 503 until then.
 //

@@ -31,6 +31,14 @@ func (l *lane) attempt(j *job) {
 	if err := p.limiter.Wait(e.sendCtx); err != nil {
 		return // stopping: the claim stands and a later run re-sends
 	}
+	if e.opts.Copied != nil && l.lookups {
+		// The claim reaches the peers before the attempt: were this node
+		// to die sending, the member that takes the delivery over finds
+		// it claimed and asks the provider whether the attempt got
+		// through, rather than sending it again unasked. Workers wait
+		// side by side, so the dispatcher goes on claiming meanwhile.
+		e.opts.Copied(e.dispatchCtx, j.claimSeq)
+	}
 	if e.dispatchCtx.Err() != nil {
 		l.handBack(j)
 		return

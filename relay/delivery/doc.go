@@ -8,7 +8,10 @@
 // "sending" change for the batch before any of them is sent; so a node
 // never sends what it has not recorded as in flight, and a crash re-sends
 // at most the deliveries in flight. Workers wait for their provider's rate
-// limiter, make one attempt with a timeout (unless the claim went stale
+// limiter and, on a channel whose providers can be asked about an attempt
+// (relay.Tracker), until the peers hold the claim, so a node taking over
+// after a crash finds it claimed and asks rather than sending again; they
+// make one attempt with a timeout (unless the claim went stale
 // waiting: then the delivery is claimed afresh), and record the result: sent
 // (or delivered), pending with a next attempt time after a temporary
 // error, or failed after a permanent error or when the message's deadline

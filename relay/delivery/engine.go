@@ -59,15 +59,21 @@ type Options struct {
 	// again if this node still owns it. Zero means claims never go stale
 	// (a single node).
 	Lease time.Duration
-	// Copied, when set, waits until the event seq that recorded attempt
-	// results is held by the node's peers, or gives up. Each lane holds
-	// one token per attempt from before it is sent until Copied returned
-	// for its result, and has as many tokens as claim slots (Workers, or
-	// Workers × 16 on a lane without a rate limit). So the attempts sent
-	// but unknown to the rest of the cluster, which a takeover after this
-	// node's death could repeat, never exceed a lane's slots, while the
-	// workers go on sending as results are written and copied in the
-	// background. Nil means a single node: nothing to wait for.
+	// Copied, when set, waits until the event seq that recorded claims or
+	// attempt results is held by the node's peers, or gives up. On a
+	// channel whose providers can be asked about an attempt
+	// (relay.Tracker), an attempt waits for its claim's copies before it
+	// starts, so that a member taking over after this node's death finds
+	// it claimed and asks the provider rather than sending it again; on
+	// others a takeover sends again anyway, so attempts do not wait. Each
+	// lane holds one token per attempt from before it is sent until
+	// Copied returned for its result, and has as many tokens as claim
+	// slots (Workers, or Workers × 16 on a lane without a rate limit). So
+	// the attempts sent but unknown to the rest of the cluster, which a
+	// takeover after this node's death could repeat, never exceed a
+	// lane's slots, while the workers go on sending as results are
+	// written and copied in the background. Nil means a single node:
+	// nothing to wait for.
 	Copied func(ctx context.Context, seq uint64)
 	// ReplyCode, when set, gives the person's reply code for a delivery's
 	// incident (see relay.Outgoing.ReplyCode).
@@ -229,6 +235,9 @@ func New(opts Options) (*Engine, error) {
 			lim = rate.NewLimiter(rate.Limit(p.Rate), max(p.Burst, 1))
 		}
 		l.providers = append(l.providers, &provider{Provider: p, limiter: lim, breaker: breaker{set: opts.Breaker}})
+		if _, ok := p.Sender.(relay.Tracker); ok {
+			l.lookups = true
+		}
 	}
 	e.store.Observe(e.observe)
 	return e, nil

@@ -389,3 +389,56 @@ func TestStopLeavesClaimedWorkForOthers(t *testing.T) {
 	r.store.Close()
 	r.engine = nil
 }
+
+// TestClaimsReachThePeersBeforeTheAttempt: on a channel whose provider
+// can be asked about an attempt, the attempt of a claimed delivery waits
+// until the peers hold the claim (Options.Copied), so a member taking
+// over after this node's death finds it claimed and asks the provider
+// before sending again. Mail, which cannot be asked, does not wait.
+func TestClaimsReachThePeersBeforeTheAttempt(t *testing.T) {
+	sms := &tracking{scripted: newScripted(nil)}
+	mail := newScripted(nil)
+	smsID, mailID := relay.DeliveryID("M1", relay.ChannelSMS, "p0"), relay.DeliveryID("M1", relay.ChannelEmail, "p0")
+	asked := make(chan int, 1) // the SMS sent when Copied was first asked
+	release := make(chan struct{})
+	var once, freed sync.Once
+	free := func() { freed.Do(func() { close(release) }) }
+	// The peers hold nothing until release.
+	copied := func(ctx context.Context, seq uint64) {
+		once.Do(func() { asked <- sms.count(smsID) })
+		select {
+		case <-release:
+		case <-ctx.Done():
+		}
+	}
+	r := newRig(t, t.TempDir(), Options{Providers: []Provider{{Name: "tw", Channel: relay.ChannelSMS, Sender: sms},
+		{Name: "smtp", Channel: relay.ChannelEmail, Sender: mail}}, Workers: 2, Copied: copied})
+	t.Cleanup(free) // runs before the rig stops, which waits for Copied
+	m := message("M1", time.Minute, "p0")
+	m.Recipients[0].Person.Email = "p0@example.com"
+	m.Recipients[0].Channels = []string{relay.ChannelSMS, relay.ChannelEmail}
+	r.post(m)
+	select {
+	case n := <-asked:
+		if n != 0 {
+			t.Fatalf("the peers were first asked to hold something after %d SMS", n)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the claim was never copied")
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for mail.count(mailID) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the mail waited for the SMS claim's copies")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if n := sms.count(smsID); n != 0 {
+		t.Fatalf("SMS sent %d times while the peers did not hold its claim", n)
+	}
+	free()
+	r.settle("M1", 5*time.Second)
+	if n := sms.count(smsID); n != 1 {
+		t.Errorf("SMS sent %d times", n)
+	}
+}

@@ -37,6 +37,10 @@ type lane struct {
 	inflight map[string]bool
 	// handedBack are the claims a stopping node did not attempt.
 	handedBack []*job
+	// lookups is set when a provider of the lane is a relay.Tracker: a
+	// takeover asks it about an attempt in flight, so an attempt waits
+	// until the peers hold its claim.
+	lookups bool
 }
 
 func (l *lane) busy(id string) bool {
@@ -78,6 +82,9 @@ type job struct {
 	// it and never recorded the result, so that attempt may have reached
 	// the provider. It is looked up there before it is made again.
 	orphan bool
+	// claimSeq is the event that recorded the claim, which the peers hold
+	// before the attempt starts (Options.Copied).
+	claimSeq uint64
 }
 
 // dispatch claims due deliveries for idle workers until the engine stops.
@@ -237,7 +244,12 @@ func (l *lane) claim(ctx context.Context, items []item, expireOnly bool) []*job 
 	if len(changes) == 0 {
 		return nil
 	}
-	if _, err := e.store.Append(ctx, relay.Event{Deliveries: changes}); err != nil {
+	evs, err := e.store.Append(ctx, relay.Event{Deliveries: changes})
+	if err == nil {
+		for _, j := range jobs {
+			j.claimSeq = evs[len(evs)-1].Seq
+		}
+	} else {
 		if !errors.Is(err, context.Canceled) {
 			e.log.Error("recording claims failed; retrying later", "deliveries", len(changes), "err", err)
 		}
