@@ -99,6 +99,14 @@ func startMemberOn(t *testing.T, name, seed string, counts *deliveryCounts, rost
 func startMemberWith(t testing.TB, name, seed string, wrap func(memberlist.NodeAwareTransport) memberlist.NodeAwareTransport,
 	opts node.Options) *member {
 	t.Helper()
+	return startMemberView(t, name, seed, wrap, nil, opts)
+}
+
+// startMemberView is startMemberWith with the node seeing its membership
+// through view, when not nil (see joinClusterView).
+func startMemberView(t testing.TB, name, seed string, wrap func(memberlist.NodeAwareTransport) memberlist.NodeAwareTransport,
+	view func(cluster.Membership) cluster.Membership, opts node.Options) *member {
+	t.Helper()
 	opts.Name = name
 	if opts.Logger == nil {
 		opts.Logger = testLogger(name)
@@ -114,10 +122,10 @@ func startMemberWith(t testing.TB, name, seed string, wrap func(memberlist.NodeA
 	if seed != "" {
 		cfg.Seeds = []string{seed}
 	}
-	return joinCluster(t, n, gossip.Options{
+	return joinClusterView(t, n, gossip.Options{
 		Name: name, Config: cfg, Dev: true, Meta: gossip.NodeMeta{API: "http://" + name}.Encode(), Logger: testLogger(name),
 		WrapTransport: wrap,
-	})
+	}, view)
 }
 
 // joinCluster starts n's membership of gopts, wired to n's replicator,

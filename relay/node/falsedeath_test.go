@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/oob-relay/relay/gossip"
 	"github.com/oob-relay/relay/internal/testkit"
 	"github.com/oob-relay/relay/relay"
 	"github.com/oob-relay/relay/relay/cluster"
@@ -77,24 +76,13 @@ func TestMemberCountedDeadWhileSendingKeepsItsDeliveries(t *testing.T) {
 	const crowd = 600
 	roster := people(crowd)
 	start := func(name, seed string) (*member, *blindView) {
-		n, err := node.Open(node.Options{Name: name, DataDir: t.TempDir(), Logger: testLogger(name), Roster: roster,
+		view := &blindView{hidden: map[string]bool{}}
+		m := startMemberView(t, name, seed, nil, func(ms cluster.Membership) cluster.Membership {
+			view.Membership = ms
+			return view
+		}, node.Options{Roster: roster, Deadline: func(relay.Severity) time.Duration { return time.Minute },
 			Providers: []delivery.Provider{{Name: "sms-" + name, Channel: relay.ChannelSMS,
-				Sender: &slowSender{countingSender: countingSender{node: name, by: counts}, delay: 40 * time.Millisecond}}},
-			Deadline: func(relay.Severity) time.Duration { return time.Minute }})
-		if err != nil {
-			t.Fatal(err)
-		}
-		cfg := gossip.Config{Bind: "127.0.0.1:0", Preset: gossip.PresetLAN, RejoinInterval: time.Second}
-		if seed != "" {
-			cfg.Seeds = []string{seed}
-		}
-		var view *blindView
-		m := joinClusterView(t, n, gossip.Options{Name: name, Config: cfg, Dev: true,
-			Meta: gossip.NodeMeta{API: "http://" + name}.Encode(), Logger: testLogger(name)},
-			func(ms cluster.Membership) cluster.Membership {
-				view = &blindView{Membership: ms, hidden: map[string]bool{}}
-				return view
-			})
+				Sender: &slowSender{countingSender: countingSender{node: name, by: counts}, delay: 40 * time.Millisecond}}}})
 		return m, view
 	}
 	a, av := start("node-a", "")
