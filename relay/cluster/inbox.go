@@ -48,6 +48,9 @@ func (r *Replicator) OnMessage(from string, payload []byte) {
 	switch w.Kind {
 	case kindMarks:
 		r.noteMarks(from, w.Marks, true)
+		if !r.CaughtUp() {
+			r.poke() // the answer may stand for the hello waited for
+		}
 		return
 	case kindHello:
 		r.noteHello(from, w.Marks)

@@ -413,6 +413,13 @@ func (r *Replicator) noteMarks(from string, marks map[string]uint64, ack bool) {
 	p.told = true
 	if ack {
 		p.ackedAt = r.opts.Now()
+		if _, ok := r.hellos[from]; !ok {
+			// A peer that never stopped counting this node live says no
+			// hello when this node counts it live again (it was counted
+			// dead on this side alone). Its answer tells what it holds
+			// now, which is all a hello would, and stands for one.
+			r.hellos[from] = hello{marks: maps.Clone(marks), at: p.ackedAt}
+		}
 	}
 	r.signal()
 }

@@ -88,3 +88,38 @@ func TestMemberCountedDeadCountsWhileItSends(t *testing.T) {
 		t.Errorf("c left, and a counts it: %v", a.r.Members())
 	}
 }
+
+// TestOneSidedFalseDeathDoesNotStallClaims: a counts c dead for a moment
+// while c never stops counting a live, so c says no hello when a counts
+// it live again. c's answer to a's hello tells what c holds and stands
+// for one: a is caught up again at once, not after CatchUpTimeout, in
+// which it would claim nothing.
+func TestOneSidedFalseDeathDoesNotStallClaims(t *testing.T) {
+	net := newMemNet(3)
+	defer net.close()
+	a := net.add(t, "a", t.TempDir(), Options{CatchUpTimeout: 5 * time.Second})
+	defer a.stop()
+	c := net.add(t, "c", t.TempDir(), Options{CatchUpTimeout: 5 * time.Second})
+	defer c.stop()
+	c.write(t, 20)
+	deadline := time.Now().Add(5 * time.Second)
+	for !a.r.CaughtUp() || a.marks(t)[c.st.Origin()] < 20 {
+		if time.Now().After(deadline) {
+			t.Fatal("a never caught up with c at the start")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	net.setUnseen("a", "c", true)
+	c.write(t, 5) // c goes on, and still pushes to a
+	net.setUnseen("a", "c", false)
+	back := time.Now()
+	for !a.r.CaughtUp() {
+		if time.Since(back) > 2*time.Second {
+			t.Fatalf("a not caught up %v after counting c live again (CatchUpTimeout 5 s)", time.Since(back))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if held := a.marks(t)[c.st.Origin()]; held < 25 {
+		t.Errorf("a counts itself caught up holding %d of c's 25 events", held)
+	}
+}
