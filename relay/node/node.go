@@ -87,6 +87,10 @@ type Options struct {
 	// Lease is how long a claim keeps a delivery with its node while the
 	// node is alive. Zero means the attempt timeout plus 10 s.
 	Lease time.Duration
+	// SpeakingFor is how long a member's last frame keeps it sharing the
+	// deliveries after the failure detector counts it dead (see
+	// cluster.Options.SpeakingFor). Zero means cluster.DefaultSpeakingFor.
+	SpeakingFor time.Duration
 	// Signer is the node's key, which signs every event it writes and
 	// every frame it sends; nil means the key in DataDir, made there on
 	// the first start (trust.LoadOrCreate).
@@ -247,7 +251,7 @@ func Open(opts Options) (*Node, error) {
 	}
 	var n *Node
 	repl, err := cluster.New(cluster.Options{Store: st, Logger: opts.Logger, Registerer: opts.Registerer, Now: opts.Now,
-		CatchUpTimeout: opts.ReconcileTimeout, Dir: opts.DataDir, Signer: opts.Signer, Keys: keys,
+		CatchUpTimeout: opts.ReconcileTimeout, Dir: opts.DataDir, Signer: opts.Signer, Keys: keys, SpeakingFor: opts.SpeakingFor,
 		OnCaughtUp: func() {
 			n.mesh.poke()
 			n.summaries.rescanSoon()
