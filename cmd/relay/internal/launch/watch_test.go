@@ -22,19 +22,8 @@ import (
 // watching the HTTP target url, or returns Start's error.
 func startWatching(t *testing.T, url string) (*launch.Server, error) {
 	t.Helper()
-	cfg := fmt.Sprintf(`node:
-  name: seoul-1
-  site: seoul
-  data_dir: data
-http:
-  listen: 127.0.0.1:0
-api:
-  tokens:
-    - name: ops
-      role: admin
-      token_env: TEST_LAUNCH_TOKEN
-roster_file: roster.yaml
-watch:
+	// baseConfig, in site seoul, watching url.
+	cfg := strings.Replace(baseConfig, "  data_dir: data\n", "  site: seoul\n  data_dir: data\n", 1) + fmt.Sprintf(`watch:
   targets:
     - name: web
       kind: http
