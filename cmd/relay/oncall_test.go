@@ -89,10 +89,13 @@ func TestClusterPostToSchedule(t *testing.T) {
 
 	want := map[string]int{}
 	for id, person := range map[string]int{first: 3, second: 0, third: 3} {
-		m, err := a.c.Message(ctx, id)
-		if err != nil {
-			t.Fatal(err)
-		}
+		// An accept waits for one peer's copy, which may be C's: A has
+		// the message once replication brings it.
+		var m *api.MessageView
+		testkit.Eventually(t, 30*time.Second, "message "+id+" on node A", func() bool {
+			m, err = a.c.Message(ctx, id)
+			return err == nil
+		})
 		if len(m.Recipients) != 1 || m.Recipients[0].Person != fmt.Sprintf("p%05d", person) {
 			t.Errorf("message %q went to %+v, want p%05d", m.Text, m.Recipients, person)
 		}
