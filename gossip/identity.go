@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/hashicorp/memberlist"
 )
@@ -57,8 +58,8 @@ func (d delegate) NotifyAlive(n *memberlist.Node) error {
 	err := d.m.admit(n.Name, n.Meta)
 	if err != nil {
 		d.m.metrics.refusedMembers.Inc()
-		if d.m.refusals.Allow() {
-			d.m.logger.Warn("a member without a trusted node key was kept out", "member", n.Name, "addr", n.Address(), "err", err)
+		if held, ok := d.m.refusals.Allow(time.Now()); ok {
+			d.m.logger.Warn("a member without a trusted node key was kept out", "member", n.Name, "addr", n.Address(), "err", err, "not_logged_before", held)
 		}
 	}
 	return err

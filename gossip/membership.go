@@ -15,9 +15,9 @@ import (
 
 	"github.com/hashicorp/memberlist"
 	"github.com/prometheus/client_golang/prometheus"
-	"golang.org/x/time/rate"
 
 	"github.com/oob-relay/relay/relay/cluster"
+	"github.com/oob-relay/relay/relay/loggate"
 )
 
 // Options configure a Membership. Name and Config are required; every
@@ -130,7 +130,7 @@ type Membership struct {
 	leavers map[string]bool // members that said they are leaving
 	seeds   seedSet
 
-	refusals *rate.Limiter // of log lines about members kept out
+	refusals *loggate.Gate // of log lines about members kept out
 }
 
 // New checks the options and prepares a Membership; Start joins the
@@ -194,7 +194,7 @@ func New(opts Options) (*Membership, error) {
 		stop:     stop,
 		members:  make(map[string]Member),
 		leavers:  make(map[string]bool),
-		refusals: rate.NewLimiter(rate.Every(time.Second), 5),
+		refusals: loggate.New(1, 5),
 	}, nil
 }
 

@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	natsgo "github.com/nats-io/nats.go"
@@ -16,6 +15,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/oob-relay/relay/relay"
+	"github.com/oob-relay/relay/relay/loggate"
 	"github.com/oob-relay/relay/relay/problem"
 )
 
@@ -105,11 +105,10 @@ type Ingest struct {
 
 	requests *prometheus.CounterVec
 	refused  *prometheus.CounterVec
-	// refusals limits the log lines about refused requests, which a
-	// hostile client may send by the thousand; suppressed counts those
-	// not logged since the last line.
-	refusals   *rate.Limiter
-	suppressed atomic.Int64
+	// refusals keeps the log lines about refused requests, which a
+	// hostile client may send by the thousand, to about one a second.
+	refusals *loggate.Gate
+	now      func() time.Time
 
 	// base is the parent of every request's context; a Close whose
 	// context ends first cancels it.
@@ -185,7 +184,7 @@ func newIngest(cfg IngestConfig, inbox Inbox, opts Options) (*Ingest, error) {
 	base, cancel := context.WithCancel(context.Background())
 	in := &Ingest{cfg: cfg, inbox: inbox, log: opts.logger(), reg: opts.Registerer,
 		bots: map[string]*bot{}, held: make(chan struct{}, cfg.MaxInFlight), slots: make(chan struct{}, cfg.Concurrency),
-		refusals: rate.NewLimiter(rate.Every(time.Second), 10), base: base, cancel: cancel}
+		refusals: loggate.New(1, 10), now: time.Now, base: base, cancel: cancel}
 	if in.reg == nil {
 		in.reg = prometheus.NewRegistry()
 	}
@@ -443,18 +442,19 @@ func (in *Ingest) answer(m *natsgo.Msg, b *bot, reply any, err error) {
 	}
 }
 
-// logRefusal logs a refused request, at most about ten lines a second;
+// logRefusal logs a refused request: ten lines at once, then about one a
+// second;
 // a line says how many refusals went unlogged before it.
 func (in *Ingest) logRefusal(m *natsgo.Msg, bot, reason string, p *problem.Problem) {
-	if !in.refusals.Allow() {
-		in.suppressed.Add(1)
+	n, ok := in.refusals.Allow(in.now())
+	if !ok {
 		return
 	}
 	attrs := []any{"subject", m.Subject, "bot", bot, "code", p.Code, "problem", p.Message}
 	if reason != "" {
 		attrs = append(attrs, "reason", reason)
 	}
-	if n := in.suppressed.Swap(0); n > 0 {
+	if n > 0 {
 		attrs = append(attrs, "not_logged_before", n)
 	}
 	switch {

@@ -17,10 +17,10 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	natsgo "github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
-	"golang.org/x/time/rate"
 
 	"github.com/oob-relay/relay/internal/testkit"
 	"github.com/oob-relay/relay/relay"
+	"github.com/oob-relay/relay/relay/loggate"
 	"github.com/oob-relay/relay/relay/problem"
 )
 
@@ -537,7 +537,8 @@ func TestIngestRateLimit(t *testing.T) {
 // says how many.
 func TestIngestRefusalLogLimit(t *testing.T) {
 	logs := &testkit.LogBuffer{}
-	in := &Ingest{log: slog.New(slog.NewTextHandler(logs, nil)), refusals: rate.NewLimiter(rate.Every(time.Hour), 2)}
+	now := time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC)
+	in := &Ingest{log: slog.New(slog.NewTextHandler(logs, nil)), refusals: loggate.New(1.0/3600, 2), now: func() time.Time { return now }}
 	m := &natsgo.Msg{Subject: oncallPost, Reply: "_INBOX.x"}
 	p := &problem.Problem{Code: problem.CodeRateLimited, Message: "slow down"}
 	for range 5 {
@@ -546,7 +547,7 @@ func TestIngestRefusalLogLimit(t *testing.T) {
 	if got := strings.Count(logs.String(), "nats request refused"); got != 2 {
 		t.Errorf("%d lines for 5 refusals with a burst of 2, want 2:\n%s", got, logs)
 	}
-	in.refusals = rate.NewLimiter(rate.Every(time.Hour), 1) // as if an hour had passed
+	now = now.Add(time.Hour)
 	in.logRefusal(m, oncallBot, reasonRateLimited, p)
 	if !strings.Contains(logs.String(), "not_logged_before=3") {
 		t.Errorf("the next line does not count the 3 refusals left out:\n%s", logs)

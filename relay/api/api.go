@@ -17,6 +17,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/oob-relay/relay/relay"
+	"github.com/oob-relay/relay/relay/loggate"
 	"github.com/oob-relay/relay/relay/node"
 	"github.com/oob-relay/relay/relay/problem"
 	"github.com/oob-relay/relay/relay/secret"
@@ -81,7 +82,7 @@ type API struct {
 
 	clients   *clients
 	perToken  map[string]*rate.Limiter
-	logGate   *logGate
+	logGate   *loggate.Gate
 	authFails *prometheus.CounterVec
 	throttled *prometheus.CounterVec
 	// answerFor is each token's AnswerFor, by name.
@@ -117,7 +118,7 @@ func New(opts Options) (*API, error) {
 	}
 	opts.Limits.setDefaults()
 	a := &API{opts: opts, log: opts.Logger, mux: http.NewServeMux(), clients: newClients(opts.Limits),
-		perToken: map[string]*rate.Limiter{}, logGate: newLogGate(), answerFor: map[string][]string{}}
+		perToken: map[string]*rate.Limiter{}, logGate: loggate.New(2, 10), answerFor: map[string][]string{}}
 	for _, t := range opts.Tokens {
 		a.tokens = append(a.tokens, tokenHash{Token: t, sum: sha256.Sum256([]byte(t.Secret.Reveal()))})
 		a.perToken[t.Name] = opts.Limits.PerToken.bucket()
@@ -333,7 +334,7 @@ func (a *API) authenticate(w http.ResponseWriter, r *http.Request, from netip.Ad
 // and at most a few lines a second whatever comes.
 func (a *API) authFailed(r *http.Request, from netip.Addr, reason string, failures int, wait time.Duration) {
 	a.authFails.WithLabelValues(reason).Inc()
-	if suppressed, ok := a.logGate.allow(a.opts.Now()); ok {
+	if suppressed, ok := a.logGate.Allow(a.opts.Now()); ok {
 		args := []any{"client", addrText(from), "reason", reason, "method", r.Method, "path", r.URL.Path}
 		if reason == authInvalid {
 			args = append(args, "failures_in_a_row", failures)

@@ -341,7 +341,7 @@ func (a *API) admitToken(w http.ResponseWriter, r *http.Request, c caller) bool 
 func (a *API) tooMany(w http.ResponseWriter, r *http.Request, from netip.Addr, limit string, wait time.Duration, what string) {
 	secs := retryAfter(wait)
 	a.throttled.WithLabelValues(limit).Inc()
-	if suppressed, ok := a.logGate.allow(a.opts.Now()); ok {
+	if suppressed, ok := a.logGate.Allow(a.opts.Now()); ok {
 		args := []any{"client", addrText(from), "limit", limit, "method", r.Method, "path", r.URL.Path, "retry_after_seconds", secs}
 		if suppressed > 0 {
 			args = append(args, "lines_suppressed", suppressed)
@@ -351,28 +351,4 @@ func (a *API) tooMany(w http.ResponseWriter, r *http.Request, from netip.Addr, l
 	w.Header().Set("Retry-After", strconv.Itoa(secs))
 	a.fail(w, http.StatusTooManyRequests, problem.Problem{Code: problem.CodeRateLimited,
 		Message: fmt.Sprintf("%s; retry in %d s", what, secs)})
-}
-
-// logGate lets a few log lines a second through and counts the others,
-// so that a flood of refused requests cannot flood the log.
-type logGate struct {
-	mu         sync.Mutex
-	bucket     *rate.Limiter
-	suppressed int
-}
-
-func newLogGate() *logGate { return &logGate{bucket: rate.NewLimiter(2, 10)} }
-
-// allow reports whether a line may be logged now and, if so, how many
-// were held back since the last one.
-func (g *logGate) allow(now time.Time) (int, bool) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if !g.bucket.AllowN(now, 1) {
-		g.suppressed++
-		return 0, false
-	}
-	n := g.suppressed
-	g.suppressed = 0
-	return n, true
 }

@@ -14,9 +14,9 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"golang.org/x/time/rate"
 
 	"github.com/oob-relay/relay/relay"
+	"github.com/oob-relay/relay/relay/loggate"
 	"github.com/oob-relay/relay/relay/store"
 )
 
@@ -182,7 +182,7 @@ type Replicator struct {
 	caught  atomic.Bool // see CaughtUp
 	recheck chan struct{}
 
-	refusals *rate.Limiter // of log lines about refused frames
+	refusals *loggate.Gate // of log lines about refused frames
 
 	snaps    snapshots      // made for peers
 	fetching string         // the peer a snapshot is being taken from; guarded by mu
@@ -218,7 +218,7 @@ func New(opts Options) (*Replicator, error) {
 		opts: opts, st: opts.Store, log: opts.Logger, origin: opts.Store.Origin(), done: make(chan struct{}),
 		peers: map[string]*peer{}, inboxes: map[string]*inbox{}, changed: make(chan struct{}), want: map[string]uint64{},
 		hellos: map[string]hello{}, proven: map[string]bool{}, lastFrame: map[string]time.Time{}, ready: make(chan struct{}), recheck: make(chan struct{}, 1),
-		refusals: rate.NewLimiter(rate.Every(time.Second), 5),
+		refusals: loggate.New(1, 5),
 		snaps:    snapshots{files: map[string]*snapFile{}}, snapIn: make(chan *snapPart, 2*snapInFlight),
 		datagramsIn: make(chan datagram, datagramQueue),
 	}

@@ -132,8 +132,8 @@ func (r *Replicator) refuse(from, what string, err error) {
 		reason = rf.reason
 	}
 	r.m.refused.WithLabelValues(reason).Inc()
-	if r.refusals.Allow() {
-		r.log.Warn(what+" refused", "from", from, "reason", reason, "err", err)
+	if n, ok := r.refusals.Allow(time.Now()); ok {
+		r.log.Warn(what+" refused", "from", from, "reason", reason, "err", err, "not_logged_before", n)
 	}
 }
 

@@ -17,10 +17,10 @@ import (
 	"github.com/oklog/ulid/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	bolt "go.etcd.io/bbolt"
-	"golang.org/x/time/rate"
 
 	"github.com/oob-relay/relay/relay"
 	"github.com/oob-relay/relay/relay/hlc"
+	"github.com/oob-relay/relay/relay/loggate"
 )
 
 // ErrClosed is returned by writes after Close.
@@ -127,7 +127,7 @@ type Store struct {
 	changed *changes
 
 	opts     Options
-	refusals *rate.Limiter // of log lines about refused events
+	refusals *loggate.Gate // of log lines about refused events
 
 	seq uint64 // this origin's last sequence; owned by the writer goroutine
 	hot *hotSet
@@ -176,7 +176,7 @@ func Open(opts Options) (*Store, error) {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
 	s := &Store{
-		db: db, path: path, node: opts.Node, opts: opts, refusals: rate.NewLimiter(rate.Every(time.Second), 5), clock: opts.Clock, log: opts.Logger, max: opts.MaxBatch, hot: newHotSet(), changed: newChanges(),
+		db: db, path: path, node: opts.Node, opts: opts, refusals: loggate.New(1, 5), clock: opts.Clock, log: opts.Logger, max: opts.MaxBatch, hot: newHotSet(), changed: newChanges(),
 		reqs: make(chan *writeReq, 1024), closing: make(chan struct{}), stopped: make(chan struct{}),
 	}
 	if err := db.Update(s.init); err != nil {
@@ -342,8 +342,8 @@ func (s *Store) Merge(ctx context.Context, events []relay.Event) ([]relay.Event,
 // rate-limited, as a hostile peer may send many.
 func (s *Store) refuse(e *relay.Event, reason, why string) {
 	s.m.refused.WithLabelValues(reason).Inc()
-	if s.refusals.Allow() {
-		s.log.Warn("event from elsewhere refused", "origin", e.Origin, "seq", e.Seq, "node", e.Node, "reason", why)
+	if n, ok := s.refusals.Allow(time.Now()); ok {
+		s.log.Warn("event from elsewhere refused", "origin", e.Origin, "seq", e.Seq, "node", e.Node, "reason", why, "not_logged_before", n)
 	}
 }
 
