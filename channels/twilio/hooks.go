@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/oob-relay/relay/relay"
+	"github.com/oob-relay/relay/relay/loggate"
 	"github.com/oob-relay/relay/relay/secret"
 )
 
@@ -129,6 +130,7 @@ type Hooks struct {
 	log      *slog.Logger
 	inflight inflight
 	refused  *prometheus.CounterVec
+	logGate  *loggate.Gate
 	handled  *prometheus.CounterVec
 }
 
@@ -150,7 +152,7 @@ func NewHooks(opts HookOptions) (*Hooks, error) {
 	}
 	opts.PublicURL = strings.TrimSuffix(opts.PublicURL, "/")
 	opts.CallbackURL = strings.TrimSuffix(opts.CallbackURL, "/")
-	h := &Hooks{opts: opts, log: opts.Logger}
+	h := &Hooks{opts: opts, log: opts.Logger, logGate: loggate.New(2, 10)}
 	h.refused = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "relay", Subsystem: "webhook", Name: "refused_total",
 		Help: "Webhook requests refused, by reason (signature, malformed, unknown, stale).",
@@ -229,9 +231,17 @@ func (h *Hooks) signed(full string, r *http.Request, sig string) bool {
 	return false
 }
 
+// refuse counts and answers a refused request and logs it, a few lines a
+// second at most: whoever posts forgeries decides how many there are.
 func (h *Hooks) refuse(w http.ResponseWriter, code int, reason, msg string) {
 	h.refused.WithLabelValues(reason).Inc()
-	h.log.Warn("webhook refused", "reason", reason, "status", code)
+	if n, ok := h.logGate.Allow(h.opts.Now()); ok {
+		args := []any{"reason", reason, "status", code}
+		if n > 0 {
+			args = append(args, "not_logged_before", n)
+		}
+		h.log.Warn("webhook refused", args...)
+	}
 	http.Error(w, msg, code)
 }
 

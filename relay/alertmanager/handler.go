@@ -11,10 +11,12 @@ import (
 	"mime"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/oob-relay/relay/relay"
+	"github.com/oob-relay/relay/relay/loggate"
 	"github.com/oob-relay/relay/relay/problem"
 )
 
@@ -72,6 +74,7 @@ type handler struct {
 	token, user, password *[32]byte
 	challenge             []string
 	notifications         *prometheus.CounterVec
+	logGate               *loggate.Gate
 }
 
 // Handler returns the webhook handler Alertmanager posts notifications to.
@@ -100,7 +103,7 @@ func Handler(opts Options) http.Handler {
 	if err != nil {
 		panic(fmt.Sprintf("alertmanager: invalid Config: %v", err))
 	}
-	h := &handler{opts: opts, log: opts.Logger, rt: rt, limit: cfg.MaxBodyBytes}
+	h := &handler{opts: opts, log: opts.Logger, rt: rt, limit: cfg.MaxBodyBytes, logGate: loggate.New(2, 10)}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
@@ -306,15 +309,21 @@ func tooLarge(limit int64) problem.Problem {
 	return problem.Problem{Code: problem.CodeBodyTooLarge, Message: fmt.Sprintf("notification is larger than %d bytes; lower max_alerts in Alertmanager's webhook_config or raise max_body_bytes", limit)}
 }
 
-// refuse counts and logs a refused notification and answers it.
+// refuse counts and logs a refused notification and answers it. Whoever
+// sends the webhook decides how often its requests are refused, so those
+// refusals are logged a few lines a second at most; a node that cannot
+// store a notification (503) always says so.
 func (h *handler) refuse(w http.ResponseWriter, r *http.Request, status int, outcome string, p problem.Problem) {
 	h.notifications.WithLabelValues(outcome).Inc()
-	level := slog.LevelWarn
+	args := []any{"status", status, "code", p.Code, "field", p.Field, "problem", p.Message, "remote", r.RemoteAddr}
 	if status == http.StatusServiceUnavailable {
-		level = slog.LevelError
+		h.log.Error("alertmanager notification refused", args...)
+	} else if n, ok := h.logGate.Allow(time.Now()); ok {
+		if n > 0 {
+			args = append(args, "not_logged_before", n)
+		}
+		h.log.Warn("alertmanager notification refused", args...)
 	}
-	h.log.Log(r.Context(), level, "alertmanager notification refused", "status", status, "code", p.Code,
-		"field", p.Field, "problem", p.Message, "remote", r.RemoteAddr)
 	writeJSON(w, status, problem.Envelope{Error: p})
 }
 

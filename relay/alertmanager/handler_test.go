@@ -394,3 +394,26 @@ func TestHandlerPanicsOnMisuse(t *testing.T) {
 		})
 	}
 }
+
+// TestRefusalsDoNotFloodTheLog: whoever sends the webhook wrong
+// credentials decides how often it is refused, so a thousand refusals
+// log a few lines while the metric counts every one.
+func TestRefusalsDoNotFloodTheLog(t *testing.T) {
+	h := newHarness(t, baseConfig())
+	const flood = 1000
+	for range flood {
+		req, _ := http.NewRequest(http.MethodPost, h.url, bytes.NewReader(fixture(t, "firing")))
+		bearer(wrongToken)(req)
+		h.do(t, req).problem(t, http.StatusUnauthorized, problem.CodeUnauthorized)
+	}
+	lines := strings.Count(h.logs.String(), "alertmanager notification refused")
+	if lines == 0 || lines > 20 {
+		t.Fatalf("%d refused notifications logged %d lines, want a few (1 to 20)", flood, lines)
+	}
+	if got := testkit.Metric(t, h.reg, "relay_alertmanager_notifications_total", "outcome", "unauthorized"); got != flood {
+		t.Fatalf("relay_alertmanager_notifications_total{outcome=unauthorized} = %v, want %d", got, flood)
+	}
+	if h.calls.Load() != 0 {
+		t.Error("a notification was posted")
+	}
+}
