@@ -469,7 +469,9 @@ func csvCell(s string) string {
 	return s
 }
 
-// SplitOption reads an option as a command line gives it, "2=도움 필요".
+// SplitOption reads an option as a command line gives it, "2=도움 필요",
+// with a "!" at the end for an urgent one ("2=도움 필요!"), as the
+// console's form reads it.
 func SplitOption(s string) (RollCallOption, error) {
 	d, label, ok := strings.Cut(s, "=")
 	d = strings.TrimSpace(d)
@@ -477,5 +479,50 @@ func SplitOption(s string) (RollCallOption, error) {
 		return RollCallOption{}, fmt.Errorf("option %s must read <digit>=<label>, the digit 1 to 9, such as 1=안전", quoteShort(s))
 	}
 	label = strings.TrimFunc(label, unicode.IsSpace)
-	return RollCallOption{Digit: int(d[0] - '0'), Label: label}, nil
+	urgent := strings.HasSuffix(label, "!")
+	if urgent {
+		label = strings.TrimFunc(strings.TrimSuffix(label, "!"), unicode.IsSpace)
+	}
+	return RollCallOption{Digit: int(d[0] - '0'), Label: label, Urgent: urgent}, nil
+}
+
+// AsksForHelp reports whether an option's label says that whoever picks
+// it needs help: it names help, injury, danger, rescue or being trapped,
+// in Korean or English ("도움 필요", "부상", "위험", "구조 요청",
+// "Need help", "Injured", "Not safe").
+func AsksForHelp(label string) bool {
+	l := strings.ToLower(label)
+	for _, w := range []string{"도움", "구조", "부상", "다쳤", "다침", "위험", "응급", "고립", "안전하지 않",
+		"help", "hurt", "injur", "danger", "emergency", "rescue", "trapped", "unsafe", "not safe", "sos"} {
+		if strings.Contains(l, w) {
+			return true
+		}
+	}
+	return false
+}
+
+// MarkHelpUrgent marks urgent the options that ask for help (AsksForHelp)
+// when none is marked, and returns their digits, so that the usual
+// question ("1=안전", "2=도움 필요") tells the commanders of a call for
+// help though whoever typed it marked nothing. Options already marked,
+// or options that would all be urgent, are left as they are and nil is
+// returned. The command line applies it to what a person types; the API
+// takes options as they are sent.
+func MarkHelpUrgent(opts []RollCallOption) []int {
+	var digits []int
+	for _, o := range opts {
+		if o.Urgent {
+			return nil
+		}
+		if AsksForHelp(o.Label) {
+			digits = append(digits, o.Digit)
+		}
+	}
+	if len(digits) == len(opts) {
+		return nil
+	}
+	for i := range opts {
+		opts[i].Urgent = slices.Contains(digits, opts[i].Digit)
+	}
+	return digits
 }

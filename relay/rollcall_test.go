@@ -3,6 +3,7 @@ package relay
 import (
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -152,9 +153,52 @@ func TestSplitOption(t *testing.T) {
 	if err != nil || o.Digit != 2 || o.Label != "도움 필요" {
 		t.Fatalf("SplitOption = %+v, %v", o, err)
 	}
+	if o.Urgent {
+		t.Errorf("SplitOption(2=도움 필요) is urgent")
+	}
+	if o, err := SplitOption("2 = 도움 필요 ! "); err != nil || o.Label != "도움 필요" || !o.Urgent {
+		t.Errorf("SplitOption with a closing ! = %+v, %v; want the label without it, urgent", o, err)
+	}
 	for _, bad := range []string{"도움", "0=x", "12=x", "=x"} {
 		if _, err := SplitOption(bad); err == nil {
 			t.Errorf("SplitOption(%q) took it", bad)
+		}
+	}
+}
+
+// TestMarkHelpUrgent: an unmarked question makes its calls for help
+// urgent; a marked one, or one all of whose options call for help, is
+// left as it is.
+func TestMarkHelpUrgent(t *testing.T) {
+	opts := func(labels ...string) []RollCallOption {
+		var out []RollCallOption
+		for i, l := range labels {
+			out = append(out, RollCallOption{Digit: i + 1, Label: l})
+		}
+		return out
+	}
+	for _, c := range []struct {
+		name string
+		opts []RollCallOption
+		want []int
+	}{
+		{"the issue's question", opts("안전", "도움 필요"), []int{2}},
+		{"English", opts("Safe", "Need HELP", "Injured", "At home"), []int{2, 3}},
+		{"not safe", opts("안전", "안전하지 않음", "Not safe"), []int{2, 3}},
+		{"where people are", opts("사무실", "재택", "이동 중"), nil},
+		{"every option asks", opts("도움 필요", "구조 요청"), nil},
+		{"one marked by hand", append(opts("안전", "도움 필요"), RollCallOption{Digit: 3, Label: "연락 바람", Urgent: true}), nil},
+	} {
+		before := slices.Clone(c.opts)
+		got := MarkHelpUrgent(c.opts)
+		if !slices.Equal(got, c.want) {
+			t.Errorf("%s: MarkHelpUrgent = %v, want %v", c.name, got, c.want)
+		}
+		for i, o := range c.opts {
+			want := before[i].Urgent || slices.Contains(c.want, o.Digit)
+			if o.Urgent != want {
+				t.Errorf("%s: option %d urgent = %v, want %v", c.name, o.Digit, o.Urgent, want)
+			}
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -33,8 +34,10 @@ func rollcallStartCmd(e *env) *cobra.Command {
 		Short: "Ask an incident's audience a question with numbered options",
 		Long: "Ask a question with numbered options (digits 1 to 9). People answer with the digit by SMS (alone or\n" +
 			"after the reply code), by the first line of a mail reply, or by pressing it in a call; the silent are\n" +
-			"asked again every --reping on their next channel until --until; an --urgent option is told to the\n" +
-			"roster's commanders at once.",
+			"asked again every --reping on their next channel until --until. Each answer to an urgent option is\n" +
+			"told to the roster's commanders at once: the --urgent digits, or options written with a closing !\n" +
+			"(\"2=도움 필요!\"); with neither, the options whose label asks for help (도움, 부상, 위험, 구조, help,\n" +
+			"injured, danger, not safe, ...) are urgent, and --urgent 0 makes none urgent.",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			s.Question, s.Severity = args[0], relay.Severity(severity)
@@ -45,16 +48,26 @@ func rollcallStartCmd(e *env) *cobra.Command {
 				}
 				s.Options = append(s.Options, opt)
 			}
-			for _, d := range urgent {
-				found := false
+			var inferred []int
+			switch {
+			case slices.Equal(urgent, []int{0}):
 				for i := range s.Options {
-					if s.Options[i].Digit == d {
-						s.Options[i].Urgent, found = true, true
+					s.Options[i].Urgent = false
+				}
+			case len(urgent) > 0:
+				for _, d := range urgent {
+					found := false
+					for i := range s.Options {
+						if s.Options[i].Digit == d {
+							s.Options[i].Urgent, found = true, true
+						}
+					}
+					if !found {
+						return fmt.Errorf("--urgent %d names no --option", d)
 					}
 				}
-				if !found {
-					return fmt.Errorf("--urgent %d names no --option", d)
-				}
+			default:
+				inferred = relay.MarkHelpUrgent(s.Options)
 			}
 			c, err := newClient(e)
 			if err != nil {
@@ -73,6 +86,14 @@ func rollcallStartCmd(e *env) *cobra.Command {
 			if st.OnlyCopy {
 				fmt.Fprintln(e.stdout, "warning: no other node held it yet")
 			}
+			for _, o := range rc.Options {
+				if o.Urgent {
+					fmt.Fprintf(e.stdout, "urgent: %d %s: the commanders are told of each such answer at once\n", o.Digit, cell(o.Label))
+				}
+			}
+			if len(inferred) > 0 {
+				fmt.Fprintln(e.stdout, "(an option that asks for help is urgent unless --urgent says otherwise; --urgent 0 for none)")
+			}
 			fmt.Fprintf(e.stdout, "follow it: relay rollcall show %s --watch\n", cell(rc.ID))
 			return nil
 		},
@@ -81,7 +102,7 @@ func rollcallStartCmd(e *env) *cobra.Command {
 	f.StringVar(&s.Incident, "incident", "", "the incident (required)")
 	f.StringArrayVar(&s.To, "to", nil, "audience: person:<id>, group:<id>, role:<role> or everyone; repeat for more (required)")
 	f.StringArrayVar(&options, "option", nil, `an option, <digit>=<label> such as "1=안전"; repeat for each (2 to 9)`)
-	f.IntSliceVar(&urgent, "urgent", nil, "the digit of an option the commanders are told of at once; repeat for more")
+	f.IntSliceVar(&urgent, "urgent", nil, "the digit of an option the commanders are told of at once; repeat for more, 0 for none (default: the options that ask for help)")
 	f.StringVar(&s.Reping, "reping", "", "ask the silent again this often, such as 10m (default: never)")
 	f.StringVar(&s.Until, "until", "", "take answers this long, such as 2h (default 2h)")
 	f.StringVar(&severity, "severity", "", "critical (default), warning or info")
