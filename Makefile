@@ -41,9 +41,13 @@ dev: ## A local three-node cluster with built-in sinks (relay dev).
 bench: ## The benchmarks of the README's Measurements section.
 	$(GO) test -run '^$$' -bench AcceptLatency -benchtime 2000x ./relay/api/
 	$(GO) test -run '^$$' -bench FanOut10k -benchtime 5x ./relay/node/
+	$(GO) test -run '^$$' -bench AcceptAcrossRegions -benchtime 3x ./relay/node/
 	$(GO) test -run '^$$' -bench 'HistoryAtRest|CatchUpMillion' -benchtime 1x -timeout 30m ./relay/node/
-	$(GO) test -run '^$$' -bench 'DeadDetection|WANDetection' -benchtime 3x ./gossip/
-	$(GO) test -run '^$$' -bench 'ReplicationLag|AcceptWithPeerCopy|BenchmarkFailover|KillLoop' -benchtime 1x -timeout 30m ./cmd/relay/
+	$(GO) test -run '^$$' -bench DeadDetection -benchtime 10x ./gossip/
+	$(GO) test -run '^$$' -bench WANDetection -benchtime 3x ./gossip/
+	$(GO) test -run '^$$' -bench 'ReplicationLag|AcceptWithPeerCopy|KillLoop' -benchtime 1x -timeout 30m ./cmd/relay/
+	$(GO) test -run '^$$' -bench BenchmarkFailover -benchtime 10x -timeout 30m ./cmd/relay/
+	$(GO) test -run '^$$' -bench ClusterLatency -benchtime 3x ./cmd/relay/
 	$(GO) test -run '^$$' -bench ServeRSS -benchtime 1x ./cmd/relay/
 
 # Every fuzz target in the repository, found in the test files, so that a

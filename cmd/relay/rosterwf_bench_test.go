@@ -61,7 +61,7 @@ func largeRoster(n int, mark string) []byte {
 // and until B and C both serve the new roster. It reports apply_ms,
 // replicated_ms, yaml_bytes (the file), event_bytes (the roster change
 // event as the log and the replication carry it, in JSON) and
-// relay_roster_bytes (the roster as the node stores it).
+// roster_json_bytes (the roster as the node stores it).
 func BenchmarkRosterApply10k(b *testing.B) {
 	testkit.NoLeaks(b)
 	const people = 10_000

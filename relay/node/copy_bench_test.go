@@ -20,7 +20,7 @@ import (
 // to Tokyo; 50: a 100 ms one, as Seoul to Singapore). Each iteration posts 50 messages to one person, one after
 // another; it reports the median and 99th percentile.
 //
-//	go test -run '^$' -bench AcceptAcrossRegions -benchtime 1x ./relay/node/
+//	go test -run '^$' -bench AcceptAcrossRegions -benchtime 3x ./relay/node/
 func BenchmarkAcceptAcrossRegions(b *testing.B) {
 	for _, delay := range []time.Duration{0, 10 * time.Millisecond, 50 * time.Millisecond} {
 		b.Run(fmt.Sprintf("delay_ms=%d", delay.Milliseconds()), func(b *testing.B) {
