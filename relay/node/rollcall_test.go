@@ -2,12 +2,14 @@ package node_test
 
 import (
 	"context"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/oob-relay/relay/channels/twilio/emulator"
 	"github.com/oob-relay/relay/internal/testkit"
 	"github.com/oob-relay/relay/relay"
 	"github.com/oob-relay/relay/relay/node"
@@ -183,5 +185,32 @@ func TestUrgentAnswerIsWrittenWithItsNotice(t *testing.T) {
 	}
 	if together, apart := notices(); together != 1 || apart != 0 {
 		t.Errorf("notices to the commanders: %d in the answer's commit, %d apart; want one, with the answer", together, apart)
+	}
+}
+
+// TestRollCallCountsTheUnreachable: people whose question could not be
+// delivered (a number Twilio refuses, a handset that never receives) are
+// unreachable in the tally, apart from the silent who were reached.
+func TestRollCallCountsTheUnreachable(t *testing.T) {
+	testkit.NoLeaks(t)
+	reached, refused, lost := rigPerson(1, relay.ChannelSMS), rigPerson(2, relay.ChannelSMS), rigPerson(3, relay.ChannelSMS)
+	r := startRig(t, rigOptions{Accounts: 1, People: []relay.Person{reached, refused, lost}, Deadline: time.Minute})
+	r.a().em.RejectNumber(refused.Phone, 21211)
+	r.a().em.FailDelivery(lost.Phone, emulator.Undelivered, 30003)
+	rc := startRollCall(t, r.node, "person:"+reached.ID, "person:"+refused.ID, "person:"+lost.ID)
+	var tally *relay.Tally
+	testkit.Eventually(t, 30*time.Second, "two unreachable in the tally", func() bool {
+		var err error
+		tally, err = r.node.RollCallTally(rc.ID)
+		return err == nil && tally.Unreachable == 2
+	})
+	states := map[string]string{}
+	for _, p := range tally.People {
+		states[p.Person] = p.State
+	}
+	want := map[string]string{reached.ID: relay.RollCallUnanswered, refused.ID: relay.RollCallUnreachable, lost.ID: relay.RollCallUnreachable}
+	if tally.Audience != 3 || tally.Unanswered != 1 || tally.Answered != 0 || !maps.Equal(states, want) {
+		t.Errorf("tally of %d: answered %d, unanswered %d, unreachable %d, people %v; want %v",
+			tally.Audience, tally.Answered, tally.Unanswered, tally.Unreachable, states, want)
 	}
 }
