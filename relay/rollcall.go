@@ -435,7 +435,7 @@ func NewTally(rc *RollCall, people []Person, answers map[string]RollCallAnswer, 
 }
 
 // RollCallCSVHeader is the first row of a roll-call's CSV export.
-var RollCallCSVHeader = []string{"person", "name", "answer", "channel", "time", "state"}
+var RollCallCSVHeader = []string{"person", "name", "answer", "channel", "time", "state", "by"}
 
 // CSVRows returns the tally's rows for a CSV export, one per person, in
 // the order of RollCallCSVHeader. A cell a spreadsheet would take for a
@@ -453,7 +453,7 @@ func (t *Tally) CSVRows() [][]string {
 			}
 			at = p.At.UTC().Format(time.RFC3339)
 		}
-		rows = append(rows, []string{csvCell(p.Person), csvCell(p.Name), csvCell(answer), p.Channel, at, p.State})
+		rows = append(rows, []string{csvCell(p.Person), csvCell(p.Name), csvCell(answer), p.Channel, at, p.State, csvCell(p.By)})
 	}
 	return rows
 }

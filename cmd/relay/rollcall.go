@@ -157,7 +157,7 @@ func rollcallShowCmd(e *env) *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVar(&watch, "watch", false, "follow the tally live until the roll-call ends (a bar per option on a terminal)")
-	cmd.Flags().BoolVar(&asCSV, "csv", false, "print the tally as CSV: person, name, answer, channel, time, state")
+	cmd.Flags().BoolVar(&asCSV, "csv", false, "print the tally as CSV: person, name, answer, channel, time, state, by")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the API's JSON")
 	cmd.MarkFlagsMutuallyExclusive("watch", "csv", "json")
 	return cmd

@@ -79,9 +79,9 @@ func TestRollCall(t *testing.T) {
 		t.Fatalf("CSV: %d %s", a.status, a.body)
 	}
 	lines := strings.Split(strings.TrimSpace(string(a.body)), "\n")
-	if len(lines) != 4 || lines[0] != "person,name,answer,channel,time,state" ||
+	if len(lines) != 4 || lines[0] != "person,name,answer,channel,time,state,by" ||
 		!strings.HasPrefix(lines[1], "kim,김민준,2=도움 필요,api,") || !strings.HasPrefix(lines[2], "lee,Lee Seo-yeon,1=안전,email,") ||
-		lines[3] != "park,박지훈,,,,unreachable" {
+		lines[3] != "park,박지훈,,,,unreachable," {
 		t.Errorf("CSV:\n%s", a.body)
 	}
 	off, _ := offContract(t.Context())
