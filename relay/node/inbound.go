@@ -267,40 +267,22 @@ func audience(msgs []relay.Message) []string {
 
 // AckIncident records that person acknowledged every message of the
 // incident addressed to them that they had not acknowledged yet, and
-// returns those messages' ids.
+// returns those messages' ids. It reads no message whole (see
+// store.Unacked): every answer to a roll-call of thousands comes here.
 func (n *Node) AckIncident(ctx context.Context, person, incident, channel string) ([]string, error) {
-	msgs, err := n.store.IncidentMessages(incident)
-	if err != nil {
+	ids, err := n.store.Unacked(incident, person)
+	if err != nil || len(ids) == 0 {
 		return nil, err
 	}
-	if len(msgs) == 0 {
-		return nil, fmt.Errorf("%w: incident %q", relay.ErrNotFound, incident)
-	}
 	now := n.opts.Now().UTC()
-	var evs []relay.Event
-	var acked []string
-	for i := range msgs {
-		m := &msgs[i]
-		if _, ok := m.Recipient(person); !ok {
-			continue
-		}
-		done, err := n.store.Acked(m.ID, person)
-		if err != nil {
-			return nil, err
-		}
-		if done {
-			continue
-		}
-		evs = append(evs, relay.Event{Ack: &relay.Ack{Message: m.ID, Incident: incident, Person: person, Channel: channel, At: now}})
-		acked = append(acked, m.ID)
-	}
-	if len(evs) == 0 {
-		return nil, nil
+	evs := make([]relay.Event, len(ids))
+	for i, id := range ids {
+		evs[i] = relay.Event{Ack: &relay.Ack{Message: id, Incident: incident, Person: person, Channel: channel, At: now}}
 	}
 	if _, err := n.store.Append(ctx, evs...); err != nil {
 		return nil, err
 	}
-	return acked, nil
+	return ids, nil
 }
 
 // consent records a STOP or START and answers as carriers require.

@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -127,5 +128,47 @@ func (s *Store) IncidentMessageIDs(id string) ([]string, error) {
 		}
 		return nil
 	})
+	return out, err
+}
+
+// Unacked returns the ids of incident's messages, in the order they were
+// accepted, that were sent to person (a delivery to them on some
+// channel: every recipient has one) and that person has not
+// acknowledged, or relay.ErrNotFound when the incident has no message. It
+// reads keys and single deliveries, never a message whole, so an answer
+// to a roll-call of 10,000 people does not decode the question's
+// recipients.
+func (s *Store) Unacked(incident, person string) ([]string, error) {
+	var out []string
+	prefix := append([]byte(incident), 0)
+	found := false
+	err := s.view(func(tx *bolt.Tx) error {
+		acks, deliv, packed := tx.Bucket(bucketAcks), tx.Bucket(bucketDeliv), tx.Bucket(bucketPacked)
+		c := tx.Bucket(bucketTimeline).Cursor()
+		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+			found = true
+			msgID := string(k[len(prefix)+8:])
+			if acks.Get(ackKey(msgID, person)) != nil {
+				continue
+			}
+			sent := slices.ContainsFunc(relay.Channels, func(ch string) bool {
+				return !relay.Broadcast(ch) && deliv.Get([]byte(relay.DeliveryID(msgID, ch, person))) != nil
+			})
+			if raw := packed.Get([]byte(msgID)); !sent && raw != nil {
+				ds, err := decodePacked(msgID, raw)
+				if err != nil {
+					return err
+				}
+				sent = slices.ContainsFunc(ds, func(d relay.Delivery) bool { return d.Person == person })
+			}
+			if sent {
+				out = append(out, msgID)
+			}
+		}
+		return nil
+	})
+	if err == nil && !found {
+		err = fmt.Errorf("%w: incident %q", relay.ErrNotFound, incident)
+	}
 	return out, err
 }
