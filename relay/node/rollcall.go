@@ -132,32 +132,29 @@ func (n *Node) AnswerRollCall(ctx context.Context, id, person string, digit int,
 	if err != nil {
 		return nil, err
 	}
-	a, err := n.answer(ctx, rc, person, digit, channel, by)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := n.AckIncident(ctx, person, rc.Incident, channel); err != nil {
-		// The answer stands; answering again acknowledges.
-		return nil, fmt.Errorf("the answer is recorded, but acknowledging incident %s for %s failed: %w", rc.Incident, person, err)
-	}
-	return a, nil
+	a, _, err := n.answer(ctx, rc, person, digit, channel, by, true)
+	return a, err
 }
 
-func (n *Node) answer(ctx context.Context, rc *relay.RollCall, person string, digit int, channel, by string) (*relay.RollCallAnswer, error) {
+// answer records a person's answer to rc, with the commanders' notice
+// of an urgent one, and, when ack is set, the person's acknowledgement
+// of every message of the incident sent to them, all in one commit; it
+// returns the answer and the messages acknowledged.
+func (n *Node) answer(ctx context.Context, rc *relay.RollCall, person string, digit int, channel, by string, ack bool) (*relay.RollCallAnswer, []string, error) {
 	now := n.opts.Now().UTC()
 	if !rc.Open(now) {
-		return nil, fmt.Errorf("%w: roll-call %s took answers until %s", ErrRollCallClosed, rc.ID, rc.Until.Format("2006-01-02 15:04:05Z07:00"))
+		return nil, nil, fmt.Errorf("%w: roll-call %s took answers until %s", ErrRollCallClosed, rc.ID, rc.Until.Format("2006-01-02 15:04:05Z07:00"))
 	}
 	aud, err := n.rollCallAudience(rc)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if _, ok := aud.people[person]; !ok {
-		return nil, &relay.FieldError{Field: "person", Message: strconv.Quote(person) + " was not asked in roll-call " + rc.ID}
+		return nil, nil, &relay.FieldError{Field: "person", Message: strconv.Quote(person) + " was not asked in roll-call " + rc.ID}
 	}
 	opt, ok := rc.Option(digit)
 	if !ok {
-		return nil, &relay.FieldError{Field: "answer", Message: fmt.Sprintf("%d is not an option of roll-call %s (%s)", digit, rc.ID, digits(rc))}
+		return nil, nil, &relay.FieldError{Field: "answer", Message: fmt.Sprintf("%d is not an option of roll-call %s (%s)", digit, rc.ID, digits(rc))}
 	}
 	a := &relay.RollCallAnswer{RollCall: rc.ID, Incident: rc.Incident, Person: person, Digit: digit, Channel: channel, By: by, At: now}
 	drafts := []relay.Event{{RollCallAnswer: a}}
@@ -170,15 +167,27 @@ func (n *Node) answer(ctx context.Context, rc *relay.RollCall, person string, di
 		mu.Lock()
 		defer mu.Unlock()
 		if notice, err = n.urgentNotice(rc, p, opt); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if notice != nil {
 			drafts = append(drafts, relay.Event{Message: notice})
 		}
 	}
+	var acked []string
+	if ack {
+		// Whoever answered read the question: the answer acknowledges,
+		// as ACK does. Unacked reads no message whole, so an answer to a
+		// roll-call of thousands stays cheap.
+		if acked, err = n.store.Unacked(rc.Incident, person); err != nil {
+			return nil, nil, err
+		}
+		for _, id := range acked {
+			drafts = append(drafts, relay.Event{Ack: &relay.Ack{Message: id, Incident: rc.Incident, Person: person, Channel: channel, At: now}})
+		}
+	}
 	evs, err := n.store.Append(ctx, drafts...)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	n.waitCopies(ctx, evs[len(evs)-1].Seq)
 	n.rollcall.answers.WithLabelValues(channel).Inc()
@@ -187,7 +196,7 @@ func (n *Node) answer(ctx context.Context, rc *relay.RollCall, person string, di
 		n.log.Info("urgent roll-call answer told to the commanders", "rollcall", rc.ID, "person", person, "digit", digit,
 			"message", notice.ID)
 	}
-	return a, nil
+	return a, acked, nil
 }
 
 func digits(rc *relay.RollCall) string {

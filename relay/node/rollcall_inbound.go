@@ -69,16 +69,12 @@ func (n *Node) rollCallReply(ctx context.Context, p *relay.Person, in *relay.Inb
 // takeAnswer records a person's answer that came on a channel, and
 // acknowledges the incident for them.
 func (n *Node) takeAnswer(ctx context.Context, p *relay.Person, in *relay.Inbound, rc *relay.RollCall, digit int, now time.Time) (*relay.Answer, bool, error) {
-	a, err := n.answer(ctx, rc, p.ID, digit, in.Channel, "")
+	a, acked, err := n.answer(ctx, rc, p.ID, digit, in.Channel, "", true)
 	var fe *relay.FieldError
 	switch {
 	case errors.Is(err, ErrRollCallClosed) || errors.As(err, &fe):
 		return nil, false, nil // it ended or changed meanwhile: not an answer after all
 	case err != nil:
-		return nil, true, err
-	}
-	acked, err := n.AckIncident(ctx, p.ID, rc.Incident, in.Channel)
-	if err != nil {
 		return nil, true, err
 	}
 	o, _ := rc.Option(a.Digit)
@@ -103,7 +99,7 @@ func (n *Node) AnswerByDelivery(ctx context.Context, deliveryID string, digit in
 		if !n.rollCallAsked(rc, d.MessageID) {
 			continue
 		}
-		_, err := n.answer(ctx, rc, d.Person, digit, relay.ChannelVoice, "")
+		_, _, err := n.answer(ctx, rc, d.Person, digit, relay.ChannelVoice, "", false)
 		var fe *relay.FieldError
 		switch {
 		case errors.Is(err, ErrRollCallClosed) || errors.As(err, &fe):
@@ -150,7 +146,8 @@ func (n *Node) AnswerIncident(ctx context.Context, person, incident string, digi
 			return nil, err
 		}
 		if _, asked := aud.people[person]; asked {
-			return n.answer(ctx, rc, person, digit, channel, by)
+			a, _, err := n.answer(ctx, rc, person, digit, channel, by, false)
+			return a, err
 		}
 	}
 	return nil, &relay.FieldError{Field: "answer", Message: fmt.Sprintf("no open roll-call of incident %q asked %q with option %d", incident, person, digit)}
