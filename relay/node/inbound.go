@@ -138,15 +138,12 @@ func (n *Node) openIncidents(person string, now time.Time) ([]relay.Incident, er
 		if now.Sub(inc.LastMessageAt) > relay.ReplyWindow {
 			continue
 		}
-		msgs, err := n.store.IncidentMessages(inc.ID)
+		in, err := n.store.SentToOrBy(inc.ID, person)
 		if err != nil {
 			return nil, err
 		}
-		for i := range msgs {
-			if _, ok := msgs[i].Recipient(person); ok || msgs[i].Author == person {
-				out = append(out, inc)
-				break
-			}
+		if in {
+			out = append(out, inc)
 		}
 	}
 	slices.SortFunc(out, func(a, b relay.Incident) int { return b.LastMessageAt.Compare(a.LastMessageAt) })

@@ -54,3 +54,41 @@ func TestUnacked(t *testing.T) {
 	check("with M2 packed", "lee", "M2")
 	check("with M2 packed", "kim", "M1")
 }
+
+// TestSentToOrBy: an incident concerns a person when one of its
+// messages went to them (by an escalation step too, or with its
+// deliveries packed) or when they wrote one.
+func TestSentToOrBy(t *testing.T) {
+	s := open(t, t.TempDir(), "seoul")
+	defer s.Close()
+	ctx := context.Background()
+	m1 := testMessage("M1", "fire", "kim")
+	reply := testMessage("M2", "fire")
+	reply.Author = "choi"
+	step := &relay.Escalated{Message: "M1", Incident: "fire", Step: 1, At: m1.AcceptedAt.Add(5 * time.Minute),
+		Recipients: []relay.Recipient{{Person: relay.Person{ID: "park", Email: "park@example.com"}, Channels: []string{"email"}}}}
+	if _, err := s.Append(ctx, relay.Event{Message: m1}, relay.Event{Message: reply}, relay.Event{Escalated: step}); err != nil {
+		t.Fatal(err)
+	}
+	check := func(when string, want map[string]bool) {
+		t.Helper()
+		for person, w := range want {
+			if got, err := s.SentToOrBy("fire", person); err != nil || got != w {
+				t.Errorf("%s: SentToOrBy(fire, %s) = %v, %v; want %v", when, person, got, err, w)
+			}
+		}
+	}
+	check("at first", map[string]bool{"kim": true, "park": true, "choi": true, "lee": false})
+	m3 := testMessage("M3", "fire", "lee")
+	if _, err := s.Append(ctx, relay.Event{Message: m3}); err != nil {
+		t.Fatal(err)
+	}
+	settleAll(t, s, m3)
+	if n, err := s.Pack(ctx, m3.Deadline.Add(time.Minute)); err != nil || n != 1 {
+		t.Fatalf("Pack = %d, %v; want M3 packed", n, err)
+	}
+	check("with M3 packed", map[string]bool{"kim": true, "park": true, "choi": true, "lee": true, "jung": false})
+	if got, err := s.SentToOrBy("no-such-incident", "kim"); err != nil || got {
+		t.Errorf("SentToOrBy of an incident without messages = %v, %v; want false", got, err)
+	}
+}
