@@ -195,15 +195,17 @@ func sentTo(deliv, packed *bolt.Bucket, msgID, person string) (bool, error) {
 // to a roll-call of 10,000 people does not decode the question's
 // recipients.
 func (s *Store) Unacked(incident, person string) ([]string, error) {
+	ids, err := s.IncidentMessageIDs(incident)
+	if err == nil && len(ids) == 0 {
+		err = fmt.Errorf("%w: incident %q", relay.ErrNotFound, incident)
+	}
+	if err != nil {
+		return nil, err
+	}
 	var out []string
-	prefix := append([]byte(incident), 0)
-	found := false
-	err := s.view(func(tx *bolt.Tx) error {
+	err = s.view(func(tx *bolt.Tx) error {
 		acks, deliv, packed := tx.Bucket(bucketAcks), tx.Bucket(bucketDeliv), tx.Bucket(bucketPacked)
-		c := tx.Bucket(bucketTimeline).Cursor()
-		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-			found = true
-			msgID := string(k[len(prefix)+8:])
+		for _, msgID := range ids {
 			if acks.Get(ackKey(msgID, person)) != nil {
 				continue
 			}
@@ -217,8 +219,5 @@ func (s *Store) Unacked(incident, person string) ([]string, error) {
 		}
 		return nil
 	})
-	if err == nil && !found {
-		err = fmt.Errorf("%w: incident %q", relay.ErrNotFound, incident)
-	}
 	return out, err
 }
