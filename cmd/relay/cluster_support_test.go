@@ -291,8 +291,9 @@ func (cl *testCluster) newNode(root, name string, num int) *clusterNode {
 	if cl.spec.tls {
 		scheme = "https://"
 	}
-	n := &clusterNode{name: name, dir: filepath.Join(root, name), api: scheme + cl.unusedAddr(),
-		gossip: gossipAddr(cl.tb), smsFrom: fmt.Sprintf("+8227000%05d", num), mailFrom: name + "@relay.example.com",
+	api := cl.unusedAddr()
+	n := &clusterNode{name: name, dir: filepath.Join(root, name), api: scheme + api,
+		gossip: cl.unusedGossipAddr(api), smsFrom: fmt.Sprintf("+8227000%05d", num), mailFrom: name + "@relay.example.com",
 		rejoin: time.Second}
 	if err := os.MkdirAll(n.dir, 0o700); err != nil {
 		cl.tb.Fatal(err)
@@ -305,7 +306,7 @@ func (cl *testCluster) newNode(root, name string, num int) *clusterNode {
 	}
 	n.keyLine = signer.Line()
 	if cl.spec.replies {
-		n.smtpIn = cl.unusedAddr(n.listen())
+		n.smtpIn = cl.unusedAddr(n.listen(), n.gossip)
 	}
 	if cl.spec.tls {
 		certPEM, keyPEM := cl.ca.Issue(cl.tb, "127.0.0.1")
@@ -339,18 +340,35 @@ func (cl *testCluster) writeKeys(path string, nodes ...*clusterNode) {
 }
 
 // unusedAddr returns a free 127.0.0.1 address that is not in taken and
-// that no node of the cluster has for its API or its SMTP server yet:
-// addresses are picked before the nodes start, and the kernel may hand a
-// closed port out again.
+// that no node of the cluster has for its API, its SMTP server or its
+// gossip yet: addresses are picked before the nodes start, and the kernel
+// may hand a closed port out again.
 func (cl *testCluster) unusedAddr(taken ...string) string {
 	cl.tb.Helper()
 	for {
-		addr := freeAddr(cl.tb)
-		if !slices.Contains(taken, addr) &&
-			!slices.ContainsFunc(cl.nodes, func(n *clusterNode) bool { return n.listen() == addr || n.smtpIn == addr }) {
+		if addr := freeAddr(cl.tb); !slices.Contains(taken, addr) && !cl.holds(addr) {
 			return addr
 		}
 	}
+}
+
+// unusedGossipAddr is unusedAddr for a gossip address, free for both TCP
+// and UDP.
+func (cl *testCluster) unusedGossipAddr(taken ...string) string {
+	cl.tb.Helper()
+	for {
+		if addr := gossipAddr(cl.tb); !slices.Contains(taken, addr) && !cl.holds(addr) {
+			return addr
+		}
+	}
+}
+
+// holds reports whether a node of the cluster has addr for its API, its
+// SMTP server or its gossip.
+func (cl *testCluster) holds(addr string) bool {
+	return slices.ContainsFunc(cl.nodes, func(n *clusterNode) bool {
+		return n.listen() == addr || n.smtpIn == addr || n.gossip == addr
+	})
 }
 
 // writeConfig writes node n's config: its providers deliver to the sinks
