@@ -37,7 +37,11 @@ func (l *lane) attempt(j *job) {
 		// it claimed and asks the provider whether the attempt got
 		// through, rather than sending it again unasked. Workers wait
 		// side by side, so the dispatcher goes on claiming meanwhile.
-		e.opts.Copied(e.dispatchCtx, j.claimSeq)
+		for !e.opts.Copied(e.dispatchCtx, j.claimSeq) {
+			if e.dispatchCtx.Err() != nil || e.opts.Now().Sub(j.claimed) >= e.opts.Lease/4 {
+				break // stopping, or peers too slow for longer than an SMS may wait
+			}
+		}
 	}
 	if e.dispatchCtx.Err() != nil {
 		l.handBack(j)

@@ -60,12 +60,16 @@ type Options struct {
 	// (a single node).
 	Lease time.Duration
 	// Copied, when set, waits until the event seq that recorded claims or
-	// attempt results is held by the node's peers, or gives up. On a
-	// channel whose providers can be asked about an attempt
-	// (relay.Tracker), an attempt waits for its claim's copies before it
-	// starts, so that a member taking over after this node's death finds
-	// it claimed and asks the provider rather than sending it again; on
-	// others a takeover sends again anyway, so attempts do not wait. Each
+	// attempt results is held by the node's peers, or gives up, and
+	// reports whether they hold it. On a channel whose providers can be
+	// asked about an attempt (relay.Tracker), an attempt waits for its
+	// claim's copies before it starts, so that a member taking over after
+	// this node's death finds it claimed and asks the provider rather
+	// than sending it again; when Copied gives up, the attempt asks again
+	// until its claim is a quarter of Lease old, and then starts anyway, so
+	// that slow peers delay an SMS rather than repeat it, and a peer that
+	// never confirms delays it by a quarter of Lease at most. On other
+	// channels a takeover sends again anyway, so attempts do not wait. Each
 	// lane holds one token per attempt from before it is sent until
 	// Copied returned for its result, and has as many tokens as claim
 	// slots (Workers, or Workers × 16 on a lane without a rate limit). So
@@ -74,7 +78,7 @@ type Options struct {
 	// lane's slots, while the workers go on sending as results are
 	// written and copied in the background. Nil means a single node:
 	// nothing to wait for.
-	Copied func(ctx context.Context, seq uint64)
+	Copied func(ctx context.Context, seq uint64) bool
 	// ReplyCode, when set, gives the person's reply code for a delivery's
 	// incident (see relay.Outgoing.ReplyCode).
 	ReplyCode func(d *relay.Delivery) string

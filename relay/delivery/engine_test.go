@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -404,11 +405,13 @@ func TestClaimsReachThePeersBeforeTheAttempt(t *testing.T) {
 	var once, freed sync.Once
 	free := func() { freed.Do(func() { close(release) }) }
 	// The peers hold nothing until release.
-	copied := func(ctx context.Context, seq uint64) {
+	copied := func(ctx context.Context, seq uint64) bool {
 		once.Do(func() { asked <- sms.count(smsID) })
 		select {
 		case <-release:
+			return true
 		case <-ctx.Done():
+			return false
 		}
 	}
 	r := newRig(t, t.TempDir(), Options{Providers: []Provider{{Name: "tw", Channel: relay.ChannelSMS, Sender: sms},
@@ -440,5 +443,55 @@ func TestClaimsReachThePeersBeforeTheAttempt(t *testing.T) {
 	r.settle("M1", 5*time.Second)
 	if n := sms.count(smsID); n != 1 {
 		t.Errorf("SMS sent %d times", n)
+	}
+}
+
+// TestSlowPeersDelayAnSMSRatherThanRepeatIt: when the peers take longer
+// than one wait of Copied to confirm a claim, the SMS waits on, asking
+// again, and goes out once they hold it; when they never confirm, it goes
+// out once its claim is a quarter of the lease old, never held back for
+// good by a peer that does not answer.
+func TestSlowPeersDelayAnSMSRatherThanRepeatIt(t *testing.T) {
+	for _, never := range []bool{false, true} {
+		name := map[bool]string{false: "confirmed at the fourth wait", true: "never confirmed"}[never]
+		t.Run(name, func(t *testing.T) {
+			sms := &tracking{scripted: newScripted(nil)}
+			id := relay.DeliveryID("M1", relay.ChannelSMS, "p0")
+			var waits, sentEarly atomic.Int32
+			var claim atomic.Uint64 // the first seq asked about: the claim's
+			copied := func(ctx context.Context, seq uint64) bool {
+				if claim.CompareAndSwap(0, seq); seq != claim.Load() {
+					return true // the attempt's result, after the SMS
+				}
+				n := waits.Add(1)
+				if sms.count(id) != 0 {
+					sentEarly.Add(1)
+				}
+				select { // one wait of the node's copy timeout, short here
+				case <-time.After(20 * time.Millisecond):
+				case <-ctx.Done():
+					return false
+				}
+				return !never && n >= 4
+			}
+			lease := 2 * time.Second
+			r := newRig(t, t.TempDir(), Options{Providers: []Provider{{Name: "tw", Channel: relay.ChannelSMS, Sender: sms}},
+				Workers: 1, Copied: copied, Lease: lease})
+			start := time.Now()
+			r.post(message("M1", time.Minute, "p0"))
+			r.settle("M1", 10*time.Second)
+			if n := sms.count(id); n != 1 {
+				t.Fatalf("SMS sent %d times", n)
+			}
+			took := time.Since(start)
+			switch {
+			case sentEarly.Load() != 0:
+				t.Errorf("the SMS went out before its claim's copy was confirmed (%d waits)", waits.Load())
+			case !never && waits.Load() < 4:
+				t.Errorf("%d waits for the claim's copy, want the SMS held until the fourth confirmed it", waits.Load())
+			case never && took < lease/4:
+				t.Errorf("the SMS went out after %v with its claim never confirmed, want at least a quarter of the lease (%v)", took, lease/4)
+			}
+		})
 	}
 }

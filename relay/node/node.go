@@ -279,12 +279,14 @@ func Open(opts Options) (*Node, error) {
 	// Workers wait for their results to reach the peers, but not so long
 	// that the claims behind them go stale.
 	copyWait := min(opts.CopyTimeout, opts.Lease/4)
-	copied := func(ctx context.Context, seq uint64) {
+	copied := func(ctx context.Context, seq uint64) bool {
 		ctx, cancel := context.WithTimeout(ctx, copyWait)
 		defer cancel()
 		if _, err := repl.WaitCopies(ctx, seq, math.MaxInt); err != nil {
-			opts.Logger.Debug("peers did not confirm attempt results in time; workers go on", "err", err)
+			opts.Logger.Debug("peers did not confirm claims or attempt results in time", "err", err)
+			return false
 		}
+		return true
 	}
 	eng, err := delivery.New(delivery.Options{
 		// A node that has not caught up with a peer that just appeared
