@@ -90,12 +90,37 @@ func (r *Replicator) waitAnswer(p *peer) (answered, gone bool) {
 // and what this node must hold before it claims again. The inbox answers
 // it.
 func (r *Replicator) noteHello(from string, marks map[string]uint64) {
+	// The hello is weighed by checkReady; until then the node must not
+	// go on counting itself caught up on the view before it, or a claim
+	// could slip in and send what the hello's sender already sent. So a
+	// hello that announces events this node lacks stops CaughtUp at once,
+	// with no checkReady in between to undo it.
+	r.checkMu.Lock()
+	if !r.holds(marks) {
+		r.caught.Store(false)
+	}
 	r.mu.Lock()
 	r.hellos[from] = hello{marks: marks, at: r.opts.Now()}
 	r.mu.Unlock()
+	r.checkMu.Unlock()
 	r.noteMarks(from, marks, false)
 	r.checkReady()
 	r.poke()
+}
+
+// holds reports whether this node's store holds every event of other
+// origins that marks name; false when the store cannot tell.
+func (r *Replicator) holds(marks map[string]uint64) bool {
+	held, err := r.st.Marks()
+	if err != nil {
+		return false
+	}
+	for o, m := range marks {
+		if o != r.origin && held[o] < m {
+			return false
+		}
+	}
+	return true
 }
 
 // poke has the watcher check readiness again soon.
@@ -187,19 +212,7 @@ func (r *Replicator) checkReady() {
 	ready, heard := r.isReady, r.heard
 	r.mu.Unlock()
 
-	caught := !waiting
-	if caught && len(want) > 0 {
-		marks, err := r.st.Marks()
-		if err != nil {
-			return
-		}
-		for o, m := range want {
-			if marks[o] < m {
-				caught = false
-				break
-			}
-		}
-	}
+	caught := !waiting && (len(want) == 0 || r.holds(want))
 	wasCaught := r.caught.Swap(caught)
 	if caught && !ready && heard {
 		r.MarkReady()
