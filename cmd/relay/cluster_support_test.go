@@ -498,6 +498,19 @@ func (cl *testCluster) natsProvider(n *clusterNode) string {
 }
 
 // gossipExtra indents extra cluster keys under the cluster section.
+// sharedMachineGossip returns failure detector timers for the tests that
+// kill a node and assert that its takeover repeats no SMS. Their three
+// nodes share two cores with the whole parallel test run under the race
+// detector, where the lan preset's probes (every 200 ms, 100 ms to
+// answer) now and then see a live member miss them and declare it dead;
+// a survivor counted dead is a different failure, which
+// TestNoFalseDeathsWhenSaturated and relay/cluster's tests of members
+// that still speak cover. These timers let a starved member answer late,
+// and still declare the killed one dead in a few seconds.
+func sharedMachineGossip() []string {
+	return []string{"probe_interval: 1s", "probe_timeout: 500ms", "suspicion_mult: 4"}
+}
+
 func gossipExtra(keys []string) string {
 	var b strings.Builder
 	for _, k := range keys {

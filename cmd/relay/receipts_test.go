@@ -23,7 +23,7 @@ func TestClusterReceiptsSurviveTheBusiestNode(t *testing.T) {
 		t.Run(how, func(t *testing.T) {
 			testkit.NoLeaks(t)
 			const people = 2000
-			cl := startCluster(t, clusterSpec{nodes: 3, people: people, receipts: true})
+			cl := startCluster(t, clusterSpec{nodes: 3, people: people, receipts: true, gossip: sharedMachineGossip()})
 			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 			defer cancel()
 
