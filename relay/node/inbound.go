@@ -271,15 +271,20 @@ func (n *Node) AckIncident(ctx context.Context, person, incident, channel string
 	if err != nil || len(ids) == 0 {
 		return nil, err
 	}
-	now := n.opts.Now().UTC()
+	if _, err := n.store.Append(ctx, ackEvents(ids, incident, person, channel, n.opts.Now().UTC())...); err != nil {
+		return nil, err
+	}
+	return ids, nil
+}
+
+// ackEvents are person's acknowledgements of the messages ids of
+// incident, come on channel at now.
+func ackEvents(ids []string, incident, person, channel string, now time.Time) []relay.Event {
 	evs := make([]relay.Event, len(ids))
 	for i, id := range ids {
 		evs[i] = relay.Event{Ack: &relay.Ack{Message: id, Incident: incident, Person: person, Channel: channel, At: now}}
 	}
-	if _, err := n.store.Append(ctx, evs...); err != nil {
-		return nil, err
-	}
-	return ids, nil
+	return evs
 }
 
 // consent records a STOP or START and answers as carriers require.

@@ -181,9 +181,7 @@ func (n *Node) answer(ctx context.Context, rc *relay.RollCall, person string, di
 		if acked, err = n.store.Unacked(rc.Incident, person); err != nil {
 			return nil, nil, err
 		}
-		for _, id := range acked {
-			drafts = append(drafts, relay.Event{Ack: &relay.Ack{Message: id, Incident: rc.Incident, Person: person, Channel: channel, At: now}})
-		}
+		drafts = append(drafts, ackEvents(acked, rc.Incident, person, channel, now)...)
 	}
 	evs, err := n.store.Append(ctx, drafts...)
 	if err != nil {
