@@ -312,19 +312,25 @@ func (in *Ingest) dispatch(m *natsgo.Msg, kind string, handle func(context.Conte
 	in.mu.Unlock()
 	go func() {
 		defer in.running.Done()
-		defer func() { <-in.held }()
-		ctx, cancel := context.WithTimeout(in.base, in.cfg.Timeout)
-		defer cancel()
-		select {
-		case in.slots <- struct{}{}:
-		case <-ctx.Done():
-			in.answer(m, b, nil, ctx.Err())
-			return
-		}
-		defer func() { <-in.slots }()
-		reply, err := handle(ctx, b, m.Data)
+		reply, err := in.handleHeld(m, b, handle)
 		in.answer(m, b, reply, err)
 	}()
+}
+
+// handleHeld runs handle on one of Concurrency slots and gives back the
+// request's held place and its slot before the answer goes out: a bot
+// that sends again as soon as it has its answer finds the node free.
+func (in *Ingest) handleHeld(m *natsgo.Msg, b *bot, handle func(context.Context, *bot, []byte) (any, error)) (any, error) {
+	defer func() { <-in.held }()
+	ctx, cancel := context.WithTimeout(in.base, in.cfg.Timeout)
+	defer cancel()
+	select {
+	case in.slots <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	defer func() { <-in.slots }()
+	return handle(ctx, b, m.Data)
 }
 
 // admit says why a request of kind from the bot named by its subject may
