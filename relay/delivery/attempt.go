@@ -38,8 +38,12 @@ func (l *lane) attempt(j *job) {
 		// through, rather than sending it again unasked. Workers wait
 		// side by side, so the dispatcher goes on claiming meanwhile.
 		for !e.opts.Copied(e.dispatchCtx, j.claimSeq) {
-			if e.dispatchCtx.Err() != nil || e.opts.Now().Sub(j.claimed) >= e.opts.Lease/4 {
-				break // stopping, or peers too slow for longer than an SMS may wait
+			if e.dispatchCtx.Err() != nil {
+				break // stopping: handed back below
+			}
+			if e.opts.Now().Sub(j.claimed) >= e.opts.Lease/4 {
+				e.m.unconfirmed.WithLabelValues(l.channel, "claim").Inc()
+				break // peers too slow for longer than an SMS may wait
 			}
 		}
 	}

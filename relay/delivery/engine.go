@@ -70,8 +70,9 @@ type Options struct {
 	// that slow peers delay an SMS rather than repeat it, and a peer that
 	// never confirms delays it by a quarter of Lease at most. On other
 	// channels a takeover sends again anyway, so attempts do not wait. Each
-	// lane holds one token per attempt from before it is sent until
-	// Copied returned for its result, and has as many tokens as claim
+	// lane holds one token per attempt from before it is sent until the
+	// peers confirm its result (asking Copied again while they are slow,
+	// until the result is a quarter of Lease old), and has as many tokens as claim
 	// slots (Workers, or Workers × 16 on a lane without a rate limit). So
 	// the attempts sent but unknown to the rest of the cluster, which a
 	// takeover after this node's death could repeat, never exceed a

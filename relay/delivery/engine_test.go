@@ -495,3 +495,64 @@ func TestSlowPeersDelayAnSMSRatherThanRepeatIt(t *testing.T) {
 		})
 	}
 }
+
+// TestSlowPeersHoldBackAttemptsRatherThanLetMoreGoUnconfirmed: while the
+// peers do not confirm the attempt results a node wrote, its lane makes
+// no more attempts than it has tokens, however many times one wait of
+// Copied runs out: the attempts a takeover after this node's death could
+// repeat stay within the lane's slots. Once the peers confirm, the rest
+// go out.
+func TestSlowPeersHoldBackAttemptsRatherThanLetMoreGoUnconfirmed(t *testing.T) {
+	mail := newScripted(nil)
+	var confirming atomic.Bool
+	var waits atomic.Int32
+	copied := func(ctx context.Context, seq uint64) bool {
+		if confirming.Load() {
+			return true
+		}
+		waits.Add(1)
+		select { // one wait of the node's copy timeout, short here
+		case <-time.After(10 * time.Millisecond):
+		case <-ctx.Done():
+		}
+		return false
+	}
+	r := newRig(t, t.TempDir(), Options{Providers: []Provider{{Name: "smtp", Channel: relay.ChannelEmail, Sender: mail}},
+		Workers: 1, Copied: copied, Lease: time.Hour})
+	t.Cleanup(func() { confirming.Store(true) }) // runs before the rig stops
+	ids := make([]string, 100)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("p%d", i)
+	}
+	m := message("M1", time.Minute, ids...)
+	for i := range m.Recipients {
+		m.Recipients[i].Person.Email = m.Recipients[i].Person.ID + "@example.com"
+		m.Recipients[i].Channels = []string{relay.ChannelEmail}
+	}
+	r.post(m)
+	slots := claimAhead // Workers × claimAhead on a lane without a rate limit
+	sent := func() int {
+		n := 0
+		for _, rc := range m.Recipients {
+			n += mail.count(relay.DeliveryID("M1", relay.ChannelEmail, rc.Person.ID))
+		}
+		return n
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for sent() < slots && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	// Let one wait of Copied run out many times over.
+	for start := waits.Load(); waits.Load() < start+20 && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
+	if n := sent(); n != slots {
+		t.Fatalf("%d mails sent while the peers confirmed no result, want the lane's %d slots", n, slots)
+	}
+	confirming.Store(true)
+	for _, d := range r.settle("M1", 10*time.Second) {
+		if n := mail.count(d.ID); n != 1 {
+			t.Errorf("%s sent %d times", d.ID, n)
+		}
+	}
+}

@@ -17,6 +17,7 @@ type metrics struct {
 	staleClaims    *prometheus.CounterVec
 	lookups        *prometheus.CounterVec
 	receiptChecks  *prometheus.CounterVec
+	unconfirmed    *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer, providers []Provider) *metrics {
@@ -59,6 +60,10 @@ func newMetrics(reg prometheus.Registerer, providers []Provider) *metrics {
 			Namespace: "relay", Subsystem: "delivery", Name: "receipt_checks_total",
 			Help: "Deliveries whose receipt was late, asked about at the provider, by channel and result (final, pending, error, unsupported).",
 		}, []string{"channel", "result"}),
+		unconfirmed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "relay", Subsystem: "delivery", Name: "unconfirmed_total",
+			Help: "Claims (before an SMS or call) and attempt results the peers had not confirmed holding when the node stopped waiting for them, a quarter of the lease on; a crash of this node could repeat these attempts, by channel and what (claim, result).",
+		}, []string{"channel", "what"}),
 	}
 	for _, p := range providers {
 		for _, r := range []string{"found", "not_found", "error", "unsupported"} {
@@ -70,6 +75,8 @@ func newMetrics(reg prometheus.Registerer, providers []Provider) *metrics {
 		m.breakerOpen.WithLabelValues(p.Channel, p.Name)
 		m.demoted.WithLabelValues(p.Channel, p.Name)
 		m.staleClaims.WithLabelValues(p.Channel)
+		m.unconfirmed.WithLabelValues(p.Channel, "claim")
+		m.unconfirmed.WithLabelValues(p.Channel, "result")
 		for _, r := range []string{"ok", "temporary", "permanent"} {
 			m.attempts.WithLabelValues(p.Channel, p.Name, r)
 		}
@@ -80,7 +87,7 @@ func newMetrics(reg prometheus.Registerer, providers []Provider) *metrics {
 			m.outcomes.WithLabelValues(p.Channel, string(s))
 		}
 	}
-	reg.MustRegister(m.attempts, m.failures, m.outcomes, m.attemptSeconds, m.breakerOpen, m.demoted, m.staleClaims, m.lookups, m.receiptChecks)
+	reg.MustRegister(m.attempts, m.failures, m.outcomes, m.attemptSeconds, m.breakerOpen, m.demoted, m.staleClaims, m.lookups, m.receiptChecks, m.unconfirmed)
 	return m
 }
 

@@ -18,7 +18,8 @@ type outcome struct {
 // on its way to being confirmed by the peers.
 type recorded struct {
 	outcomes []outcome
-	seq      uint64 // the event that holds them, when err is nil
+	seq      uint64    // the event that holds them, when err is nil
+	at       time.Time // when they were written
 	err      error
 }
 
@@ -56,7 +57,7 @@ func (l *lane) record() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		evs, err := l.e.store.Append(ctx, relay.Event{Deliveries: changes})
 		cancel()
-		r := recorded{outcomes: batch, err: err}
+		r := recorded{outcomes: batch, at: l.e.opts.Now(), err: err}
 		if err == nil {
 			r.seq = evs[len(evs)-1].Seq
 		}
@@ -65,7 +66,7 @@ func (l *lane) record() {
 }
 
 // confirm waits, batch by batch in order, until the peers hold what the
-// recorder wrote (Options.Copied), then frees the batch's unrecorded
+// recorder wrote (waitCopied), then frees the batch's unrecorded
 // tokens and queues its retries. Waiting here rather than in record lets
 // the next batch commit meanwhile. It returns when recorded is closed
 // and drained.
@@ -73,7 +74,7 @@ func (l *lane) confirm() {
 	defer l.e.recWG.Done()
 	for r := range l.recorded {
 		if r.err == nil && l.e.opts.Copied != nil {
-			l.e.opts.Copied(context.Background(), r.seq)
+			l.waitCopied(r)
 		}
 		for _, o := range r.outcomes {
 			l.setBusy(o.d.ID, false)
@@ -88,6 +89,22 @@ func (l *lane) confirm() {
 			if !o.retryAt.IsZero() {
 				l.q.push(item{id: o.d.ID, msgID: o.d.MessageID, priority: o.d.Priority, due: o.retryAt})
 			}
+		}
+	}
+}
+
+// waitCopied waits until the peers hold a batch of results, asking again
+// while they are slow, so that a lane's tokens stay held and no more
+// attempts than it has go out unknown to the rest of the cluster. It gives
+// up once the batch is a quarter of Lease old, as an SMS waiting for its
+// claim does (the attempts behind would otherwise wait until their claims
+// went stale), and at once while the engine stops.
+func (l *lane) waitCopied(r recorded) {
+	e := l.e
+	for !e.opts.Copied(context.Background(), r.seq) {
+		if e.dispatchCtx.Err() != nil || e.opts.Now().Sub(r.at) >= e.opts.Lease/4 {
+			e.m.unconfirmed.WithLabelValues(l.channel, "result").Add(float64(len(r.outcomes)))
+			return
 		}
 	}
 }
