@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"errors"
+	"maps"
 	"time"
 
 	"github.com/oob-relay/relay/relay/store"
@@ -36,17 +37,28 @@ func (r *Replicator) MergeState(from string, raw []byte, join bool) {
 		}
 	}
 	r.heard = true
-	p := r.peers[from]
-	start := p != nil && !p.catchUp && !r.closed
-	if start {
-		p.catchUp = true
-		r.wg.Add(1)
-	}
 	r.mu.Unlock()
+	r.startCatchUp(from, marks)
 	r.poke()
-	if start {
-		go r.catchUp(p, marks)
+}
+
+// startCatchUp starts sending peer from what it lacks of other origins
+// than its own according to marks, or, when a catch-up to it is running
+// (it started from older marks), has another follow it.
+func (r *Replicator) startCatchUp(from string, marks map[string]uint64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	p := r.peers[from]
+	if p == nil || r.closed {
+		return
 	}
+	if p.catchUp {
+		p.again = true
+		return
+	}
+	p.catchUp = true
+	r.wg.Add(1)
+	go r.catchUp(p, marks)
 }
 
 // catchUp sends p what it lacks according to its marks, origin by
@@ -54,11 +66,20 @@ func (r *Replicator) MergeState(from string, raw []byte, join bool) {
 // unconfirmed ones sent again after Options.Resend, as push does.
 func (r *Replicator) catchUp(p *peer, theirs map[string]uint64) {
 	defer r.wg.Done()
-	defer func() {
+	for {
+		r.catchUpOnce(p, theirs)
 		r.mu.Lock()
-		p.catchUp = false
+		again := p.again && !r.closed
+		p.again, p.catchUp = false, again
+		theirs = maps.Clone(p.marks)
 		r.mu.Unlock()
-	}()
+		if !again {
+			return
+		}
+	}
+}
+
+func (r *Replicator) catchUpOnce(p *peer, theirs map[string]uint64) {
 	t := r.transport()
 	ours, err := r.st.Marks()
 	if err != nil || t == nil {

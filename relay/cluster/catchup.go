@@ -104,6 +104,7 @@ func (r *Replicator) noteHello(from string, marks map[string]uint64) {
 	r.mu.Unlock()
 	r.checkMu.Unlock()
 	r.noteMarks(from, marks, false)
+	r.startCatchUp(from, marks)
 	r.checkReady()
 	r.poke()
 }
@@ -191,6 +192,9 @@ func (r *Replicator) checkReady() {
 	for name, p := range r.peers {
 		if _, ok := r.hellos[name]; !ok && now.Sub(p.added) < r.opts.CatchUpTimeout {
 			waiting = true
+		}
+		if p.asked != 0 && now.Sub(p.askedAt) < r.opts.CatchUpTimeout {
+			waiting = true // its answer to the hello after a death
 		}
 	}
 	// Every recent hello counts, a member's too that this node's

@@ -31,7 +31,11 @@
 // was sent while it was away. A peer whose log no longer holds the events
 // a node lacks (they were truncated once every live peer held them) tells
 // it to take a snapshot: the node pulls the peer's state file in checked
-// parts, installs it, and gets the rest from the log as usual.
+// parts, installs it, and gets the rest from the log as usual. When a
+// member dies, each survivor asks the others for their marks and claims
+// nothing until it holds what they hold (takeover.go): the dead member
+// may have pushed its last claims to some survivors only, and a survivor
+// taking over on less would send them again.
 //
 // Every goroutine and timer the Replicator starts (senders, inboxes and
 // their answerers, catch-ups, the readiness watcher) ends with Close.

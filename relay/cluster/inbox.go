@@ -27,6 +27,7 @@ type inbox struct {
 	// they are when it sends; answers asked for meanwhile make one.
 	answer chan struct{}
 	hello  atomic.Bool   // the answer asked for is a hello's: retried
+	ask    atomic.Uint64 // the latest hello's Ask, echoed by its answer
 	quit   chan struct{} // closed when the merging goroutine ends
 }
 
@@ -48,6 +49,9 @@ func (r *Replicator) OnMessage(from string, payload []byte) {
 	switch w.Kind {
 	case kindMarks:
 		r.noteMarks(from, w.Marks, true)
+		if w.Ask != 0 {
+			r.noteAnswer(from, w.Ask, w.Marks)
+		}
 		if !r.CaughtUp() {
 			r.poke() // the answer may stand for the hello waited for
 		}
@@ -152,6 +156,9 @@ func (r *Replicator) handle(in *inbox, batch []wire) {
 			datagram = datagram || w.Datagram
 		case kindHello:
 			hello, reliable = true, true
+			if w.Ask > in.ask.Load() {
+				in.ask.Store(w.Ask) // only this goroutine stores it
+			}
 		case kindSnapGet:
 			r.serveSnapshot(from, w.Snap)
 		}
@@ -203,9 +210,9 @@ func (r *Replicator) answerer(in *inbox) {
 		// A hello's answer is retried for a while: a hello can come
 		// before this node's membership knows its sender. A push's
 		// answer is not: the sender sends again when no answer comes.
-		tries := 1
+		tries, ask := 1, uint64(0)
 		if in.hello.Swap(false) {
-			tries = 10
+			tries, ask = 10, in.ask.Load()
 		}
 		for i := range tries {
 			t := r.transport()
@@ -213,7 +220,7 @@ func (r *Replicator) answerer(in *inbox) {
 			if t == nil || err != nil {
 				break
 			}
-			if err = t.SendReliable(in.from, r.seal(in.from, wire{Kind: kindMarks, Marks: marks})); err == nil {
+			if err = t.SendReliable(in.from, r.seal(in.from, wire{Kind: kindMarks, Marks: marks, Ask: ask})); err == nil {
 				break
 			}
 			r.log.Debug("answering a peer failed", "peer", in.from, "try", i+1, "err", err)

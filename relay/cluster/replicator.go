@@ -174,6 +174,7 @@ type Replicator struct {
 	// (see speaking.go).
 	lastFrame map[string]time.Time
 	speaking  []string
+	asks      uint64 // numbers the hellos sent when a member died
 	ready     chan struct{}
 	isReady   bool
 	closed    bool
@@ -199,6 +200,11 @@ type peer struct {
 	stop    chan struct{}
 	added   time.Time
 	catchUp bool // a catch-up is running
+	again   bool // another is asked for once it ends (a hello came meanwhile)
+	// asked numbers the hello this node sent the peer when a member
+	// died, until the peer answers it; askedAt is when (see takeover.go).
+	asked   uint64
+	askedAt time.Time
 	// answerWait is how long a datagram push waits for the answer,
 	// missed counts the waits in vain in a row, and noDatagrams is when
 	// datagrams to the peer may be tried again after too many (see
@@ -277,7 +283,14 @@ func (r *Replicator) observe(events []relay.Event) {
 // for each new one, none for those gone. Call it on every membership
 // change.
 func (r *Replicator) OnChange() {
-	changed := r.syncPeers()
+	// A member gone stops CaughtUp before the ownership that gives this
+	// node its deliveries moves (OnMembers): see takeover.go.
+	r.checkMu.Lock()
+	changed, departed := r.syncPeers()
+	if departed {
+		r.caught.Store(false)
+	}
+	r.checkMu.Unlock()
 	if spoke, _ := r.updateSpeaking(); changed || spoke {
 		r.membersChanged()
 	}
@@ -287,11 +300,13 @@ func (r *Replicator) OnChange() {
 	r.poke() // the watcher times out the members counted by their frames
 }
 
-// syncPeers does OnChange's work; it reports whether it changed anything.
-func (r *Replicator) syncPeers() bool {
+// syncPeers does OnChange's work; it reports whether it changed anything,
+// and whether a peer went while others stay, which asks them what they
+// hold (askSurvivors).
+func (r *Replicator) syncPeers() (changed, departed bool) {
 	t := r.transport()
 	if t == nil {
-		return false
+		return false, false
 	}
 	alive := t.Alive()
 	self := t.LocalNode()
@@ -303,10 +318,12 @@ func (r *Replicator) syncPeers() bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {
-		return false
+		return false, false
 	}
+	gone := 0
 	for name, p := range r.peers {
 		if !slices.Contains(alive, name) {
+			gone++
 			close(p.stop)
 			delete(r.peers, name)
 			delete(r.hellos, name) // it says hello again when it is back
@@ -328,8 +345,9 @@ func (r *Replicator) syncPeers() bool {
 		r.wg.Add(1)
 		go r.push(t, p)
 	}
+	departed = gone > 0 && r.askSurvivors(t)
 	r.signal()
-	return true
+	return true, departed
 }
 
 // prove notes that member name sent a frame signed by its trusted key.

@@ -47,6 +47,10 @@ type wire struct {
 	Datagram bool              `json:"dgram,omitempty"`
 	Marks    map[string]uint64 `json:"marks,omitempty"`
 	Snap     *snapPart         `json:"snap,omitempty"`
+	// Ask, on a hello a node sends when a member died, numbers the
+	// question, and on the answer (marks) says which one it answers: the
+	// marks are then fresh, read after the hello came (see takeover.go).
+	Ask uint64 `json:"ask,omitempty"`
 }
 
 // snapPart is a request for a part of a snapshot, or the part.
