@@ -66,6 +66,43 @@ func call(t *testing.T, hc *http.Client, method, url, token, contentType string,
 	return resp.StatusCode, resp.Header, env.Error
 }
 
+// flood sends requests from 16 goroutines through hc until one is
+// answered 429, with a Retry-After of a second or more.
+func flood(ctx context.Context, t *testing.T, hc *http.Client, method, url, token string) {
+	t.Helper()
+	var (
+		sent, limited atomic.Int64
+		wg            sync.WaitGroup
+		once          sync.Once
+		retry         string
+	)
+	for range 16 {
+		wg.Go(func() {
+			for limited.Load() == 0 && sent.Add(1) <= 30000 && ctx.Err() == nil {
+				req, _ := http.NewRequestWithContext(ctx, method, url, nil)
+				req.Header.Set("Authorization", "Bearer "+token)
+				resp, err := hc.Do(req)
+				if err != nil {
+					continue
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusTooManyRequests {
+					once.Do(func() { retry = resp.Header.Get("Retry-After") })
+					limited.Add(1)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if limited.Load() == 0 {
+		t.Fatalf("%s %s: %d requests from one address and none limited", method, url, sent.Load())
+	}
+	if s, err := strconv.Atoi(retry); err != nil || s < 1 {
+		t.Errorf("%s %s: Retry-After %q", method, url, retry)
+	}
+}
+
 // TestServeRefusesHostileInput runs relay serve from a config that leaves
 // the limits out, as an operator's would, and sends what the attacker
 // probe sent: hostile text on every inbound path (the API, NATS,
@@ -190,64 +227,53 @@ func TestServeRefusesHostileInput(t *testing.T) {
 
 	// Wrong tokens from one address: three plain 401s, a fourth that
 	// starts a wait, then 429 with Retry-After within the growing wait.
-	guesser := fromAddr(t, "127.0.0.3")
-	for i := range 4 {
-		if status, _, _ := call(t, guesser, http.MethodGet, n.api+"/v1/incidents", fmt.Sprintf("guess-%d-0123456789", i), "", nil); status != http.StatusUnauthorized {
-			t.Fatalf("wrong token %d: %d, want 401", i+1, status)
-		}
-	}
-	throttled := false
-	for i := 4; i < 14 && !throttled; i++ {
-		status, h, p := call(t, guesser, http.MethodGet, n.api+"/v1/incidents", fmt.Sprintf("guess-%d-0123456789", i), "", nil)
-		switch status {
-		case http.StatusUnauthorized:
-		case http.StatusTooManyRequests:
-			throttled = true
-			if s, err := strconv.Atoi(h.Get("Retry-After")); err != nil || s < 1 || p.Code != problem.CodeRateLimited || !strings.Contains(p.Message, "too many wrong tokens from 127.0.0.3") {
-				t.Errorf("429 with Retry-After %q and %+v", h.Get("Retry-After"), p)
+	// Wrong credentials on the Alertmanager webhook count the same way,
+	// and its guesser then waits on the API too: one wait per address.
+	for _, c := range []struct{ addr, method, path, body string }{
+		{"127.0.0.3", http.MethodGet, "/v1/incidents", ""},
+		{"127.0.0.4", http.MethodPost, launch.AlertmanagerPath, `{"version":"4"}`},
+	} {
+		guesser := fromAddr(t, c.addr)
+		guess := func(i int) (int, http.Header, problem.Problem) {
+			var body []byte
+			if c.body != "" {
+				body = []byte(c.body)
 			}
-		default:
-			t.Fatalf("wrong token %d: %d %+v", i+1, status, p)
+			return call(t, guesser, c.method, n.api+c.path, fmt.Sprintf("guess-%d-0123456789", i), "application/json", body)
+		}
+		for i := range 4 {
+			if status, _, p := guess(i); status != http.StatusUnauthorized {
+				t.Fatalf("%s: wrong token %d: %d %+v, want 401", c.path, i+1, status, p)
+			}
+		}
+		throttled := false
+		for i := 4; i < 14 && !throttled; i++ {
+			status, h, p := guess(i)
+			switch status {
+			case http.StatusUnauthorized:
+			case http.StatusTooManyRequests:
+				throttled = true
+				if s, err := strconv.Atoi(h.Get("Retry-After")); err != nil || s < 1 || p.Code != problem.CodeRateLimited || !strings.Contains(p.Message, "too many wrong tokens from "+c.addr) {
+					t.Errorf("%s: 429 with Retry-After %q and %+v", c.path, h.Get("Retry-After"), p)
+				}
+			default:
+				t.Fatalf("%s: wrong token %d: %d %+v", c.path, i+1, status, p)
+			}
+		}
+		if !throttled {
+			t.Fatalf("%s: ten more wrong tokens were never slowed", c.path)
 		}
 	}
-	if !throttled {
-		t.Fatal("ten more wrong tokens were never slowed")
+	if status, _, p := call(t, fromAddr(t, "127.0.0.4"), http.MethodGet, n.api+"/v1/incidents", testToken, "", nil); status != http.StatusTooManyRequests {
+		t.Errorf("the API for the address that guessed the webhook's token: %d %+v, want 429 until its wait ends", status, p)
 	}
 
 	// A flood from one address meets the default limit of that address,
-	// while health, readiness and other addresses go on.
+	// on the API as on the Alertmanager webhook, while health, readiness
+	// and other addresses go on.
 	flooder := fromAddr(t, "127.0.0.2")
-	var (
-		sent, limited atomic.Int64
-		wg            sync.WaitGroup
-		once          sync.Once
-		retry         string
-	)
-	for range 16 {
-		wg.Go(func() {
-			for limited.Load() == 0 && sent.Add(1) <= 30000 && ctx.Err() == nil {
-				req, _ := http.NewRequestWithContext(ctx, http.MethodGet, n.api+"/v1/incidents", nil)
-				req.Header.Set("Authorization", "Bearer "+testToken)
-				resp, err := flooder.Do(req)
-				if err != nil {
-					continue
-				}
-				io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode == http.StatusTooManyRequests {
-					once.Do(func() { retry = resp.Header.Get("Retry-After") })
-					limited.Add(1)
-				}
-			}
-		})
-	}
-	wg.Wait()
-	if limited.Load() == 0 {
-		t.Fatalf("%d requests from one address and none limited", sent.Load())
-	}
-	if s, err := strconv.Atoi(retry); err != nil || s < 1 {
-		t.Errorf("Retry-After %q", retry)
-	}
+	flood(ctx, t, flooder, http.MethodGet, n.api+"/v1/incidents", testToken)
+	flood(ctx, t, fromAddr(t, "127.0.0.5"), http.MethodGet, n.api+launch.AlertmanagerPath, alertmanagerToken)
 	for _, path := range []string{"/healthz", "/readyz"} {
 		if status, _, _ := call(t, flooder, http.MethodGet, n.api+path, "", "", nil); status != http.StatusOK {
 			t.Errorf("GET %s from the limited address: %d", path, status)

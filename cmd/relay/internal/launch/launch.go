@@ -220,7 +220,7 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Server, erro
 		mux.Handle(relay.WebhookPrefix, hk)
 	}
 	if am := cfg.Inbound.Alertmanager; am != nil {
-		mux.Handle(AlertmanagerPath, alertmanagerHandler(n, am, log, reg))
+		mux.Handle(AlertmanagerPath, h.Paced(alertmanagerHandler(n, am, log, reg)))
 	}
 	if opts.Extra != nil {
 		if err := opts.Extra(s, mux); err != nil {
