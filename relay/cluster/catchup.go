@@ -45,10 +45,7 @@ func (r *Replicator) greet(t Transport, p *peer) bool {
 // hello sends p this node's hello until the send succeeds.
 func (r *Replicator) hello(t Transport, p *peer) bool {
 	for {
-		marks, err := r.st.Marks()
-		if err == nil {
-			err = t.SendReliable(p.name, r.seal(p.name, wire{Kind: kindHello, Marks: marks}))
-		}
+		err := r.sendHello(t, p, 0)
 		if err == nil {
 			break
 		}
@@ -58,6 +55,16 @@ func (r *Replicator) hello(t Transport, p *peer) bool {
 		}
 	}
 	return true
+}
+
+// sendHello sends p a hello with this node's marks now; ask numbers it
+// when a member died (see takeover.go), and is 0 otherwise.
+func (r *Replicator) sendHello(t Transport, p *peer, ask uint64) error {
+	marks, err := r.st.Marks()
+	if err != nil {
+		return err
+	}
+	return t.SendReliable(p.name, r.seal(p.name, wire{Kind: kindHello, Marks: marks, Ask: ask}))
 }
 
 // waitAnswer waits up to a second for p's answer to a hello; it reports

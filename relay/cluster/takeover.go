@@ -44,15 +44,9 @@ func (r *Replicator) askSurvivors(t Transport) bool {
 func (r *Replicator) ask(t Transport, p *peer, n uint64) {
 	defer r.wg.Done()
 	for {
-		marks, err := r.st.Marks()
-		if err == nil {
-			err = t.SendReliable(p.name, r.seal(p.name, wire{Kind: kindHello, Marks: marks, Ask: n}))
-		}
-		if err != nil {
-			r.log.Debug("asking a peer what it holds failed; retrying", "peer", p.name, "err", err)
-		}
 		wait := time.Second
-		if err != nil {
+		if err := r.sendHello(t, p, n); err != nil {
+			r.log.Debug("asking a peer what it holds failed; retrying", "peer", p.name, "err", err)
 			wait = r.opts.Retry
 		}
 		if !r.sleep(wait, p.stop) {

@@ -37,15 +37,7 @@ func (l *lane) attempt(j *job) {
 		// it claimed and asks the provider whether the attempt got
 		// through, rather than sending it again unasked. Workers wait
 		// side by side, so the dispatcher goes on claiming meanwhile.
-		for !e.opts.Copied(e.dispatchCtx, j.claimSeq) {
-			if e.dispatchCtx.Err() != nil {
-				break // stopping: handed back below
-			}
-			if e.opts.Now().Sub(j.claimed) >= e.opts.Lease/4 {
-				e.m.unconfirmed.WithLabelValues(l.channel, "claim").Inc()
-				break // peers too slow for longer than an SMS may wait
-			}
-		}
+		l.awaitCopies(e.dispatchCtx, j.claimSeq, j.claimed, "claim", 1) // stopping: handed back below
 	}
 	if e.dispatchCtx.Err() != nil {
 		l.handBack(j)

@@ -66,7 +66,7 @@ func (l *lane) record() {
 }
 
 // confirm waits, batch by batch in order, until the peers hold what the
-// recorder wrote (waitCopied), then frees the batch's unrecorded
+// recorder wrote (awaitCopies), then frees the batch's unrecorded
 // tokens and queues its retries. Waiting here rather than in record lets
 // the next batch commit meanwhile. It returns when recorded is closed
 // and drained.
@@ -74,7 +74,7 @@ func (l *lane) confirm() {
 	defer l.e.recWG.Done()
 	for r := range l.recorded {
 		if r.err == nil && l.e.opts.Copied != nil {
-			l.waitCopied(r)
+			l.awaitCopies(context.Background(), r.seq, r.at, "result", len(r.outcomes))
 		}
 		for _, o := range r.outcomes {
 			l.setBusy(o.d.ID, false)
@@ -93,17 +93,20 @@ func (l *lane) confirm() {
 	}
 }
 
-// waitCopied waits until the peers hold a batch of results, asking again
-// while they are slow, so that a lane's tokens stay held and no more
-// attempts than it has go out unknown to the rest of the cluster. It gives
-// up once the batch is a quarter of Lease old, as an SMS waiting for its
-// claim does (the attempts behind would otherwise wait until their claims
-// went stale), and at once while the engine stops.
-func (l *lane) waitCopied(r recorded) {
+// awaitCopies asks Copied again and again until the peers hold seq (n
+// claims or attempt results, what), so that an SMS waits for its claim and
+// a lane's tokens stay held while the peers are slow. It gives up while
+// the engine stops, and once since is a quarter of Lease old, counting
+// the n as unconfirmed: past that, the attempts behind would wait until
+// their claims went stale.
+func (l *lane) awaitCopies(ctx context.Context, seq uint64, since time.Time, what string, n int) {
 	e := l.e
-	for !e.opts.Copied(context.Background(), r.seq) {
-		if e.dispatchCtx.Err() != nil || e.opts.Now().Sub(r.at) >= e.opts.Lease/4 {
-			e.m.unconfirmed.WithLabelValues(l.channel, "result").Add(float64(len(r.outcomes)))
+	for !e.opts.Copied(ctx, seq) {
+		if e.dispatchCtx.Err() != nil {
+			return
+		}
+		if e.opts.Now().Sub(since) >= e.opts.Lease/4 {
+			e.m.unconfirmed.WithLabelValues(l.channel, what).Add(float64(n))
 			return
 		}
 	}
